@@ -1,0 +1,149 @@
+/**
+ * The conversation decider: pure functions, no I/O.
+ *
+ *   decide(command, state, context) → events   (or throws a coded ParleyError)
+ *   evolve(state, event)            → state
+ *
+ * The state holds only what decisions need: members, the creator, and per message its
+ * author, whether it was deleted and which reactions it carries.
+ */
+import { ParleyError, type ConversationEventData } from '../../protocol/index.js';
+
+export interface MessageState {
+  author: string;
+  deleted: boolean;
+  /** `${userId}\u0000${emoji}` */
+  reactions: Set<string>;
+}
+
+export interface ConversationState {
+  exists: boolean;
+  createdBy: string;
+  members: Set<string>;
+  messages: Map<string, MessageState>;
+  version: number;
+}
+
+export function initialState(): ConversationState {
+  return { exists: false, createdBy: '', members: new Set(), messages: new Map(), version: 0 };
+}
+
+/** A command addressed to an existing (or, for Create, a new) conversation. */
+export type ConversationCommand =
+  | { type: 'CreateConversation'; title: string; members: string[] }
+  | { type: 'AddMember'; userId: string }
+  | { type: 'RemoveMember'; userId: string }
+  | { type: 'PostMessage'; text: string }
+  | { type: 'DeleteMessage'; messageId: string }
+  | { type: 'AddReaction'; messageId: string; emoji: string }
+  | { type: 'RemoveReaction'; messageId: string; emoji: string }
+  | { type: 'MarkRead'; seq: number };
+
+export interface DecideContext {
+  actor: string;
+  /** A fresh id for anything the command creates (a message id). */
+  newId: () => string;
+}
+
+export function decide(
+  command: ConversationCommand,
+  state: ConversationState,
+  ctx: DecideContext,
+): ConversationEventData[] {
+  const { actor } = ctx;
+  if (command.type === 'CreateConversation') {
+    if (state.exists) throw new ParleyError('forbidden');
+    const members = [...new Set([actor, ...command.members])];
+    return [{ type: 'ConversationCreated', data: { title: command.title, createdBy: actor, members } }];
+  }
+  // Not existing and not being a member look the same from outside.
+  if (!state.exists || !state.members.has(actor)) throw new ParleyError('forbidden');
+
+  switch (command.type) {
+    case 'AddMember':
+      if (state.members.has(command.userId)) throw new ParleyError('already_member');
+      return [{ type: 'MemberJoined', data: { userId: command.userId, addedBy: actor } }];
+    case 'RemoveMember':
+      // Anyone may leave; only the creator may remove somebody else.
+      if (command.userId !== actor && actor !== state.createdBy) throw new ParleyError('forbidden');
+      if (!state.members.has(command.userId)) throw new ParleyError('not_member');
+      return [{ type: 'MemberLeft', data: { userId: command.userId, removedBy: actor } }];
+    case 'PostMessage':
+      return [{ type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text } }];
+    case 'DeleteMessage': {
+      const message = liveMessage(state, command.messageId);
+      if (message.author !== actor) throw new ParleyError('not_author');
+      return [{ type: 'MessageDeleted', data: { messageId: command.messageId, deletedBy: actor } }];
+    }
+    case 'AddReaction': {
+      const message = liveMessage(state, command.messageId);
+      if (message.reactions.has(reactionKey(actor, command.emoji))) return [];
+      return [{ type: 'ReactionAdded', data: { messageId: command.messageId, userId: actor, emoji: command.emoji } }];
+    }
+    case 'RemoveReaction': {
+      const message = liveMessage(state, command.messageId);
+      if (!message.reactions.has(reactionKey(actor, command.emoji))) return [];
+      return [{ type: 'ReactionRemoved', data: { messageId: command.messageId, userId: actor, emoji: command.emoji } }];
+    }
+    case 'MarkRead':
+      if (command.seq > state.version) throw new ParleyError('seq_out_of_range');
+      return [{ type: 'ReadMarkerSet', data: { userId: actor, seq: command.seq } }];
+    default:
+      return assertNever(command);
+  }
+}
+
+export function evolve(state: ConversationState, event: ConversationEventData): ConversationState {
+  state.version += 1;
+  switch (event.type) {
+    case 'ConversationCreated':
+      state.exists = true;
+      state.createdBy = event.data.createdBy;
+      for (const m of event.data.members) state.members.add(m);
+      break;
+    case 'MemberJoined':
+      state.members.add(event.data.userId);
+      break;
+    case 'MemberLeft':
+      state.members.delete(event.data.userId);
+      break;
+    case 'MessagePosted':
+      state.messages.set(event.data.messageId, { author: event.data.author, deleted: false, reactions: new Set() });
+      break;
+    case 'MessageDeleted': {
+      const m = state.messages.get(event.data.messageId);
+      if (m) {
+        m.deleted = true;
+        m.reactions.clear();
+      }
+      break;
+    }
+    case 'ReactionAdded':
+      state.messages.get(event.data.messageId)?.reactions.add(reactionKey(event.data.userId, event.data.emoji));
+      break;
+    case 'ReactionRemoved':
+      state.messages.get(event.data.messageId)?.reactions.delete(reactionKey(event.data.userId, event.data.emoji));
+      break;
+    case 'ReadMarkerSet':
+      break;
+    default:
+      // Event types added by later features (e.g. document updates) do not affect decisions.
+      break;
+  }
+  return state;
+}
+
+function liveMessage(state: ConversationState, messageId: string): MessageState {
+  const message = state.messages.get(messageId);
+  if (!message) throw new ParleyError('message_not_found');
+  if (message.deleted) throw new ParleyError('message_deleted');
+  return message;
+}
+
+function reactionKey(userId: string, emoji: string): string {
+  return `${userId}\u0000${emoji}`;
+}
+
+function assertNever(x: never): never {
+  throw new ParleyError('unknown_command', `Unknown command ${(x as { type: string }).type}`);
+}

@@ -1,0 +1,4 @@
+/** The domain: pure deciders and the event shapes they produce. No I/O here. */
+export * from './conversation.js';
+export * from './presence.js';
+export { toNewEvents } from './new-events.js';

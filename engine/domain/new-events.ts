@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import type { NewEvent } from '../store/port.js';
+
+/** Current schema version of every event type; bump one when its shape changes. */
+export const SCHEMA_VERSION = 1;
+
+/** Stamps decided events with ids and metadata, ready to append. */
+export function toNewEvents(
+  decided: ReadonlyArray<{ type: string; data: unknown }>,
+  meta: { actor: string; commandId: string; correlationId?: string; at?: number },
+): NewEvent[] {
+  const at = meta.at ?? Date.now();
+  return decided.map((e) => ({
+    id: randomUUID(),
+    type: e.type,
+    data: e.data,
+    metadata: {
+      actor: meta.actor,
+      commandId: meta.commandId,
+      correlationId: meta.correlationId ?? meta.commandId,
+      at,
+      schemaVersion: SCHEMA_VERSION,
+    },
+  }));
+}

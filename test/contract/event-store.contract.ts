@@ -1,0 +1,158 @@
+/**
+ * The EventStore port's contract, runnable against any adapter:
+ *
+ *   describeEventStoreContract('sqlite', async () => ({ open, cleanup }))
+ *
+ * `open()` returns a store over the same durable data each time it is called, so the
+ * restart case can close one and open the next.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventStore, NewEvent, StoredEvent } from '../../engine/store/port.js';
+import { isConcurrencyError } from '../../engine/store/errors.js';
+import { eventually } from '../helpers/eventually.js';
+
+export interface ContractSubject {
+  open: () => Promise<EventStore>;
+  cleanup: () => Promise<void>;
+}
+
+function ev(type: string, data: unknown = {}): NewEvent {
+  return {
+    id: randomUUID(),
+    type,
+    data,
+    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 1 },
+  };
+}
+
+export function describeEventStoreContract(name: string, subject: () => Promise<ContractSubject>): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let s: ContractSubject;
+    let store: EventStore;
+    let stream: string;
+
+    beforeEach(async () => {
+      s = await subject();
+      store = await s.open();
+      stream = `conversation-${randomUUID()}`;
+    });
+    afterEach(async () => {
+      await store.close();
+      await s.cleanup();
+    });
+
+    it('assigns dense seqs per stream and monotonic positions across streams', async () => {
+      const other = `conversation-${randomUUID()}`;
+      const a = await store.append(stream, [ev('A'), ev('B')], { expectedVersion: 0 });
+      const b = await store.append(other, [ev('C')], { expectedVersion: 0 });
+      const c = await store.append(stream, [ev('D')], { expectedVersion: 2 });
+      expect(a.events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(b.events.map((e) => e.seq)).toEqual([1]);
+      expect(c.events.map((e) => e.seq)).toEqual([3]);
+      const positions = [...a.events, ...b.events, ...c.events].map((e) => e.position);
+      expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+      expect(new Set(positions).size).toBe(4);
+      expect(await store.streamVersion(stream)).toBe(3);
+      expect(await store.headPosition()).toBe(c.events[0]!.position);
+    });
+
+    it('rejects a wrong expected version with a ConcurrencyError and appends nothing', async () => {
+      await store.append(stream, [ev('A')], { expectedVersion: 0 });
+      const err = await store.append(stream, [ev('B')], { expectedVersion: 0 }).catch((e) => e);
+      expect(isConcurrencyError(err)).toBe(true);
+      expect(err.actual).toBe(1);
+      const err2 = await store.append(stream, [ev('B')], { expectedVersion: 5 }).catch((e) => e);
+      expect(isConcurrencyError(err2)).toBe(true);
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A']);
+    });
+
+    it('lets exactly one of many concurrent appends at the same version win', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.append(stream, [ev(`E${i}`)], { expectedVersion: 0 })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'rejected' && isConcurrencyError(r.reason))).toHaveLength(9);
+      expect(await store.streamVersion(stream)).toBe(1);
+    });
+
+    it('pipelines appends at successive versions', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.append(stream, [ev(`E${i}`)], { expectedVersion: i })),
+      );
+      expect(results.map((r) => r.version)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      const read = await store.readStream(stream);
+      expect(read.map((e) => e.type)).toEqual(Array.from({ length: 20 }, (_, i) => `E${i}`));
+    });
+
+    it('records an idempotency key once and returns the original record on a repeat', async () => {
+      const key = `alice:${randomUUID()}`;
+      const first = await store.append(stream, [ev('A')], {
+        expectedVersion: 0,
+        idempotency: { key, fingerprint: 'f1', result: { seq: 1 } },
+      });
+      expect(first.duplicate).toBeNull();
+      const again = await store.append(stream, [ev('A')], {
+        expectedVersion: 1,
+        idempotency: { key, fingerprint: 'f1', result: { seq: 2 } },
+      });
+      expect(again.duplicate).toEqual({ key, fingerprint: 'f1', result: { seq: 1 } });
+      expect(again.events).toEqual([]);
+      expect(await store.streamVersion(stream)).toBe(1);
+      expect(await store.findIdempotency(key)).toEqual({ key, fingerprint: 'f1', result: { seq: 1 } });
+      expect(await store.findIdempotency(`alice:${randomUUID()}`)).toBeUndefined();
+    });
+
+    it('reads a stream forwards after a seq and backwards before a seq, bounded by limit', async () => {
+      await store.append(stream, Array.from({ length: 10 }, (_, i) => ev(`E${i + 1}`)), { expectedVersion: 0 });
+      const fwd = await store.readStream(stream, { afterSeq: 3, limit: 4 });
+      expect(fwd.map((e) => e.seq)).toEqual([4, 5, 6, 7]);
+      const back = await store.readStream(stream, { beforeSeq: 8, limit: 3 });
+      expect(back.map((e) => e.seq)).toEqual([7, 6, 5]);
+      expect(await store.readStream(`conversation-${randomUUID()}`)).toEqual([]);
+    });
+
+    it('reads all streams in position order from a position (catch-up)', async () => {
+      const start = await store.headPosition();
+      const other = `conversation-${randomUUID()}`;
+      await store.append(stream, [ev('A', { n: 1 })], { expectedVersion: 0 });
+      await store.append(other, [ev('B', { n: 2 })], { expectedVersion: 0 });
+      await store.append(stream, [ev('C', { n: 3 })], { expectedVersion: 1 });
+      const all = await store.readAll(start, 100);
+      const mine = all.filter((e) => e.stream === stream || e.stream === other);
+      expect(mine.map((e) => e.type)).toEqual(['A', 'B', 'C']);
+      expect(mine[2]!.data).toEqual({ n: 3 });
+      const rest = await store.readAll(mine[0]!.position, 100);
+      expect(rest.filter((e) => e.stream === stream || e.stream === other).map((e) => e.type)).toEqual(['B', 'C']);
+      expect((await store.readAll(start, 1)).length).toBe(1);
+    });
+
+    it('delivers committed events on the live feed in position order', async () => {
+      const seen: StoredEvent[] = [];
+      const stop = store.subscribe((events) => seen.push(...events.filter((e) => e.stream === stream)));
+      await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(stream, [ev(`E${i}`)], { expectedVersion: i })));
+      await eventually(() => expect(seen.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]));
+      stop();
+      await store.append(stream, [ev('after')], { expectedVersion: 5 });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toHaveLength(5);
+    });
+
+    it('keeps events, versions and idempotency keys across a restart', async () => {
+      const key = `bob:${randomUUID()}`;
+      await store.append(stream, [ev('A', { text: "'; DROP TABLE events; -- <script>x</script>" })], {
+        expectedVersion: 0,
+        idempotency: { key, fingerprint: 'f', result: { seq: 1 } },
+      });
+      await store.close();
+      store = await s.open();
+      expect(await store.streamVersion(stream)).toBe(1);
+      const [e] = await store.readStream(stream);
+      expect(e!.data).toEqual({ text: "'; DROP TABLE events; -- <script>x</script>" });
+      expect(e!.metadata.actor).toBe('alice');
+      expect((await store.findIdempotency(key))?.result).toEqual({ seq: 1 });
+      const next = await store.append(stream, [ev('B')], { expectedVersion: 1 });
+      expect(next.events[0]!.seq).toBe(2);
+    });
+  });
+}
