@@ -28,7 +28,8 @@ export type ServerFrame =
   /** The client is more than the catch-up limit behind: page history over HTTP from `afterSeq`. */
   | { type: 'behind'; conversationId: string; afterSeq: number; headSeq: number }
   | { type: 'ack'; id: string; result: CommandResult; duplicate: boolean }
-  | { type: 'error'; id?: string; code: ErrorCode; message: string }
+  /** `id` names the command frame it answers; `conversationId` the subscription it concerns. */
+  | { type: 'error'; id?: string; conversationId?: string; code: ErrorCode; message: string }
   | { type: 'presence'; userId: string; online: boolean; lastSeen: number | null }
   | { type: 'typing'; conversationId: string; userId: string }
   | { type: 'pong'; id?: string };

@@ -1,0 +1,108 @@
+/**
+ * Node configuration from the environment (and CLI flags, which the CLI maps onto the
+ * same names). Every knob has a default that suits a developer's laptop; production
+ * (NODE_ENV=production) refuses to start without a configured JWT secret.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface RateLimit {
+  /** Tokens per second; 0 disables the limit. */
+  perSecond: number;
+  burst: number;
+}
+
+export interface NodeConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  nodeId: string;
+  jwtSecret: string;
+  /** Where the secret came from, for the start-up log. */
+  jwtSecretSource: 'env' | 'generated' | 'file' | 'given';
+  maxTextBytes: number;
+  /** Largest WebSocket frame or HTTP body accepted, in bytes. */
+  maxFrameBytes: number;
+  /** A subscriber further behind than this many events is told to page over HTTP. */
+  catchUpLimit: number;
+  rateLimitPerConnection: RateLimit;
+  rateLimitPerUser: RateLimit;
+  logLevel: string;
+  /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
+  authTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'invalid_config';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
+  const dataDir = resolve(overrides.dataDir ?? env.DATA_DIR ?? './data');
+  mkdirSync(dataDir, { recursive: true });
+  const secret = overrides.jwtSecret
+    ? { value: overrides.jwtSecret, source: 'given' as const }
+    : resolveSecret(env, dataDir);
+  return {
+    port: overrides.port ?? int(env, 'PORT', 8080),
+    host: overrides.host ?? env.HOST ?? '0.0.0.0',
+    dataDir,
+    nodeId: overrides.nodeId ?? env.PARLEY_NODE_ID ?? persistentNodeId(dataDir),
+    jwtSecret: secret.value,
+    jwtSecretSource: secret.source,
+    maxTextBytes: overrides.maxTextBytes ?? int(env, 'PARLEY_MAX_TEXT_BYTES', 16 * 1024),
+    maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
+    catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
+    rateLimitPerConnection: overrides.rateLimitPerConnection ?? rate(env, 'PARLEY_RATE_PER_CONNECTION', 50),
+    rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
+    logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
+    authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
+  };
+}
+
+function resolveSecret(env: Env, dataDir: string): { value: string; source: 'env' | 'generated' | 'file' } {
+  if (env.PARLEY_JWT_SECRET) {
+    if (env.PARLEY_JWT_SECRET.length < 16) throw new ConfigError('PARLEY_JWT_SECRET must be at least 16 characters');
+    return { value: env.PARLEY_JWT_SECRET, source: 'env' };
+  }
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError('PARLEY_JWT_SECRET is required when NODE_ENV=production');
+  }
+  // Development: a secret kept in the data directory, so tokens survive restarts.
+  const file = join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), source: 'file' };
+  const value = randomBytes(32).toString('base64url');
+  writeFileSync(file, value, { mode: 0o600 });
+  return { value, source: 'generated' };
+}
+
+/** A node keeps its id across restarts so presence can clear what it held before a crash. */
+function persistentNodeId(dataDir: string): string {
+  const file = join(dataDir, 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = randomUUID().slice(0, 8);
+  writeFileSync(file, id);
+  return id;
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** "50" → 50/s with a burst of 100; "50:200" → 50/s with a burst of 200; "0" → off. */
+function rate(env: Env, name: string, fallback: number): RateLimit {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return { perSecond: fallback, burst: fallback * 2 };
+  const [r, b] = raw.split(':');
+  const perSecond = Number(r);
+  const burst = b === undefined ? perSecond * 2 : Number(b);
+  if (!(perSecond >= 0) || !(burst >= 0)) throw new ConfigError(`${name} must look like "50" or "50:200", got "${raw}"`);
+  return { perSecond, burst };
+}

@@ -1,0 +1,78 @@
+/**
+ * Fan-out: the node reads the feed once and hands each conversation event to the
+ * subscriptions of that conversation, serialized once. Typing is relayed here too, and
+ * presence changes go to every socket that shares a conversation with the user.
+ */
+import type Database from 'better-sqlite3';
+import { conversationIdsOf, presenceOf } from '../../projections/index.js';
+import type { StoredEvent } from '../store/index.js';
+import { conversationIdOf } from '../store/index.js';
+import { eventFrame, frame } from './frames.js';
+import type { Metrics } from './metrics.js';
+import type { Session } from './session.js';
+
+export class FanOut {
+  private readonly byConversation = new Map<string, Set<Session>>();
+
+  constructor(
+    private readonly readModels: Database.Database,
+    private readonly metrics: Metrics,
+  ) {}
+
+  add(conversationId: string, session: Session): void {
+    let set = this.byConversation.get(conversationId);
+    if (!set) this.byConversation.set(conversationId, (set = new Set()));
+    set.add(session);
+  }
+
+  remove(conversationId: string, session: Session): void {
+    const set = this.byConversation.get(conversationId);
+    if (!set) return;
+    set.delete(session);
+    if (set.size === 0) this.byConversation.delete(conversationId);
+  }
+
+  /** Called with each committed batch from the feed, after read models are updated. */
+  deliver(events: StoredEvent[]): void {
+    for (const e of events) {
+      const conversationId = conversationIdOf(e.stream);
+      if (conversationId) this.deliverToConversation(conversationId, e);
+      else if (e.type === 'UserOnline' || e.type === 'UserOffline') this.presenceChanged(e);
+    }
+  }
+
+  private deliverToConversation(conversationId: string, e: StoredEvent): void {
+    const sessions = this.byConversation.get(conversationId);
+    if (!sessions) return;
+    const serialized = eventFrame(e);
+    for (const s of sessions) s.offer(conversationId, e.seq, serialized);
+    this.metrics.eventsDelivered.inc(sessions.size);
+    if (e.type === 'MemberLeft') {
+      // A user who left stops receiving the conversation, on every socket they have.
+      for (const s of [...sessions]) if (s.userId === e.data.userId) s.dropSubscription(conversationId);
+    }
+  }
+
+  typing(conversationId: string, from: Session): void {
+    const sessions = this.byConversation.get(conversationId);
+    if (!sessions) return;
+    const f = frame({ type: 'typing', conversationId, userId: from.userId });
+    for (const s of sessions) if (s.userId !== from.userId) s.sendRaw(f);
+  }
+
+  private presenceChanged(e: StoredEvent): void {
+    // The read model already holds this event: it knows whether another node still has the user.
+    const [view] = presenceOf(this.readModels, [e.data.userId]);
+    if (!view) return;
+    const f = frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen });
+    const reached = new Set<Session>();
+    for (const conversationId of conversationIdsOf(this.readModels, e.data.userId)) {
+      for (const s of this.byConversation.get(conversationId) ?? []) {
+        if (!reached.has(s)) {
+          reached.add(s);
+          s.sendRaw(f);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The WebSocket gateway at `/v1/ws` (protocol in PROTOCOL.md).
+ *
+ * Authentication happens at the upgrade (`Authorization: Bearer …` or `?token=`), or, for
+ * clients that cannot set either, with an `auth` frame within PARLEY_AUTH_TIMEOUT_SECONDS.
+ * A socket without a valid token is closed with 4401 (or 4408 on timeout): browsers
+ * cannot read an HTTP status from a failed upgrade, but they can read a close code.
+ */
+import type Database from 'better-sqlite3';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import { CLOSE, ParleyError } from '../../protocol/index.js';
+import type { ProjectionRunner } from '../../projections/index.js';
+import { toNewEvents } from '../domain/index.js';
+import type { EventStore } from '../store/index.js';
+import { userStream } from '../store/index.js';
+import type { CommandHandler } from './command-handler.js';
+import type { NodeConfig } from './config.js';
+import type { FanOut } from './fan-out.js';
+import { errorFrame, frame } from './frames.js';
+import type { Metrics } from './metrics.js';
+import { KeyedBuckets, type TokenBucket } from './rate-limit.js';
+import { Session } from './session.js';
+import { verifyToken } from './token.js';
+
+export class Gateway {
+  private readonly userBuckets: KeyedBuckets;
+  /** Open sockets per user on this node: presence events mark the 0↔1 transitions. */
+  private readonly connections = new Map<string, number>();
+  readonly sockets = new Set<WebSocket>();
+
+  constructor(
+    readonly config: NodeConfig,
+    readonly store: EventStore,
+    readonly commands: CommandHandler,
+    readonly fanOut: FanOut,
+    readonly readModels: Database.Database,
+    readonly runner: ProjectionRunner,
+    readonly metrics: Metrics,
+    readonly log: FastifyBaseLogger,
+  ) {
+    this.userBuckets = new KeyedBuckets(config.rateLimitPerUser);
+  }
+
+  /** Applies the connection's and the user's rate limits; false means refuse. */
+  allow(userId: string, connection: TokenBucket): boolean {
+    return connection.take() && this.userBuckets.take(userId);
+  }
+
+  /** Read models have applied everything this node appended (read-your-writes). */
+  consistentReads(): Promise<void> {
+    return this.runner.waitFor(this.commands.lastPosition);
+  }
+
+  register(app: FastifyInstance): void {
+    app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => {
+      const header = request.headers.authorization;
+      const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+      const fromQuery = (request.query as { token?: string }).token;
+      const token = fromHeader ?? fromQuery;
+      if (token !== undefined) return this.authenticate(socket, token);
+      // No token at the upgrade: the first frame must be `auth`.
+      const timer = setTimeout(
+        () => socket.close(CLOSE.authTimeout, 'no auth frame in time'),
+        this.config.authTimeoutSeconds * 1000,
+      );
+      socket.once('message', (data: Buffer) => {
+        clearTimeout(timer);
+        let f: { type?: unknown; token?: unknown } | undefined;
+        try {
+          f = JSON.parse(data.toString('utf8'));
+        } catch {
+          f = undefined;
+        }
+        if (f?.type !== 'auth' || typeof f.token !== 'string') {
+          socket.close(CLOSE.unauthorized, 'the first frame must be auth');
+          return;
+        }
+        this.authenticate(socket, f.token);
+      });
+    });
+  }
+
+  private authenticate(socket: WebSocket, token: string): void {
+    const claims = verifyToken(this.config.jwtSecret, token);
+    if (!claims) {
+      socket.send(errorFrame(new ParleyError('unauthorized').toBody()));
+      socket.close(CLOSE.unauthorized, 'invalid token');
+      return;
+    }
+    const session = new Session(socket, claims.sub, this);
+    this.sockets.add(socket);
+    this.metrics.sockets.inc();
+    this.userConnected(claims.sub);
+    socket.on('message', (data: Buffer, isBinary: boolean) => void session.onMessage(data, isBinary));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.metrics.sockets.dec();
+      session.closed();
+      this.userDisconnected(claims.sub);
+    });
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
+  }
+
+  private userConnected(userId: string): void {
+    const n = (this.connections.get(userId) ?? 0) + 1;
+    this.connections.set(userId, n);
+    if (n === 1) this.presence('UserOnline', userId);
+  }
+
+  private userDisconnected(userId: string): void {
+    const n = (this.connections.get(userId) ?? 1) - 1;
+    if (n > 0) {
+      this.connections.set(userId, n);
+      return;
+    }
+    this.connections.delete(userId);
+    this.presence('UserOffline', userId);
+  }
+
+  private presence(type: 'UserOnline' | 'UserOffline', userId: string): void {
+    const events = toNewEvents([{ type, data: { userId, nodeId: this.config.nodeId } }], {
+      actor: userId,
+      commandId: `presence-${this.config.nodeId}`,
+    });
+    this.store
+      .append(userStream(userId), events, { expectedVersion: 'any' })
+      .catch((err) => this.log.warn({ err, userId }, 'could not record presence'));
+  }
+
+  /** Closes every socket with a transient code so clients reconnect (elsewhere or later). */
+  closeAll(): void {
+    for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The Fastify app: bearer-token auth on every route but /health, one error shape for
+ * everything (codes from protocol/errors.ts), OpenAPI at /docs/json, Prometheus at
+ * /metrics, the HTTP API and the WebSocket gateway.
+ */
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { ERRORS, ParleyError, isParleyError } from '../../protocol/index.js';
+import type { NodeConfig } from './config.js';
+import type { Gateway } from './gateway.js';
+import { registerRoutes } from './http-routes.js';
+import { KeyedBuckets } from './rate-limit.js';
+import { verifyToken, type TokenClaims } from './token.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: TokenClaims;
+  }
+}
+
+const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
+
+export async function createHttpServer(config: NodeConfig): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.maxFrameBytes,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: 'x-request-id',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  } as never) as unknown as FastifyInstance;
+  app.decorateRequest('user', null as unknown as TokenClaims);
+  app.addSchema({
+    $id: 'Error',
+    type: 'object',
+    properties: { code: { type: 'string', enum: Object.keys(ERRORS) }, message: { type: 'string' } },
+    required: ['code', 'message'],
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Parley', version: '1', description: 'Event-sourced chat engine. WebSocket protocol: PROTOCOL.md' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(websocket, {
+    options: {
+      maxPayload: config.maxFrameBytes,
+      // We check UTF-8 ourselves so a bad frame gets a coded error instead of a dropped connection.
+      skipUTF8Validation: true,
+      perMessageDeflate: { threshold: 1024 },
+    },
+  });
+
+  const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const path = request.url.split('?')[0]!;
+    if (PUBLIC_ROUTES.has(path)) return;
+    const header = request.headers.authorization;
+    const claims = header?.startsWith('Bearer ') ? verifyToken(config.jwtSecret, header.slice(7)) : null;
+    if (!claims) throw new ParleyError('unauthorized');
+    request.user = claims;
+    if (request.method !== 'GET' && !httpBuckets.take(claims.sub)) throw new ParleyError('rate_limited');
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
+    let e: ParleyError;
+    if (isParleyError(err)) e = err;
+    else if (err.validation) e = new ParleyError('invalid_request', err.message);
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new ParleyError('frame_too_large');
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new ParleyError('invalid_request', 'Send application/json');
+    else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new ParleyError('invalid_json');
+    else if (err.statusCode && err.statusCode < 500) e = new ParleyError('invalid_request', err.message);
+    else {
+      request.log.error({ err }, 'request failed');
+      e = new ParleyError('internal');
+    }
+    return reply.code(e.status).send(e.toBody());
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ParleyError('not_found').toBody()));
+  return app;
+}
+
+/** Routes that need the node's parts: health, metrics, docs, the API and the gateway. */
+export function registerNodeRoutes(app: FastifyInstance, gw: Gateway): void {
+  app.get('/health', { schema: { summary: 'Liveness: the node id and its store kind' } }, async () => ({
+    status: 'ok',
+    nodeId: gw.config.nodeId,
+    store: gw.store.kind,
+  }));
+  app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
+    const head = await gw.store.headPosition();
+    for (const name of gw.runner.projectionNames) {
+      const at = gw.runner.checkpointOf(name);
+      gw.metrics.projectionLag.set({ projection: name }, Math.max(0, head - at));
+      gw.metrics.projectionPosition.set({ projection: name }, at);
+    }
+    return reply.type(gw.metrics.registry.contentType).send(await gw.metrics.registry.metrics());
+  });
+  app.get('/docs/json', { schema: { hide: true } as object }, async () => app.swagger());
+  registerRoutes(app, gw);
+  gw.register(app);
+}

@@ -1,0 +1,4 @@
+/** The node: configuration, tokens and `startNode`. */
+export { startNode, type ParleyNode, type StartNodeOptions } from './node.js';
+export { loadConfig, ConfigError, type NodeConfig } from './config.js';
+export { signToken, verifyToken, type TokenClaims } from './token.js';

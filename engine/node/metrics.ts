@@ -1,0 +1,60 @@
+/**
+ * Prometheus metrics of one node, in a registry of its own (several nodes can share a
+ * process in tests). Names follow Prometheus conventions: `_total` counters, `_seconds`
+ * histograms.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(nodeId: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: nodeId });
+  collectDefaultMetrics({ register: registry, prefix: 'parley_process_' });
+  return {
+    registry,
+    sockets: new Gauge({ name: 'parley_ws_connections', help: 'Open WebSocket connections', registers: [registry] }),
+    commands: new Counter({
+      name: 'parley_commands_total',
+      help: 'Commands handled, by type and outcome (ok, duplicate, or an error code)',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    appendSeconds: new Histogram({
+      name: 'parley_append_seconds',
+      help: 'Time from a command being decided to its events being durable',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    eventsAppended: new Counter({ name: 'parley_events_appended_total', help: 'Events appended to the log', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'parley_store_batch_appends',
+      help: 'Appends written per group commit',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    projectionLag: new Gauge({
+      name: 'parley_projection_lag_events',
+      help: 'Events in the log not yet applied by a projection',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
+    projectionPosition: new Gauge({
+      name: 'parley_projection_position',
+      help: 'Last log position a projection applied',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
+    eventsDelivered: new Counter({
+      name: 'parley_events_delivered_total',
+      help: 'Event frames sent to subscribed sockets',
+      registers: [registry],
+    }),
+    errorsSent: new Counter({
+      name: 'parley_errors_total',
+      help: 'Coded errors sent to clients, by code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * A Parley node: the event store, the read models and their runner, command handling,
+ * fan-out, and the HTTP + WebSocket server, wired together.
+ *
+ * Start-up order matters: read models catch up with the log before the node accepts
+ * traffic, and the node records `NodeStarted` so presence forgets sessions a crashed
+ * run of this node left behind.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ProjectionRunner, builtInProjections, type Projection } from '../../projections/index.js';
+import { toNewEvents } from '../domain/index.js';
+import { SqliteEventStore, nodeStream, type EventStore } from '../store/index.js';
+import { CommandHandler } from './command-handler.js';
+import { loadConfig, type NodeConfig } from './config.js';
+import { FanOut } from './fan-out.js';
+import { Gateway } from './gateway.js';
+import { createHttpServer, registerNodeRoutes } from './http-server.js';
+import { createMetrics } from './metrics.js';
+
+export interface StartNodeOptions extends Partial<NodeConfig> {
+  /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
+  store?: EventStore;
+  /** Extra projections to run next to the built-in ones. */
+  projections?: Projection[];
+  /** Environment to read configuration from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface ParleyNode {
+  readonly config: NodeConfig;
+  readonly app: FastifyInstance;
+  readonly store: EventStore;
+  readonly runner: ProjectionRunner;
+  /** http://host:port of the running node. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
+  const { store: givenStore, projections = [], env, ...overrides } = options;
+  const config = loadConfig(env ?? process.env, overrides);
+  const metrics = createMetrics(config.nodeId);
+  const store =
+    givenStore ??
+    new SqliteEventStore({
+      file: join(config.dataDir, 'events.sqlite'),
+      onBatch: (appends) => metrics.batchSize.observe(appends),
+    });
+  const readModels = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
+  const runner = new ProjectionRunner(store, readModels, [...builtInProjections(), ...projections]);
+  await runner.start();
+
+  const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
+  const fanOut = new FanOut(readModels, metrics);
+  // Subscribed after the runner, so fan-out sees read models that already include the batch.
+  const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
+
+  const app = await createHttpServer(config);
+  const gateway = new Gateway(config, store, commands, fanOut, readModels, runner, metrics, app.log);
+  registerNodeRoutes(app, gateway);
+  if (config.jwtSecretSource === 'generated') {
+    app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
+  }
+
+  await store.append(
+    nodeStream(config.nodeId),
+    toNewEvents([{ type: 'NodeStarted', data: { nodeId: config.nodeId } }], { actor: 'system', commandId: `start-${Date.now()}` }),
+    { expectedVersion: 'any' },
+  );
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  app.log.info({ url, nodeId: config.nodeId, store: store.kind, dataDir: config.dataDir }, 'parley node listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    app,
+    store,
+    runner,
+    url,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        gateway.closeAll();
+        await app.close();
+        stopFanOut();
+        runner.stop();
+        await store.close();
+        readModels.close();
+      })()),
+  };
+}

@@ -1,0 +1,7 @@
+/**
+ * The EventStore port and its embedded adapter. Other layers (projections, sync, the
+ * node) import the store only from here. The JetStream adapter lives in ./jetstream.
+ */
+export * from './port.js';
+export * from './errors.js';
+export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';

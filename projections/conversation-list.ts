@@ -1,0 +1,161 @@
+/**
+ * Conversation list: per user, the conversations they are a member of, with the last
+ * message and how many messages by others they have not read yet.
+ */
+import type Database from 'better-sqlite3';
+import { conversationIdOf } from '../engine/store/index.js';
+import type { Projection } from './projection.js';
+import { prepared } from './prepared.js';
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  createdBy: string;
+  createdAt: string;
+  members: string[];
+  /** The conversation's version: the seq of its newest event. */
+  lastSeq: number;
+  lastMessage: { seq: number; messageId: string; author: string; text: string; sentAt: string } | null;
+  readSeq: number;
+  unread: number;
+}
+
+export const conversationList: Projection = {
+  name: 'conversation-list',
+  version: 1,
+  handles: [
+    'ConversationCreated',
+    'MemberJoined',
+    'MemberLeft',
+    'MessagePosted',
+    'MessageDeleted',
+    'ReactionAdded',
+    'ReactionRemoved',
+    'ReadMarkerSet',
+  ],
+  setup(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS conversations (
+        id TEXT PRIMARY KEY, title TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL, last_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS members (
+        conversation_id TEXT NOT NULL, user_id TEXT NOT NULL, read_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (conversation_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id);
+      -- Live (not deleted) messages, enough to count unread and show the last one.
+      CREATE TABLE IF NOT EXISTS list_messages (
+        conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id TEXT NOT NULL UNIQUE,
+        author TEXT NOT NULL, text TEXT NOT NULL, sent_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+      ) WITHOUT ROWID;
+    `);
+  },
+  handle(events, db) {
+    const bump = prepared(db, 'UPDATE conversations SET last_seq = ?, last_at = ? WHERE id = ?');
+    for (const e of events) {
+      const id = conversationIdOf(e.stream);
+      if (!id) continue;
+      switch (e.type) {
+        case 'ConversationCreated':
+          prepared(db, 'INSERT OR IGNORE INTO conversations (id, title, created_by, created_at, last_seq, last_at) VALUES (?, ?, ?, ?, 0, 0)').run(
+            id,
+            e.data.title,
+            e.data.createdBy,
+            e.metadata.at,
+          );
+          for (const m of e.data.members as string[]) addMember(db, id, m);
+          break;
+        case 'MemberJoined':
+          addMember(db, id, e.data.userId);
+          break;
+        case 'MemberLeft':
+          prepared(db, 'DELETE FROM members WHERE conversation_id = ? AND user_id = ?').run(id, e.data.userId);
+          break;
+        case 'MessagePosted':
+          prepared(db, 'INSERT OR IGNORE INTO list_messages VALUES (?, ?, ?, ?, ?, ?)').run(
+            id,
+            e.seq,
+            e.data.messageId,
+            e.data.author,
+            e.data.text,
+            e.metadata.at,
+          );
+          break;
+        case 'MessageDeleted':
+          prepared(db, 'DELETE FROM list_messages WHERE message_id = ?').run(e.data.messageId);
+          break;
+        case 'ReadMarkerSet':
+          prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?').run(
+            e.data.seq,
+            id,
+            e.data.userId,
+          );
+          break;
+      }
+      bump.run(e.seq, e.metadata.at, id);
+    }
+  },
+  truncate(db) {
+    db.exec('DELETE FROM conversations; DELETE FROM members; DELETE FROM list_messages;');
+  },
+};
+
+function addMember(db: Database.Database, conversationId: string, userId: string): void {
+  prepared(db, 'INSERT OR IGNORE INTO members (conversation_id, user_id) VALUES (?, ?)').run(conversationId, userId);
+}
+
+export function isMember(db: Database.Database, conversationId: string, userId: string): boolean {
+  return prepared(db, 'SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?').get(conversationId, userId) !== undefined;
+}
+
+export function membersOf(db: Database.Database, conversationId: string): string[] {
+  return prepared(db, 'SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id')
+    .pluck()
+    .all(conversationId) as string[];
+}
+
+/** Conversation ids the user is a member of. */
+export function conversationIdsOf(db: Database.Database, userId: string): string[] {
+  return prepared(db, 'SELECT conversation_id FROM members WHERE user_id = ?').pluck().all(userId) as string[];
+}
+
+export function conversationsOf(db: Database.Database, userId: string): ConversationSummary[] {
+  const rows = prepared(
+    db,
+    `SELECT c.id, c.title, c.created_by, c.created_at, c.last_seq, m.read_seq,
+       (SELECT count(*) FROM list_messages l
+         WHERE l.conversation_id = c.id AND l.seq > m.read_seq AND l.author != m.user_id) AS unread
+     FROM members m JOIN conversations c ON c.id = m.conversation_id
+     WHERE m.user_id = ?
+     ORDER BY c.last_at DESC, c.id`,
+  ).all(userId) as Array<{
+    id: string;
+    title: string;
+    created_by: string;
+    created_at: number;
+    last_seq: number;
+    read_seq: number;
+    unread: number;
+  }>;
+  const last = prepared(db, 'SELECT * FROM list_messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 1');
+  return rows.map((r) => {
+    const m = last.get(r.id) as
+      | { seq: number; message_id: string; author: string; text: string; sent_at: number }
+      | undefined;
+    return {
+      id: r.id,
+      title: r.title,
+      createdBy: r.created_by,
+      createdAt: new Date(r.created_at).toISOString(),
+      members: membersOf(db, r.id),
+      lastSeq: r.last_seq,
+      lastMessage: m
+        ? { seq: m.seq, messageId: m.message_id, author: m.author, text: m.text, sentAt: new Date(m.sent_at).toISOString() }
+        : null,
+      readSeq: r.read_seq,
+      unread: r.unread,
+    };
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * History: every message of every conversation by seq, with its reactions and whether it
+ * was deleted. Deleted messages keep their place (seq) but lose their text here; the log
+ * keeps the original.
+ */
+import type Database from 'better-sqlite3';
+import type { StoredEvent } from '../engine/store/index.js';
+import { conversationIdOf } from '../engine/store/index.js';
+import type { Projection } from './projection.js';
+import { prepared } from './prepared.js';
+
+export interface MessageView {
+  seq: number;
+  messageId: string;
+  author: string;
+  text: string;
+  sentAt: string;
+  /** emoji → user ids, in the order they reacted */
+  reactions: Record<string, string[]>;
+  deleted: boolean;
+}
+
+interface MessageRow {
+  seq: number;
+  message_id: string;
+  author: string;
+  text: string;
+  sent_at: number;
+  reactions: string;
+  deleted: number;
+}
+
+export const history: Projection = {
+  name: 'history',
+  version: 1,
+  handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved'],
+  setup(db) {
+    db.exec(`CREATE TABLE IF NOT EXISTS messages (
+      conversation_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      message_id TEXT NOT NULL UNIQUE,
+      author TEXT NOT NULL,
+      text TEXT NOT NULL,
+      sent_at INTEGER NOT NULL,
+      reactions TEXT NOT NULL DEFAULT '{}',
+      deleted INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID`);
+  },
+  handle(events, db) {
+    const insert = prepared(db, 
+      'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
+    const getReactions = prepared(db, 'SELECT reactions FROM messages WHERE message_id = ?').pluck();
+    const setReactions = prepared(db, 'UPDATE messages SET reactions = ? WHERE message_id = ?');
+    for (const e of events) {
+      const conversationId = conversationIdOf(e.stream);
+      if (!conversationId) continue;
+      switch (e.type) {
+        case 'MessagePosted':
+          insert.run(conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at);
+          break;
+        case 'MessageDeleted':
+          remove.run(e.data.messageId);
+          break;
+        case 'ReactionAdded':
+        case 'ReactionRemoved': {
+          const raw = getReactions.get(e.data.messageId) as string | undefined;
+          if (raw === undefined) break;
+          setReactions.run(JSON.stringify(applyReaction(JSON.parse(raw), e)), e.data.messageId);
+          break;
+        }
+      }
+    }
+  },
+  truncate(db) {
+    db.exec('DELETE FROM messages');
+  },
+};
+
+function applyReaction(reactions: Record<string, string[]>, e: StoredEvent): Record<string, string[]> {
+  const { emoji, userId } = e.data as { emoji: string; userId: string };
+  const users = (reactions[emoji] ?? []).filter((u) => u !== userId);
+  if (e.type === 'ReactionAdded') users.push(userId);
+  if (users.length > 0) reactions[emoji] = users;
+  else delete reactions[emoji];
+  return reactions;
+}
+
+/** Pages of a conversation's messages in seq order: after a seq (forwards) or before one (backwards). */
+export function readMessages(
+  db: Database.Database,
+  conversationId: string,
+  page: { after?: number; before?: number; limit: number },
+): MessageView[] {
+  const rows =
+    page.before !== undefined
+      ? (db
+          .prepare('SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+          .all(conversationId, page.before, page.limit) as MessageRow[]).reverse()
+      : (db
+          .prepare('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?')
+          .all(conversationId, page.after ?? 0, page.limit) as MessageRow[]);
+  return rows.map(toView);
+}
+
+function toView(r: MessageRow): MessageView {
+  return {
+    seq: r.seq,
+    messageId: r.message_id,
+    author: r.author,
+    text: r.text,
+    sentAt: new Date(r.sent_at).toISOString(),
+    reactions: JSON.parse(r.reactions),
+    deleted: r.deleted === 1,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Read models built from the log, and the runner that keeps them current. Every read
+ * model here can be dropped and rebuilt from the log (`parley rebuild`).
+ */
+import { conversationList } from './conversation-list.js';
+import { history } from './history.js';
+import { presence } from './presence.js';
+import type { Projection } from './projection.js';
+
+export type { Projection } from './projection.js';
+export { ProjectionRunner, type RunnerOptions } from './runner.js';
+export { readMessages, type MessageView } from './history.js';
+export {
+  conversationsOf,
+  conversationIdsOf,
+  isMember,
+  membersOf,
+  type ConversationSummary,
+} from './conversation-list.js';
+export { presenceOf, type PresenceView } from './presence.js';
+
+/** The read models every node keeps. */
+export function builtInProjections(): Projection[] {
+  return [history, conversationList, presence];
+}
