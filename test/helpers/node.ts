@@ -1,0 +1,86 @@
+/**
+ * Test nodes: `startTestNode()` runs a real node in this process (real SQLite file in a
+ * temp dir, real HTTP on a random port); `spawnNode()` runs one as a child process, for
+ * tests that kill it with SIGKILL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { signToken, startNode, type ParleyNode, type StartNodeOptions } from '../../engine/index.js';
+import { tempDir } from './temp-dir.js';
+
+export const TEST_SECRET = 'test-secret-of-at-least-32-characters!';
+const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
+
+export function tokenFor(userId: string, options: { role?: 'admin' | 'user'; ttlSeconds?: number } = {}): string {
+  return signToken(TEST_SECRET, { sub: userId, ...options });
+}
+
+export interface TestNode extends ParleyNode {
+  dataDir: string;
+  /** Stops the node and removes its data. */
+  destroy(): Promise<void>;
+}
+
+export async function startTestNode(options: StartNodeOptions = {}): Promise<TestNode> {
+  const dir = options.dataDir ? undefined : tempDir();
+  const dataDir = options.dataDir ?? dir!.path;
+  const node = await startNode({
+    port: 0,
+    host: '127.0.0.1',
+    jwtSecret: TEST_SECRET,
+    logLevel: 'warn',
+    env: {},
+    ...options,
+    dataDir,
+  });
+  return Object.assign(node, {
+    dataDir,
+    destroy: async () => {
+      await node.close();
+      dir?.remove();
+    },
+  });
+}
+
+export interface SpawnedNode {
+  url: string;
+  process: ChildProcess;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs `parley serve` as a child process on a random port and waits until it listens. */
+export async function spawnNode(dataDir: string, env: Record<string, string> = {}): Promise<SpawnedNode> {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`node did not start in time: ${stderr}`)), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (const line of buffer.split('\n')) {
+        if (line.includes('parley node listening')) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line).url);
+        }
+      }
+      buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+    });
+    void exited.then((code) => reject(new Error(`node exited (${code}) before listening: ${stderr}`)));
+  });
+  return {
+    url,
+    process: child,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}

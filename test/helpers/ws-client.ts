@@ -1,0 +1,73 @@
+/**
+ * A raw protocol client for tests: a real WebSocket, every server frame recorded, and
+ * waits for frames with a bounded timeout.
+ */
+import WebSocket from 'ws';
+import type { ClientFrame, ServerFrame } from '../../protocol/index.js';
+
+export interface TestSocket {
+  frames: ServerFrame[];
+  send(frame: ClientFrame | string | Buffer): void;
+  /** The first recorded frame (from `from` on) that matches; waits for it if needed. */
+  next<T extends ServerFrame = ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs?: number, from?: number): Promise<T>;
+  /** Sends a command and waits for its ack or error. */
+  command(id: string, command: Record<string, unknown>): Promise<ServerFrame>;
+  closed: Promise<{ code: number; reason: string }>;
+  close(): void;
+  ws: WebSocket;
+}
+
+export async function connectWs(baseUrl: string, token?: string, options: { via?: 'header' | 'query' | 'frame' } = {}): Promise<TestSocket> {
+  const via = options.via ?? 'header';
+  const url = baseUrl.replace(/^http/, 'ws') + '/v1/ws' + (via === 'query' && token ? `?token=${encodeURIComponent(token)}` : '');
+  const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {} });
+  const frames: ServerFrame[] = [];
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(data.toString()));
+    for (const w of waiters) w();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+      for (const w of waiters) w();
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  if (via === 'frame' && token) ws.send(JSON.stringify({ type: 'auth', token }));
+
+  const next = <T extends ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs = 5000, from = 0) =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const found = frames.slice(from).find(match);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found as T);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no matching frame in ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  const send = (f: ClientFrame | string | Buffer) => ws.send(typeof f === 'string' || Buffer.isBuffer(f) ? f : JSON.stringify(f));
+  return {
+    frames,
+    send,
+    next,
+    command: (id, command) => {
+      const from = frames.length;
+      send({ type: 'command', id, command } as ClientFrame);
+      return next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, 5000, from);
+    },
+    closed,
+    close: () => ws.close(),
+    ws,
+  };
+}
