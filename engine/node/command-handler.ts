@@ -9,7 +9,7 @@
  * command reloads it from the log; a conflict (another node wrote) retries likewise.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { ParleyError, type Command, type CommandResult } from '../../protocol/index.js';
+import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
 import {
   decide,
   evolve,
@@ -23,6 +23,8 @@ import {
   isConcurrencyError,
   isStoreUnavailableError,
   type EventStore,
+  type IdempotencyRecord,
+  type StoredEvent,
 } from '../store/index.js';
 import type { Metrics } from './metrics.js';
 
@@ -33,6 +35,12 @@ export interface Outcome {
 }
 
 const MAX_ATTEMPTS = 8;
+
+/** An event a decider produced, before it gets an id and metadata. */
+export interface DecidedEvent {
+  type: string;
+  data: unknown;
+}
 
 export class CommandHandler {
   private readonly states = new Map<string, ConversationState>();
@@ -78,33 +86,65 @@ export class CommandHandler {
     if (prior) return replay(prior, fingerprint);
 
     const conversationId = command.type === 'CreateConversation' ? randomUUID() : command.conversationId;
-    const stream = conversationStream(conversationId);
     const domainCommand = toDomain(command);
+    const outcome = await this.decideAndAppend(conversationId, { actor, commandId, correlationId }, (state) =>
+      decide(domainCommand, state, { actor, newId: randomUUID }),
+      (state, decided) => {
+        const result: CommandResult = { conversationId, seq: state.version };
+        const posted = decided.find((e) => e.type === 'MessagePosted');
+        if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
+        return { key, fingerprint, result };
+      },
+    );
+    if (outcome.duplicate) return replay(outcome.duplicate, fingerprint);
+    return { result: outcome.record!.result as CommandResult, duplicate: false };
+  }
+
+  /**
+   * Appends what `decideEvents` decides against the conversation's current state, with
+   * the state's version as the expected version; retries on conflict. Other layers (Yjs
+   * sync) use it for events that need the same authority and ordering as commands.
+   */
+  async applyToConversation(
+    conversationId: string,
+    meta: { actor: string; commandId: string; correlationId?: string },
+    decideEvents: (state: Readonly<ConversationState>) => DecidedEvent[],
+  ): Promise<{ seq: number; events: StoredEvent[] }> {
+    const o = await this.decideAndAppend(conversationId, { correlationId: meta.commandId, ...meta }, decideEvents);
+    return { seq: o.version, events: o.events };
+  }
+
+  private async decideAndAppend(
+    conversationId: string,
+    meta: { actor: string; commandId: string; correlationId: string },
+    decideEvents: (state: ConversationState) => DecidedEvent[],
+    recordOf?: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord,
+  ): Promise<{ version: number; events: StoredEvent[]; record?: IdempotencyRecord; duplicate: IdempotencyRecord | null }> {
+    const stream = conversationStream(conversationId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const state = await this.load(stream);
       const before = state.version;
-      const decided = decide(domainCommand, state, { actor, newId: randomUUID });
-      for (const e of decided) evolve(state, e);
-      const posted = decided.find((e) => e.type === 'MessagePosted');
-      const result: CommandResult = { conversationId, seq: state.version };
-      if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
-      const events = toNewEvents(decided, { actor, commandId, correlationId });
+      const decided = decideEvents(state);
+      for (const e of decided) evolve(state, e as ConversationEventData);
+      const after = state.version;
+      const record = recordOf?.(state, decided);
+      const events = toNewEvents(decided, meta);
       const started = performance.now();
       try {
         const appended = await this.store.append(stream, events, {
           // A command that changes nothing still records its id, at no particular version.
           expectedVersion: decided.length === 0 ? 'any' : before,
-          idempotency: { key, fingerprint, result },
+          idempotency: record,
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) {
           if (decided.length > 0) this.states.delete(stream);
-          return replay(appended.duplicate, fingerprint);
+          return { version: appended.version, events: [], duplicate: appended.duplicate };
         }
         this.metrics.eventsAppended.inc(appended.events.length);
         const last = appended.events[appended.events.length - 1];
         if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
-        return { result, duplicate: false };
+        return { version: after, events: appended.events, record, duplicate: null };
       } catch (err) {
         this.states.delete(stream);
         if (isConcurrencyError(err)) continue;

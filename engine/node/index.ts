@@ -2,3 +2,6 @@
 export { startNode, type ParleyNode, type StartNodeOptions } from './node.js';
 export { loadConfig, ConfigError, type NodeConfig } from './config.js';
 export { signToken, verifyToken, type TokenClaims } from './token.js';
+export type { NodeContext, NodeExtension } from './extension.js';
+export type { CommandHandler, DecidedEvent } from './command-handler.js';
+export type { Metrics } from './metrics.js';

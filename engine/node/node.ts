@@ -17,12 +17,16 @@ import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer, registerNodeRoutes } from './http-server.js';
 import { createMetrics } from './metrics.js';
+import type { NodeContext, NodeExtension } from './extension.js';
+import { verifyToken } from './token.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
   store?: EventStore;
   /** Extra projections to run next to the built-in ones. */
   projections?: Projection[];
+  /** Layers that add routes and read models (e.g. Yjs sync). */
+  extensions?: NodeExtension[];
   /** Environment to read configuration from (default process.env). */
   env?: Record<string, string | undefined>;
 }
@@ -39,7 +43,7 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], env, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions = [], env, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   const metrics = createMetrics(config.nodeId);
   const store =
@@ -49,7 +53,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       onBatch: (appends) => metrics.batchSize.observe(appends),
     });
   const readModels = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
-  const runner = new ProjectionRunner(store, readModels, [...builtInProjections(), ...projections]);
+  const runner = new ProjectionRunner(store, readModels, [
+    ...builtInProjections(),
+    ...extensions.flatMap((x) => x.projections ?? []),
+    ...projections,
+  ]);
   await runner.start();
 
   const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
@@ -60,6 +68,18 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const app = await createHttpServer(config);
   const gateway = new Gateway(config, store, commands, fanOut, readModels, runner, metrics, app.log);
   registerNodeRoutes(app, gateway);
+  const context: NodeContext = {
+    app,
+    config,
+    store,
+    readModels,
+    runner,
+    commands,
+    metrics,
+    verifyToken: (token) => verifyToken(config.jwtSecret, token),
+    consistentReads: () => gateway.consistentReads(),
+  };
+  for (const x of extensions) await x.register(context);
   if (config.jwtSecretSource === 'generated') {
     app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
   }
@@ -88,6 +108,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       (closing ??= (async () => {
         gateway.closeAll();
         await app.close();
+        for (const x of extensions) await x.close?.();
         stopFanOut();
         runner.stop();
         await store.close();

@@ -1,0 +1,36 @@
+/**
+ * How a layer adds itself to a node (Yjs sync, analytics, …) without the node knowing
+ * its internals: it may bring projections and register routes with the node's parts.
+ */
+import type Database from 'better-sqlite3';
+import type { FastifyInstance } from 'fastify';
+import type { Projection, ProjectionRunner } from '../../projections/index.js';
+import type { EventStore } from '../store/index.js';
+import type { CommandHandler } from './command-handler.js';
+import type { NodeConfig } from './config.js';
+import type { Metrics } from './metrics.js';
+import type { TokenClaims } from './token.js';
+
+export interface NodeContext {
+  app: FastifyInstance;
+  config: NodeConfig;
+  store: EventStore;
+  readModels: Database.Database;
+  runner: ProjectionRunner;
+  /** Appends to conversations with the same authority, ordering and retries as commands. */
+  commands: CommandHandler;
+  metrics: Metrics;
+  verifyToken(token: string): TokenClaims | null;
+  /** Resolves once read models include everything this node appended. */
+  consistentReads(): Promise<void>;
+}
+
+export interface NodeExtension {
+  readonly name: string;
+  /** Read models the extension needs; run by the node's projection runner. */
+  readonly projections?: Projection[];
+  /** Called before the node listens. */
+  register(ctx: NodeContext): void | Promise<void>;
+  /** Called when the node closes, before the store closes. */
+  close?(): void | Promise<void>;
+}
