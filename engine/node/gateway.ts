@@ -28,6 +28,8 @@ export class Gateway {
   /** Open sockets per user on this node: presence events mark the 0↔1 transitions. */
   private readonly connections = new Map<string, number>();
   readonly sockets = new Set<WebSocket>();
+  /** Presence appends in flight; a closing node waits for them before closing its store. */
+  private readonly recording = new Set<Promise<unknown>>();
 
   constructor(
     readonly config: NodeConfig,
@@ -124,13 +126,27 @@ export class Gateway {
       actor: userId,
       commandId: `presence-${this.config.nodeId}`,
     });
-    this.store
+    const done = this.store
       .append(userStream(userId), events, { expectedVersion: 'any' })
-      .catch((err) => this.log.warn({ err, userId }, 'could not record presence'));
+      .catch((err) => this.log.warn({ err, userId }, 'could not record presence'))
+      .finally(() => this.recording.delete(done));
+    this.recording.add(done);
   }
 
-  /** Closes every socket with a transient code so clients reconnect (elsewhere or later). */
-  closeAll(): void {
+  /** Resolves when every presence change so far is in the log. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.recording]);
+  }
+
+  /**
+   * Closes every socket with a transient code so clients reconnect (elsewhere or later),
+   * waits briefly for the close handshakes, and for their users' offline events.
+   */
+  async shutdown(graceMs = 2000): Promise<void> {
     for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.sockets) s.terminate();
+    await this.settled();
   }
 }

@@ -4,6 +4,7 @@
  * /metrics, the HTTP API and the WebSocket gateway.
  */
 import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ERRORS, ParleyError, isParleyError } from '../../protocol/index.js';
@@ -27,8 +28,12 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     bodyLimit: config.maxFrameBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   } as never) as unknown as FastifyInstance;
+  // Bodies are JSON and must have the right types as sent ("5" is not a number); only
+  // query strings and path parameters, which are always text, are coerced.
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   app.decorateRequest('user', null as unknown as TokenClaims);
   app.addSchema({
     $id: 'Error',

@@ -106,7 +106,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     port,
     close: () =>
       (closing ??= (async () => {
-        gateway.closeAll();
+        // Sockets first: their users' offline events go in before the store closes.
+        await gateway.shutdown();
         await app.close();
         for (const x of extensions) await x.close?.();
         stopFanOut();

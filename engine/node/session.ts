@@ -13,14 +13,16 @@ import { checkFrame } from './schemas.js';
 import { Subscription, type FrameSink } from './subscription.js';
 import { TokenBucket } from './rate-limit.js';
 
-/** Rate-limited frames in a row after which a client is disconnected. */
+/** Rate-limited frames within STRIKE_WINDOW_MS after which a client is disconnected. */
 const MAX_STRIKES = 200;
+const STRIKE_WINDOW_MS = 10_000;
 const HIGH_WATER_BYTES = 1 << 20;
 
 export class Session implements FrameSink {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly bucket: TokenBucket;
   private strikes = 0;
+  private strikesSince = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -62,12 +64,16 @@ export class Session implements FrameSink {
 
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
     if (!this.gw.allow(this.userId, this.bucket)) {
+      const now = Date.now();
+      if (now - this.strikesSince > STRIKE_WINDOW_MS) {
+        this.strikes = 0;
+        this.strikesSince = now;
+      }
       this.strikes += 1;
       if (this.strikes > MAX_STRIKES) this.socket.close(CLOSE.policyViolation, 'rate limit exceeded repeatedly');
       else this.fail(new ParleyError('rate_limited').toBody());
       return;
     }
-    this.strikes = 0;
     if (isBinary) return this.fail({ code: 'invalid_request', message: 'Binary frames are not part of this protocol' });
     if (!isUtf8(data)) return this.fail(new ParleyError('invalid_utf8').toBody());
     let parsed: unknown;

@@ -56,7 +56,9 @@ export async function connectWs(baseUrl: string, token?: string, options: { via?
       waiters.add(check);
       check();
     });
-  const send = (f: ClientFrame | string | Buffer) => ws.send(typeof f === 'string' || Buffer.isBuffer(f) ? f : JSON.stringify(f));
+  // Buffers go out as text frames too, so tests can send invalid UTF-8 as text.
+  const send = (f: ClientFrame | string | Buffer) =>
+    ws.send(typeof f === 'string' || Buffer.isBuffer(f) ? f : JSON.stringify(f), { binary: false });
   return {
     frames,
     send,

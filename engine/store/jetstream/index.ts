@@ -1,0 +1,7 @@
+/** The NATS JetStream adapter of the EventStore port. */
+export { JetStreamEventStore, AppendTooLargeError } from './jetstream-store.js';
+export type { JetStreamStoreOptions } from './options.js';
+export type { ServerFeatures } from './features.js';
+export { MAX_EVENTS_PER_APPEND } from './envelope.js';
+export { InvalidStreamNameError } from './subjects.js';
+export { MalformedEnvelopeError } from './envelope.js';

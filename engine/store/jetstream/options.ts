@@ -1,0 +1,39 @@
+/** Options of the JetStream event store, and their defaults. */
+export interface JetStreamStoreOptions {
+  /** NATS URL(s); give every cluster member so the client can fail over. */
+  servers: string | string[];
+  /** The JetStream stream holding the log (default 'PARLEY_EVENTS'). */
+  streamName?: string;
+  /** Subjects are `<subjectPrefix>.<encoded store stream>` (default 'parley.events'). */
+  subjectPrefix?: string;
+  /** JetStream replicas of the log and the idempotency index (default 1; 3 in a cluster). */
+  replicas?: number;
+  /** The server-side `Nats-Msg-Id` de-duplication window (default 2 minutes). */
+  duplicateWindowMs?: number;
+  /** How long one request waits for an answer (default 5 s). */
+  requestTimeoutMs?: number;
+  /** How long transient failures are retried before StoreUnavailableError (default 15 s). */
+  retryBudgetMs?: number;
+  /** The NATS connection name, shown in server monitoring. */
+  name?: string;
+  /** Errors that are not any caller's (feed hiccups, a failed index write). Default: ignore. */
+  onError?: (err: unknown) => void;
+}
+
+export type ResolvedOptions = Required<Omit<JetStreamStoreOptions, 'servers'>> & { servers: string[] };
+
+export function resolveOptions(o: JetStreamStoreOptions): ResolvedOptions {
+  const replicas = o.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new RangeError('replicas must be 1..5');
+  return {
+    servers: Array.isArray(o.servers) ? o.servers : [o.servers],
+    streamName: o.streamName ?? 'PARLEY_EVENTS',
+    subjectPrefix: o.subjectPrefix ?? 'parley.events',
+    replicas,
+    duplicateWindowMs: o.duplicateWindowMs ?? 120_000,
+    requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
+    retryBudgetMs: o.retryBudgetMs ?? 15_000,
+    name: o.name ?? 'parley-event-store',
+    onError: o.onError ?? (() => undefined),
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * The tip of each store stream: its version and the JetStream sequence of its last
+ * envelope — what the next append must name as `Nats-Expected-Last-Subject-Sequence`.
+ * A bounded cache (oldest entry evicted first); an entry may lag the server when another
+ * node appended, which the server then reports and the caller refreshes.
+ */
+export interface Tip {
+  version: number;
+  jetstreamSeq: number;
+}
+
+export class StreamTips {
+  private readonly tips = new Map<string, Tip>();
+
+  constructor(private readonly max: number) {}
+
+  get(stream: string): Tip | undefined {
+    return this.tips.get(stream);
+  }
+
+  set(stream: string, tip: Tip): void {
+    // Never move a tip backwards: a slow lookup must not undo a newer ack.
+    const known = this.tips.get(stream);
+    if (known && known.jetstreamSeq > tip.jetstreamSeq) return;
+    this.tips.delete(stream);
+    this.tips.set(stream, tip);
+    if (this.tips.size > this.max) {
+      const oldest = this.tips.keys().next().value;
+      if (oldest !== undefined) this.tips.delete(oldest);
+    }
+  }
+
+  forget(stream: string): void {
+    this.tips.delete(stream);
+  }
+}
