@@ -8,11 +8,12 @@
  * value is the record plus where it lives in the log. It is written after the PubAck and
  * before the append resolves, so a caller that saw "ok" will find the key on any node.
  *
- * Known gap: a crash between the PubAck and the KV write loses the index entry (the log
- * still has it). A repeat inside the duplicate window is still de-duplicated by the
- * server; a repeat at a stale expected version is caught by scanning the stream's newer
- * envelopes (see jetstream-store.ts); a repeat with expectedVersion 'any' after the window
- * would append again. Closing that gap needs a re-index pass from a checkpoint on connect.
+ * A crash between the PubAck and the KV write would lose the index entry while the log
+ * has the key. Three things cover that: inside the duplicate window the server itself
+ * de-duplicates; a repeat at a stale version finds the key in the stream's newer envelopes
+ * (stream-appender.ts) and writes the entry back; and index-repair.ts re-indexes every
+ * keyed envelope after a shared checkpoint, on connect and periodically, within the
+ * duplicate window.
  */
 import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
@@ -24,6 +25,9 @@ interface IndexEntry extends IdempotencyRecord {
   stream: string;
   jetstreamSeq: number;
 }
+
+/** Not a hex digest, so it never collides with an entry. */
+const CHECKPOINT = 'checkpoint';
 
 /** A key's entry name: keys are arbitrary strings, KV keys are not. */
 export function indexKeyOf(key: string): string {
@@ -63,9 +67,32 @@ export class IdempotencyIndex {
   }
 
   async record(record: IdempotencyRecord, stream: string, jetstreamSeq: number): Promise<void> {
-    this.remember(record);
     const entry: IndexEntry = { ...record, stream, jetstreamSeq };
     await this.kv.put(indexKeyOf(record.key), JSON.stringify(entry));
+    // Cached only once stored, so the cache never hides a missing entry from repairs.
+    this.remember(record);
+  }
+
+  /** Every keyed envelope up to this JetStream sequence is known to be in the index. */
+  async checkpoint(): Promise<number> {
+    const entry = await this.kv.get(CHECKPOINT);
+    return entry && entry.operation === 'PUT' ? Number(entry.string()) || 0 : 0;
+  }
+
+  /** Moves the checkpoint forward (never back), racing other nodes by compare-and-set. */
+  async advanceCheckpoint(seq: number): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entry = await this.kv.get(CHECKPOINT);
+      const current = entry && entry.operation === 'PUT' ? Number(entry.string()) || 0 : 0;
+      if (current >= seq) return;
+      try {
+        if (entry) await this.kv.update(CHECKPOINT, String(seq), entry.revision);
+        else await this.kv.create(CHECKPOINT, String(seq));
+        return;
+      } catch {
+        // Another node moved it meanwhile: read again and compare.
+      }
+    }
   }
 
   remember(record: IdempotencyRecord): void {

@@ -4,10 +4,12 @@
  * ordered consumers (message-reader.ts).
  *
  * Cost of `eventsOf` (readStream): 2.9 has no index from a store stream's seq to a
- * JetStream sequence, so a read after seq N starts at the subject's first message and
+ * JetStream sequence. A read after seq N starts at the nearest sampled envelope this
+ * store has seen at or before N (seq-hints.ts), else at the subject's first message, and
  * skips the envelopes before N (the server filters by subject, so other streams cost
- * nothing). That is O(stream length) per read, fine for catch-up of conversations but a
- * reason for history pages to come from the read model rather than the log.
+ * nothing). On a cold store that is O(stream length) for the first read of a stream —
+ * fine for catch-up, but a reason for history pages to come from the read model rather
+ * than the log. Backward reads read their window forwards and reverse it.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { StoredEvent } from '../port.js';
@@ -15,11 +17,15 @@ import { withRetryBudget } from './availability.js';
 import { decodeEnvelope, jetstreamSeqAfter, positionOf, storedEventsOf, versionAfter, type Envelope } from './envelope.js';
 import { readEnvelopes, type EnvelopeAt } from './message-reader.js';
 import type { ResolvedOptions } from './options.js';
+import { SeqHints } from './seq-hints.js';
 import type { Tip } from './stream-tips.js';
 
 export class JetStreamLog {
+  /** Sampled seq → JetStream sequence per subject, so stream reads skip less. */
+  readonly hints = new SeqHints(10_000);
+
   constructor(
-    private readonly js: JetStreamClient,
+    readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     private readonly options: ResolvedOptions,
   ) {}
@@ -40,7 +46,11 @@ export class JetStreamLog {
     return decodeEnvelope(m.data, m.seq);
   }
 
-  private async lastSeq(): Promise<number> {
+  get streamName(): string {
+    return this.options.streamName;
+  }
+
+  async lastSeq(): Promise<number> {
     const info = await this.retry('read stream info', () => this.jsm.streams.info(this.options.streamName));
     return info.state.last_seq;
   }
@@ -59,13 +69,14 @@ export class JetStreamLog {
     if (tip.version <= afterVersion) return [];
     const all = await this.retry('read stream', () =>
       readEnvelopes(this.js, this.options.streamName, {
-        startSeq: 1,
+        startSeq: this.hints.startFor(subject, afterVersion),
         filterSubject: subject,
         untilSeq: tip.jetstreamSeq,
         enough: (got) => got.filter((g) => versionAfter(g.envelope) > afterVersion).length >= max,
         idleTimeoutMs: this.options.requestTimeoutMs,
       }),
     );
+    for (const g of all) this.hints.learn(subject, g.envelope.firstSeq, g.jetstreamSeq);
     return all.filter((g) => versionAfter(g.envelope) > afterVersion).slice(0, max);
   }
 

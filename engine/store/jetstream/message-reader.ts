@@ -1,11 +1,11 @@
 /**
- * Bulk reads of envelopes through short-lived ordered consumers (ephemeral, in memory,
- * R1, no acks): the cheapest way on 2.9 to stream a range of a JetStream stream, with or
- * without a one-subject filter. One consumer costs two requests to set up, so callers
- * first check that the range is non-empty (a consumer over an empty range would only end
- * by timeout).
+ * Bulk reads through short-lived ordered consumers (ephemeral, in memory, R1, no acks):
+ * the cheapest way on 2.9 to stream a range of a JetStream stream, with or without a
+ * one-subject filter, whole messages or headers only. One consumer costs two requests to
+ * set up, so callers first check that the range is non-empty (a consumer over an empty
+ * range would only end by its idle timeout).
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { StoreUnavailableError } from '../errors.js';
 import { decodeEnvelope, type Envelope } from './envelope.js';
 
@@ -21,22 +21,23 @@ export interface ReadRange {
   filterSubject?: string;
   /** Stop once a message at or after this sequence has been delivered. */
   untilSeq: number;
-  /** Stop once `enough(collected)` says so. */
-  enough?: (collected: EnvelopeAt[]) => boolean;
+  /** Deliver headers only (for scans that need no payload). */
+  headersOnly?: boolean;
   /** Give up when no message arrives for this long. */
   idleTimeoutMs: number;
 }
 
-export async function readEnvelopes(js: JetStreamClient, jetstreamStream: string, range: ReadRange): Promise<EnvelopeAt[]> {
-  const out: EnvelopeAt[] = [];
-  if (range.startSeq > range.untilSeq) return out;
+/** Calls `visit` for each message of the range in order; `visit` returns true to stop. */
+export async function readRange(js: JetStreamClient, jetstreamStream: string, range: ReadRange, visit: (m: JsMsg) => boolean): Promise<void> {
+  if (range.startSeq > range.untilSeq) return;
   const consumer = await js.consumers.get(jetstreamStream, {
     opt_start_seq: range.startSeq,
     ...(range.filterSubject ? { filter_subjects: range.filterSubject } : {}),
+    ...(range.headersOnly ? { headers_only: true } : {}),
   });
   try {
     const batch = Math.max(1, Math.min(256, range.untilSeq - range.startSeq + 1));
-    const messages = await consumer.consume({ max_messages: batch, expires: range.idleTimeoutMs });
+    const messages = await consumer.consume({ max_messages: batch, expires: Math.max(1000, range.idleTimeoutMs) });
     let idle: NodeJS.Timeout | undefined;
     let timedOut = false;
     const arm = (): void => {
@@ -50,17 +51,29 @@ export async function readEnvelopes(js: JetStreamClient, jetstreamStream: string
     try {
       for await (const m of messages) {
         arm();
-        out.push({ jetstreamSeq: m.seq, envelope: decodeEnvelope(m.data, m.seq) });
-        if (m.info.pending === 0 || m.seq >= range.untilSeq || range.enough?.(out)) break;
+        if (visit(m) || m.info.pending === 0 || m.seq >= range.untilSeq) break;
       }
     } finally {
       clearTimeout(idle);
     }
     if (timedOut) throw new StoreUnavailableError(`no messages from ${jetstreamStream} for ${range.idleTimeoutMs} ms`);
-    return out;
   } finally {
     // Ordered consumers expire on their own (inactive threshold); deleting now frees the
     // server sooner. Best effort: a failed delete changes nothing for the caller.
     consumer.delete().catch(() => undefined);
   }
+}
+
+/** The envelopes of a range, until `enough(collected)` says so. */
+export async function readEnvelopes(
+  js: JetStreamClient,
+  jetstreamStream: string,
+  range: ReadRange & { enough?: (collected: EnvelopeAt[]) => boolean },
+): Promise<EnvelopeAt[]> {
+  const out: EnvelopeAt[] = [];
+  await readRange(js, jetstreamStream, range, (m) => {
+    out.push({ jetstreamSeq: m.seq, envelope: decodeEnvelope(m.data, m.seq) });
+    return range.enough?.(out) ?? false;
+  });
+  return out;
 }

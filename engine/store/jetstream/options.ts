@@ -14,6 +14,8 @@ export interface JetStreamStoreOptions {
   requestTimeoutMs?: number;
   /** How long transient failures are retried before StoreUnavailableError (default 15 s). */
   retryBudgetMs?: number;
+  /** How often the idempotency index is repaired from the log (default: half the duplicate window, at most 60 s). */
+  indexRepairIntervalMs?: number;
   /** The NATS connection name, shown in server monitoring. */
   name?: string;
   /** Errors that are not any caller's (feed hiccups, a failed index write). Default: ignore. */
@@ -25,12 +27,14 @@ export type ResolvedOptions = Required<Omit<JetStreamStoreOptions, 'servers'>> &
 export function resolveOptions(o: JetStreamStoreOptions): ResolvedOptions {
   const replicas = o.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new RangeError('replicas must be 1..5');
+  const duplicateWindowMs = o.duplicateWindowMs ?? 120_000;
   return {
     servers: Array.isArray(o.servers) ? o.servers : [o.servers],
     streamName: o.streamName ?? 'PARLEY_EVENTS',
     subjectPrefix: o.subjectPrefix ?? 'parley.events',
     replicas,
-    duplicateWindowMs: o.duplicateWindowMs ?? 120_000,
+    duplicateWindowMs,
+    indexRepairIntervalMs: o.indexRepairIntervalMs ?? Math.min(duplicateWindowMs / 2, 60_000),
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     retryBudgetMs: o.retryBudgetMs ?? 15_000,
     name: o.name ?? 'parley-event-store',

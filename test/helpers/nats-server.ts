@@ -1,0 +1,266 @@
+/**
+ * Real nats-server processes for integration tests: one JetStream server, or a 3-server
+ * JetStream cluster whose members can be killed and restarted on the same ports and store
+ * directories (so a restarted member rejoins with its data).
+ *
+ * The binary is `NATS_SERVER_BIN`, else `nats-server` on PATH. Each server gets its config
+ * file, log file and store directory under one temp directory. Readiness is the monitoring
+ * endpoint `/healthz` answering 200 (and, for a cluster, `/jsz` naming a meta leader), polled
+ * with a deadline instead of fixed sleeps. Every process started here is SIGKILLed when the
+ * test process exits, so a failed test does not leave servers behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { tempDir } from './temp-dir.js';
+
+const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
+const READY_TIMEOUT_MS = 20_000;
+
+export interface NatsServer {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  /** Signals the process (default SIGTERM) and waits until it has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the process again with the same config, ports and store; waits until ready. */
+  restart(): Promise<void>;
+  /** Kills the process; the temp directory is removed by whoever created it. */
+  stop(): Promise<void>;
+}
+
+export interface NatsSingle extends NatsServer {
+  /** Kills the process and removes its temp directory. */
+  stop(): Promise<void>;
+}
+
+export interface NatsCluster {
+  readonly urls: string[];
+  readonly members: NatsServer[];
+  /** Kills every member and removes the temp directory. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+const dirs = new Set<{ remove: () => void }>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const killAll = (): void => {
+    for (const child of running) child.kill('SIGKILL');
+    for (const dir of dirs) dir.remove();
+  };
+  process.once('exit', killAll);
+  // 'exit' does not run when the runner is interrupted; take the servers down, then let
+  // the signal do what it would have done (the once-handler is gone by then).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/** A port that was free a moment ago (the OS picks it; we release it for the server). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface MemberSpec {
+  name: string;
+  dir: string;
+  port: number;
+  monitorPort: number;
+  clusterPort?: number;
+  routes?: number[];
+}
+
+function configOf(spec: MemberSpec): string {
+  const lines = [
+    `server_name: ${spec.name}`,
+    `listen: 127.0.0.1:${spec.port}`,
+    `http: 127.0.0.1:${spec.monitorPort}`,
+    `log_file: "${join(spec.dir, 'server.log')}"`,
+    `jetstream { store_dir: "${join(spec.dir, 'js')}" }`,
+  ];
+  if (spec.clusterPort !== undefined) {
+    const routes = (spec.routes ?? []).map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
+    lines.push(`cluster { name: parley, listen: 127.0.0.1:${spec.clusterPort}, routes: [${routes}] }`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function httpJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // /healthz answers JSON, but an older server may answer plain text; keep it as is.
+  }
+  return { status: res.status, body };
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${what}: nats-server exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${READY_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+class Member implements NatsServer {
+  private child: ChildProcess | undefined;
+  readonly configFile: string;
+
+  constructor(private readonly spec: MemberSpec, private readonly clustered: boolean) {
+    this.configFile = join(spec.dir, 'server.conf');
+    writeFileSync(this.configFile, configOf(spec));
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get url(): string {
+    return `nats://127.0.0.1:${this.spec.port}`;
+  }
+  get port(): number {
+    return this.spec.port;
+  }
+  get monitorPort(): number {
+    return this.spec.monitorPort;
+  }
+  get storeDir(): string {
+    return join(this.spec.dir, 'js');
+  }
+
+  /** Spawns the process without waiting; `ready()` waits. */
+  spawn(): void {
+    installExitHook();
+    const child = spawn(BIN, ['-c', this.configFile], { stdio: 'ignore' });
+    child.on('error', () => {
+      // ENOENT and friends surface through ready() seeing the exit code.
+    });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    this.child = child;
+  }
+
+  async ready(): Promise<void> {
+    const child = this.child!;
+    const base = `http://127.0.0.1:${this.spec.monitorPort}`;
+    await waitUntil(this.name, async () => (await httpJson(`${base}/healthz`)).status === 200, child);
+    if (this.clustered) {
+      // /healthz can pass before the JetStream meta group has a leader; stream creation
+      // would then fail, so wait for one.
+      await waitUntil(this.name, async () => Boolean((await httpJson(`${base}/jsz`)).body?.meta_cluster?.leader), child);
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    this.spawn();
+    await this.ready();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGKILL');
+  }
+}
+
+/** One JetStream-enabled nats-server on random free ports with a temp store directory. */
+export async function startNatsServer(): Promise<NatsSingle> {
+  const dir = tempDir('parley-nats-');
+  dirs.add(dir);
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort() }, false);
+  member.spawn();
+  try {
+    await member.ready();
+  } catch (err) {
+    await member.stop();
+    dir.remove();
+    throw err;
+  }
+  return {
+    name: member.name,
+    url: member.url,
+    port: member.port,
+    monitorPort: member.monitorPort,
+    storeDir: member.storeDir,
+    kill: (signal) => member.kill(signal),
+    restart: () => member.restart(),
+    stop: async () => {
+      await member.stop();
+      dir.remove();
+      dirs.delete(dir);
+    },
+  };
+}
+
+/** A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const dir = tempDir('parley-nats-cluster-');
+  dirs.add(dir);
+  const clusterPorts: number[] = [];
+  for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
+  const members: Member[] = [];
+  for (let i = 0; i < size; i++) {
+    const memberDir = join(dir.path, `n${i + 1}`);
+    mkdirSync(memberDir, { recursive: true });
+    members.push(
+      new Member(
+        {
+          name: `n${i + 1}`,
+          dir: memberDir,
+          port: await freePort(),
+          monitorPort: await freePort(),
+          clusterPort: clusterPorts[i]!,
+          routes: clusterPorts.filter((_, j) => j !== i),
+        },
+        true,
+      ),
+    );
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.all(members.map((m) => m.stop()));
+    dir.remove();
+    dirs.delete(dir);
+  };
+  for (const m of members) m.spawn();
+  try {
+    await Promise.all(members.map((m) => m.ready()));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { urls: members.map((m) => m.url), members, stop };
+}
