@@ -1,0 +1,213 @@
+/**
+ * One open conversation: its messages as an ordered observable list, the actions on it,
+ * and gap-free catch-up.
+ *
+ * What it holds is stored under `conv/<id>`: confirmed messages, `lastSeq` (the newest
+ * event seq applied, sent as `afterSeq` when resubscribing), whether older history
+ * exists that is not loaded yet, and `gaps`: seq ranges the server told us to page over
+ * HTTP (`behind`). A gap is stored before `lastSeq` moves past it and removed only once
+ * paged, so a crash or a failed fetch never turns it into a silent hole.
+ */
+import type { Command, WireEvent } from '../protocol/index.js';
+import type { HttpApi } from './http.js';
+import { isLocalId } from './ids.js';
+import { applyAck, applyEvent, mergeHistory, viewOf, type Message, type MessageView } from './messages.js';
+import { Value, type Observable } from './observable.js';
+import type { Outbox } from './outbox.js';
+import type { Storage } from './storage.js';
+
+interface Held {
+  lastSeq: number;
+  messages: Message[];
+  hasOlder: boolean;
+  gaps: { afterSeq: number; headSeq: number }[];
+}
+
+export interface ConversationContext {
+  userId: string;
+  storage: Storage;
+  outbox: Outbox;
+  http: HttpApi;
+  /** Puts a command in the outbox (durably) and starts sending; resolves with its id. */
+  enqueue(command: Command): Promise<string>;
+  /** Sends an ephemeral frame if online. */
+  sendNow(frame: { type: 'typing'; conversationId: string }): boolean;
+}
+
+const PAGE = 1000;
+const TYPING_MS = 4000;
+
+export class Conversation {
+  private held: Held = { lastSeq: 0, messages: [], hasOlder: false, gaps: [] };
+  private readonly view = new Value<MessageView[]>([]);
+  private readonly typists = new Value<string[]>([]);
+  private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private writes: Promise<void> = Promise.resolve();
+  private paging: Promise<void> | undefined;
+  /** Ordered messages, pending ones included; updates on every change. */
+  readonly messages: Observable<MessageView[]> = this.view;
+  /** Other members typing right now. */
+  readonly typing: Observable<string[]> = this.typists;
+
+  /** `id` is a server id, or a local id until the conversation's creation is acked. */
+  constructor(
+    public id: string,
+    private readonly ctx: ConversationContext,
+  ) {
+    ctx.outbox.items.subscribe(() => this.recompute());
+  }
+
+  /** Loads what storage holds; a first open starts at the list's `lastSeq` with older history to page. */
+  async load(knownLastSeq = 0): Promise<void> {
+    const stored = await this.ctx.storage.get<Held>(this.key());
+    if (stored) {
+      this.held = stored;
+      this.recompute();
+    } else {
+      // Stored at once: from now on this conversation is resubscribed on every reconnect.
+      this.held = { lastSeq: knownLastSeq, messages: [], hasOlder: knownLastSeq > 0, gaps: [] };
+      this.changed();
+    }
+  }
+
+  get lastSeq(): number {
+    return this.held.lastSeq;
+  }
+
+  /** True while older messages exist on the server that `loadOlder()` has not fetched. */
+  get hasOlder(): boolean {
+    return this.held.hasOlder;
+  }
+
+  /** Applies a server event; events at or below `lastSeq` are duplicates and ignored. */
+  applyEvent(e: WireEvent): void {
+    if (e.seq <= this.held.lastSeq) return;
+    if (e.seq > this.held.lastSeq + 1) this.held.gaps.push({ afterSeq: this.held.lastSeq, headSeq: e.seq - 1 });
+    this.held.messages = applyEvent(this.held.messages, e);
+    this.held.lastSeq = e.seq;
+    this.changed();
+    if (this.held.gaps.length > 0) void this.fillGaps().catch(() => undefined);
+  }
+
+  /** This user's post was acked: show it with its seq now, whichever of ack and event comes first. */
+  confirmPost(commandId: string, text: string, result: { seq: number; messageId?: string }, sentAt: number): void {
+    if (!result.messageId || result.seq <= 0) return;
+    this.held.messages = applyAck(this.held.messages, { seq: result.seq, messageId: result.messageId, author: this.ctx.userId, text, sentAt, commandId });
+    this.changed();
+  }
+
+  /** The server skipped `afterSeq+1 … headSeq`: remember the gap, then page it over HTTP. */
+  behind(afterSeq: number, headSeq: number): Promise<void> {
+    this.held.gaps.push({ afterSeq, headSeq });
+    this.held.lastSeq = Math.max(this.held.lastSeq, headSeq);
+    this.changed();
+    return this.fillGaps();
+  }
+
+  /** Pages every recorded gap; a gap stays recorded until its page arrived. */
+  fillGaps(): Promise<void> {
+    if (this.held.gaps.length === 0 || isLocalId(this.id)) return Promise.resolve();
+    this.paging ??= this.pageGaps().finally(() => (this.paging = undefined));
+    return this.paging;
+  }
+
+  private async pageGaps(): Promise<void> {
+    while (this.held.gaps.length > 0) {
+      const gap = this.held.gaps[0]!;
+      // From the oldest held message on: reactions and deletes in the gap may concern them.
+      const oldest = this.held.messages[0]?.seq;
+      let after = Math.min(gap.afterSeq, oldest !== undefined ? oldest - 1 : gap.afterSeq);
+      for (;;) {
+        const page = await this.ctx.http.messages(this.id, { after, limit: PAGE });
+        this.held.messages = mergeHistory(this.held.messages, page);
+        if (page.length < PAGE || page[page.length - 1]!.seq >= gap.headSeq) break;
+        after = page[page.length - 1]!.seq;
+      }
+      this.held.gaps.shift();
+      this.changed();
+    }
+  }
+
+  /** Fetches the page of messages before the oldest one held; resolves false when none are left. */
+  async loadOlder(limit = 50): Promise<boolean> {
+    if (!this.held.hasOlder || isLocalId(this.id)) return false;
+    const before = this.held.messages[0]?.seq ?? this.held.lastSeq + 1;
+    const page = await this.ctx.http.messages(this.id, { before, limit });
+    this.held.messages = mergeHistory(this.held.messages, page);
+    this.held.hasOlder = page.length === limit && (page[0]?.seq ?? 0) > 1;
+    this.changed();
+    return this.held.hasOlder;
+  }
+
+  /** Posts a message; it shows at once as pending. Resolves with the command id once durable. */
+  send(text: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text });
+  }
+
+  /** `messageId` may be a pending message's local id; the delete waits for its ack. */
+  delete(messageId: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'DeleteMessage', conversationId: this.id, messageId });
+  }
+
+  react(messageId: string, emoji: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'AddReaction', conversationId: this.id, messageId, emoji });
+  }
+
+  unreact(messageId: string, emoji: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'RemoveReaction', conversationId: this.id, messageId, emoji });
+  }
+
+  /** Marks everything up to `seq` (default: the newest event held) as read. */
+  markRead(seq = this.held.lastSeq): Promise<string> {
+    return this.ctx.enqueue({ type: 'MarkRead', conversationId: this.id, seq });
+  }
+
+  /** Tells the other members you are typing (ephemeral; dropped while offline). */
+  typingNow(): boolean {
+    return !isLocalId(this.id) && this.ctx.sendNow({ type: 'typing', conversationId: this.id });
+  }
+
+  /** A typing frame from the server. */
+  someoneTyping(userId: string): void {
+    clearTimeout(this.typingTimers.get(userId));
+    this.typingTimers.set(userId, setTimeout(() => {
+      this.typingTimers.delete(userId);
+      this.typists.set(this.typists.get().filter((u) => u !== userId));
+    }, TYPING_MS));
+    if (!this.typists.get().includes(userId)) this.typists.set([...this.typists.get(), userId]);
+  }
+
+  /** The conversation created offline got its server id: move what is held under it. */
+  async rebind(serverId: string): Promise<void> {
+    const oldKey = this.key();
+    this.id = serverId;
+    await this.writes;
+    await this.ctx.storage.delete(oldKey);
+    this.changed();
+  }
+
+  /** Resolves when everything held so far is in storage. */
+  flushed(): Promise<void> {
+    return this.writes;
+  }
+
+  private key(): string {
+    return `conv/${this.id}`;
+  }
+
+  private changed(): void {
+    this.recompute();
+    const key = this.key();
+    const snapshot = structuredClone(this.held);
+    this.writes = this.writes.catch(() => undefined).then(() => this.ctx.storage.put(key, snapshot));
+  }
+
+  private recompute(): void {
+    const outbox = this.ctx.outbox;
+    const mine = outbox.items.get().filter((i) => {
+      const c = i.command as { conversationId?: string };
+      return c.conversationId !== undefined && (outbox.resolve(c.conversationId) ?? c.conversationId) === (outbox.resolve(this.id) ?? this.id);
+    });
+    this.view.set(viewOf(this.held.messages, mine, this.ctx.userId, (id) => outbox.resolve(id)));
+  }
+}

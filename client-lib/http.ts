@@ -1,0 +1,57 @@
+/**
+ * The HTTP half of the protocol the client needs: the conversation list and history
+ * pages. Errors come back as `ParleyError` with the shared code.
+ */
+import { ParleyError, isErrorCode } from '../protocol/index.js';
+import type { TokenProvider } from './connection.js';
+import type { HistoryMessage } from './messages.js';
+
+/** One entry of `GET /v1/conversations`. */
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  createdBy: string;
+  createdAt: string;
+  members: string[];
+  /** The seq of the conversation's newest event. */
+  lastSeq: number;
+  lastMessage: { seq: number; messageId: string; author: string; text: string; sentAt: string } | null;
+  readSeq: number;
+  unread: number;
+  /** True for a conversation created offline that the server has not acknowledged yet. */
+  pending?: boolean;
+}
+
+export type Fetch = (input: string, init?: { headers?: Record<string, string> }) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+
+export class HttpApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: TokenProvider,
+    private readonly fetchImpl: Fetch = (input, init) => globalThis.fetch(input, init),
+  ) {}
+
+  async conversations(): Promise<ConversationSummary[]> {
+    return (await this.get<{ conversations: ConversationSummary[] }>('/v1/conversations')).conversations;
+  }
+
+  /** A page of messages: `after` a seq (forwards) or `before` one (the page before it). */
+  async messages(conversationId: string, page: { after?: number; before?: number; limit: number }): Promise<HistoryMessage[]> {
+    const q = page.before !== undefined ? `before=${page.before}` : `after=${page.after ?? 0}`;
+    const path = `/v1/conversations/${encodeURIComponent(conversationId)}/messages?${q}&limit=${page.limit}`;
+    return (await this.get<{ messages: HistoryMessage[] }>(path)).messages;
+  }
+
+  /** Members of a conversation: online now, or when last seen. */
+  async presence(conversationId: string): Promise<{ userId: string; online: boolean; lastSeen: number | null }[]> {
+    return (await this.get<{ members: { userId: string; online: boolean; lastSeen: number | null }[] }>(`/v1/conversations/${encodeURIComponent(conversationId)}/presence`)).members;
+  }
+
+  private async get<T>(path: string): Promise<T> {
+    const base = this.baseUrl.replace(/^ws/, 'http').replace(/\/$/, '');
+    const res = await this.fetchImpl(base + path, { headers: { authorization: `Bearer ${await this.token()}` } });
+    const body = (await res.json().catch(() => ({}))) as { code?: unknown; message?: string };
+    if (!res.ok) throw new ParleyError(isErrorCode(body.code) ? body.code : 'internal', body.message);
+    return body as T;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * A conversation's messages as the client holds them, and the optimistic view on top.
+ *
+ * Confirmed messages come from the server (events or history pages) and are ordered by
+ * seq. Applying an event or a history page is idempotent, so a replayed event, an event
+ * that also arrived in an HTTP page, or a page fetched twice changes nothing.
+ *
+ * The view adds what the outbox still holds: pending posts at the end (in outbox order),
+ * pending deletes and reactions applied to their messages. It is recomputed, never
+ * patched, so a command the server refuses simply disappears from it.
+ */
+import type { WireEvent } from '../protocol/index.js';
+import { localIdFor } from './ids.js';
+import type { OutboxItem } from './outbox.js';
+
+export interface Message {
+  /** The seq of its MessagePosted event. */
+  seq: number;
+  messageId: string;
+  author: string;
+  text: string;
+  /** Milliseconds since the epoch. */
+  sentAt: number;
+  /** emoji → user ids */
+  reactions: Record<string, string[]>;
+  deleted: boolean;
+  /** The command that posted it, when known (from events; history pages do not carry it). */
+  commandId?: string;
+}
+
+/** A message as the app shows it: `pending` while any of its changes is not acked yet. */
+export interface MessageView extends Omit<Message, 'seq'> {
+  /** Undefined until the post is acknowledged. */
+  seq: number | undefined;
+  pending: boolean;
+}
+
+/** What `GET /v1/conversations/:id/messages` returns per message. */
+export interface HistoryMessage {
+  seq: number;
+  messageId: string;
+  author: string;
+  text: string;
+  sentAt: string;
+  reactions: Record<string, string[]>;
+  deleted: boolean;
+}
+
+export function applyEvent(messages: Message[], e: WireEvent): Message[] {
+  switch (e.type) {
+    case 'MessagePosted': {
+      const held = messages.find((m) => m.seq === e.seq);
+      const m: Message = {
+        seq: e.seq,
+        messageId: e.data.messageId,
+        author: e.data.author,
+        text: e.data.text,
+        sentAt: e.at,
+        reactions: {},
+        deleted: false,
+        commandId: e.commandId,
+      };
+      // Already held (from the ack, or a history page): the event's facts win, later changes stay.
+      if (held) return messages.map((x) => (x.seq === e.seq ? { ...m, reactions: held.reactions, deleted: held.deleted, text: held.deleted ? '' : m.text } : x));
+      return insertBySeq(messages, m);
+    }
+    case 'MessageDeleted':
+      return update(messages, e.data.messageId, (m) => ({ ...m, deleted: true, text: '', reactions: {} }));
+    case 'ReactionAdded':
+      return update(messages, e.data.messageId, (m) => ({ ...m, reactions: react(m.reactions, e.data.emoji, e.data.userId, true) }));
+    case 'ReactionRemoved':
+      return update(messages, e.data.messageId, (m) => ({ ...m, reactions: react(m.reactions, e.data.emoji, e.data.userId, false) }));
+    default: {
+      // Yjs edits of a message body (sync/) carry the merged plain text: show it, no Yjs needed.
+      const edit = e as unknown as { type: string; data: { messageId?: unknown; text?: unknown } };
+      if (edit.type !== 'MessageBodyEdited' || typeof edit.data.messageId !== 'string' || typeof edit.data.text !== 'string') return messages;
+      const text = edit.data.text;
+      return update(messages, edit.data.messageId, (m) => (m.deleted ? m : { ...m, text }));
+    }
+  }
+}
+
+/** Inserts an acknowledged post of this user before its event arrives (the event then confirms it). */
+export function applyAck(messages: Message[], post: Omit<Message, 'reactions' | 'deleted'>): Message[] {
+  if (messages.some((m) => m.seq === post.seq)) return messages;
+  return insertBySeq(messages, { ...post, reactions: {}, deleted: false });
+}
+
+/** Upserts a history page: the server's state of each message wins over what was held. */
+export function mergeHistory(messages: Message[], page: HistoryMessage[]): Message[] {
+  let out = messages;
+  for (const h of page) {
+    const held = out.find((m) => m.seq === h.seq);
+    const m: Message = { ...h, sentAt: Date.parse(h.sentAt), ...(held?.commandId ? { commandId: held.commandId } : {}) };
+    out = held ? out.map((x) => (x.seq === h.seq ? m : x)) : insertBySeq(out, m);
+  }
+  return out;
+}
+
+/** The optimistic view: confirmed messages plus what `pending` (this conversation's outbox items) will do. */
+export function viewOf(messages: Message[], pending: readonly OutboxItem[], userId: string, resolve: (id: string) => string | undefined): MessageView[] {
+  const byId = new Map<string, MessageView>();
+  const view: MessageView[] = messages.map((m) => {
+    const v = { ...m, pending: false };
+    byId.set(m.messageId, v);
+    return v;
+  });
+  const posted = new Set(messages.map((m) => m.commandId).filter(Boolean));
+  for (const item of pending) {
+    const c = item.command;
+    if (c.type === 'PostMessage') {
+      const local = localIdFor(item.id);
+      const known = resolve(local);
+      if (posted.has(item.id) || (known && byId.has(known))) continue;
+      const v: MessageView = { seq: undefined, messageId: local, author: userId, text: c.text, sentAt: item.createdAt, reactions: {}, deleted: false, commandId: item.id, pending: true };
+      byId.set(local, v);
+      view.push(v);
+      continue;
+    }
+    if (c.type !== 'DeleteMessage' && c.type !== 'AddReaction' && c.type !== 'RemoveReaction') continue;
+    const target = byId.get(resolve(c.messageId) ?? c.messageId) ?? byId.get(c.messageId);
+    if (!target) continue;
+    target.pending = true;
+    if (c.type === 'DeleteMessage') {
+      target.deleted = true;
+      target.text = '';
+    } else target.reactions = react(target.reactions, c.emoji, userId, c.type === 'AddReaction');
+  }
+  return view;
+}
+
+function insertBySeq(messages: Message[], m: Message): Message[] {
+  const out = [...messages];
+  let i = out.length;
+  while (i > 0 && out[i - 1]!.seq > m.seq) i -= 1;
+  out.splice(i, 0, m);
+  return out;
+}
+
+function update(messages: Message[], messageId: string, change: (m: Message) => Message): Message[] {
+  return messages.map((m) => (m.messageId === messageId ? change(m) : m));
+}
+
+function react(reactions: Record<string, string[]>, emoji: string, userId: string, add: boolean): Record<string, string[]> {
+  if (add && reactions[emoji]?.includes(userId)) return reactions;
+  const users = (reactions[emoji] ?? []).filter((u) => u !== userId);
+  if (add) users.push(userId);
+  const out = { ...reactions };
+  if (users.length > 0) out[emoji] = users;
+  else delete out[emoji];
+  return out;
+}

@@ -1,0 +1,8 @@
+/**
+ * Yjs documents on the client: `DocumentSync` keeps a Y.Doc in sync with the server's
+ * copy (`/v1/sync/<docName>`), persists it through a `DocumentStorage`, and merges
+ * offline edits on reconnect. Browser-safe.
+ */
+export { DocumentSync, type DocumentSyncOptions, type SyncStatus, type WebSocketLike } from './document-sync.js';
+export { type DocumentStorage, type KeyValueStorage, MemoryDocumentStorage, documentStorageOn } from './document-storage.js';
+export { docNames, seedMessageBody, TEXT_NAME } from './doc-names.js';
