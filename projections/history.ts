@@ -1,7 +1,8 @@
 /**
  * History: every message of every conversation by seq, with its reactions and whether it
  * was deleted. Deleted messages keep their place (seq) but lose their text here; the log
- * keeps the original.
+ * keeps the original. A message body edited after posting (Yjs, sync/) shows the merged
+ * plain text its newest `MessageBodyEdited` event carries; the message keeps its seq.
  */
 import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../engine/store/index.js';
@@ -32,8 +33,9 @@ interface MessageRow {
 
 export const history: Projection = {
   name: 'history',
-  version: 1,
-  handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved'],
+  // 2: shows edited message bodies (MessageBodyEdited).
+  version: 2,
+  handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved', 'MessageBodyEdited'],
   setup(db) {
     db.exec(`CREATE TABLE IF NOT EXISTS messages (
       conversation_id TEXT NOT NULL,
@@ -52,6 +54,7 @@ export const history: Projection = {
       'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
+    const edit = prepared(db, 'UPDATE messages SET text = ? WHERE message_id = ? AND conversation_id = ? AND deleted = 0');
     const getReactions = prepared(db, 'SELECT reactions FROM messages WHERE message_id = ?').pluck();
     const setReactions = prepared(db, 'UPDATE messages SET reactions = ? WHERE message_id = ?');
     for (const e of events) {
@@ -63,6 +66,10 @@ export const history: Projection = {
           break;
         case 'MessageDeleted':
           remove.run(e.data.messageId);
+          break;
+        case 'MessageBodyEdited':
+          // The event carries the merged text, so history never decodes Yjs.
+          edit.run(e.data.text, e.data.messageId, conversationId);
           break;
         case 'ReactionAdded':
         case 'ReactionRemoved': {

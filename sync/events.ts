@@ -1,0 +1,103 @@
+/**
+ * The events sync appends. Each carries the update the server accepted (base64 of a Yjs
+ * v1 update: exactly what the update integrated into the server's document) and the
+ * document's plain text after it, so read models and analytics never decode Yjs, and
+ * replaying the updates of a document in log order rebuilds it as of any point.
+ *
+ *   conversation-<id>:  MessageBodyEdited { messageId, update, text }
+ *                       NotesUpdated      { update, text }
+ *   user-<id>:          DraftUpdated      { conversationId, update, text }
+ *
+ * `text` is `doc.getText('text').toString()`: the one Y.Text every Parley document uses.
+ *
+ * A message body's history starts with its `MessagePosted`: the posted text, inserted by
+ * the reserved client id 0 (`seedUpdate`). The seed is the same bytes wherever it is made,
+ * so server and clients can each make it and merging them changes nothing.
+ */
+import * as Y from 'yjs';
+import type { StoredEvent } from '../engine/index.js';
+import { conversationIdOf } from '../engine/store/index.js';
+import { docNames, type DocRef } from './doc-name.js';
+
+export interface MessageBodyEdited {
+  type: 'MessageBodyEdited';
+  data: { messageId: string; update: string; text: string };
+}
+export interface NotesUpdated {
+  type: 'NotesUpdated';
+  data: { update: string; text: string };
+}
+export interface DraftUpdated {
+  type: 'DraftUpdated';
+  data: { conversationId: string; update: string; text: string };
+}
+export type DocumentEvent = MessageBodyEdited | NotesUpdated | DraftUpdated;
+
+export const DOCUMENT_EVENT_TYPES = ['MessageBodyEdited', 'NotesUpdated', 'DraftUpdated'] as const;
+/** Events that put content into a document: the document events and a message's post. */
+export const CONTENT_EVENT_TYPES = ['MessagePosted', ...DOCUMENT_EVENT_TYPES] as const;
+
+/** The name of the Y.Text whose plain text events carry. */
+export const TEXT_NAME = 'text';
+
+/** The event recording `update` (already integrated) for the document `ref`. */
+export function documentEvent(ref: DocRef, update: Uint8Array, text: string): DocumentEvent {
+  const encoded = toBase64(update);
+  switch (ref.kind) {
+    case 'message':
+      return { type: 'MessageBodyEdited', data: { messageId: ref.messageId, update: encoded, text } };
+    case 'notes':
+      return { type: 'NotesUpdated', data: { update: encoded, text } };
+    case 'draft':
+      return { type: 'DraftUpdated', data: { conversationId: ref.conversationId, update: encoded, text } };
+  }
+}
+
+/** The client id that inserts a message's posted text; no real replica uses it. */
+export const SEED_CLIENT_ID = 0;
+
+/** The update that puts a message's posted text into its empty body document. */
+export function seedUpdate(text: string): Uint8Array {
+  const doc = new Y.Doc();
+  doc.clientID = SEED_CLIENT_ID;
+  if (text.length > 0) doc.getText(TEXT_NAME).insert(0, text);
+  const update = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return update;
+}
+
+/** The document a stored event updates, or undefined when it is not a document event. */
+export function docNameOfEvent(e: StoredEvent): string | undefined {
+  switch (e.type) {
+    case 'MessagePosted': {
+      const c = conversationIdOf(e.stream);
+      return c ? docNames.messageBody(c, e.data.messageId) : undefined;
+    }
+    case 'MessageBodyEdited': {
+      const c = conversationIdOf(e.stream);
+      return c ? docNames.messageBody(c, e.data.messageId) : undefined;
+    }
+    case 'NotesUpdated': {
+      const c = conversationIdOf(e.stream);
+      return c ? docNames.notes(c) : undefined;
+    }
+    case 'DraftUpdated':
+      return e.stream.startsWith('user-') ? docNames.draft(e.stream.slice('user-'.length), e.data.conversationId) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The update bytes a document event carries. */
+export function updateOf(e: StoredEvent): Uint8Array {
+  if (e.type === 'MessagePosted') return seedUpdate((e.data as { text: string }).text);
+  return fromBase64((e.data as { update: string }).update);
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}

@@ -1,0 +1,45 @@
+/**
+ * Yjs documents for what people edit: message bodies (their author), conversation notes
+ * (the members), drafts (their user). y-protocols sync over `/v1/sync/:docName`, one write
+ * rule per document, every accepted update appended to the log as an event, snapshots for
+ * bounded loading. Add it to a node with `startNode({ extensions: [syncExtension()] })`.
+ */
+import type { NodeExtension } from './engine-types.js';
+import { documentsProjection } from './document-log.js';
+import { SyncServer, type SyncOptions } from './sync-server.js';
+
+export { docNames, parseDocName, docNameOf, type DocRef } from './doc-name.js';
+export {
+  DOCUMENT_EVENT_TYPES,
+  TEXT_NAME,
+  docNameOfEvent,
+  type DocumentEvent,
+  type MessageBodyEdited,
+  type NotesUpdated,
+  type DraftUpdated,
+} from './events.js';
+export { rebuildDocument, loadDocument, documentsProjection, type AsOf, type LoadedDocument } from './document-log.js';
+export { readRefusal, writeRefusal } from './write-rule.js';
+export type { SyncOptions, SyncServer } from './sync-server.js';
+
+/** A sync extension; `server` is set once the node registered it (for tests and ops). */
+export interface SyncExtension extends NodeExtension {
+  server: SyncServer | null;
+}
+
+/** The Yjs sync layer as a node extension: its route, its read model, its feed consumer. */
+export function syncExtension(options: SyncOptions = {}): SyncExtension {
+  const ext: SyncExtension = {
+    name: 'sync',
+    projections: [documentsProjection({ snapshotEvery: options.snapshotEvery })],
+    server: null,
+    register(ctx) {
+      ext.server = new SyncServer(ctx, options);
+      ext.server.register();
+    },
+    async close() {
+      await ext.server?.close();
+    },
+  };
+  return ext;
+}

@@ -1,0 +1,57 @@
+/**
+ * The sync endpoint's wire format: y-protocols over one binary WebSocket per document,
+ * exactly as y-websocket speaks it, so stock providers and editor bindings work.
+ *
+ * Every frame is `[messageType: varUint, payload…]`:
+ *
+ *   0 sync        [syncType: varUint, bytes: varUint8Array]
+ *                   syncType 0 step 1: the sender's state vector; the peer answers step 2
+ *                   syncType 1 step 2: an update with what the peer lacks (a state-vector diff)
+ *                   syncType 2 update: an update made after the sync
+ *   1 awareness   [awarenessUpdate: varUint8Array]  presence and cursors; relayed, never stored
+ *   2 auth        [0: varUint, reason: varString]   permission denied; Parley puts the coded
+ *                                                    error `{"code","message"}` (JSON) in `reason`
+ *   3 query awareness  (no payload) asks for every known awareness state
+ *
+ * On connect the server sends step 1 and the awareness states it knows; the client sends
+ * its own step 1. Each side answers the other's step 1 with step 2, so each gets only what
+ * it lacks. A refused update is answered with an auth frame and is neither stored nor
+ * forwarded; the socket stays open (the user may still read). A socket that may not read
+ * the document is closed with 4403 (4401 without a valid token), reason = error code.
+ */
+import * as encoding from 'lib0/encoding';
+import * as authProtocol from 'y-protocols/auth';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import type { ErrorBody } from '../protocol/index.js';
+
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_AUTH = 2;
+export const MESSAGE_QUERY_AWARENESS = 3;
+
+export const SYNC_STEP1 = syncProtocol.messageYjsSyncStep1;
+export const SYNC_STEP2 = syncProtocol.messageYjsSyncStep2;
+export const SYNC_UPDATE = syncProtocol.messageYjsUpdate;
+
+export function writeSyncFrame(syncType: number, bytes: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, syncType);
+  encoding.writeVarUint8Array(encoder, bytes);
+  return encoding.toUint8Array(encoder);
+}
+
+export function writeAwarenessFrame(awareness: awarenessProtocol.Awareness, clients: number[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_AWARENESS);
+  encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(awareness, clients));
+  return encoding.toUint8Array(encoder);
+}
+
+export function writeDeniedFrame(error: ErrorBody): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_AUTH);
+  authProtocol.writePermissionDenied(encoder, JSON.stringify(error));
+  return encoding.toUint8Array(encoder);
+}
