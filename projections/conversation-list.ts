@@ -22,8 +22,9 @@ export interface ConversationSummary {
 
 export const conversationList: Projection = {
   name: 'conversation-list',
-  version: 1,
+  version: 2,
   handles: [
+    'MessageBodyEdited',
     'ConversationCreated',
     'MemberJoined',
     'MemberLeft',
@@ -85,6 +86,9 @@ export const conversationList: Projection = {
           break;
         case 'MessageDeleted':
           prepared(db, 'DELETE FROM list_messages WHERE message_id = ?').run(e.data.messageId);
+          break;
+        case 'MessageBodyEdited':
+          prepared(db, 'UPDATE list_messages SET text = ? WHERE message_id = ?').run(e.data.text, e.data.messageId);
           break;
         case 'ReadMarkerSet':
           prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?').run(

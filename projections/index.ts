@@ -5,6 +5,8 @@
 import { conversationList } from './conversation-list.js';
 import { history } from './history.js';
 import { presence } from './presence.js';
+import { analytics } from './analytics.js';
+import { search } from './search.js';
 import type { Projection } from './projection.js';
 
 export type { Projection } from './projection.js';
@@ -18,8 +20,10 @@ export {
   type ConversationSummary,
 } from './conversation-list.js';
 export { presenceOf, type PresenceView } from './presence.js';
+export { analyticsReport, type AnalyticsReport } from './analytics.js';
+export { searchMessages, type SearchHit } from './search.js';
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence];
+  return [history, conversationList, presence, analytics, search];
 }

@@ -10,6 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
+import { ParleyError } from '../protocol/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
 
@@ -69,6 +70,10 @@ export class ProjectionRunner {
     return [...this.slots.keys()];
   }
 
+  versionOf(name: string): number | undefined {
+    return this.slots.get(name)?.projection.version;
+  }
+
   checkpointOf(name: string): number {
     return this.slots.get(name)?.checkpoint ?? 0;
   }
@@ -115,7 +120,7 @@ export class ProjectionRunner {
     for (const name of names) {
       const slot = this.slots.get(name);
       if (!slot) throw new Error(`unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
-      if (slot.held) throw new Error(`projection ${name} is already rebuilding`);
+      if (slot.held) throw new ParleyError('conflict', `projection ${name} is already rebuilding`);
       slot.held = [];
       try {
         this.reset(slot);

@@ -10,7 +10,11 @@ export type ConversationEventData =
   | { type: 'MessageDeleted'; data: { messageId: string; deletedBy: string } }
   | { type: 'ReactionAdded'; data: { messageId: string; userId: string; emoji: string } }
   | { type: 'ReactionRemoved'; data: { messageId: string; userId: string; emoji: string } }
-  | { type: 'ReadMarkerSet'; data: { userId: string; seq: number } };
+  | { type: 'ReadMarkerSet'; data: { userId: string; seq: number } }
+  /** A Yjs update to a message body (by its author): base64 update and the merged text. */
+  | { type: 'MessageBodyEdited'; data: { messageId: string; update: string; text: string } }
+  /** A Yjs update to the conversation's shared notes: base64 update and the merged text. */
+  | { type: 'NotesUpdated'; data: { update: string; text: string } };
 
 export type ConversationEventType = ConversationEventData['type'];
 

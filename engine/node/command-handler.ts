@@ -114,6 +114,11 @@ export class CommandHandler {
     return { seq: o.version, events: o.events };
   }
 
+  /** The conversation's current decider state (cached, caught up from the log); read only. */
+  async stateOf(conversationId: string): Promise<Readonly<ConversationState>> {
+    return this.load(conversationStream(conversationId));
+  }
+
   private async decideAndAppend(
     conversationId: string,
     meta: { actor: string; commandId: string; correlationId: string },

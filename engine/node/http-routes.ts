@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ParleyError, type Command } from '../../protocol/index.js';
-import { conversationsOf, isMember, membersOf, presenceOf, readMessages } from '../../projections/index.js';
+import { conversationsOf, isMember, membersOf, presenceOf, readMessages, searchMessages } from '../../projections/index.js';
 import type { Gateway } from './gateway.js';
 import { bodies } from './schemas.js';
 
@@ -165,6 +165,30 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     async (request) => {
       await requireMember(request, request.params.id);
       return { members: presenceOf(gw.readModels, membersOf(gw.readModels, request.params.id)) };
+    },
+  );
+
+  app.get<{ Querystring: { q: string; conversation?: string; limit: number } }>(
+    '/v1/search',
+    {
+      schema: {
+        summary: "Full-text search over the messages of the caller's conversations, newest first",
+        querystring: {
+          type: 'object',
+          properties: {
+            q: { type: 'string', minLength: 1, maxLength: 500 },
+            conversation: { type: 'string', maxLength: 200 },
+            limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          },
+          required: ['q'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => {
+      await gw.consistentReads();
+      const { q, conversation, limit } = request.query;
+      return { hits: searchMessages(gw.readModels, request.user.sub, q, { conversationId: conversation, limit }) };
     },
   );
 }

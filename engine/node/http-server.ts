@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { ERRORS, ParleyError, isParleyError } from '../../protocol/index.js';
 import type { NodeConfig } from './config.js';
 import type { Gateway } from './gateway.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerRoutes } from './http-routes.js';
 import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './token.js';
@@ -20,11 +21,15 @@ declare module 'fastify' {
   }
 }
 
+/** Routes that authenticate on their own (WebSockets: header, ?token= or a frame) or need none. */
 const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
+const PUBLIC_PREFIXES = ['/v1/sync/'];
 
 export async function createHttpServer(config: NodeConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
+    // Feeds stream for hours; on shutdown every remaining connection is cut (sockets were closed gracefully before).
+    forceCloseConnections: true,
     bodyLimit: config.maxFrameBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
@@ -60,7 +65,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
   const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0]!;
-    if (PUBLIC_ROUTES.has(path)) return;
+    if (PUBLIC_ROUTES.has(path) || PUBLIC_PREFIXES.some((p) => path.startsWith(p))) return;
     const header = request.headers.authorization;
     const claims = header?.startsWith('Bearer ') ? verifyToken(config.jwtSecret, header.slice(7)) : null;
     if (!claims) throw new ParleyError('unauthorized');
@@ -104,5 +109,6 @@ export function registerNodeRoutes(app: FastifyInstance, gw: Gateway): void {
   });
   app.get('/docs/json', { schema: { hide: true } as object }, async () => app.swagger());
   registerRoutes(app, gw);
+  registerAdminRoutes(app, gw);
   gw.register(app);
 }

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ProjectionRunner, builtInProjections, type Projection } from '../../projections/index.js';
+import { syncExtension } from '../../sync/index.js';
 import { toNewEvents } from '../domain/index.js';
 import { SqliteEventStore, nodeStream, type EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
@@ -25,7 +26,7 @@ export interface StartNodeOptions extends Partial<NodeConfig> {
   store?: EventStore;
   /** Extra projections to run next to the built-in ones. */
   projections?: Projection[];
-  /** Layers that add routes and read models (e.g. Yjs sync). */
+  /** Layers that add routes and read models; default: Yjs sync. */
   extensions?: NodeExtension[];
   /** Environment to read configuration from (default process.env). */
   env?: Record<string, string | undefined>;
@@ -43,7 +44,7 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], extensions = [], env, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   const metrics = createMetrics(config.nodeId);
   const store =

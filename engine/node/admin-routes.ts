@@ -1,0 +1,95 @@
+/**
+ * Admin-only routes (tokens with `role: "admin"`): the event feed, analytics, and the
+ * projections' state and rebuilds. Everyone else gets 403.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ParleyError } from '../../protocol/index.js';
+import { analyticsReport } from '../../projections/index.js';
+import { streamFeed, type FeedQuery } from './event-feed.js';
+import type { Gateway } from './gateway.js';
+
+function requireAdmin(request: FastifyRequest): void {
+  if (request.user.role !== 'admin') throw new ParleyError('forbidden', 'This route needs an admin token');
+}
+
+function time(iso: string | undefined): number | undefined {
+  if (iso === undefined) return undefined;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new ParleyError('invalid_request', `Not an ISO 8601 time: ${iso}`);
+  return ms;
+}
+
+export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
+  app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => requireAdmin(request));
+
+    admin.get<{ Querystring: FeedQuery }>(
+      '/v1/admin/feed',
+      {
+        schema: {
+          summary: 'Every event from a global position, as NDJSON or Server-Sent Events (Accept: text/event-stream)',
+          querystring: {
+            type: 'object',
+            properties: {
+              from: { type: 'integer', minimum: 0, default: 0 },
+              conversation: { type: 'string', maxLength: 200 },
+              types: { type: 'string', maxLength: 2000 },
+              follow: { type: 'boolean', default: false },
+              limit: { type: 'integer', minimum: 1 },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+      (request, reply) => streamFeed(gw.store, request, reply),
+    );
+
+    admin.get<{ Querystring: { from?: string; to?: string; conversation?: string } }>(
+      '/v1/admin/analytics',
+      {
+        schema: {
+          summary: 'Messages per conversation per hour, active users per day, median time to first reply, reactions by emoji',
+          querystring: {
+            type: 'object',
+            properties: {
+              from: { type: 'string', maxLength: 40, description: 'ISO 8601 time' },
+              to: { type: 'string', maxLength: 40, description: 'ISO 8601 time' },
+              conversation: { type: 'string', maxLength: 200 },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        await gw.consistentReads();
+        const { from, to, conversation } = request.query;
+        return analyticsReport(gw.readModels, { from: time(from), to: time(to), conversationId: conversation });
+      },
+    );
+
+    admin.get('/v1/admin/projections', { schema: { summary: 'Each projection: version, checkpoint and lag' } }, async () => {
+      const head = await gw.store.headPosition();
+      return {
+        head,
+        projections: gw.runner.projectionNames.map((name) => ({
+          name,
+          version: gw.runner.versionOf(name),
+          checkpoint: gw.runner.checkpointOf(name),
+          lag: Math.max(0, head - gw.runner.checkpointOf(name)),
+        })),
+      };
+    });
+
+    admin.post<{ Params: { name: string } }>(
+      '/v1/admin/projections/:name/rebuild',
+      { schema: { summary: 'Truncate a projection and replay the log into it, while the node keeps serving' } },
+      async (request) => {
+        const { name } = request.params;
+        if (!gw.runner.projectionNames.includes(name)) throw new ParleyError('invalid_request', `Unknown projection ${name}`);
+        const started = performance.now();
+        await gw.runner.rebuild([name]);
+        return { name, checkpoint: gw.runner.checkpointOf(name), seconds: (performance.now() - started) / 1000 };
+      },
+    );
+  });
+}
