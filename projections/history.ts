@@ -16,6 +16,7 @@ export interface MessageView {
   author: string;
   text: string;
   sentAt: string;
+  format: 'plain' | 'markdown';
   /** emoji → user ids, in the order they reacted */
   reactions: Record<string, string[]>;
   deleted: boolean;
@@ -27,6 +28,7 @@ interface MessageRow {
   author: string;
   text: string;
   sent_at: number;
+  format: string;
   reactions: string;
   deleted: number;
 }
@@ -34,7 +36,7 @@ interface MessageRow {
 export const history: Projection = {
   name: 'history',
   // 2: shows edited message bodies (MessageBodyEdited).
-  version: 2,
+  version: 3,
   handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved', 'MessageBodyEdited'],
   setup(db) {
     db.exec(`CREATE TABLE IF NOT EXISTS messages (
@@ -44,6 +46,7 @@ export const history: Projection = {
       author TEXT NOT NULL,
       text TEXT NOT NULL,
       sent_at INTEGER NOT NULL,
+      format TEXT NOT NULL DEFAULT 'plain',
       reactions TEXT NOT NULL DEFAULT '{}',
       deleted INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (conversation_id, seq)
@@ -51,7 +54,7 @@ export const history: Projection = {
   },
   handle(events, db) {
     const insert = prepared(db, 
-      'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
     const edit = prepared(db, 'UPDATE messages SET text = ? WHERE message_id = ? AND conversation_id = ? AND deleted = 0');
@@ -62,7 +65,7 @@ export const history: Projection = {
       if (!conversationId) continue;
       switch (e.type) {
         case 'MessagePosted':
-          insert.run(conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at);
+          insert.run(conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
           break;
         case 'MessageDeleted':
           remove.run(e.data.messageId);
@@ -83,6 +86,9 @@ export const history: Projection = {
   },
   truncate(db) {
     db.exec('DELETE FROM messages');
+  },
+  drop(db) {
+    db.exec('DROP TABLE IF EXISTS messages');
   },
 };
 
@@ -119,6 +125,7 @@ function toView(r: MessageRow): MessageView {
     author: r.author,
     text: r.text,
     sentAt: new Date(r.sent_at).toISOString(),
+    format: r.format as MessageView['format'],
     reactions: JSON.parse(r.reactions),
     deleted: r.deleted === 1,
   };

@@ -17,4 +17,6 @@ export interface Projection {
   handle(events: StoredEvent[], db: Database.Database): void;
   /** Removes everything it built, for a rebuild. */
   truncate(db: Database.Database): void;
+  /** Drops its tables when its version changed, so `setup` can create the new schema. */
+  drop?(db: Database.Database): void;
 }

@@ -47,12 +47,14 @@ export class ProjectionRunner {
       name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL
     ) WITHOUT ROWID`);
     for (const p of projections) {
-      p.setup(db);
       const row = prepared(db, 'SELECT version, position FROM projection_checkpoints WHERE name = ?').get(p.name) as
         | { version: number; position: number }
         | undefined;
+      const changed = row !== undefined && row.version !== p.version;
+      if (changed) p.drop?.(db);
+      p.setup(db);
       const slot: Slot = { projection: p, handles: new Set(p.handles), checkpoint: row?.position ?? 0, held: null };
-      if (row && row.version !== p.version) this.reset(slot);
+      if (changed) this.reset(slot);
       this.slots.set(p.name, slot);
     }
   }

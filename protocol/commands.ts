@@ -10,11 +10,14 @@ export type Command =
   | { type: 'CreateConversation'; title: string; members: string[] }
   | { type: 'AddMember'; conversationId: string; userId: string }
   | { type: 'RemoveMember'; conversationId: string; userId: string }
-  | { type: 'PostMessage'; conversationId: string; text: string }
+  | { type: 'PostMessage'; conversationId: string; text: string; format?: MessageFormat }
   | { type: 'DeleteMessage'; conversationId: string; messageId: string }
   | { type: 'AddReaction'; conversationId: string; messageId: string; emoji: string }
   | { type: 'RemoveReaction'; conversationId: string; messageId: string; emoji: string }
   | { type: 'MarkRead'; conversationId: string; seq: number };
+
+/** How clients should render a message's text; the server stores it verbatim either way. */
+export type MessageFormat = 'plain' | 'markdown';
 
 export type CommandType = Command['type'];
 

@@ -2,11 +2,13 @@
  * Conversation events as clients and feed consumers see them. The log stores exactly
  * these; `schemaVersion` lets old events be upcast when a shape changes.
  */
+import type { MessageFormat } from './commands.js';
+
 export type ConversationEventData =
   | { type: 'ConversationCreated'; data: { title: string; createdBy: string; members: string[] } }
   | { type: 'MemberJoined'; data: { userId: string; addedBy: string } }
   | { type: 'MemberLeft'; data: { userId: string; removedBy: string } }
-  | { type: 'MessagePosted'; data: { messageId: string; author: string; text: string } }
+  | { type: 'MessagePosted'; data: { messageId: string; author: string; text: string; format: MessageFormat } }
   | { type: 'MessageDeleted'; data: { messageId: string; deletedBy: string } }
   | { type: 'ReactionAdded'; data: { messageId: string; userId: string; emoji: string } }
   | { type: 'ReactionRemoved'; data: { messageId: string; userId: string; emoji: string } }

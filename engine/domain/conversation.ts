@@ -7,7 +7,7 @@
  * The state holds only what decisions need: members, the creator, and per message its
  * author, whether it was deleted and which reactions it carries.
  */
-import { ParleyError, type ConversationEventData } from '../../protocol/index.js';
+import { ParleyError, type ConversationEventData, type MessageFormat } from '../../protocol/index.js';
 
 export interface MessageState {
   author: string;
@@ -33,7 +33,7 @@ export type ConversationCommand =
   | { type: 'CreateConversation'; title: string; members: string[] }
   | { type: 'AddMember'; userId: string }
   | { type: 'RemoveMember'; userId: string }
-  | { type: 'PostMessage'; text: string }
+  | { type: 'PostMessage'; text: string; format?: MessageFormat }
   | { type: 'DeleteMessage'; messageId: string }
   | { type: 'AddReaction'; messageId: string; emoji: string }
   | { type: 'RemoveReaction'; messageId: string; emoji: string }
@@ -69,7 +69,9 @@ export function decide(
       if (!state.members.has(command.userId)) throw new ParleyError('not_member');
       return [{ type: 'MemberLeft', data: { userId: command.userId, removedBy: actor } }];
     case 'PostMessage':
-      return [{ type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text } }];
+      return [
+        { type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } },
+      ];
     case 'DeleteMessage': {
       const message = liveMessage(state, command.messageId);
       if (message.author !== actor) throw new ParleyError('not_author');

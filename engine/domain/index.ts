@@ -2,3 +2,4 @@
 export * from './conversation.js';
 export * from './presence.js';
 export { toNewEvents } from './new-events.js';
+export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NewEvent } from '../store/port.js';
-
-/** Current schema version of every event type; bump one when its shape changes. */
-export const SCHEMA_VERSION = 1;
+import { schemaVersionOf } from './schema-versions.js';
 
 /** Stamps decided events with ids and metadata, ready to append. */
 export function toNewEvents(
@@ -19,7 +17,7 @@ export function toNewEvents(
       commandId: meta.commandId,
       correlationId: meta.correlationId ?? meta.commandId,
       at,
-      schemaVersion: SCHEMA_VERSION,
+      schemaVersion: schemaVersionOf(e.type),
     },
   }));
 }

@@ -221,7 +221,7 @@ function toDomain(command: Command): ConversationCommand {
     case 'RemoveMember':
       return { type: command.type, userId: command.userId };
     case 'PostMessage':
-      return { type: command.type, text: command.text };
+      return { type: command.type, text: command.text, format: command.format };
     case 'DeleteMessage':
       return { type: command.type, messageId: command.messageId };
     case 'AddReaction':

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ParleyError, type Command } from '../../protocol/index.js';
+import { ParleyError, type Command, type MessageFormat } from '../../protocol/index.js';
 import { conversationsOf, isMember, membersOf, presenceOf, readMessages, searchMessages } from '../../projections/index.js';
 import type { Gateway } from './gateway.js';
 import { bodies } from './schemas.js';
@@ -78,7 +78,7 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { clientMessageId: string; text: string } }>(
+  app.post<{ Params: { id: string }; Body: { clientMessageId: string; text: string; format?: MessageFormat } }>(
     '/v1/conversations/:id/messages',
     {
       schema: {
@@ -89,8 +89,9 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
       },
     },
     async (request, reply) => {
-      const { clientMessageId, text } = request.body;
-      const o = await run(request, { type: 'PostMessage', conversationId: request.params.id, text }, clientMessageId);
+      const { clientMessageId, text, format } = request.body;
+      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }) };
+      const o = await run(request, command, clientMessageId);
       return reply.code(o.duplicate ? 200 : 201).send(o.result);
     },
   );

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { ProjectionRunner, builtInProjections, type Projection } from '../../projections/index.js';
 import { syncExtension } from '../../sync/index.js';
 import { toNewEvents } from '../domain/index.js';
-import { SqliteEventStore, nodeStream, type EventStore } from '../store/index.js';
+import { SqliteEventStore, nodeStream, withUpcasting, type EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { FanOut } from './fan-out.js';
@@ -47,12 +47,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   const metrics = createMetrics(config.nodeId);
-  const store =
+  // Everything in the node reads events in their current shape (old ones are upcast).
+  const store = withUpcasting(
     givenStore ??
-    new SqliteEventStore({
-      file: join(config.dataDir, 'events.sqlite'),
-      onBatch: (appends) => metrics.batchSize.observe(appends),
-    });
+      new SqliteEventStore({
+        file: join(config.dataDir, 'events.sqlite'),
+        onBatch: (appends) => metrics.batchSize.observe(appends),
+      }),
+  );
   const readModels = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
   const runner = new ProjectionRunner(store, readModels, [
     ...builtInProjections(),

@@ -10,6 +10,7 @@ const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const text = { type: 'string', minLength: 1 } as const;
 const emoji = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const seq = { type: 'integer', minimum: 0 } as const;
+const format = { type: 'string', enum: ['plain', 'markdown'] } as const;
 
 function object(properties: Record<string, unknown>, required: string[]) {
   return { type: 'object', properties, required, additionalProperties: false } as const;
@@ -22,7 +23,7 @@ export const bodies = {
     ['title', 'members'],
   ),
   addMember: object({ userId: id, commandId: id }, ['userId']),
-  postMessage: object({ clientMessageId: id, text }, ['clientMessageId', 'text']),
+  postMessage: object({ clientMessageId: id, text, format }, ['clientMessageId', 'text']),
   reaction: object({ emoji, commandId: id }, ['emoji']),
   markRead: object({ seq, commandId: id }, ['seq']),
   commandId: object({ commandId: id }, []),
@@ -33,7 +34,7 @@ const commandSchemas = {
   CreateConversation: object({ type: { const: 'CreateConversation' }, title: bodies.createConversation.properties.title, members: bodies.createConversation.properties.members }, ['type', 'title', 'members']),
   AddMember: object({ type: { const: 'AddMember' }, conversationId: id, userId: id }, ['type', 'conversationId', 'userId']),
   RemoveMember: object({ type: { const: 'RemoveMember' }, conversationId: id, userId: id }, ['type', 'conversationId', 'userId']),
-  PostMessage: object({ type: { const: 'PostMessage' }, conversationId: id, text }, ['type', 'conversationId', 'text']),
+  PostMessage: object({ type: { const: 'PostMessage' }, conversationId: id, text, format }, ['type', 'conversationId', 'text']),
   DeleteMessage: object({ type: { const: 'DeleteMessage' }, conversationId: id, messageId: id }, ['type', 'conversationId', 'messageId']),
   AddReaction: object({ type: { const: 'AddReaction' }, conversationId: id, messageId: id, emoji }, ['type', 'conversationId', 'messageId', 'emoji']),
   RemoveReaction: object({ type: { const: 'RemoveReaction' }, conversationId: id, messageId: id, emoji }, ['type', 'conversationId', 'messageId', 'emoji']),

@@ -5,3 +5,4 @@
 export * from './port.js';
 export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';
+export { withUpcasting } from './upcasting.js';

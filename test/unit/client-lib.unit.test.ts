@@ -17,7 +17,7 @@ const posted = (seq: number, text: string, commandId = `c${seq}`): WireEvent => 
   position: seq,
   id: `e${seq}`,
   type: 'MessagePosted',
-  data: { messageId: `m${seq}`, author: 'bob', text },
+  data: { messageId: `m${seq}`, author: 'bob', text, format: 'plain' },
   actor: 'bob',
   at: 1000 + seq,
   commandId,

@@ -49,7 +49,7 @@ describe('conversation decider', () => {
   it('posts a message with a fresh id, text verbatim', () => {
     const text = "<img src=x onerror=alert(1)> '; DROP TABLE events; --";
     expect(when(given([created]), { type: 'PostMessage', text })).toEqual([
-      { type: 'MessagePosted', data: { messageId: 'id-1', author: 'alice', text } },
+      { type: 'MessagePosted', data: { messageId: 'id-1', author: 'alice', text, format: 'plain' } },
     ]);
   });
 
