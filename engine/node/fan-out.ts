@@ -45,6 +45,7 @@ export class FanOut {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
     const serialized = eventFrame(e);
+    this.metrics.deliverySeconds.observe(Math.max(0, Date.now() - e.metadata.at) / 1000);
     for (const s of sessions) s.offer(conversationId, e.seq, serialized);
     this.metrics.eventsDelivered.inc(sessions.size);
     if (e.type === 'MemberLeft') {

@@ -45,6 +45,19 @@ export function createMetrics(nodeId: string) {
       labelNames: ['projection'],
       registers: [registry],
     }),
+    deliverySeconds: new Histogram({
+      name: 'parley_message_delivery_seconds',
+      help: 'End-to-end latency from append (event time) to fan-out to subscribed sockets',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    storeReadSeconds: new Histogram({
+      name: 'parley_store_read_seconds',
+      help: 'Time to read from the event store, by kind of read (stream, all)',
+      labelNames: ['read'],
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
     eventsDelivered: new Counter({
       name: 'parley_events_delivered_total',
       help: 'Event frames sent to subscribed sockets',
