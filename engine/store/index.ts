@@ -6,3 +6,4 @@ export * from './port.js';
 export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';
 export { withUpcasting } from './upcasting.js';
+export { withReadTimings } from './timed-reads.js';

@@ -1,0 +1,26 @@
+/** An EventStore whose reads report how long they took (for the store read-latency metric). */
+import type { EventStore } from './port.js';
+
+export function withReadTimings(store: EventStore, observe: (read: 'stream' | 'all', seconds: number) => void): EventStore {
+  const timed = async <T>(read: 'stream' | 'all', op: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await op();
+    } finally {
+      observe(read, (performance.now() - started) / 1000);
+    }
+  };
+  return {
+    get kind() {
+      return store.kind;
+    },
+    append: (stream, events, options) => store.append(stream, events, options),
+    readStream: (stream, options) => timed('stream', () => store.readStream(stream, options)),
+    readAll: (after, limit) => timed('all', () => store.readAll(after, limit)),
+    streamVersion: (stream) => store.streamVersion(stream),
+    headPosition: () => store.headPosition(),
+    findIdempotency: (key) => store.findIdempotency(key),
+    subscribe: (listener) => store.subscribe(listener),
+    close: () => store.close(),
+  };
+}
