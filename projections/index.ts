@@ -9,7 +9,15 @@ import { analytics } from './analytics.js';
 import { search } from './search.js';
 import type { Projection } from './projection.js';
 
-export type { Projection } from './projection.js';
+export {
+  defineProjection,
+  defineExternalProjection,
+  type Projection,
+  type EventOf,
+  type KnownEvent,
+  type KnownEventType,
+} from './projection.js';
+export type { ExternalProjection } from './external.js';
 export { ProjectionRunner, type RunnerOptions } from './runner.js';
 export { readMessages, type MessageView } from './history.js';
 export {

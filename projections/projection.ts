@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
+import type { PresenceEventData } from '../engine/domain/index.js';
 import type { StoredEvent } from '../engine/store/index.js';
+import type { ConversationEventData } from '../protocol/index.js';
+import type { ExternalProjection } from './external.js';
 
 /**
  * A read model built from the log. The runner calls `handle` inside a transaction that
@@ -19,4 +22,42 @@ export interface Projection {
   truncate(db: Database.Database): void;
   /** Drops its tables when its version changed, so `setup` can create the new schema. */
   drop?(db: Database.Database): void;
+}
+
+/** Every event type the engine writes, with its data. */
+export type KnownEvent =
+  | ConversationEventData
+  | PresenceEventData
+  | { type: 'DraftUpdated'; data: { conversationId: string; update: string; text: string } };
+export type KnownEventType = KnownEvent['type'];
+
+/** A stored event of one of the given types, its `data` typed accordingly. */
+export type EventOf<T extends KnownEventType> = {
+  [K in T]: Omit<StoredEvent<Extract<KnownEvent, { type: K }>['data']>, 'type'> & { type: K };
+}[T];
+
+/**
+ * Writes a projection with typed events: `handle` receives only the listed types, and
+ * `switch (e.type)` narrows `e.data`.
+ *
+ *   defineProjection({ name: 'word-count', version: 1, handles: ['MessagePosted'], setup, truncate,
+ *     handle(events, db) { for (const e of events) count(e.data.text) } })
+ */
+export function defineProjection<const T extends KnownEventType>(
+  p: Omit<Projection, 'handles' | 'handle'> & {
+    handles: readonly T[];
+    handle(events: Array<EventOf<T>>, db: Database.Database): void;
+  },
+): Projection {
+  return p as unknown as Projection;
+}
+
+/** The same for projections outside the node's database (at-least-once, must be idempotent). */
+export function defineExternalProjection<const T extends KnownEventType>(
+  p: Omit<ExternalProjection, 'kind' | 'handles' | 'handle'> & {
+    handles: readonly T[];
+    handle(events: Array<EventOf<T>>): Promise<void>;
+  },
+): ExternalProjection {
+  return { ...p, kind: 'external' } as unknown as ExternalProjection;
 }

@@ -11,14 +11,17 @@
 import Database from 'better-sqlite3';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
+import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
 
 export interface RunnerOptions {
   /** How many events to read from the log at a time while catching up. */
   batchSize?: number;
-  /** Observes lag after each batch: projection name → events behind the head. */
+  /** Observes each applied batch: projection name, its new checkpoint, events handled. */
   onApplied?: (projection: string, position: number, events: number) => void;
+  /** Failures of external projections (retried); default: logged to stderr. */
+  onError?: (projection: string, err: unknown) => void;
 }
 
 interface Slot {
@@ -31,6 +34,7 @@ interface Slot {
 
 export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
+  private readonly lanes = new Map<string, ExternalLane>();
   private unsubscribe: (() => void) | null = null;
   private startupBuffer: StoredEvent[][] | null = null;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
@@ -39,7 +43,7 @@ export class ProjectionRunner {
   constructor(
     private readonly store: EventStore,
     readonly db: Database.Database,
-    projections: Projection[],
+    projections: Array<Projection | ExternalProjection>,
     private readonly options: RunnerOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 1000;
@@ -47,6 +51,19 @@ export class ProjectionRunner {
       name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL
     ) WITHOUT ROWID`);
     for (const p of projections) {
+      if (this.slots.has(p.name) || this.lanes.has(p.name)) throw new Error(`two projections are named ${p.name}`);
+      if (isExternal(p)) {
+        const onError = options.onError ?? ((name, err) => console.error(`projection ${name} failed; retrying`, err));
+        this.lanes.set(
+          p.name,
+          new ExternalLane(p, store, db, {
+            batchSize: this.batchSize,
+            onError: (err) => onError(p.name, err),
+            onApplied: (position, n) => options.onApplied?.(p.name, position, n),
+          }),
+        );
+        continue;
+      }
       const row = prepared(db, 'SELECT version, position FROM projection_checkpoints WHERE name = ?').get(p.name) as
         | { version: number; position: number }
         | undefined;
@@ -69,18 +86,21 @@ export class ProjectionRunner {
   }
 
   get projectionNames(): string[] {
-    return [...this.slots.keys()];
+    return [...this.slots.keys(), ...this.lanes.keys()];
   }
 
   versionOf(name: string): number | undefined {
-    return this.slots.get(name)?.projection.version;
+    return (this.slots.get(name) ?? this.lanes.get(name))?.projection.version;
   }
 
   checkpointOf(name: string): number {
-    return this.slots.get(name)?.checkpoint ?? 0;
+    return (this.slots.get(name) ?? this.lanes.get(name))?.checkpoint ?? 0;
   }
 
-  /** The lowest checkpoint: every projection has applied the log up to here. */
+  /**
+   * The lowest checkpoint of the node's own (SQLite) read models: they have applied the
+   * log up to here. External projections run at their own pace and are not counted.
+   */
   get position(): number {
     let min = Infinity;
     for (const s of this.slots.values()) min = Math.min(min, s.checkpoint);
@@ -94,11 +114,14 @@ export class ProjectionRunner {
     const buffered = this.startupBuffer;
     this.startupBuffer = null;
     for (const batch of buffered) this.onLive(batch);
+    // External projections catch up in the background: a slow warehouse must not hold up start-up.
+    for (const lane of this.lanes.values()) lane.start();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    await Promise.all([...this.lanes.values()].map((l) => l.stop()));
   }
 
   /** Resolves once every projection has applied the log up to `position`. */
@@ -120,6 +143,11 @@ export class ProjectionRunner {
   /** Truncates the named projections (all when none named) and replays the log into them. */
   async rebuild(names: string[] = this.projectionNames, onProgress?: (name: string, position: number) => void): Promise<void> {
     for (const name of names) {
+      const lane = this.lanes.get(name);
+      if (lane) {
+        await lane.rebuild();
+        continue;
+      }
       const slot = this.slots.get(name);
       if (!slot) throw new Error(`unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
       if (slot.held) throw new ParleyError('conflict', `projection ${name} is already rebuilding`);
@@ -162,6 +190,7 @@ export class ProjectionRunner {
       if (slot.held) slot.held.push(events);
       else this.apply(slot, events);
     }
+    for (const lane of this.lanes.values()) lane.poke();
     this.notify();
   }
 
