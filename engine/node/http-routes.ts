@@ -31,8 +31,18 @@ function commandIdOf(request: FastifyRequest, body?: { commandId?: string }): st
 }
 
 export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
-  const run = (request: FastifyRequest, command: Command, commandId: string) =>
-    gw.commands.handle(request.user.sub, command, commandId, request.id);
+  // The request id is the correlation id: it is in every log line of the request (reqId)
+  // and in the metadata of the events the command appends.
+  const run = async (request: FastifyRequest, command: Command, commandId: string) => {
+    try {
+      const o = await gw.commands.handle(request.user.sub, command, commandId, request.id);
+      request.log.info({ command: command.type, commandId, seq: o.result.seq, duplicate: o.duplicate }, 'command handled');
+      return o;
+    } catch (err) {
+      request.log.info({ command: command.type, commandId, code: (err as { code?: string }).code }, 'command refused');
+      throw err;
+    }
+  };
 
   const requireMember = async (request: FastifyRequest, conversationId: string) => {
     await gw.consistentReads();

@@ -97,8 +97,16 @@ export class Session implements FrameSink {
   private async dispatch(f: ClientFrame): Promise<void> {
     switch (f.type) {
       case 'command': {
-        const outcome = await this.gw.commands.handle(this.userId, f.command, f.id);
-        this.send(frame({ type: 'ack', id: f.id, result: outcome.result, duplicate: outcome.duplicate }));
+        // Over the socket the command id is the correlation id, in the log and in the events.
+        const log = { correlationId: f.id, userId: this.userId, command: f.command.type };
+        try {
+          const outcome = await this.gw.commands.handle(this.userId, f.command, f.id);
+          this.gw.log.info({ ...log, seq: outcome.result.seq, duplicate: outcome.duplicate }, 'command handled');
+          this.send(frame({ type: 'ack', id: f.id, result: outcome.result, duplicate: outcome.duplicate }));
+        } catch (err) {
+          this.gw.log.info({ ...log, code: (err as { code?: string }).code }, 'command refused');
+          throw err;
+        }
         return;
       }
       case 'subscribe':
