@@ -25,3 +25,5 @@ export { isLocalId } from './ids.js';
 export type { BackoffOptions } from './backoff.js';
 export { backoffDelay } from './backoff.js';
 export { CLOSE, isFinalClose, ParleyError, isParleyError, type ErrorCode } from '../protocol/index.js';
+// Yjs documents (message bodies, notes, drafts): `new Documents()` as a client extension.
+export * from './yjs/index.js';

@@ -6,8 +6,18 @@ import WebSocket from 'ws';
 import { createClient as createBrowserClient, type ClientOptions, type ParleyClient } from './client.js';
 import type { WebSocketConstructor } from './connection.js';
 
+import { Documents, type DocumentsOptions } from './yjs/index.js';
+
 export * from './index.js';
 export { FileStorage } from './file-storage.js';
+
+/** Yjs documents for Node: document sockets carry the token in an Authorization header. */
+export function nodeDocuments(options: DocumentsOptions = {}): Documents {
+  return new Documents({
+    openSocket: (url, token) => new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as never,
+    ...options,
+  });
+}
 
 /** `createClient` with `ws` as the WebSocket unless another is given. */
 export function createClient(options: ClientOptions): Promise<ParleyClient> {

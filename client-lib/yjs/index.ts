@@ -6,3 +6,4 @@
 export { DocumentSync, type DocumentSyncOptions, type SyncStatus, type WebSocketLike } from './document-sync.js';
 export { type DocumentStorage, type KeyValueStorage, MemoryDocumentStorage, documentStorageOn } from './document-storage.js';
 export { docNames, seedMessageBody, TEXT_NAME } from './doc-names.js';
+export { Documents, type DocumentsOptions } from './documents.js';
