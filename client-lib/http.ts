@@ -2,22 +2,12 @@
  * The HTTP half of the protocol the client needs: the conversation list and history
  * pages. Errors come back as `ParleyError` with the shared code.
  */
-import { ParleyError, isErrorCode } from '../protocol/index.js';
+import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary } from '../protocol/index.js';
 import type { TokenProvider } from './connection.js';
 import type { HistoryMessage } from './messages.js';
 
-/** One entry of `GET /v1/conversations`. */
-export interface ConversationSummary {
-  id: string;
-  title: string;
-  createdBy: string;
-  createdAt: string;
-  members: string[];
-  /** The seq of the conversation's newest event. */
-  lastSeq: number;
-  lastMessage: { seq: number; messageId: string; author: string; text: string; sentAt: string } | null;
-  readSeq: number;
-  unread: number;
+/** One entry of `GET /v1/conversations`, as the client keeps it. */
+export interface ConversationSummary extends WireConversationSummary {
   /** True for a conversation created offline that the server has not acknowledged yet. */
   pending?: boolean;
 }

@@ -9,7 +9,9 @@
  * pending deletes and reactions applied to their messages. It is recomputed, never
  * patched, so a command the server refuses simply disappears from it.
  */
-import type { WireEvent } from '../protocol/index.js';
+import type { HistoryMessage, WireEvent } from '../protocol/index.js';
+
+export type { HistoryMessage };
 import { localIdFor } from './ids.js';
 import type { OutboxItem } from './outbox.js';
 
@@ -33,17 +35,6 @@ export interface MessageView extends Omit<Message, 'seq'> {
   /** Undefined until the post is acknowledged. */
   seq: number | undefined;
   pending: boolean;
-}
-
-/** What `GET /v1/conversations/:id/messages` returns per message. */
-export interface HistoryMessage {
-  seq: number;
-  messageId: string;
-  author: string;
-  text: string;
-  sentAt: string;
-  reactions: Record<string, string[]>;
-  deleted: boolean;
 }
 
 export function applyEvent(messages: Message[], e: WireEvent): Message[] {

@@ -4,21 +4,10 @@
  */
 import type Database from 'better-sqlite3';
 import { conversationIdOf } from '../engine/store/index.js';
+import type { ConversationSummary } from '../protocol/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
 
-export interface ConversationSummary {
-  id: string;
-  title: string;
-  createdBy: string;
-  createdAt: string;
-  members: string[];
-  /** The conversation's version: the seq of its newest event. */
-  lastSeq: number;
-  lastMessage: { seq: number; messageId: string; author: string; text: string; sentAt: string } | null;
-  readSeq: number;
-  unread: number;
-}
 
 export const conversationList: Projection = {
   name: 'conversation-list',

@@ -7,20 +7,12 @@
 import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../engine/store/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
+import type { HistoryMessage } from '../protocol/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
 
-export interface MessageView {
-  seq: number;
-  messageId: string;
-  author: string;
-  text: string;
-  sentAt: string;
-  format: 'plain' | 'markdown';
-  /** emoji → user ids, in the order they reacted */
-  reactions: Record<string, string[]>;
-  deleted: boolean;
-}
+/** A message as the history API serves it (the shared wire shape). */
+export type MessageView = HistoryMessage;
 
 interface MessageRow {
   seq: number;

@@ -25,7 +25,6 @@ export {
   conversationIdsOf,
   isMember,
   membersOf,
-  type ConversationSummary,
 } from './conversation-list.js';
 export { presenceOf, type PresenceView } from './presence.js';
 export { analyticsReport, type AnalyticsReport } from './analytics.js';

@@ -7,3 +7,4 @@ export * from './close-codes.js';
 export * from './commands.js';
 export * from './events.js';
 export * from './frames.js';
+export * from './http.js';

@@ -47,8 +47,8 @@ describe('messages', () => {
 
   it('merges history pages by seq, the server state winning', () => {
     const m = mergeHistory(applyEvent([], posted(2, 'b')), [
-      { seq: 1, messageId: 'm1', author: 'bob', text: 'a', sentAt: new Date(0).toISOString(), reactions: {}, deleted: false },
-      { seq: 2, messageId: 'm2', author: 'bob', text: '', sentAt: new Date(0).toISOString(), reactions: {}, deleted: true },
+      { seq: 1, messageId: 'm1', author: 'bob', text: 'a', format: 'plain', sentAt: new Date(0).toISOString(), reactions: {}, deleted: false },
+      { seq: 2, messageId: 'm2', author: 'bob', text: '', format: 'plain', sentAt: new Date(0).toISOString(), reactions: {}, deleted: true },
     ]);
     expect(m.map((x) => [x.seq, x.deleted, x.commandId])).toEqual([[1, false, undefined], [2, true, 'c2']]);
   });
