@@ -58,7 +58,10 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
       maxPayload: config.maxFrameBytes,
       // We check UTF-8 ourselves so a bad frame gets a coded error instead of a dropped connection.
       skipUTF8Validation: true,
-      perMessageDeflate: { threshold: 1024 },
+      // Compression is offered, but only frames over 1 KiB are compressed: ws applies the
+      // threshold only without context takeover, and per-socket zlib contexts would cost
+      // ~220 KiB per connection and put every small frame through the zlib threadpool.
+      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
     },
   });
 

@@ -1,0 +1,47 @@
+/**
+ * Catch-up: a client that missed `messages` messages in one conversation reconnects.
+ * Parley's way — one WebSocket subscribe from its last seq — against paging the same
+ * messages through the HTTP history API (1000 per page, the maximum). Each is timed from
+ * the first byte the client sends until it holds every message in order; the median of
+ * several alternating rounds is reported as messages/s.
+ */
+import { startLoad, startParley } from '../procs.js';
+import { addRatios, progressLine, type Row, type ScenarioResult } from '../report.js';
+import type { RunOptions } from '../main.js';
+
+export const name = 'catchup';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'seconds'>> {
+  const knobs = { messages: 10_000, textBytes: 100, fillWindow: 200, httpPageSize: 1000, rounds: opts.quick ? 3 : 7 };
+  const node = await startParley();
+  const child = startLoad('catchup');
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  try {
+    child.onProgress((p) => progressLine(`posting: ${String(p.filled)} messages`));
+    const { conversationId } = await child.request<{ conversationId: string }>(
+      { cmd: 'fill', url: node.url, count: knobs.messages, textBytes: knobs.textBytes, window: knobs.fillWindow },
+      300_000,
+    );
+    const ws: number[] = [];
+    const http: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < knobs.rounds; i++) {
+      progressLine(`round ${i + 1}/${knobs.rounds}`);
+      ws.push((await child.request<{ seconds: number }>({ cmd: 'ws', url: node.url, conversationId, count: knobs.messages })).seconds);
+      plain.push((await child.request<{ seconds: number }>({ cmd: 'ws', url: node.url, conversationId, count: knobs.messages, deflate: false })).seconds);
+      http.push((await child.request<{ seconds: number }>({ cmd: 'http', url: node.url, conversationId, count: knobs.messages, pageSize: knobs.httpPageSize })).seconds);
+    }
+    rows.push({ system: 'parley', figure: 'catch-up messages/s (10k missed)', value: knobs.messages / median(ws), unit: '/s' });
+    rows.push({ system: 'http-paging', figure: 'catch-up messages/s (10k missed)', value: knobs.messages / median(http), unit: '/s' });
+    rows.push({ system: 'parley (no deflate offered)', figure: 'catch-up messages/s (10k missed)', value: knobs.messages / median(plain), unit: '/s' });
+    addRatios(rows, 'catch-up messages/s (10k missed)', { 'http-paging': '≥ 5' });
+    notes.push(`median time to hold all ${knobs.messages}: WebSocket subscribe ${(median(ws) * 1000).toFixed(0)} ms (${(median(plain) * 1000).toFixed(0)} ms when the client offers no permessage-deflate), HTTP paging ${(median(http) * 1000).toFixed(0)} ms (rounds: ws ${ws.map((s) => (s * 1000).toFixed(0)).join('/')}, http ${http.map((s) => (s * 1000).toFixed(0)).join('/')})`);
+  } finally {
+    await child.stop();
+    await node.stop();
+  }
+  return { scenario: name, knobs, rows, notes };
+}
