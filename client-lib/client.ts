@@ -188,6 +188,9 @@ export class ParleyClient {
       case 'event':
         this.open.get(f.event.conversationId)?.applyEvent(f.event as WireEvent);
         break;
+      case 'events':
+        for (const e of f.events) this.open.get(f.conversationId)?.applyEvent(e as WireEvent);
+        break;
       case 'behind':
         void this.open.get(f.conversationId)?.behind(f.afterSeq, f.headSeq).catch(() => undefined);
         break;

@@ -23,6 +23,8 @@ export type ClientFrame =
 export type ServerFrame =
   | { type: 'ready'; userId: string; nodeId: string; maxTextBytes: number }
   | { type: 'event'; event: WireEvent }
+  /** A page of catch-up: consecutive events of one conversation, in seq order. */
+  | { type: 'events'; conversationId: string; events: WireEvent[] }
   /** Catch-up for this conversation is complete up to `seq`; live events follow. */
   | { type: 'caught-up'; conversationId: string; seq: number }
   /** The client is more than the catch-up limit behind: page history over HTTP from `afterSeq`. */

@@ -64,9 +64,11 @@ serveRequests({
     let expected = 2; // seq 1 is ConversationCreated, which the reader had
     await new Promise<void>((resolve, reject) => {
       frames((f) => {
-        if (f.type === 'event') {
-          if (f.event.seq !== expected || f.event.type !== 'MessagePosted') reject(new Error(`got seq ${f.event.seq}, expected ${expected}`));
-          expected++;
+        if (f.type === 'event' || f.type === 'events') {
+          for (const e of f.type === 'event' ? [f.event] : f.events) {
+            if (e.seq !== expected || e.type !== 'MessagePosted') reject(new Error(`got seq ${e.seq}, expected ${expected}`));
+            expected++;
+          }
         } else if (f.type === 'caught-up') {
           if (expected - 2 !== count) reject(new Error(`caught-up after ${expected - 2} of ${count}`));
           else resolve();

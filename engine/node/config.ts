@@ -31,6 +31,18 @@ export interface NodeConfig {
   logLevel: string;
   /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
   authTimeoutSeconds: number;
+  /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
+  natsUrls: string[];
+  /** The JetStream stream holding the log (and the prefix of the cluster's subjects). */
+  streamName: string;
+  /** JetStream replicas of the log (3 in a 3-server NATS cluster). */
+  replicas: number;
+  /** How long a NATS outage is absorbed before commands fail with `unavailable`. */
+  natsRetryBudgetMs: number;
+  /** Seconds between this node's presence heartbeats. */
+  heartbeatSeconds: number;
+  /** Seconds without heartbeats after which a node counts as dead and its users as offline. */
+  presenceExpirySeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -60,7 +72,56 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
+    ...clusterConfig(env, overrides),
   };
+}
+
+type ClusterConfig = Pick<
+  NodeConfig,
+  'natsUrls' | 'streamName' | 'replicas' | 'natsRetryBudgetMs' | 'heartbeatSeconds' | 'presenceExpirySeconds'
+>;
+
+/** The cluster knobs; they only matter when NATS_URL is set. */
+function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig {
+  const natsUrls =
+    overrides.natsUrls ??
+    (env.NATS_URL ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u.length > 0);
+  const streamName = overrides.streamName ?? env.PARLEY_STREAM ?? 'PARLEY_EVENTS';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(streamName)) {
+    throw new ConfigError(`PARLEY_STREAM must be 1–64 letters, digits, "_" or "-", got "${streamName}"`);
+  }
+  const replicas = overrides.replicas ?? int(env, 'PARLEY_REPLICAS', 1);
+  if (replicas < 1 || replicas > 5) throw new ConfigError(`PARLEY_REPLICAS must be 1..5, got ${replicas}`);
+  const heartbeatSeconds = overrides.heartbeatSeconds ?? seconds(env, 'PARLEY_HEARTBEAT_SECONDS', 5);
+  const presenceExpirySeconds = overrides.presenceExpirySeconds ?? seconds(env, 'PARLEY_PRESENCE_EXPIRY_SECONDS', 15);
+  if (heartbeatSeconds <= 0) throw new ConfigError('PARLEY_HEARTBEAT_SECONDS must be positive');
+  // Two heartbeats may be lost before a live node is taken for dead; beyond 30 s users
+  // of a crashed node would stay "online" for longer than the promised bound.
+  if (presenceExpirySeconds < 2 * heartbeatSeconds || presenceExpirySeconds > 30) {
+    throw new ConfigError(
+      `PARLEY_PRESENCE_EXPIRY_SECONDS must be at least twice PARLEY_HEARTBEAT_SECONDS (${heartbeatSeconds}) and at most 30, got ${presenceExpirySeconds}`,
+    );
+  }
+  return {
+    natsUrls,
+    streamName,
+    replicas,
+    natsRetryBudgetMs: overrides.natsRetryBudgetMs ?? int(env, 'PARLEY_NATS_RETRY_BUDGET_MS', 15_000),
+    heartbeatSeconds,
+    presenceExpirySeconds,
+  };
+}
+
+/** A positive number of seconds; fractions allowed (tests use short heartbeats). */
+function seconds(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number of seconds, got "${raw}"`);
+  return n;
 }
 
 function resolveSecret(env: Env, dataDir: string): { value: string; source: 'env' | 'generated' | 'file' } {

@@ -1,10 +1,13 @@
 /**
  * Fan-out: the node reads the feed once and hands each conversation event to the
  * subscriptions of that conversation, serialized once. Typing is relayed here too, and
- * presence changes go to every socket that shares a conversation with the user.
+ * presence changes go to every socket that shares a conversation with the user —
+ * including the users of a node that went silent or came back (cluster presence).
  */
 import type Database from 'better-sqlite3';
 import { conversationIdsOf, presenceOf } from '../../projections/index.js';
+// TODO(lead): export usersOnNode from projections/index.ts and import it from there.
+import { usersOnNode } from '../../projections/presence.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
 import { eventFrame, frame } from './frames.js';
@@ -13,6 +16,8 @@ import type { Session } from './session.js';
 
 export class FanOut {
   private readonly byConversation = new Map<string, Set<Session>>();
+  /** Whether each user was last announced online, so a node's coming and going is told once. */
+  private readonly announced = new Map<string, boolean>();
 
   constructor(
     private readonly readModels: Database.Database,
@@ -37,8 +42,17 @@ export class FanOut {
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (conversationId) this.deliverToConversation(conversationId, e);
-      else if (e.type === 'UserOnline' || e.type === 'UserOffline') this.presenceChanged(e);
+      else if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
+      else if (e.type === 'NodeExpired' || e.type === 'NodeResumed') this.nodePresenceChanged(e.data.nodeId);
     }
+  }
+
+  /**
+   * A node went silent or came back (seen by this node's heartbeats, or recorded in the
+   * log): tells the sharers of its users whose online state changed.
+   */
+  nodePresenceChanged(nodeId: string): void {
+    for (const userId of usersOnNode(this.readModels, nodeId)) this.announce(userId, false);
   }
 
   private deliverToConversation(conversationId: string, e: StoredEvent): void {
@@ -61,13 +75,16 @@ export class FanOut {
     for (const s of sessions) if (s.userId !== from.userId) s.sendRaw(f);
   }
 
-  private presenceChanged(e: StoredEvent): void {
+  /** Sends the user's presence to sockets sharing a conversation; `always` or only if online changed. */
+  private announce(userId: string, always: boolean): void {
     // The read model already holds this event: it knows whether another node still has the user.
-    const [view] = presenceOf(this.readModels, [e.data.userId]);
+    const [view] = presenceOf(this.readModels, [userId]);
     if (!view) return;
+    if (!always && this.announced.get(userId) === view.online) return;
+    this.announced.set(userId, view.online);
     const f = frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen });
     const reached = new Set<Session>();
-    for (const conversationId of conversationIdsOf(this.readModels, e.data.userId)) {
+    for (const conversationId of conversationIdsOf(this.readModels, userId)) {
       for (const s of this.byConversation.get(conversationId) ?? []) {
         if (!reached.has(s)) {
           reached.add(s);

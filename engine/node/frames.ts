@@ -21,6 +21,13 @@ export function eventFrame(e: StoredEvent): string {
   return JSON.stringify({ type: 'event', event: toWireEvent(e) } satisfies ServerFrame);
 }
 
+/** One frame for a page of one conversation's events (catch-up): one write instead of hundreds. */
+export function eventsFrame(conversationId: string, events: StoredEvent[]): string {
+  return `{"type":"events","conversationId":${JSON.stringify(conversationId)},"events":[${events
+    .map((e) => JSON.stringify(toWireEvent(e)))
+    .join(',')}]}`;
+}
+
 export function errorFrame(body: ErrorBody, extra: { id?: string; conversationId?: string } = {}): string {
   return JSON.stringify({ type: 'error', ...extra, code: body.code, message: body.message } satisfies ServerFrame);
 }

@@ -2,6 +2,10 @@
  * A Parley node: the event store, the read models and their runner, command handling,
  * fan-out, and the HTTP + WebSocket server, wired together.
  *
+ * The store is SQLite in the data directory, or — given NATS URLs (NATS_URL, `--nats`) —
+ * a JetStream stream shared with the other nodes of a cluster; the node then also sends
+ * presence heartbeats and exports bus metrics (engine/cluster).
+ *
  * Start-up order matters: read models catch up with the log before the node accepts
  * traffic, and the node records `NodeStarted` so presence forgets sessions a crashed
  * run of this node left behind.
@@ -11,7 +15,9 @@ import type { FastifyInstance } from 'fastify';
 import { ProjectionRunner, builtInProjections, type Projection } from '../../projections/index.js';
 import { syncExtension } from '../../sync/index.js';
 import { toNewEvents } from '../domain/index.js';
+import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
 import { SqliteEventStore, nodeStream, withUpcasting, type EventStore } from '../store/index.js';
+import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { CommandHandler } from './command-handler.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { FanOut } from './fan-out.js';
@@ -40,6 +46,8 @@ export interface ParleyNode {
   /** http://host:port of the running node. */
   readonly url: string;
   readonly port: number;
+  /** Set when the store is JetStream: heartbeats, peers alive. */
+  readonly cluster: ClusterMembership | undefined;
   close(): Promise<void>;
 }
 
@@ -47,16 +55,28 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   const metrics = createMetrics(config.nodeId);
+  // The store's background errors (feed hiccups, index repair) go to the log once it exists.
+  let reportStoreError: (err: unknown) => void = () => undefined;
+  const jetstream =
+    givenStore instanceof JetStreamEventStore
+      ? givenStore
+      : !givenStore && config.natsUrls.length > 0
+        ? await connectClusterStore(config, (err) => reportStoreError(err))
+        : undefined;
+  let runner: ProjectionRunner | undefined;
+  const cluster = jetstream && clusterMembership(config, jetstream, metrics.registry, () => runner?.position ?? 0);
   // Everything in the node reads events in their current shape (old ones are upcast).
   const store = withUpcasting(
-    givenStore ??
-      new SqliteEventStore({
-        file: join(config.dataDir, 'events.sqlite'),
-        onBatch: (appends) => metrics.batchSize.observe(appends),
-      }),
+    cluster
+      ? cluster.busMetrics.timedAppends(jetstream!)
+      : (givenStore ??
+          new SqliteEventStore({
+            file: join(config.dataDir, 'events.sqlite'),
+            onBatch: (appends) => metrics.batchSize.observe(appends),
+          })),
   );
   const readModels = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
-  const runner = new ProjectionRunner(store, readModels, [
+  runner = new ProjectionRunner(store, readModels, [
     ...builtInProjections(),
     ...extensions.flatMap((x) => x.projections ?? []),
     ...projections,
@@ -69,6 +89,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   const app = await createHttpServer(config);
+  reportStoreError = (err) => app.log.warn({ err }, 'event store (NATS JetStream)');
   const gateway = new Gateway(config, store, commands, fanOut, readModels, runner, metrics, app.log);
   registerNodeRoutes(app, gateway);
   const context: NodeContext = {
@@ -83,6 +104,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     consistentReads: () => gateway.consistentReads(),
   };
   for (const x of extensions) await x.register(context);
+  cluster?.join({ store, readModels, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
   if (config.jwtSecretSource === 'generated') {
     app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
   }
@@ -97,24 +119,35 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
-  app.log.info({ url, nodeId: config.nodeId, store: store.kind, dataDir: config.dataDir }, 'parley node listening');
+  app.log.info(
+    {
+      url,
+      nodeId: config.nodeId,
+      store: store.kind,
+      dataDir: config.dataDir,
+      ...(jetstream && { stream: config.streamName, replicas: config.replicas, natsServer: jetstream.serverVersion, natsFeatures: jetstream.features }),
+    },
+    'parley node listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
     config,
     app,
     store,
-    runner,
+    runner: runner!,
     url,
     port,
+    cluster,
     close: () =>
       (closing ??= (async () => {
         // Sockets first: their users' offline events go in before the store closes.
         await gateway.shutdown();
         await app.close();
         for (const x of extensions) await x.close?.();
+        await cluster?.leave();
         stopFanOut();
-        runner.stop();
+        runner!.stop();
         await store.close();
         readModels.close();
       })()),

@@ -8,7 +8,7 @@
  */
 import type { EventStore } from '../store/index.js';
 import { conversationStream } from '../store/index.js';
-import { eventFrame } from './frames.js';
+import { eventsFrame } from './frames.js';
 
 export interface FrameSink {
   send(frame: string): void;
@@ -67,9 +67,9 @@ export class Subscription {
           limit: pageSize,
         });
         if (!this.sink.open) return;
-        for (const e of page) {
-          this.sink.send(eventFrame(e));
-          this.nextSeq = e.seq + 1;
+        if (page.length > 0) {
+          this.sink.send(eventsFrame(this.conversationId, page));
+          this.nextSeq = page[page.length - 1]!.seq + 1;
         }
         // Waiting for the socket to take each page before reading the next is the backpressure.
         await this.sink.drained();

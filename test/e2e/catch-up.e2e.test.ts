@@ -33,6 +33,9 @@ describe('catch-up', () => {
     const done = await b.next((f) => f.type === 'caught-up');
     expect(done).toEqual({ type: 'caught-up', conversationId: id, seq: 121 });
     expect(seqsOf(b.frames, id)).toEqual(Array.from({ length: 84 }, (_, i) => 38 + i));
+    // Catch-up comes in pages, one frame each, not one frame per event.
+    expect(b.types.filter((t) => t === 'events')).toHaveLength(1);
+    expect(b.types.filter((t) => t === 'event')).toHaveLength(0);
     b.close();
   });
 

@@ -7,6 +7,8 @@ import type { ClientFrame, ServerFrame } from '../../protocol/index.js';
 
 export interface TestSocket {
   frames: ServerFrame[];
+  /** The type of every frame as it arrived (`events` pages not expanded). */
+  types: string[];
   send(frame: ClientFrame | string | Buffer): void;
   /** The first recorded frame (from `from` on) that matches; waits for it if needed. */
   next<T extends ServerFrame = ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs?: number, from?: number): Promise<T>;
@@ -23,8 +25,13 @@ export async function connectWs(baseUrl: string, token?: string, options: { via?
   const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {} });
   const frames: ServerFrame[] = [];
   const waiters = new Set<() => void>();
+  const types: string[] = [];
   ws.on('message', (data) => {
-    frames.push(JSON.parse(data.toString()));
+    const f = JSON.parse(data.toString()) as ServerFrame;
+    types.push(f.type);
+    // A catch-up page is recorded as its events, one by one, so assertions read the same.
+    if (f.type === 'events') for (const event of f.events) frames.push({ type: 'event', event });
+    else frames.push(f);
     for (const w of waiters) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
@@ -61,6 +68,7 @@ export async function connectWs(baseUrl: string, token?: string, options: { via?
     ws.send(typeof f === 'string' || Buffer.isBuffer(f) ? f : JSON.stringify(f), { binary: false });
   return {
     frames,
+    types,
     send,
     next,
     command: (id, command) => {
