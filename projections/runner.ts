@@ -186,10 +186,13 @@ export class ProjectionRunner {
       this.startupBuffer.push(events);
       return;
     }
-    for (const slot of this.slots.values()) {
-      if (slot.held) slot.held.push(events);
-      else this.apply(slot, events);
-    }
+    // One transaction for every read model: a live batch costs one commit, not one each.
+    this.db.transaction(() => {
+      for (const slot of this.slots.values()) {
+        if (slot.held) slot.held.push(events);
+        else this.apply(slot, events);
+      }
+    })();
     for (const lane of this.lanes.values()) lane.poke();
     this.notify();
   }
@@ -199,6 +202,7 @@ export class ProjectionRunner {
     if (fresh.length === 0) return;
     const relevant = fresh.filter((e) => slot.handles.has(e.type));
     const last = fresh[fresh.length - 1]!.position;
+    // Nested in a caller's transaction this is a savepoint; alone, its own transaction.
     this.db.transaction(() => {
       if (relevant.length > 0) slot.projection.handle(relevant, this.db);
       this.saveCheckpoint(slot.projection, last);
