@@ -1,0 +1,209 @@
+/**
+ * `parley replay`: reads the log (or one conversation) between two positions or times and
+ * either prints the events, or applies them to one projection in a fresh temporary
+ * read-model database and prints what it built. `--conversation ID --at T` is time travel:
+ * the conversation's history (messages, reactions, deletions) as it was at T.
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { builtInProjections, readMessages, type Projection } from '../../projections/index.js';
+import { conversationStream, type SqliteEventStore, type StoredEvent } from '../store/index.js';
+import { dataDirFiles, openExistingStore } from './data-dir.js';
+import { elapsed, progressBar, writeLine } from './progress.js';
+import { integerFlag, timeFlag, UsageError } from './usage-error.js';
+import { projectionTables, tableRows } from './read-model-tables.js';
+
+const HELP = `usage: parley replay [--conversation ID] [--from-position N] [--to-position N]
+                    [--from-time ISO] [--to-time ISO | --at ISO]
+                    [--into PROJECTION [--db FILE]] [--format ndjson|text] [--data-dir DIR]
+
+Reads events of the whole log, or of one conversation, from DATA_DIR.
+  (default)           prints them, one per line: NDJSON {position,stream,seq,id,type,data,metadata}
+                      or, with --format text, one readable line each
+  --into PROJECTION   applies them to that projection (${builtInProjections().map((p) => p.name).join(', ')}) in a
+                      fresh temporary database and prints the rows it built (NDJSON
+                      {"table","row"}, or text); the node's read models are not touched.
+                      --db FILE keeps that database in a new file for inspection
+  --conversation ID --at ISO
+                      time travel: the conversation as it was at that time (title, members,
+                      messages with their reactions and deletions as of then); text by
+                      default, --format ndjson prints one message per line
+
+Bounds are inclusive: --from-position/--to-position on the global position, --from-time/
+--to-time (or --at) on the time an event was recorded (metadata.at). A summary goes to
+stderr, since stdout carries the output. Safe while the node runs.
+`;
+
+const PAGE = 5000;
+
+export async function replay(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      conversation: { type: 'string', short: 'c' },
+      'from-position': { type: 'string' },
+      'to-position': { type: 'string' },
+      'from-time': { type: 'string' },
+      'to-time': { type: 'string' },
+      at: { type: 'string' },
+      into: { type: 'string' },
+      db: { type: 'string' },
+      format: { type: 'string' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  if (values.at !== undefined && values['to-time'] !== undefined) throw new UsageError('give --at or --to-time, not both');
+  const format = values.format;
+  if (format !== undefined && format !== 'ndjson' && format !== 'text') throw new UsageError(`--format must be ndjson or text, got "${format}"`);
+  const timeTravel = values.at !== undefined && values.conversation !== undefined && values.into === undefined;
+  const filter: EventFilter = {
+    fromPosition: integerFlag('from-position', values['from-position']) ?? 0,
+    toPosition: integerFlag('to-position', values['to-position']) ?? Number.MAX_SAFE_INTEGER,
+    fromTime: timeFlag('from-time', values['from-time']) ?? -Infinity,
+    toTime: timeFlag('to-time', values['to-time']) ?? timeFlag('at', values.at) ?? Infinity,
+  };
+  if (values.db !== undefined && values.into === undefined) throw new UsageError('--db goes with --into');
+  if (values.db !== undefined && existsSync(values.db)) throw new UsageError(`--db must name a new file; ${values.db} exists`);
+  let projection: Projection | undefined;
+  if (values.into !== undefined) {
+    projection = builtInProjections().find((p) => p.name === values.into);
+    if (!projection) throw new UsageError(`unknown projection "${values.into}"; known: ${builtInProjections().map((p) => p.name).join(', ')}`);
+  }
+
+  const files = dataDirFiles(values['data-dir']);
+  const store = openExistingStore(files);
+  const started = performance.now();
+  const scope = values.conversation ? `conversation ${values.conversation}` : 'the whole log';
+  try {
+    if (timeTravel) {
+      const n = await showConversationAt(store, values.conversation!, filter, values.at!, format ?? 'text');
+      process.stderr.write(`replayed ${n} events of ${scope} up to ${values.at} in ${elapsed(started)}\n`);
+    } else if (projection) {
+      const { events, rows } = await replayInto(store, projection, values.conversation, filter, format ?? 'ndjson', values.db);
+      process.stderr.write(`replayed ${events} events of ${scope} into a fresh ${projection.name} read model${values.db ? ` (kept in ${values.db})` : ''}: ${rows} rows, in ${elapsed(started)}\n`);
+    } else {
+      let n = 0;
+      for await (const batch of readEvents(store, values.conversation, filter)) {
+        for (const e of batch) {
+          n += 1;
+          await writeLine(process.stdout, format === 'text' ? textLine(e) : eventJson(e));
+        }
+      }
+      process.stderr.write(`replayed ${n} events of ${scope} in ${elapsed(started)}\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+interface EventFilter {
+  fromPosition: number;
+  toPosition: number;
+  fromTime: number;
+  toTime: number;
+}
+
+/** Batches of matching events in log order (position order; seq order for one conversation). */
+async function* readEvents(store: SqliteEventStore, conversationId: string | undefined, f: EventFilter): AsyncGenerator<StoredEvent[]> {
+  const head = await store.headPosition();
+  const bar = progressBar('replay', Math.min(head, f.toPosition));
+  const keep = (e: StoredEvent) =>
+    e.position >= f.fromPosition && e.position <= f.toPosition && e.metadata.at >= f.fromTime && e.metadata.at <= f.toTime;
+  try {
+    if (conversationId !== undefined) {
+      const stream = conversationStream(conversationId);
+      for (let after = 0; ; ) {
+        const page = await store.readStream(stream, { afterSeq: after, limit: PAGE });
+        if (page.length === 0) return;
+        after = page[page.length - 1]!.seq;
+        yield page.filter(keep);
+      }
+    }
+    for (let after = Math.max(0, f.fromPosition - 1); after < f.toPosition; ) {
+      const page = store.readAllSync(after, PAGE);
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.position;
+      bar.update(after);
+      yield page.filter(keep);
+    }
+  } finally {
+    bar.finish();
+  }
+}
+
+/** Applies the events to a projection in a fresh in-memory database, as the runner would. */
+async function build(store: SqliteEventStore, projections: Projection[], conversationId: string | undefined, f: EventFilter, file = ':memory:') {
+  const db = new Database(file);
+  for (const p of projections) p.setup(db);
+  let events = 0;
+  for await (const batch of readEvents(store, conversationId, f)) {
+    events += batch.length;
+    db.transaction(() => {
+      for (const p of projections) {
+        const relevant = batch.filter((e) => p.handles.includes(e.type));
+        if (relevant.length > 0) p.handle(relevant, db);
+      }
+    })();
+  }
+  return { db, events };
+}
+
+async function replayInto(store: SqliteEventStore, projection: Projection, conversationId: string | undefined, f: EventFilter, format: string, file?: string) {
+  const { db, events } = await build(store, [projection], conversationId, f, file);
+  let rows = 0;
+  try {
+    for (const table of projectionTables(projection)) {
+      if (format === 'text') await writeLine(process.stdout, `-- ${table}`);
+      for (const row of tableRows(db, table)) {
+        rows += 1;
+        await writeLine(process.stdout, format === 'text' ? Object.values(row).map((v) => String(v)).join('\t') : JSON.stringify({ table, row }));
+      }
+    }
+  } finally {
+    db.close();
+  }
+  return { events, rows };
+}
+
+async function showConversationAt(store: SqliteEventStore, conversationId: string, f: EventFilter, at: string, format: string): Promise<number> {
+  const projections = builtInProjections().filter((p) => p.name === 'history' || p.name === 'conversation-list');
+  const { db, events } = await build(store, projections, conversationId, f);
+  try {
+    if (events === 0) throw new Error(`conversation ${conversationId} has no events up to ${at} (wrong id, or it did not exist yet)`);
+    const messages = [];
+    for (let after = 0; ; ) {
+      const page = readMessages(db, conversationId, { after, limit: 1000 });
+      if (page.length === 0) break;
+      messages.push(...page);
+      after = page[page.length - 1]!.seq;
+    }
+    if (format === 'ndjson') {
+      for (const m of messages) await writeLine(process.stdout, JSON.stringify(m));
+      return events;
+    }
+    const meta = db.prepare('SELECT title FROM conversations WHERE id = ?').pluck().get(conversationId) as string | undefined;
+    const members = db.prepare('SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id').pluck().all(conversationId) as string[];
+    await writeLine(process.stdout, `conversation ${conversationId}${meta !== undefined ? ` "${meta}"` : ''} as of ${new Date(f.toTime).toISOString()}`);
+    await writeLine(process.stdout, `members: ${members.join(', ') || '(none)'}`);
+    for (const m of messages) {
+      const reactions = Object.entries(m.reactions).map(([emoji, users]) => `${emoji} ${users.join(',')}`).join('  ');
+      const body = m.deleted ? '(deleted)' : m.text;
+      await writeLine(process.stdout, `#${m.seq} ${m.sentAt} ${m.author}: ${body}${reactions ? `   [${reactions}]` : ''}`);
+    }
+    return events;
+  } finally {
+    db.close();
+  }
+}
+
+/** The feed's shape ({position, stream, seq, id, type, data, metadata}), so tools read both alike. */
+function eventJson(e: StoredEvent): string {
+  return JSON.stringify({ position: e.position, stream: e.stream, seq: e.seq, id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+}
+
+function textLine(e: StoredEvent): string {
+  return `#${e.position} ${e.stream} seq ${e.seq} ${new Date(e.metadata.at).toISOString()} ${e.type} by ${e.metadata.actor} ${JSON.stringify(e.data)}`;
+}

@@ -1,0 +1,27 @@
+/** Every `parley` command answers --help with exit 0; unknown flags are usage errors (exit 2). */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
+const COMMANDS = ['serve', 'token', 'rebuild', 'replay', 'tail', 'export', 'import', 'stats', 'verify'];
+
+describe('parley --help', () => {
+  it('lists every command', async () => {
+    const { stdout } = await exec(process.execPath, [BIN, '--help']);
+    for (const c of COMMANDS) expect(stdout).toContain(`  ${c} `);
+  });
+
+  it.concurrent.each(COMMANDS)('%s --help exits 0 with a usage line', async (command) => {
+    const { stdout } = await exec(process.execPath, [BIN, command, '--help']);
+    expect(stdout).toMatch(new RegExp(`^usage: parley ${command}`));
+  });
+
+  it.concurrent.each(['replay', 'tail', 'export', 'import', 'stats', 'verify'])('%s with an unknown flag exits 2', async (command) => {
+    const err = await exec(process.execPath, [BIN, command, '--no-such-flag']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/Unknown option '--no-such-flag'/);
+  });
+});
