@@ -2,11 +2,14 @@
  * The embedded event store: one SQLite file in WAL mode with synchronous=FULL, so a
  * committed transaction is fsync'd before any append resolves.
  *
- * Group commit: appends that arrive in the same turn of the event loop are written in one
- * transaction (one fsync). While better-sqlite3 commits synchronously, new requests queue
- * up in the sockets and form the next batch, so the batch grows with the load. Each append
- * in a batch is checked on its own: a version conflict rejects that append only.
+ * Group commit: a writer thread (sqlite-writer.js) commits appends in batches, one
+ * transaction and one fsync per batch. While a batch is being committed, new appends
+ * queue up here and form the next batch, so the batch grows with the load and the fsync
+ * never blocks the main thread. Each append in a batch is checked on its own: a version
+ * conflict rejects that append only. Reads use this thread's own connection (WAL lets
+ * them run beside the writer and see every committed batch).
  */
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   AppendOptions,
@@ -27,6 +30,12 @@ interface PendingAppend {
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
+
+type WriterOutcome =
+  | { version: number; firstSeq: number; firstPosition: number }
+  | { duplicate: { fingerprint: string; result: string }; version: number }
+  | { conflict: number };
+type WriterReply = { outcomes: WriterOutcome[] } | { error: string };
 
 interface EventRow {
   position: number;
@@ -70,6 +79,10 @@ export class SqliteEventStore implements EventStore {
   private head: number;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  private inFlight: { batch: PendingAppend[]; started: number } | null = null;
+  private readonly writer: Worker;
+  private drained: (() => void) | null = null;
+  private failure: Error | null = null;
   private readonly listeners = new Set<FeedListener>();
   private closed = false;
   private readonly stmts;
@@ -81,9 +94,6 @@ export class SqliteEventStore implements EventStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.stmts = {
-      insert: this.db.prepare(
-        'INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
       version: this.db.prepare('SELECT max(seq) AS v FROM events WHERE stream = ?').pluck(),
       head: this.db.prepare('SELECT max(position) FROM events').pluck(),
       forward: this.db.prepare(
@@ -94,84 +104,106 @@ export class SqliteEventStore implements EventStore {
       ),
       all: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?'),
       findKey: this.db.prepare('SELECT key, fingerprint, result FROM idempotency WHERE key = ?'),
-      insertKey: this.db.prepare('INSERT INTO idempotency (key, fingerprint, result) VALUES (?, ?, ?)'),
     };
     this.head = (this.stmts.head.get() as number | null) ?? 0;
+    this.writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: { file: options.file } });
+    this.writer.on('message', (reply: WriterReply) => this.committed(reply));
+    this.writer.on('error', (err) => this.broken(err));
+    this.writer.on('exit', (code) => {
+      if (!this.closed) this.broken(new Error(`the SQLite writer thread exited (${code})`));
+    });
   }
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('event store is closed'));
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.push({ stream, events, options, resolve, reject });
-      if (!this.flushScheduled) {
+      if (!this.flushScheduled && !this.inFlight) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
     });
   }
 
+  /** Sends everything that queued up to the writer as one batch (one transaction, one fsync). */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.inFlight || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0) return;
-    const started = performance.now();
-    const outcomes: Array<{ ok: AppendResult } | { err: unknown }> = [];
-    const staged = new Map<string, number>();
-    let head = this.head;
-    try {
-      this.db.transaction(() => {
-        for (const req of batch) {
-          const key = req.options.idempotency?.key;
-          const prior = key ? this.readKey(key) : undefined;
-          const current = staged.get(req.stream) ?? this.versionOf(req.stream);
-          if (prior) {
-            outcomes.push({ ok: { stream: req.stream, version: current, events: [], duplicate: prior } });
-            continue;
-          }
-          const expected = req.options.expectedVersion;
-          if (expected !== 'any' && expected !== current) {
-            outcomes.push({ err: new ConcurrencyError(req.stream, expected, current) });
-            continue;
-          }
-          const stored: StoredEvent[] = [];
-          let seq = current;
-          for (const e of req.events) {
-            seq += 1;
-            head += 1;
-            const data = JSON.stringify(e.data);
-            const metadata = JSON.stringify(e.metadata);
-            this.stmts.insert.run(head, req.stream, seq, e.id, e.type, data, metadata);
-            stored.push({ stream: req.stream, seq, position: head, id: e.id, type: e.type, data: e.data, metadata: e.metadata });
-          }
-          if (req.options.idempotency) {
-            const { key: k, fingerprint, result } = req.options.idempotency;
-            this.stmts.insertKey.run(k, fingerprint, JSON.stringify(result));
-          }
-          staged.set(req.stream, seq);
-          outcomes.push({ ok: { stream: req.stream, version: seq, events: stored, duplicate: null } });
-        }
-      })();
-    } catch (err) {
-      // The whole batch rolled back (disk full, I/O error, duplicate event id): nothing
-      // of it is in the log, so every append in it fails.
+    this.inFlight = { batch, started: performance.now() };
+    this.writer.postMessage(
+      batch.map((req) => ({
+        stream: req.stream,
+        expected: req.options.expectedVersion,
+        key: req.options.idempotency?.key,
+        fingerprint: req.options.idempotency?.fingerprint,
+        result: req.options.idempotency ? JSON.stringify(req.options.idempotency.result) : undefined,
+        events: req.events.map((e) => ({ id: e.id, type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) })),
+      })),
+    );
+  }
+
+  private committed(reply: WriterReply): void {
+    const { batch, started } = this.inFlight!;
+    this.inFlight = null;
+    if ('error' in reply) {
+      // The whole batch rolled back (disk full, I/O error, duplicate event id).
       this.versions.clear();
+      const err = new Error(`append failed: ${reply.error}`);
       for (const req of batch) req.reject(err);
-      return;
+    } else {
+      this.settle(batch, reply.outcomes, started);
     }
-    this.head = head;
-    for (const [stream, v] of staged) this.versions.set(stream, v);
+    if (this.pending.length > 0) this.flush();
+    else this.drained?.();
+  }
+
+  private settle(batch: PendingAppend[], outcomes: WriterOutcome[], started: number): void {
+    const results: Array<AppendResult | Error> = [];
     const appended: StoredEvent[] = [];
-    for (const o of outcomes) if ('ok' in o) appended.push(...o.ok.events);
+    batch.forEach((req, i) => {
+      const o = outcomes[i]!;
+      if ('conflict' in o) {
+        results.push(new ConcurrencyError(req.stream, req.options.expectedVersion, o.conflict));
+      } else if ('duplicate' in o) {
+        const duplicate = { key: req.options.idempotency!.key, fingerprint: o.duplicate.fingerprint, result: JSON.parse(o.duplicate.result) };
+        results.push({ stream: req.stream, version: o.version, events: [], duplicate });
+      } else {
+        const stored = req.events.map((e, j) => ({
+          stream: req.stream,
+          seq: o.firstSeq + j,
+          position: o.firstPosition + j,
+          id: e.id,
+          type: e.type,
+          data: e.data,
+          metadata: e.metadata,
+        }));
+        this.versions.set(req.stream, o.version);
+        if (stored.length > 0) this.head = stored[stored.length - 1]!.position;
+        appended.push(...stored);
+        results.push({ stream: req.stream, version: o.version, events: stored, duplicate: null });
+      }
+    });
     this.options.onBatch?.(batch.length, appended.length, (performance.now() - started) / 1000);
     // The feed sees the batch before the appenders hear back, so in-process read models
     // are up to date by the time a client gets its ack.
     if (appended.length > 0) this.emit(appended);
     batch.forEach((req, i) => {
-      const o = outcomes[i]!;
-      if ('ok' in o) req.resolve(o.ok);
-      else req.reject(o.err);
+      const r = results[i]!;
+      if (r instanceof Error) req.reject(r);
+      else req.resolve(r);
     });
+  }
+
+  private broken(err: Error): void {
+    this.failure = err;
+    const waiting = [...(this.inFlight?.batch ?? []), ...this.pending];
+    this.inFlight = null;
+    this.pending = [];
+    for (const req of waiting) req.reject(err);
+    this.drained?.();
   }
 
   private emit(events: StoredEvent[]): void {
@@ -239,8 +271,15 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pending.length > 0) this.flush();
+    // Appends already accepted are committed (and answered) before the store closes.
+    if (this.inFlight || this.pending.length > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        if (!this.inFlight) this.flush();
+      });
+    }
     this.listeners.clear();
+    await this.writer.terminate();
     this.db.close();
   }
 }

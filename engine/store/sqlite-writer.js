@@ -1,0 +1,72 @@
+// The embedded store's writer thread. It owns the write connection and commits each batch
+// of appends in one transaction with synchronous=FULL, so the fsync happens here while the
+// node's main thread keeps serving sockets (and gathering the next batch).
+//
+// Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader.
+//
+// In:  [{ stream, expected: number | 'any', key?, fingerprint?, result?, events: [{ id, type, data, metadata }] }]
+//      (data, metadata and result are JSON text)
+// Out: { outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { fingerprint, result }, version } | { conflict: actual }] }
+//      or { error } when the whole transaction rolled back.
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
+const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').pluck();
+const findKey = db.prepare('SELECT fingerprint, result FROM idempotency WHERE key = ?');
+const insertKey = db.prepare('INSERT INTO idempotency (key, fingerprint, result) VALUES (?, ?, ?)');
+const versions = new Map();
+let head = db.prepare('SELECT max(position) FROM events').pluck().get() ?? 0;
+
+function currentVersion(stream, staged) {
+  let v = staged.get(stream) ?? versions.get(stream);
+  if (v === undefined) {
+    v = versionOf.get(stream) ?? 0;
+    versions.set(stream, v);
+  }
+  return v;
+}
+
+parentPort.on('message', (batch) => {
+  const staged = new Map();
+  const outcomes = [];
+  let position = head;
+  try {
+    db.transaction(() => {
+      for (const req of batch) {
+        const current = currentVersion(req.stream, staged);
+        const prior = req.key ? findKey.get(req.key) : undefined;
+        if (prior) {
+          outcomes.push({ duplicate: prior, version: current });
+          continue;
+        }
+        if (req.expected !== 'any' && req.expected !== current) {
+          outcomes.push({ conflict: current });
+          continue;
+        }
+        const firstPosition = position + 1;
+        let seq = current;
+        for (const e of req.events) {
+          seq += 1;
+          position += 1;
+          insert.run(position, req.stream, seq, e.id, e.type, e.data, e.metadata);
+        }
+        if (req.key) insertKey.run(req.key, req.fingerprint, req.result);
+        staged.set(req.stream, seq);
+        outcomes.push({ version: seq, firstSeq: current + 1, firstPosition });
+      }
+    })();
+  } catch (err) {
+    // Rolled back: nothing of the batch is in the log, and cached versions may be wrong.
+    versions.clear();
+    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  head = position;
+  for (const [stream, v] of staged) versions.set(stream, v);
+  parentPort.postMessage({ outcomes });
+});
