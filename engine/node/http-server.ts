@@ -33,7 +33,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     bodyLimit: config.maxFrameBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
-  } as never) as unknown as FastifyInstance;
+  }) as unknown as FastifyInstance;
   // Bodies are JSON and must have the right types as sent ("5" is not a number); only
   // query strings and path parameters, which are always text, are coerced.
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
