@@ -11,9 +11,11 @@ import { cleanupAll, tempDir } from './procs.js';
 import { beginScenario, endProgress, machine, table, writeResults, type ScenarioResult } from './report.js';
 import * as append from './scenarios/append.js';
 import * as catchup from './scenarios/catchup.js';
+import * as cluster from './scenarios/cluster.js';
 import * as connections from './scenarios/connections.js';
 import * as fanout from './scenarios/fanout.js';
 import * as replay from './scenarios/replay.js';
+import * as yjs from './scenarios/yjs.js';
 
 export interface RunOptions {
   quick: boolean;
@@ -26,7 +28,7 @@ interface Scenario {
   run(opts: RunOptions): Promise<Omit<ScenarioResult, 'seconds'>>;
 }
 
-const SCENARIOS: Scenario[] = [fanout, append, replay, connections, catchup];
+const SCENARIOS: Scenario[] = [fanout, append, replay, connections, catchup, yjs, cluster];
 
 const { values } = parseArgs({
   options: {
@@ -83,7 +85,8 @@ for (const scenario of SCENARIOS) {
   cleanupAll();
 }
 const seconds = (performance.now() - started) / 1000;
-const command = `npm run bench --${values.quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.profile ? ' --profile' : ''}`;
+const flags = `${values.quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.profile ? ' --profile' : ''}`;
+const command = `npm run bench${flags ? ` --${flags}` : ''}`;
 process.stdout.write(`\n${table(results)}\n\n`);
 for (const r of results) {
   for (const n of r.notes) process.stdout.write(`${r.scenario}: ${n}\n`);

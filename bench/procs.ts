@@ -64,7 +64,13 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-function track(child: ChildProcess, name: string): { exited: Promise<void>; stderr: () => string } {
+/** Registers a child process of the run (stopped by cleanupAll) and keeps the tail of its stderr. */
+export function track(
+  child: ChildProcess,
+  name: string,
+  /** True once the harness itself is stopping the process (a non-zero exit is then expected). */
+  stopping: () => boolean = () => false,
+): { exited: Promise<void>; stderr: () => string } {
   children.add(child);
   let stderr = '';
   child.stderr?.on('data', (d) => {
@@ -74,7 +80,7 @@ function track(child: ChildProcess, name: string): { exited: Promise<void>; stde
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       children.delete(child);
-      if (code && code !== 0 && signal === null) process.stderr.write(`\n[${name} exited ${code}] ${stderr.slice(-2000)}\n`);
+      if (code && code !== 0 && signal === null && !stopping()) process.stderr.write(`\n[${name} exited ${code}] ${stderr.slice(-2000)}\n`);
       resolve();
     }),
   );
@@ -140,7 +146,7 @@ export async function startParley(options: ParleyOptions = {}): Promise<Server &
 }
 
 /** Runs a peer server (bench/peers/<name>.ts) on 127.0.0.1. */
-export async function startPeer(name: 'socketio-server' | 'ws-server', system: string): Promise<Server> {
+export async function startPeer(name: 'socketio-server' | 'ws-server' | 'y-websocket-server', system: string): Promise<Server> {
   const port = await freePort();
   const child = fork(join(BENCH_DIR, 'peers', `${name}.ts`), [], {
     execArgv: ['--import', 'tsx'],

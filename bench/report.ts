@@ -28,12 +28,15 @@ export interface ScenarioResult {
   error?: string;
 }
 
-/** Adds ratio Parley/peer to the peer rows of `figure`. */
-export function addRatios(rows: Row[], figure: string, goals: Record<string, string> = {}): void {
-  const parley = rows.find((r) => r.system === 'parley' && r.figure === figure);
+/**
+ * Adds ratio subject/peer to the peer rows of `figure`; the subject is the row of system
+ * `subject` ('parley', or e.g. '3 nodes' when Parley is compared with itself).
+ */
+export function addRatios(rows: Row[], figure: string, goals: Record<string, string> = {}, subject = 'parley'): void {
+  const parley = rows.find((r) => r.system === subject && r.figure === figure);
   for (const r of rows) {
     // Rows named 'parley …' are diagnostics of Parley itself, not peers.
-    if (r.figure !== figure || r.system.startsWith('parley') || !parley) continue;
+    if (r.figure !== figure || r.system === subject || (subject === 'parley' && r.system.startsWith('parley')) || !parley) continue;
     r.ratio = parley.value / r.value;
     if (goals[r.system]) r.goal = goals[r.system];
   }

@@ -101,14 +101,15 @@ async function run(p: Phase) {
 serveRequests({
   async setup(req) {
     system = req.system;
-    const url: string = req.url;
+    // Several URLs (cluster nodes): a room's members are spread over them, round robin.
+    const urls: string[] = req.urls ?? [req.url];
     const specs: string[][] = req.rooms;
     const addresses: string[] = req.localAddresses ?? ['127.0.0.1'];
     let connected = 0;
     rooms = await withConcurrency(specs, 20, async (members, k) => {
-      const id = system === 'parley' ? await createParleyConversation(url, members) : `room-${req.offset + k}`;
+      const id = system === 'parley' ? await createParleyConversation(urls[k % urls.length]!, members) : `room-${req.offset + k}`;
       const clients = await Promise.all(
-        members.map((u, j) => connectClient(system, url, u, { localAddress: addresses[(k + j) % addresses.length], deflate: req.deflate ?? true })),
+        members.map((u, j) => connectClient(system, urls[(k + j) % urls.length]!, u, { localAddress: addresses[(k + j) % addresses.length], deflate: req.deflate ?? true })),
       );
       await Promise.all(clients.map((c) => c.join([id])));
       connected += clients.length;

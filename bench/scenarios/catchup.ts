@@ -8,6 +8,7 @@
 import { startLoad, startParley } from '../procs.js';
 import { addRatios, progressLine, type Row, type ScenarioResult } from '../report.js';
 import type { RunOptions } from '../main.js';
+import { topSelfTime } from '../profile.js';
 
 export const name = 'catchup';
 
@@ -15,7 +16,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'seconds'>> {
   const knobs = { messages: 10_000, textBytes: 100, fillWindow: 200, httpPageSize: 1000, rounds: opts.quick ? 3 : 7 };
-  const node = await startParley();
+  const node = await startParley(opts.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] } : {});
   const child = startLoad('catchup');
   const rows: Row[] = [];
   const notes: string[] = [];
@@ -43,5 +44,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
     await child.stop();
     await node.stop();
   }
+  // The profile covers the fill (10k posts) too; the catch-up rounds are most of the rest.
+  if (opts.profileDir) notes.push('Parley node CPU profile (fill + rounds), top self time:', ...topSelfTime(opts.profileDir));
   return { scenario: name, knobs, rows, notes };
 }

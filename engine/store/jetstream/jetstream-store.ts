@@ -94,6 +94,8 @@ export class JetStreamEventStore implements EventStore {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: options.requestTimeoutMs,
+      // Async stack traces cost an Error per request (6–9% of the node's time in the cluster bench).
+      noAsyncTraces: true,
     });
     try {
       const js = jetstream(nc, { timeout: options.requestTimeoutMs });
