@@ -4,6 +4,7 @@
  * environment (see README, Configuration). Exit codes: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from 'node:util';
+import { cluster } from './cluster.js';
 import { exportLog } from './export.js';
 import { importLog } from './import.js';
 import { rebuild } from './rebuild.js';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   import: { summary: 'Load an export into an empty store: parley import [--in FILE]', run: importLog },
   stats: { summary: 'Streams, events per type, file sizes, head position, read-model lag', run: stats },
   verify: { summary: 'Check dense seqs, positions, and read models against a fresh replay', run: verify },
+  cluster: { summary: 'Start a local cluster: 3 NATS JetStream servers and N nodes (parley cluster --nodes 3)', run: cluster },
 };
 
 // `parley replay | head`: a reader that stops early is not an error.

@@ -35,8 +35,8 @@ export interface NodeConfig {
   natsUrls: string[];
   /** The JetStream stream holding the log (and the prefix of the cluster's subjects). */
   streamName: string;
-  /** JetStream replicas of the log (3 in a 3-server NATS cluster). */
-  replicas: number;
+  /** JetStream replicas of the log (3 in a 3-server NATS cluster); null keeps what the stream has (1 for a new one). */
+  replicas: number | null;
   /** How long a NATS outage is absorbed before commands fail with `unavailable`. */
   natsRetryBudgetMs: number;
   /** Seconds between this node's presence heartbeats. */
@@ -93,8 +93,9 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(streamName)) {
     throw new ConfigError(`PARLEY_STREAM must be 1–64 letters, digits, "_" or "-", got "${streamName}"`);
   }
-  const replicas = overrides.replicas ?? int(env, 'PARLEY_REPLICAS', 1);
-  if (replicas < 1 || replicas > 5) throw new ConfigError(`PARLEY_REPLICAS must be 1..5, got ${replicas}`);
+  // Unset means "as the stream is": a node started without it must not scale an R3 log down.
+  const replicas = overrides.replicas !== undefined ? overrides.replicas : env.PARLEY_REPLICAS ? int(env, 'PARLEY_REPLICAS', 1) : null;
+  if (replicas !== null && (replicas < 1 || replicas > 5)) throw new ConfigError(`PARLEY_REPLICAS must be 1..5, got ${replicas}`);
   const heartbeatSeconds = overrides.heartbeatSeconds ?? seconds(env, 'PARLEY_HEARTBEAT_SECONDS', 5);
   const presenceExpirySeconds = overrides.presenceExpirySeconds ?? seconds(env, 'PARLEY_PRESENCE_EXPIRY_SECONDS', 15);
   if (heartbeatSeconds <= 0) throw new ConfigError('PARLEY_HEARTBEAT_SECONDS must be positive');

@@ -6,7 +6,8 @@
  * - Streams are named `conversation-<id>`, `user-<id>`, `node-<id>`.
  * - `seq` is dense per stream (1, 2, 3, …), `position` is monotonic across the store.
  * - An append states the version it expects; a mismatch rejects with ConcurrencyError and
- *   appends nothing.
+ *   appends nothing. Appends with an expected version that were queued behind a failed
+ *   (or duplicate) append on the same stream reject too: they were decided on top of it.
  * - An append that carries an idempotency key records it with the events, atomically;
  *   appending the same key again returns the first result and appends nothing.
  * - `append` resolves only once the events are durable.

@@ -33,18 +33,28 @@ function currentVersion(stream, staged) {
 
 parentPort.on('message', (batch) => {
   const staged = new Map();
+  // Streams where an append with an expected version failed or was a duplicate: the
+  // appends behind it were decided on top of its events and fail too.
+  const broken = new Map();
   const outcomes = [];
   let position = head;
   try {
     db.transaction(() => {
       for (const req of batch) {
         const current = currentVersion(req.stream, staged);
+        const dependent = req.expected !== 'any';
+        if (dependent && broken.has(req.stream)) {
+          outcomes.push({ conflict: current });
+          continue;
+        }
         const prior = req.key ? findKey.get(req.key) : undefined;
         if (prior) {
+          if (dependent && req.events.length > 0) broken.set(req.stream, true);
           outcomes.push({ duplicate: prior, version: current });
           continue;
         }
-        if (req.expected !== 'any' && req.expected !== current) {
+        if (dependent && req.expected !== current) {
+          broken.set(req.stream, true);
           outcomes.push({ conflict: current });
           continue;
         }

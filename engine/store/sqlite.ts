@@ -6,7 +6,8 @@
  * transaction and one fsync per batch. While a batch is being committed, new appends
  * queue up here and form the next batch, so the batch grows with the load and the fsync
  * never blocks the main thread. Each append in a batch is checked on its own: a version
- * conflict rejects that append only. Reads use this thread's own connection (WAL lets
+ * conflict rejects that append and the appends queued behind it on the same stream (they
+ * were decided on top of it). Reads use this thread's own connection (WAL lets
  * them run beside the writer and see every committed batch).
  */
 import { Worker } from 'node:worker_threads';
@@ -163,8 +164,11 @@ export class SqliteEventStore implements EventStore {
   private settle(batch: PendingAppend[], outcomes: WriterOutcome[], started: number): void {
     const results: Array<AppendResult | Error> = [];
     const appended: StoredEvent[] = [];
+    const broken = new Set<string>();
     batch.forEach((req, i) => {
       const o = outcomes[i]!;
+      const dependent = req.options.expectedVersion !== 'any';
+      if (dependent && ('conflict' in o || ('duplicate' in o && req.events.length > 0))) broken.add(req.stream);
       if ('conflict' in o) {
         results.push(new ConcurrencyError(req.stream, req.options.expectedVersion, o.conflict));
       } else if ('duplicate' in o) {
@@ -186,6 +190,15 @@ export class SqliteEventStore implements EventStore {
         results.push({ stream: req.stream, version: o.version, events: stored, duplicate: null });
       }
     });
+    // Appends already queued for the next batch behind a failed one were decided on top
+    // of its events: they fail too (the caller retries them on fresh state).
+    if (broken.size > 0) {
+      this.pending = this.pending.filter((req) => {
+        if (req.options.expectedVersion === 'any' || !broken.has(req.stream)) return true;
+        req.reject(new ConcurrencyError(req.stream, req.options.expectedVersion, this.versions.get(req.stream) ?? -1));
+        return false;
+      });
+    }
     this.options.onBatch?.(batch.length, appended.length, (performance.now() - started) / 1000);
     // The feed sees the batch before the appenders hear back, so in-process read models
     // are up to date by the time a client gets its ack.

@@ -85,6 +85,20 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect(read.map((e) => e.type)).toEqual(Array.from({ length: 20 }, (_, i) => `E${i}`));
     });
 
+    it('takes down the appends queued behind a failed one on the same stream', async () => {
+      await store.append(stream, [ev('A')], { expectedVersion: 0 });
+      // As a command handler pipelines them: b decided at version 0 (stale), c on top of b.
+      const b = store.append(stream, [ev('B')], { expectedVersion: 0 });
+      const c = store.append(stream, [ev('C')], { expectedVersion: 1 });
+      const other = store.append(`conversation-${randomUUID()}`, [ev('X')], { expectedVersion: 0 });
+      expect(isConcurrencyError(await b.catch((e) => e))).toBe(true);
+      expect(isConcurrencyError(await c.catch((e) => e))).toBe(true);
+      expect((await other).version).toBe(1);
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A']);
+      // Appends made after the failure was known go through.
+      expect((await store.append(stream, [ev('D')], { expectedVersion: 1 })).version).toBe(2);
+    });
+
     it('records an idempotency key once and returns the original record on a repeat', async () => {
       const key = `alice:${randomUUID()}`;
       const first = await store.append(stream, [ev('A')], {

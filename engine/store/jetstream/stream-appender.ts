@@ -9,6 +9,10 @@
  * 10071 rejection; the tip is then re-read and, before anything is called a conflict, the
  * newer envelopes are searched for this append's own message (a retry after a lost ack)
  * or its idempotency key (the same command, already applied).
+ *
+ * An append that fails (or turns out a duplicate) takes down the appends with an expected
+ * version that were queued behind it on the same stream: a command handler pipelines
+ * commands decided on top of each other's events, and those must not land without them.
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { AppendOptions, AppendResult, IdempotencyRecord, NewEvent } from '../port.js';
@@ -36,6 +40,8 @@ const MAX_TIP_REFRESHES = 10;
 export class StreamAppender {
   private readonly tips = new StreamTips(100_000);
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per stream: appends handed out, and the last one taken down by a failure before it. */
+  private readonly tickets = new Map<string, { issued: number; poisonedUpTo: number }>();
 
   constructor(
     private readonly js: JetStreamClient,
@@ -47,12 +53,38 @@ export class StreamAppender {
   ) {}
 
   append(stream: string, subject: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    let tickets = this.tickets.get(stream);
+    if (!tickets) this.tickets.set(stream, (tickets = { issued: 0, poisonedUpTo: 0 }));
+    const ticket = ++tickets.issued;
+    const t = tickets;
+    const dependent = options.expectedVersion !== 'any';
     const previous = this.queues.get(stream) ?? Promise.resolve();
-    const run = previous.then(() => this.appendNow(stream, subject, events, options));
+    const run = previous
+      .then(() => {
+        // Queued behind an append that failed: it was decided on top of that one's events,
+        // so it must not land even if its expected version happens to match again.
+        if (dependent && ticket <= t.poisonedUpTo) {
+          throw new ConcurrencyError(stream, options.expectedVersion, this.tips.get(stream)?.version ?? -1);
+        }
+        return this.appendNow(stream, subject, events, options);
+      })
+      .then(
+        (result) => {
+          if (dependent && result.duplicate && events.length > 0) t.poisonedUpTo = t.issued;
+          return result;
+        },
+        (err) => {
+          if (dependent) t.poisonedUpTo = t.issued;
+          throw err;
+        },
+      );
     const settled = run.catch(() => undefined);
     this.queues.set(stream, settled);
     void settled.then(() => {
-      if (this.queues.get(stream) === settled) this.queues.delete(stream);
+      if (this.queues.get(stream) === settled) {
+        this.queues.delete(stream);
+        this.tickets.delete(stream);
+      }
     });
     return run;
   }
