@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
 import { loadConfig } from '../node/index.js';
-import { SqliteEventStore } from '../store/index.js';
+import { openLogStore } from '../cluster/index.js';
 
 const HELP = `usage: parley rebuild [projection…] [--data-dir DIR]
 
@@ -18,7 +18,7 @@ export async function rebuild(args: string[]): Promise<void> {
   });
   if (values.help) return void process.stdout.write(HELP);
   const config = loadConfig(process.env, values['data-dir'] ? { dataDir: values['data-dir'] } : {});
-  const store = new SqliteEventStore({ file: join(config.dataDir, 'events.sqlite') });
+  const store = await openLogStore(config);
   const db = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
   const runner = new ProjectionRunner(store, db, builtInProjections(), { batchSize: 5000 });
   const head = await store.headPosition();

@@ -22,8 +22,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import { toNewEvents } from '../domain/index.js';
 import { isConcurrencyError, nodeStream, type EventStore, type StoredEvent } from '../store/index.js';
-// TODO(lead): export these from projections/index.ts and import them from there.
-import { isNodeExpired, nodeLiveness, nodesWithSessions } from '../../projections/presence.js';
+import { isNodeExpired, nodeLiveness, nodesWithSessions } from '../../projections/index.js';
 import { Heartbeats, type Heartbeat, type HeartbeatOptions } from './heartbeats.js';
 
 export interface ClusterPresenceOptions {

@@ -24,6 +24,8 @@ export const SCHEMA_VERSIONS: Readonly<Record<string, number>> = {
   UserOnline: 1,
   UserOffline: 1,
   NodeStarted: 1,
+  NodeExpired: 1,
+  NodeResumed: 1,
 };
 
 export function schemaVersionOf(type: string): number {

@@ -127,6 +127,9 @@ export class CommandHandler {
   ): Promise<{ version: number; events: StoredEvent[]; record?: IdempotencyRecord; duplicate: IdempotencyRecord | null }> {
     const stream = conversationStream(conversationId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      // Another node is writing this conversation: back off a little (jittered) so the
+      // writers stop colliding, instead of burning the attempts back to back.
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
       const state = await this.load(stream);
       const before = state.version;
       const decided = decideEvents(state);

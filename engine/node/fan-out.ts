@@ -5,9 +5,7 @@
  * including the users of a node that went silent or came back (cluster presence).
  */
 import type Database from 'better-sqlite3';
-import { conversationIdsOf, presenceOf } from '../../projections/index.js';
-// TODO(lead): export usersOnNode from projections/index.ts and import it from there.
-import { usersOnNode } from '../../projections/presence.js';
+import { conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
 import { eventFrame, frame } from './frames.js';

@@ -13,7 +13,7 @@ import { CLOSE, ParleyError } from '../../protocol/index.js';
 import type { ProjectionRunner } from '../../projections/index.js';
 import { toNewEvents } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
-import { userStream } from '../store/index.js';
+import { isStoreUnavailableError, userStream } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
 import type { NodeConfig } from './config.js';
 import type { FanOut } from './fan-out.js';
@@ -30,6 +30,8 @@ export class Gateway {
   readonly sockets = new Set<WebSocket>();
   /** Presence appends in flight; a closing node waits for them before closing its store. */
   private readonly recording = new Set<Promise<unknown>>();
+  private readonly presenceChains = new Map<string, Promise<void>>();
+  private closing = false;
 
   constructor(
     readonly config: NodeConfig,
@@ -121,15 +123,37 @@ export class Gateway {
     this.presence('UserOffline', userId);
   }
 
+  /**
+   * Records a presence change. A user's changes are appended in order, one after the
+   * other; while the store is unavailable (a NATS outage) the change is retried with
+   * backoff, so a user who left during the outage does not stay online for ever — and a
+   * reconnect meanwhile waits behind it instead of overtaking it.
+   */
   private presence(type: 'UserOnline' | 'UserOffline', userId: string): void {
     const events = toNewEvents([{ type, data: { userId, nodeId: this.config.nodeId } }], {
       actor: userId,
       commandId: `presence-${this.config.nodeId}`,
     });
-    const done = this.store
-      .append(userStream(userId), events, { expectedVersion: 'any' })
-      .catch((err) => this.log.warn({ err, userId }, 'could not record presence'))
-      .finally(() => this.recording.delete(done));
+    const record = async () => {
+      for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+        try {
+          await this.store.append(userStream(userId), events, { expectedVersion: 'any' });
+          return;
+        } catch (err) {
+          if (this.closing || !isStoreUnavailableError(err)) {
+            this.log.warn({ err, userId, type }, 'could not record presence');
+            return;
+          }
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    };
+    const previous = this.presenceChains.get(userId) ?? Promise.resolve();
+    const done: Promise<void> = previous.then(record).finally(() => {
+      this.recording.delete(done);
+      if (this.presenceChains.get(userId) === done) this.presenceChains.delete(userId);
+    });
+    this.presenceChains.set(userId, done);
     this.recording.add(done);
   }
 
@@ -147,6 +171,8 @@ export class Gateway {
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.sockets) s.terminate();
+    // Offline events get one try each from here on: a node going down does not wait out an outage.
+    this.closing = true;
     await this.settled();
   }
 }

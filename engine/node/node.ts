@@ -12,11 +12,11 @@
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ProjectionRunner, builtInProjections, type Projection } from '../../projections/index.js';
+import { ProjectionRunner, builtInProjections, type ExternalProjection, type Projection } from '../../projections/index.js';
 import { syncExtension } from '../../sync/index.js';
 import { toNewEvents } from '../domain/index.js';
 import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
-import { SqliteEventStore, nodeStream, withUpcasting, type EventStore } from '../store/index.js';
+import { SqliteEventStore, nodeStream, withReadTimings, withUpcasting, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { CommandHandler } from './command-handler.js';
 import { loadConfig, type NodeConfig } from './config.js';
@@ -30,8 +30,8 @@ import { verifyToken } from './token.js';
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
   store?: EventStore;
-  /** Extra projections to run next to the built-in ones. */
-  projections?: Projection[];
+  /** Extra projections to run next to the built-in ones (SQLite or external). */
+  projections?: Array<Projection | ExternalProjection>;
   /** Layers that add routes and read models; default: Yjs sync. */
   extensions?: NodeExtension[];
   /** Environment to read configuration from (default process.env). */
@@ -65,15 +65,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
         : undefined;
   let runner: ProjectionRunner | undefined;
   const cluster = jetstream && clusterMembership(config, jetstream, metrics.registry, () => runner?.position ?? 0);
-  // Everything in the node reads events in their current shape (old ones are upcast).
+  // Everything in the node reads events in their current shape (old ones are upcast),
+  // and every read of the log is timed.
   const store = withUpcasting(
-    cluster
-      ? cluster.busMetrics.timedAppends(jetstream!)
-      : (givenStore ??
-          new SqliteEventStore({
-            file: join(config.dataDir, 'events.sqlite'),
-            onBatch: (appends) => metrics.batchSize.observe(appends),
-          })),
+    withReadTimings(
+      cluster
+        ? cluster.busMetrics.timedAppends(jetstream!)
+        : (givenStore ??
+            new SqliteEventStore({
+              file: join(config.dataDir, 'events.sqlite'),
+              onBatch: (appends) => metrics.batchSize.observe(appends),
+            })),
+      (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
+    ),
   );
   const readModels = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
   runner = new ProjectionRunner(store, readModels, [
@@ -147,7 +151,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
         for (const x of extensions) await x.close?.();
         await cluster?.leave();
         stopFanOut();
-        runner!.stop();
+        await runner!.stop();
         await store.close();
         readModels.close();
       })()),

@@ -1,6 +1,7 @@
 /** A request's correlation id is in its log lines and in the metadata of the events it appends. */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { spawnNode, tokenFor, type SpawnedNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -44,9 +45,12 @@ describe('correlation ids', () => {
     expect(posted.status).toBe(201);
     const [, message] = await feed(c.id);
     expect(message.metadata).toMatchObject({ correlationId: 'req-abc-123', commandId: 'trace-1', actor: 'alice' });
-    const logged = lines.filter((l) => l.reqId === 'req-abc-123');
-    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'command handled', 'request completed']));
-    expect(logged.find((l) => l.msg === 'command handled')).toMatchObject({ commandId: 'trace-1', seq: 2 });
+    // The node's stdout is a pipe: its log lines may arrive a moment after the response.
+    await eventually(() => {
+      const logged = lines.filter((l) => l.reqId === 'req-abc-123');
+      expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['incoming request', 'command handled', 'request completed']));
+      expect(logged.find((l) => l.msg === 'command handled')).toMatchObject({ commandId: 'trace-1', seq: 2 });
+    });
   });
 
   it('uses the command id as the correlation id over WebSockets', async () => {
@@ -56,6 +60,8 @@ describe('correlation ids', () => {
     s.close();
     const [, message] = await feed(c.id);
     expect(message.metadata).toMatchObject({ correlationId: 'ws-cmd-7', commandId: 'ws-cmd-7' });
-    expect(lines.find((l) => l.correlationId === 'ws-cmd-7')).toMatchObject({ msg: 'command handled', seq: 2, userId: 'alice' });
+    await eventually(() =>
+      expect(lines.find((l) => l.correlationId === 'ws-cmd-7')).toMatchObject({ msg: 'command handled', seq: 2, userId: 'alice' }),
+    );
   });
 });
