@@ -37,6 +37,8 @@ export class ProjectionRunner {
   private readonly lanes = new Map<string, ExternalLane>();
   private unsubscribe: (() => void) | null = null;
   private startupBuffer: StoredEvent[][] | null = null;
+  private live: StoredEvent[][] = [];
+  private drainScheduled = false;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly batchSize: number;
 
@@ -122,6 +124,7 @@ export class ProjectionRunner {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.drainLive();
     await Promise.all([...this.lanes.values()].map((l) => l.stop()));
   }
 
@@ -185,12 +188,29 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Live batches are applied just after the feed delivered them, not while it does: the
+   * appenders get their acks and the fan-out sends its frames first. Readers that need a
+   * read model to include a write wait for it (`waitFor`). Batches that queue up meanwhile
+   * are applied together, in one transaction for every read model.
+   */
   private onLive(events: StoredEvent[]): void {
     if (this.startupBuffer) {
       this.startupBuffer.push(events);
       return;
     }
-    // One transaction for every read model: a live batch costs one commit, not one each.
+    this.live.push(events);
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drainLive());
+    }
+  }
+
+  private drainLive(): void {
+    this.drainScheduled = false;
+    if (this.live.length === 0) return;
+    const events = this.live.length === 1 ? this.live[0]! : this.live.flat();
+    this.live = [];
     this.db.transaction(() => {
       for (const slot of this.slots.values()) {
         if (slot.held) slot.held.push(events);

@@ -8,17 +8,18 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, readMessages, type Projection } from '../../projections/index.js';
-import { conversationStream, type SqliteEventStore, type StoredEvent } from '../store/index.js';
-import { dataDirFiles, openExistingStore } from './data-dir.js';
+import { conversationStream, type EventStore, type StoredEvent } from '../store/index.js';
+import { dataDirFiles, openLogForReading } from './data-dir.js';
 import { elapsed, progressBar, writeLine } from './progress.js';
 import { integerFlag, timeFlag, UsageError } from './usage-error.js';
 import { projectionTables, tableRows } from './read-model-tables.js';
 
 const HELP = `usage: parley replay [--conversation ID] [--from-position N] [--to-position N]
                     [--from-time ISO] [--to-time ISO | --at ISO]
-                    [--into PROJECTION [--db FILE]] [--format ndjson|text] [--data-dir DIR]
+                    [--into PROJECTION [--db FILE]] [--format ndjson|text] [--data-dir DIR | --nats URLS]
 
-Reads events of the whole log, or of one conversation, from DATA_DIR.
+Reads events of the whole log, or of one conversation, from DATA_DIR — or, with --nats (or
+NATS_URL, and PARLEY_STREAM), from the cluster's JetStream stream.
   (default)           prints them, one per line: NDJSON {position,stream,seq,id,type,data,metadata}
                       or, with --format text, one readable line each
   --into PROJECTION   applies them to that projection (${builtInProjections().map((p) => p.name).join(', ')}) in a
@@ -51,6 +52,7 @@ export async function replay(args: string[]): Promise<void> {
       db: { type: 'string' },
       format: { type: 'string' },
       'data-dir': { type: 'string' },
+      nats: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -74,7 +76,7 @@ export async function replay(args: string[]): Promise<void> {
   }
 
   const files = dataDirFiles(values['data-dir']);
-  const store = openExistingStore(files);
+  const store = await openLogForReading(files, values.nats);
   const started = performance.now();
   const scope = values.conversation ? `conversation ${values.conversation}` : 'the whole log';
   try {
@@ -107,7 +109,7 @@ interface EventFilter {
 }
 
 /** Batches of matching events in log order (position order; seq order for one conversation). */
-async function* readEvents(store: SqliteEventStore, conversationId: string | undefined, f: EventFilter): AsyncGenerator<StoredEvent[]> {
+async function* readEvents(store: EventStore, conversationId: string | undefined, f: EventFilter): AsyncGenerator<StoredEvent[]> {
   const head = await store.headPosition();
   const bar = progressBar('replay', Math.min(head, f.toPosition));
   const keep = (e: StoredEvent) =>
@@ -123,7 +125,7 @@ async function* readEvents(store: SqliteEventStore, conversationId: string | und
       }
     }
     for (let after = Math.max(0, f.fromPosition - 1); after < f.toPosition; ) {
-      const page = store.readAllSync(after, PAGE);
+      const page = await store.readAll(after, PAGE);
       if (page.length === 0) return;
       after = page[page.length - 1]!.position;
       bar.update(after);
@@ -135,7 +137,7 @@ async function* readEvents(store: SqliteEventStore, conversationId: string | und
 }
 
 /** Applies the events to a projection in a fresh in-memory database, as the runner would. */
-async function build(store: SqliteEventStore, projections: Projection[], conversationId: string | undefined, f: EventFilter, file = ':memory:') {
+async function build(store: EventStore, projections: Projection[], conversationId: string | undefined, f: EventFilter, file = ':memory:') {
   const db = new Database(file);
   for (const p of projections) p.setup(db);
   let events = 0;
@@ -151,7 +153,7 @@ async function build(store: SqliteEventStore, projections: Projection[], convers
   return { db, events };
 }
 
-async function replayInto(store: SqliteEventStore, projection: Projection, conversationId: string | undefined, f: EventFilter, format: string, file?: string) {
+async function replayInto(store: EventStore, projection: Projection, conversationId: string | undefined, f: EventFilter, format: string, file?: string) {
   const { db, events } = await build(store, [projection], conversationId, f, file);
   let rows = 0;
   try {
@@ -168,7 +170,7 @@ async function replayInto(store: SqliteEventStore, projection: Projection, conve
   return { events, rows };
 }
 
-async function showConversationAt(store: SqliteEventStore, conversationId: string, f: EventFilter, at: string, format: string): Promise<number> {
+async function showConversationAt(store: EventStore, conversationId: string, f: EventFilter, at: string, format: string): Promise<number> {
   const projections = builtInProjections().filter((p) => p.name === 'history' || p.name === 'conversation-list');
   const { db, events } = await build(store, projections, conversationId, f);
   try {

@@ -12,6 +12,8 @@ import { eventFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
 import type { Session } from './session.js';
 
+const PRESENCE_TYPES = new Set(['UserOnline', 'UserOffline', 'NodeExpired', 'NodeResumed']);
+
 export class FanOut {
   private readonly byConversation = new Map<string, Set<Session>>();
   /** Whether each user was last announced online, so a node's coming and going is told once. */
@@ -20,6 +22,8 @@ export class FanOut {
   constructor(
     private readonly readModels: Database.Database,
     private readonly metrics: Metrics,
+    /** Resolves once the read models include the log up to a position. */
+    private readonly readModelsAt: (position: number) => Promise<void>,
   ) {}
 
   add(conversationId: string, session: Session): void {
@@ -35,14 +39,27 @@ export class FanOut {
     if (set.size === 0) this.byConversation.delete(conversationId);
   }
 
-  /** Called with each committed batch from the feed, after read models are updated. */
+  /**
+   * Called with each committed batch from the feed. Conversation events go out at once;
+   * presence changes once the read models include them (they decide who is online).
+   */
   deliver(events: StoredEvent[]): void {
+    const presence: StoredEvent[] = [];
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (conversationId) this.deliverToConversation(conversationId, e);
-      else if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
-      else if (e.type === 'NodeExpired' || e.type === 'NodeResumed') this.nodePresenceChanged(e.data.nodeId);
+      else if (PRESENCE_TYPES.has(e.type)) presence.push(e);
     }
+    if (presence.length === 0) return;
+    void this.readModelsAt(presence[presence.length - 1]!.position).then(
+      () => {
+        for (const e of presence) {
+          if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
+          else this.nodePresenceChanged(e.data.nodeId);
+        }
+      },
+      () => undefined, // read models did not catch up in time: the next change announces again
+    );
   }
 
   /**

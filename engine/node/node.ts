@@ -88,8 +88,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   await runner.start();
 
   const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
-  const fanOut = new FanOut(readModels, metrics);
-  // Subscribed after the runner, so fan-out sees read models that already include the batch.
+  const fanOut = new FanOut(readModels, metrics, (position) => runner!.waitFor(position));
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   const app = await createHttpServer(config);

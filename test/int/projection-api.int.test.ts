@@ -55,6 +55,8 @@ describe('projection API', () => {
     await runner.start();
     expect(words(db)).toEqual([{ author: 'alice', n: 3 }, { author: 'bob', n: 1 }]);
     await store.append('conversation-a', [posted('five six')], { expectedVersion: 2 });
+    // Live batches are applied just after the ack; readers wait for the position they need.
+    await runner.waitFor(await store.headPosition());
     expect(words(db)).toEqual([{ author: 'alice', n: 5 }, { author: 'bob', n: 1 }]);
     await runner.stop();
 
@@ -79,6 +81,7 @@ describe('projection API', () => {
     await expect(runner.rebuild(['word-count'])).rejects.toThrow(/already rebuilding/);
     const live = Promise.all(Array.from({ length: 50 }, (_, i) => store.append('conversation-b', [posted('c')], { expectedVersion: 500 + i })));
     await Promise.all([rebuilding, live]);
+    await runner.waitFor(await store.headPosition());
     expect(words(db)).toEqual([{ author: 'alice', n: 500 * 2 + 50 }]);
     await runner.stop();
   });
