@@ -82,8 +82,16 @@ export class SyncServer {
     const early: Uint8Array[] = [];
     let peer: Peer | null = null;
     let room: DocumentRoom | null = null;
+    const userId = this.authenticate(request);
+    const limiter = userId ? this.ctx.connectionLimiter(userId) : null;
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (!isBinary) return; // y-protocols is binary; text frames mean nothing here
+      if (limiter && !limiter.take()) {
+        // Transient close: the client reconnects with backoff and its sync step 1/2 sends
+        // whatever this socket dropped, so a flood costs the flooder time, not data.
+        socket.close(CLOSE.tryAgainLater, 'rate_limited');
+        return;
+      }
       const bytes = toBytes(data);
       if (peer && room) room.receive(peer, bytes);
       else early.push(bytes);
@@ -97,7 +105,6 @@ export class SyncServer {
       }
     });
 
-    const userId = this.authenticate(request);
     if (!userId) return socket.close(CLOSE.unauthorized, 'unauthorized');
     const name = (request.params as { docName?: string }).docName ?? '';
     const ref = parseDocName(name);

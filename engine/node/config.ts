@@ -31,6 +31,8 @@ export interface NodeConfig {
   logLevel: string;
   /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
   authTimeoutSeconds: number;
+  /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
+  corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
   natsUrls: string[];
   /** The JetStream stream holding the log (and the prefix of the cluster's subjects). */
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
+    corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };
 }

@@ -23,6 +23,8 @@ export interface NodeContext {
   verifyToken(token: string): TokenClaims | null;
   /** Resolves once read models include everything this node appended. */
   consistentReads(): Promise<void>;
+  /** A rate limiter for one connection, with the node's per-connection and per-user limits. */
+  connectionLimiter(userId: string): { take(): boolean };
 }
 
 export interface NodeExtension {

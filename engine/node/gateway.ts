@@ -19,7 +19,7 @@ import type { NodeConfig } from './config.js';
 import type { FanOut } from './fan-out.js';
 import { errorFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
-import { KeyedBuckets, type TokenBucket } from './rate-limit.js';
+import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { Session } from './session.js';
 import { verifyToken } from './token.js';
 
@@ -49,6 +49,12 @@ export class Gateway {
   /** Applies the connection's and the user's rate limits; false means refuse. */
   allow(userId: string, connection: TokenBucket): boolean {
     return connection.take() && this.userBuckets.take(userId);
+  }
+
+  /** A limiter for one more connection of `userId` (sync sockets use it too). */
+  connectionLimiter(userId: string): { take(): boolean } {
+    const bucket = new TokenBucket(this.config.rateLimitPerConnection);
+    return { take: () => this.allow(userId, bucket) };
   }
 
   /** Read models have applied everything this node appended (read-your-writes). */

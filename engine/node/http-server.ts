@@ -12,6 +12,7 @@ import type { NodeConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerRoutes } from './http-routes.js';
+import { registerCors } from './cors.js';
 import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './token.js';
 
@@ -65,6 +66,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     },
   });
 
+  registerCors(app, config.corsOrigins);
   const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0]!;

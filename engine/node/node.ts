@@ -105,6 +105,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     metrics,
     verifyToken: (token) => verifyToken(config.jwtSecret, token),
     consistentReads: () => gateway.consistentReads(),
+    connectionLimiter: (userId) => gateway.connectionLimiter(userId),
   };
   for (const x of extensions) await x.register(context);
   cluster?.join({ store, readModels, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
