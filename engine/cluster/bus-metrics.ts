@@ -11,7 +11,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { EventStore } from '../store/index.js';
+import { decorate, type EventStore } from '../store/index.js';
 
 export interface BusMetricsSources {
   store: EventStore;
@@ -117,10 +117,7 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
     nodeExpired: () => expired.inc(),
     /** The store with its appends timed into `parley_bus_publish_seconds`. */
     timedAppends(store: EventStore): EventStore {
-      return {
-        get kind() {
-          return store.kind;
-        },
+      return decorate(store, {
         append: async (stream, events, options) => {
           const started = performance.now();
           let outcome = 'error';
@@ -132,14 +129,7 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
             publishSeconds.observe({ outcome }, (performance.now() - started) / 1000);
           }
         },
-        readStream: (stream, options) => store.readStream(stream, options),
-        readAll: (after, limit) => store.readAll(after, limit),
-        streamVersion: (stream) => store.streamVersion(stream),
-        headPosition: () => store.headPosition(),
-        findIdempotency: (key) => store.findIdempotency(key),
-        subscribe: (listener) => store.subscribe(listener),
-        close: () => store.close(),
-      };
+      });
     },
   };
 }

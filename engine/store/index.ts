@@ -7,3 +7,4 @@ export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';
 export { withUpcasting } from './upcasting.js';
 export { withReadTimings } from './timed-reads.js';
+export { decorate } from './decorate.js';

@@ -1,4 +1,5 @@
 /** An EventStore whose reads report how long they took (for the store read-latency metric). */
+import { decorate } from './decorate.js';
 import type { EventStore } from './port.js';
 
 export function withReadTimings(store: EventStore, observe: (read: 'stream' | 'all', seconds: number) => void): EventStore {
@@ -10,17 +11,8 @@ export function withReadTimings(store: EventStore, observe: (read: 'stream' | 'a
       observe(read, (performance.now() - started) / 1000);
     }
   };
-  return {
-    get kind() {
-      return store.kind;
-    },
-    append: (stream, events, options) => store.append(stream, events, options),
+  return decorate(store, {
     readStream: (stream, options) => timed('stream', () => store.readStream(stream, options)),
     readAll: (after, limit) => timed('all', () => store.readAll(after, limit)),
-    streamVersion: (stream) => store.streamVersion(stream),
-    headPosition: () => store.headPosition(),
-    findIdempotency: (key) => store.findIdempotency(key),
-    subscribe: (listener) => store.subscribe(listener),
-    close: () => store.close(),
-  };
+  });
 }
