@@ -52,20 +52,25 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
   const disconnects = new Counter({ name: 'parley_nats_disconnects_total', help: 'Losses of the NATS connection', registers: [registry] });
   const connected = new Gauge({ name: 'parley_nats_connected', help: '1 while connected to NATS', registers: [registry] });
   connected.set(1);
-  new Gauge({
+  const serverInfo = new Gauge({
     name: 'parley_nats_server_info',
     help: 'The connected nats-server: version, and which features newer than 2.9 it has (Parley needs none)',
     labelNames: ['version', 'multi_filter', 'per_message_ttl', 'batch_publish'],
     registers: [registry],
-  }).set(
-    {
-      version: sources.server.version,
-      multi_filter: String(Boolean(sources.server.features.multiFilter)),
-      per_message_ttl: String(Boolean(sources.server.features.perMessageTtl)),
-      batch_publish: String(Boolean(sources.server.features.batchPublish)),
-    },
-    1,
-  );
+  });
+  const reportServer = () => {
+    serverInfo.reset();
+    serverInfo.set(
+      {
+        version: sources.server.version,
+        multi_filter: String(Boolean(sources.server.features.multiFilter)),
+        per_message_ttl: String(Boolean(sources.server.features.perMessageTtl)),
+        batch_publish: String(Boolean(sources.server.features.batchPublish)),
+      },
+      1,
+    );
+  };
+  reportServer();
   const heartbeats = new Counter({
     name: 'parley_cluster_heartbeats_received_total',
     help: 'Presence heartbeats received, by sending node',
@@ -94,20 +99,7 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
       } else if (s.type === 'reconnect') {
         reconnects.inc();
         connected.set(1);
-  new Gauge({
-    name: 'parley_nats_server_info',
-    help: 'The connected nats-server: version, and which features newer than 2.9 it has (Parley needs none)',
-    labelNames: ['version', 'multi_filter', 'per_message_ttl', 'batch_publish'],
-    registers: [registry],
-  }).set(
-    {
-      version: sources.server.version,
-      multi_filter: String(Boolean(sources.server.features.multiFilter)),
-      per_message_ttl: String(Boolean(sources.server.features.perMessageTtl)),
-      batch_publish: String(Boolean(sources.server.features.batchPublish)),
-    },
-    1,
-  );
+        reportServer();
       }
     }
   })().catch(() => undefined);
