@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { dataDirFiles, openExistingStore } from './data-dir.js';
 import { eventLine, headerLine, idempotencyLine, trailerLine } from './log-file.js';
 import { bytes, elapsed, progressBar, writeLine } from './progress.js';
-import type { IdempotencyRecord } from '../store/index.js';
+import type { EventRow, IdempotencyRecord } from '../store/index.js';
 
 const HELP = `usage: parley export [--out FILE|-] [--data-dir DIR]
 
@@ -19,16 +19,6 @@ Writes the event log of DATA_DIR as NDJSON: a header line, every event in positi
 --out - (the default) writes to stdout; a FILE is written beside itself and renamed when
 complete. Safe while the node runs (one consistent snapshot). Restore with parley import.
 `;
-
-interface EventRow {
-  position: number;
-  stream: string;
-  seq: number;
-  id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
 
 export async function exportLog(args: string[]): Promise<void> {
   const { values } = parseArgs({

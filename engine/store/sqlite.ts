@@ -38,7 +38,8 @@ type WriterOutcome =
   | { conflict: number };
 type WriterReply = { outcomes: WriterOutcome[] } | { error: string };
 
-interface EventRow {
+/** A row of the `events` table, as SQLite holds it (data and metadata as JSON text). */
+export interface EventRow {
   position: number;
   stream: string;
   seq: number;
