@@ -87,7 +87,7 @@ export class FanOut {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
     const f = frame({ type: 'typing', conversationId, userId: from.userId });
-    for (const s of sessions) if (s.userId !== from.userId) s.sendRaw(f);
+    for (const s of sessions) if (s.userId !== from.userId) s.send(f);
   }
 
   /** Sends the user's presence to sockets sharing a conversation; `always` or only if online changed. */
@@ -103,7 +103,7 @@ export class FanOut {
       for (const s of this.byConversation.get(conversationId) ?? []) {
         if (!reached.has(s)) {
           reached.add(s);
-          s.sendRaw(f);
+          s.send(f);
         }
       }
     }

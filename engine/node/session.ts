@@ -40,10 +40,6 @@ export class Session implements FrameSink {
     if (this.open) this.socket.send(f);
   }
 
-  sendRaw(f: string): void {
-    this.send(f);
-  }
-
   async drained(): Promise<void> {
     while (this.open && this.socket.bufferedAmount > HIGH_WATER_BYTES) await new Promise((r) => setTimeout(r, 5));
   }
