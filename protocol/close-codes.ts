@@ -16,6 +16,8 @@ export const CLOSE = {
   policyViolation: 4429,
   /** The node is shutting down or its store is unavailable; reconnect elsewhere or later. */
   tryAgainLater: 4503,
+  /** The client read too slowly and its send buffer filled; reconnect and catch up from the last seq. */
+  slowConsumer: 4504,
 } as const;
 
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];

@@ -23,6 +23,7 @@ export const ERRORS = {
   conflict: { status: 409, message: 'Concurrent writes kept conflicting; try again' },
   idempotency_mismatch: { status: 422, message: 'This command id was already used for a different command' },
   rate_limited: { status: 429, message: 'Too many requests; slow down' },
+  limit_exceeded: { status: 429, message: 'A per-connection or per-user limit was reached' },
   unavailable: { status: 503, message: 'The event store is unavailable; try again later' },
   internal: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
