@@ -6,8 +6,15 @@
 //
 // In:  [{ stream, expected: number | 'any', key?, fingerprint?, result?, events: [{ id, type, data, metadata }] }]
 //      (data, metadata and result are JSON text)
-// Out: { outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { fingerprint, result }, version } | { conflict: actual }] }
-//      or { error } when the whole transaction rolled back.
+// Out: { ready: true } once the connection is open, then per batch
+//      { outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { fingerprint, result }, version } | { conflict: actual }] }
+//      or { error, code } when the whole transaction rolled back (code: SQLITE_FULL,
+//      SQLITE_IOERR_…, ENOSPC…, so the store can tell a full or failing disk from a bug).
+//
+// A failed batch leaves nothing behind: the transaction is rolled back (SQLite does it
+// itself for SQLITE_FULL and I/O errors; we make sure), the cached versions are dropped and
+// the head is read again, and the next batch starts on a clean connection. So when the disk
+// has room again the very next batch commits: the thread never stays wedged.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -20,7 +27,9 @@ const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').plu
 const findKey = db.prepare('SELECT fingerprint, result FROM idempotency WHERE key = ?');
 const insertKey = db.prepare('INSERT INTO idempotency (key, fingerprint, result) VALUES (?, ?, ?)');
 const versions = new Map();
-let head = db.prepare('SELECT max(position) FROM events').pluck().get() ?? 0;
+const headOf = db.prepare('SELECT max(position) FROM events').pluck();
+let head = headOf.get() ?? 0;
+parentPort.postMessage({ ready: true });
 
 function currentVersion(stream, staged) {
   let v = staged.get(stream) ?? versions.get(stream);
@@ -72,8 +81,21 @@ parentPort.on('message', (batch) => {
     })();
   } catch (err) {
     // Rolled back: nothing of the batch is in the log, and cached versions may be wrong.
+    if (db.inTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // Already rolled back by SQLite (it does so itself after SQLITE_FULL / I/O errors).
+      }
+    }
     versions.clear();
-    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    try {
+      head = headOf.get() ?? 0;
+    } catch {
+      // Unreadable for now: the head of the last good batch is still right.
+    }
+    const code = err && typeof err === 'object' && typeof err.code === 'string' ? err.code : undefined;
+    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), code });
     return;
   }
   head = position;

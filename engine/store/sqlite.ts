@@ -9,6 +9,12 @@
  * conflict rejects that append and the appends queued behind it on the same stream (they
  * were decided on top of it). Reads use this thread's own connection (WAL lets
  * them run beside the writer and see every committed batch).
+ *
+ * A full or failing disk (SQLITE_FULL, SQLITE_IOERR_…, ENOSPC) fails the batch it hit with
+ * StoreUnavailableError — the node answers `unavailable`, nothing of it is acked, reads
+ * go on — and the next batch simply tries again, so writes come back by themselves when
+ * the disk has room. Should the writer thread itself die, it is started again (with
+ * backoff) and the events it committed without reporting are fed to the listeners.
  */
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -22,7 +28,7 @@ import type {
   ReadStreamOptions,
   StoredEvent,
 } from './port.js';
-import { ConcurrencyError } from './errors.js';
+import { ConcurrencyError, StoreUnavailableError } from './errors.js';
 
 interface PendingAppend {
   stream: string;
@@ -36,7 +42,21 @@ type WriterOutcome =
   | { version: number; firstSeq: number; firstPosition: number }
   | { duplicate: { fingerprint: string; result: string }; version: number }
   | { conflict: number };
-type WriterReply = { outcomes: WriterOutcome[] } | { error: string };
+type WriterReply = { ready: true } | { outcomes: WriterOutcome[] } | { error: string; code?: string };
+
+/** Errors of the disk or the file system, not of Parley: writes wait for them to pass. */
+const DISK_FAILURE = /^(SQLITE_(FULL|IOERR|BUSY|LOCKED|NOMEM|CANTOPEN|READONLY)|ENOSPC|EIO|EDQUOT|EROFS|EMFILE|ENFILE)/;
+
+/** StoreUnavailableError for a failing disk, a plain Error (a bug, `internal`) otherwise. */
+export function writeFailure(message: string, code: string | undefined, file: string): Error {
+  if (code && DISK_FAILURE.test(code)) {
+    return new StoreUnavailableError(`cannot write the event store ${file}: ${message} (${code})`);
+  }
+  return new Error(`append failed: ${message}${code ? ` (${code})` : ''}`);
+}
+
+const RESTART_MIN_MS = 250;
+const RESTART_MAX_MS = 10_000;
 
 /** A row of the `events` table, as SQLite holds it (data and metadata as JSON text). */
 export interface EventRow {
@@ -72,6 +92,8 @@ export interface SqliteStoreOptions {
   file: string;
   /** Observes each group commit: how many appends and events it carried, how long it took. */
   onBatch?: (appends: number, events: number, seconds: number) => void;
+  /** Told when a batch could not be committed (full disk, I/O error) or the writer thread died. */
+  onWriteFailure?: (err: Error) => void;
 }
 
 export class SqliteEventStore implements EventStore {
@@ -82,7 +104,11 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private inFlight: { batch: PendingAppend[]; started: number } | null = null;
-  private readonly writer: Worker;
+  /** Undefined while a writer thread that died waits to be started again. */
+  private writer: Worker | undefined;
+  private writerReady = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelay = RESTART_MIN_MS;
   private drained: (() => void) | null = null;
   private failure: Error | null = null;
   private readonly listeners = new Set<FeedListener>();
@@ -108,17 +134,61 @@ export class SqliteEventStore implements EventStore {
       findKey: this.db.prepare('SELECT key, fingerprint, result FROM idempotency WHERE key = ?'),
     };
     this.head = (this.stmts.head.get() as number | null) ?? 0;
-    this.writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: { file: options.file } });
-    this.writer.on('message', (reply: WriterReply) => this.committed(reply));
-    this.writer.on('error', (err) => this.broken(err));
-    this.writer.on('exit', (code) => {
-      if (!this.closed) this.broken(new Error(`the SQLite writer thread exited (${code})`));
+    this.writer = this.startWriter();
+  }
+
+  private startWriter(): Worker {
+    const writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: { file: this.options.file } });
+    writer.on('message', (reply: WriterReply) => {
+      if ('ready' in reply) this.ready(writer);
+      else this.committed(reply);
     });
+    writer.on('error', (err) => this.writerLost(writer, err));
+    writer.on('exit', (code) => this.writerLost(writer, new Error(`the SQLite writer thread exited (${code})`)));
+    return writer;
+  }
+
+  private ready(writer: Worker): void {
+    if (writer !== this.writer) return;
+    const restarted = this.writerReady;
+    this.writerReady = true;
+    // A writer that died may have committed a batch it never reported: feed it now.
+    if (restarted) this.catchUpFeed();
+    if (this.pending.length > 0 && !this.inFlight) this.flush();
+  }
+
+  /**
+   * The writer thread died. What it was committing may or may not be in the log, so those
+   * appends fail as unavailable (retried with the same command id they are deduplicated).
+   * A writer that never opened the file is a start-up failure and stays one; a writer that
+   * ran is started again after a backoff, and appends fail fast meanwhile.
+   */
+  private writerLost(writer: Worker, err: Error): void {
+    if (writer !== this.writer) return;
+    this.writer = undefined;
+    void writer.terminate().catch(() => undefined);
+    if (!this.writerReady || this.closed) {
+      this.broken(new StoreUnavailableError(`cannot open the event store ${this.options.file} for writing: ${err.message}`, { cause: err }));
+      return;
+    }
+    const lost = new StoreUnavailableError(`the event store's writer thread failed: ${err.message}`, { cause: err });
+    this.options.onWriteFailure?.(lost);
+    this.versions.clear();
+    const waiting = [...(this.inFlight?.batch ?? []), ...this.pending];
+    this.inFlight = null;
+    this.pending = [];
+    for (const req of waiting) req.reject(lost);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.closed) this.writer = this.startWriter();
+    }, this.restartDelay);
+    this.restartDelay = Math.min(this.restartDelay * 2, RESTART_MAX_MS);
   }
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('event store is closed'));
     if (this.failure) return Promise.reject(this.failure);
+    if (!this.writer) return Promise.reject(new StoreUnavailableError("the event store's writer thread is restarting"));
     return new Promise((resolve, reject) => {
       this.pending.push({ stream, events, options, resolve, reject });
       if (!this.flushScheduled && !this.inFlight) {
@@ -131,7 +201,7 @@ export class SqliteEventStore implements EventStore {
   /** Sends everything that queued up to the writer as one batch (one transaction, one fsync). */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.inFlight || this.pending.length === 0) return;
+    if (this.inFlight || this.pending.length === 0 || !this.writer || !this.writerReady) return;
     const batch = this.pending;
     this.pending = [];
     this.inFlight = { batch, started: performance.now() };
@@ -147,15 +217,26 @@ export class SqliteEventStore implements EventStore {
     );
   }
 
-  private committed(reply: WriterReply): void {
-    const { batch, started } = this.inFlight!;
+  private committed(reply: Exclude<WriterReply, { ready: true }>): void {
+    if (!this.inFlight) return;
+    const { batch, started } = this.inFlight;
     this.inFlight = null;
     if ('error' in reply) {
       // The whole batch rolled back (disk full, I/O error, duplicate event id).
       this.versions.clear();
-      const err = new Error(`append failed: ${reply.error}`);
+      const err = writeFailure(reply.error, reply.code, this.options.file);
+      this.options.onWriteFailure?.(err);
+      // Appends queued behind it on the same streams were decided on top of its events.
+      const failed = new Set(batch.filter((req) => req.options.expectedVersion !== 'any').map((req) => req.stream));
+      this.pending = this.pending.filter((req) => {
+        if (req.options.expectedVersion === 'any' || !failed.has(req.stream)) return true;
+        req.reject(err);
+        return false;
+      });
       for (const req of batch) req.reject(err);
+      this.catchUpFeed();
     } else {
+      this.restartDelay = RESTART_MIN_MS;
       this.settle(batch, reply.outcomes, started);
     }
     if (this.pending.length > 0) this.flush();
@@ -209,6 +290,24 @@ export class SqliteEventStore implements EventStore {
       if (r instanceof Error) req.reject(r);
       else req.resolve(r);
     });
+  }
+
+  /**
+   * Feeds events in the log past the head this thread knows of. A clean rollback leaves
+   * none; a writer that died after its commit, or a commit reported failed whose data did
+   * reach the disk, leaves some — and every event in the log must reach the listeners.
+   */
+  private catchUpFeed(): void {
+    try {
+      for (;;) {
+        const rows = this.readAllSync(this.head, 1000);
+        if (rows.length === 0) return;
+        this.head = rows[rows.length - 1]!.position;
+        this.emit(rows);
+      }
+    } catch {
+      // Unreadable for now; the next failure or restart looks again.
+    }
   }
 
   private broken(err: Error): void {
@@ -293,7 +392,8 @@ export class SqliteEventStore implements EventStore {
       });
     }
     this.listeners.clear();
-    await this.writer.terminate();
+    clearTimeout(this.restartTimer);
+    await this.writer?.terminate();
     this.db.close();
   }
 }
