@@ -10,7 +10,9 @@ export const BENCH_SECRET = 'bench-secret-of-at-least-32-characters!!';
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 export function signBenchToken(sub: string, secret = BENCH_SECRET): string {
-  const body = `${HEADER}.${Buffer.from(JSON.stringify({ sub, iat: Math.floor(Date.now() / 1000) })).toString('base64url')}`;
+  // Parley refuses tokens without `exp`; a day outlasts any benchmark run.
+  const iat = Math.floor(Date.now() / 1000);
+  const body = `${HEADER}.${Buffer.from(JSON.stringify({ sub, iat, exp: iat + 86_400 })).toString('base64url')}`;
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
 }
 

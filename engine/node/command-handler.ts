@@ -7,6 +7,19 @@
  * commands to one conversation pipeline into the same group commit instead of waiting
  * for each other's fsync. If an append fails, the cached state is dropped and the next
  * command reloads it from the log; a conflict (another node wrote) retries likewise.
+ *
+ * This is where both doors (HTTP and WebSocket) meet, so it is also the edge where user
+ * text is normalized (lone surrogates become U+FFFD, see domain/well-formed.ts) and ids
+ * that could not be stored as sent are refused, before anything is decided or keyed.
+ *
+ * Idempotency keys are scoped to the actor without ambiguity: `${actor.length}:${actor}:
+ * ${commandId}` (the length says where the actor ends, whatever either part contains).
+ * The old `${actor}:${commandId}` let users `u` and `u:1` share keys. A retry is answered
+ * only after the authorization its first attempt needed (membership of the conversation,
+ * checked now), so a repeated id never tells anything to someone the command itself would
+ * be refused to. Logs written before keys were length-prefixed still hold old-form keys:
+ * one is looked up too, but only when neither the actor nor the command id contains a
+ * `:`: then the old key has exactly one `:` and can only have been written by this actor.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
@@ -14,7 +27,9 @@ import {
   decide,
   evolve,
   initialState,
+  isWellFormed,
   toNewEvents,
+  toWellFormed,
   type ConversationCommand,
   type ConversationState,
 } from '../domain/index.js';
@@ -57,7 +72,7 @@ export class CommandHandler {
 
   /** Runs a command for `actor` exactly once per (actor, commandId). */
   handle(actor: string, command: Command, commandId: string, correlationId?: string): Promise<Outcome> {
-    const key = `${actor}:${commandId}`;
+    const key = idempotencyKey(actor, commandId);
     let pending = this.inflight.get(key);
     if (!pending) {
       pending = this.run(key, actor, command, commandId, correlationId ?? commandId).finally(() =>
@@ -77,13 +92,18 @@ export class CommandHandler {
     );
   }
 
-  private async run(key: string, actor: string, command: Command, commandId: string, correlationId: string): Promise<Outcome> {
+  private async run(key: string, actor: string, sent: Command, commandId: string, correlationId: string): Promise<Outcome> {
+    checkCommandId(commandId);
+    const command = normalized(sent);
     if (command.type === 'PostMessage' && Buffer.byteLength(command.text, 'utf8') > this.options.maxTextBytes) {
       throw new ParleyError('text_too_long', `The text is longer than ${this.options.maxTextBytes} bytes`);
     }
     const fingerprint = fingerprintOf(command);
-    const prior = await this.guard(() => this.store.findIdempotency(key));
-    if (prior) return replay(prior, fingerprint);
+    const prior = await this.findPrior(key, actor, commandId);
+    if (prior) {
+      await this.authorizeRepeat(actor, command, prior, fingerprint);
+      return replay(prior, fingerprint);
+    }
 
     const conversationId = command.type === 'CreateConversation' ? randomUUID() : command.conversationId;
     const domainCommand = toDomain(command);
@@ -98,6 +118,32 @@ export class CommandHandler {
     );
     if (outcome.duplicate) return replay(outcome.duplicate, fingerprint);
     return { result: outcome.record!.result as CommandResult, duplicate: false };
+  }
+
+  /** The record of this actor's command id: the current key, or the unambiguous old-form one. */
+  private async findPrior(key: string, actor: string, commandId: string): Promise<IdempotencyRecord | undefined> {
+    const legacy = legacyKey(actor, commandId);
+    // In parallel, so a store that answers over the network adds no round trip.
+    const [current, old] = await Promise.all([
+      this.guard(() => this.store.findIdempotency(key)),
+      legacy === undefined ? undefined : this.guard(() => this.store.findIdempotency(legacy)),
+    ]);
+    return current ?? old;
+  }
+
+  /**
+   * A repeated command is answered only with the authority its first attempt needed: the
+   * actor must be a member of the conversation now, as the decider would require, so a
+   * non-member gets `forbidden` exactly like a first attempt. Creating a conversation
+   * needs no membership; leaving is the one command that ends its own authority, so a
+   * repeated leave of one's own membership is answered although the actor is no member.
+   */
+  private async authorizeRepeat(actor: string, command: Command, prior: IdempotencyRecord, fingerprint: string): Promise<void> {
+    if (command.type === 'CreateConversation') return;
+    const state = await this.load(conversationStream(command.conversationId));
+    if (state.exists && state.members.has(actor)) return;
+    const ownLeave = command.type === 'RemoveMember' && command.userId === actor && prior.fingerprint === fingerprint;
+    if (!(ownLeave && state.exists)) throw new ParleyError('forbidden');
   }
 
   /**
@@ -201,6 +247,68 @@ export class CommandHandler {
     } catch (err) {
       if (isStoreUnavailableError(err)) throw new ParleyError('unavailable', undefined, { cause: err });
       throw err;
+    }
+  }
+}
+
+/** The idempotency key of an actor's command id; the length prefix makes it unambiguous. */
+export function idempotencyKey(actor: string, commandId: string): string {
+  return `${actor.length}:${actor}:${commandId}`;
+}
+
+/** The key this command had before keys were length-prefixed, when only this actor can have written it. */
+function legacyKey(actor: string, commandId: string): string | undefined {
+  return actor.includes(':') || commandId.includes(':') ? undefined : `${actor}:${commandId}`;
+}
+
+// C0 controls and DEL: a command id travels in log lines and (JetStream) a message header.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function checkCommandId(commandId: string): void {
+  if (typeof commandId !== 'string' || commandId.length === 0 || commandId.length > 200) {
+    throw new ParleyError('invalid_request', 'A command id is a string of 1 to 200 characters');
+  }
+  if (!isWellFormed(commandId) || CONTROL.test(commandId)) {
+    throw new ParleyError('invalid_request', 'A command id may not contain control characters or lone surrogates');
+  }
+}
+
+/** Refuses an id that is not well-formed text: normalizing it could make two ids one. */
+function id(value: string, name: string): string {
+  if (!isWellFormed(value)) throw new ParleyError('invalid_request', `${name} contains a lone surrogate`);
+  return value;
+}
+
+/** The command with its texts well-formed and its ids checked; built field by field, so nothing else rides along. */
+function normalized(command: Command): Command {
+  switch (command.type) {
+    case 'CreateConversation':
+      return { type: command.type, title: toWellFormed(command.title), members: command.members.map((m) => id(m, 'members')) };
+    case 'AddMember':
+    case 'RemoveMember':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), userId: id(command.userId, 'userId') };
+    case 'PostMessage':
+      return {
+        type: command.type,
+        conversationId: id(command.conversationId, 'conversationId'),
+        text: toWellFormed(command.text),
+        ...(command.format !== undefined && { format: command.format }),
+      };
+    case 'DeleteMessage':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };
+    case 'AddReaction':
+    case 'RemoveReaction':
+      return {
+        type: command.type,
+        conversationId: id(command.conversationId, 'conversationId'),
+        messageId: id(command.messageId, 'messageId'),
+        emoji: toWellFormed(command.emoji),
+      };
+    case 'MarkRead':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
+    default: {
+      const never: never = command;
+      throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);
     }
   }
 }
