@@ -87,6 +87,13 @@ interface MemberSpec {
   monitorPort: number;
   clusterPort?: number;
   routes?: number[];
+  /** The nats-server binary (default BIN). */
+  bin?: string;
+}
+
+export interface NatsStartOptions {
+  /** Another nats-server binary than NATS_SERVER_BIN / PATH, e.g. an old one to test refusals. */
+  bin?: string;
 }
 
 function configOf(spec: MemberSpec): string {
@@ -156,7 +163,7 @@ class Member implements NatsServer {
   /** Spawns the process without waiting; `ready()` waits. */
   spawn(): void {
     installExitHook();
-    const child = spawn(BIN, ['-c', this.configFile], { stdio: 'ignore' });
+    const child = spawn(this.spec.bin ?? BIN, ['-c', this.configFile], { stdio: 'ignore' });
     child.on('error', () => {
       // ENOENT and friends surface through ready() seeing the exit code.
     });
@@ -198,10 +205,10 @@ class Member implements NatsServer {
 }
 
 /** One JetStream-enabled nats-server on random free ports with a temp store directory. */
-export async function startNatsServer(): Promise<NatsSingle> {
+export async function startNatsServer(options: NatsStartOptions = {}): Promise<NatsSingle> {
   const dir = tempDir('parley-nats-');
   dirs.add(dir);
-  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort() }, false);
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin }, false);
   member.spawn();
   try {
     await member.ready();
@@ -227,7 +234,7 @@ export async function startNatsServer(): Promise<NatsSingle> {
 }
 
 /** A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, options: NatsStartOptions = {}): Promise<NatsCluster> {
   const dir = tempDir('parley-nats-cluster-');
   dirs.add(dir);
   const clusterPorts: number[] = [];
@@ -245,6 +252,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
           monitorPort: await freePort(),
           clusterPort: clusterPorts[i]!,
           routes: clusterPorts.filter((_, j) => j !== i),
+          bin: options.bin,
         },
         true,
       ),

@@ -5,3 +5,5 @@ export type { ServerFeatures } from './features.js';
 export { MAX_EVENTS_PER_APPEND } from './envelope.js';
 export { InvalidStreamNameError } from './subjects.js';
 export { MalformedEnvelopeError } from './envelope.js';
+export { UnsafeServerVersionError, serverBugsFor, parseServerVersion, KNOWN_SERVER_BUGS } from './server-bugs.js';
+export type { KnownServerBug } from './server-bugs.js';

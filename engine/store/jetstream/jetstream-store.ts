@@ -37,6 +37,7 @@ import { LiveFeed } from './live-feed.js';
 import { resolveOptions, type JetStreamStoreOptions, type ResolvedOptions } from './options.js';
 import { repairIndex } from './index-repair.js';
 import { StreamAppender } from './stream-appender.js';
+import { assertServerSafeFor } from './server-bugs.js';
 import { ensureStream } from './stream-setup.js';
 import { SubjectSpace } from './subjects.js';
 
@@ -98,6 +99,9 @@ export class JetStreamEventStore implements EventStore {
       noAsyncTraces: true,
     });
     try {
+      // Before anything is created: a replicated log on a server with a known
+      // concurrency bug would lose or double acknowledged appends (server-bugs.ts).
+      assertServerSafeFor(nc.info?.version ?? '0.0.0', options.replicas);
       const js = jetstream(nc, { timeout: options.requestTimeoutMs });
       const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
       const subjects = new SubjectSpace(options.subjectPrefix);
