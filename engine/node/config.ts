@@ -31,6 +31,14 @@ export interface NodeConfig {
   logLevel: string;
   /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
   authTimeoutSeconds: number;
+  /** Bytes a socket may have waiting to be sent before live frames turn into paced catch-up (twice this closes it, 4504). */
+  maxSendBufferBytes: number;
+  /** Seconds a socket may stay unable to take its catch-up before it is closed as a slow consumer (4504). */
+  slowConsumerSeconds: number;
+  /** Distinct conversations one `subscribe` frame may name, and subscriptions per socket and per user. */
+  maxSubscribeEntries: number;
+  maxSubscriptionsPerSocket: number;
+  maxSubscriptionsPerUser: number;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -74,6 +82,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
+    maxSendBufferBytes: overrides.maxSendBufferBytes ?? int(env, 'PARLEY_MAX_SEND_BUFFER_BYTES', 4 * 1024 * 1024),
+    slowConsumerSeconds: overrides.slowConsumerSeconds ?? seconds(env, 'PARLEY_SLOW_CONSUMER_SECONDS', 60),
+    maxSubscribeEntries: overrides.maxSubscribeEntries ?? int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', 100),
+    maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
+    maxSubscriptionsPerUser: overrides.maxSubscriptionsPerUser ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_USER', 5000),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };

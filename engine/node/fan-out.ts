@@ -26,6 +26,13 @@ export class FanOut {
     private readonly readModelsAt: (position: number) => Promise<void>,
   ) {}
 
+  /** Where failures off the request path are reported; the gateway gives the node's log. */
+  private onError: (err: unknown, message: string) => void = (err, message) => console.error(message, err);
+
+  reportErrorsTo(log: { error(obj: object, message: string): void }): void {
+    this.onError = (err, message) => log.error({ err }, message);
+  }
+
   add(conversationId: string, session: Session): void {
     let set = this.byConversation.get(conversationId);
     if (!set) this.byConversation.set(conversationId, (set = new Set()));
@@ -51,7 +58,7 @@ export class FanOut {
       else if (PRESENCE_TYPES.has(e.type)) presence.push(e);
     }
     if (presence.length === 0) return;
-    void this.readModelsAt(presence[presence.length - 1]!.position).then(
+    this.readModelsAt(presence[presence.length - 1]!.position).then(
       () => {
         for (const e of presence) {
           if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
@@ -59,7 +66,7 @@ export class FanOut {
         }
       },
       () => undefined, // read models did not catch up in time: the next change announces again
-    );
+    ).catch((err: unknown) => this.onError(err, 'presence fan-out failed'));
   }
 
   /**
@@ -75,19 +82,28 @@ export class FanOut {
     if (!sessions) return;
     const serialized = eventFrame(e);
     this.metrics.deliverySeconds.observe(Math.max(0, Date.now() - e.metadata.at) / 1000);
-    for (const s of sessions) s.offer(conversationId, e.seq, serialized);
+    for (const s of sessions) {
+      // One socket failing must not keep the event from the others.
+      try {
+        s.offer(conversationId, e.seq, serialized);
+      } catch (err) {
+        this.onError(err, 'delivery to a socket failed');
+      }
+    }
     this.metrics.eventsDelivered.inc(sessions.size);
     if (e.type === 'MemberLeft') {
-      // A user who left stops receiving the conversation, on every socket they have.
-      for (const s of [...sessions]) if (s.userId === e.data.userId) s.dropSubscription(conversationId);
+      // A user who left stops receiving the conversation, on every socket they have, at
+      // once: a catch-up in flight stops too, and never sends what came after.
+      for (const s of [...sessions]) if (s.userId === e.data.userId) s.memberLeft(conversationId, e.seq);
     }
   }
 
+  /** Typing is ephemeral: a socket that is not reading misses it rather than buffering it. */
   typing(conversationId: string, from: Session): void {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
     const f = frame({ type: 'typing', conversationId, userId: from.userId });
-    for (const s of sessions) if (s.userId !== from.userId) s.send(f);
+    for (const s of sessions) if (s.userId !== from.userId) s.sendEphemeral(f);
   }
 
   /** Sends the user's presence to sockets sharing a conversation; `always` or only if online changed. */

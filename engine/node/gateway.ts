@@ -31,6 +31,7 @@ export class Gateway {
   /** Presence appends in flight; a closing node waits for them before closing its store. */
   private readonly recording = new Set<Promise<unknown>>();
   private readonly presenceChains = new Map<string, Promise<void>>();
+  private readonly subscriptionsByUser = new Map<string, number>();
   private closing = false;
 
   constructor(
@@ -44,6 +45,7 @@ export class Gateway {
     readonly log: FastifyBaseLogger,
   ) {
     this.userBuckets = new KeyedBuckets(config.rateLimitPerUser);
+    fanOut.reportErrorsTo(log);
   }
 
   /** Applies the connection's and the user's rate limits; false means refuse. */
@@ -64,19 +66,46 @@ export class Gateway {
 
   register(app: FastifyInstance): void {
     app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => {
-      const header = request.headers.authorization;
-      const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-      const fromQuery = (request.query as { token?: string }).token;
-      const token = fromHeader ?? fromQuery;
-      if (token !== undefined) return this.authenticate(socket, token);
-      // No token at the upgrade: the first frame must be `auth`.
-      const timer = setTimeout(
-        () => socket.close(CLOSE.authTimeout, 'no auth frame in time'),
-        this.config.authTimeoutSeconds * 1000,
-      );
-      socket.once('message', (data: Buffer) => {
+      this.guarded(socket, 'upgrade', () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token));
+    });
+  }
+
+  /**
+   * Runs one socket event's handler. Whatever it throws or rejects with is logged and
+   * answered with a coded `internal` error: no path leads from a socket to a process exit.
+   */
+  private guarded(socket: WebSocket, event: string, handler: () => unknown): void {
+    const unexpected = (err: unknown) => {
+      try {
+        this.log.error({ err, event }, 'socket handler failed');
+        this.metrics.errorsSent.inc({ code: 'internal' });
+        if (socket.readyState === socket.OPEN) socket.send(errorFrame(new ParleyError('internal').toBody()));
+      } catch {
+        // Logging or sending failed too: nothing more to do for this socket.
+      }
+    };
+    try {
+      const result = handler();
+      if (result instanceof Promise) result.catch(unexpected);
+    } catch (err) {
+      unexpected(err);
+    }
+  }
+
+  private accept(socket: WebSocket, header: string | undefined, query: unknown): void {
+    const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const token = fromHeader ?? (typeof query === 'string' ? query : undefined);
+    if (token !== undefined) return this.authenticate(socket, token);
+    // No token at the upgrade: the first frame must be `auth`.
+    const timer = setTimeout(
+      () => this.guarded(socket, 'auth timeout', () => socket.close(CLOSE.authTimeout, 'no auth frame in time')),
+      this.config.authTimeoutSeconds * 1000,
+    );
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('message', (data: Buffer) =>
+      this.guarded(socket, 'auth frame', () => {
         clearTimeout(timer);
-        let f: { type?: unknown; token?: unknown } | undefined;
+        let f: { type?: unknown; token?: unknown } | null | undefined;
         try {
           f = JSON.parse(data.toString('utf8'));
         } catch {
@@ -87,8 +116,8 @@ export class Gateway {
           return;
         }
         this.authenticate(socket, f.token);
-      });
-    });
+      }),
+    );
   }
 
   private authenticate(socket: WebSocket, token: string): void {
@@ -102,15 +131,29 @@ export class Gateway {
     this.sockets.add(socket);
     this.metrics.sockets.inc();
     this.userConnected(claims.sub);
-    socket.on('message', (data: Buffer, isBinary: boolean) => void session.onMessage(data, isBinary));
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      this.metrics.sockets.dec();
-      session.closed();
-      this.userDisconnected(claims.sub);
-    });
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.guarded(socket, 'message', () => session.onMessage(data, isBinary)));
+    socket.on('close', () =>
+      this.guarded(socket, 'close', () => {
+        this.sockets.delete(socket);
+        this.metrics.sockets.dec();
+        session.closed();
+        this.userDisconnected(claims.sub);
+      }),
+    );
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
-    socket.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
+    session.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
+  }
+
+  /**
+   * Counts a user's subscriptions over all their sockets on this node; `+1` is refused
+   * (false) past PARLEY_MAX_SUBSCRIPTIONS_PER_USER.
+   */
+  subscriptionsChanged(userId: string, delta: 1 | -1): boolean {
+    const n = (this.subscriptionsByUser.get(userId) ?? 0) + delta;
+    if (delta > 0 && n > this.config.maxSubscriptionsPerUser) return false;
+    if (n <= 0) this.subscriptionsByUser.delete(userId);
+    else this.subscriptionsByUser.set(userId, n);
+    return true;
   }
 
   private userConnected(userId: string): void {
@@ -155,10 +198,13 @@ export class Gateway {
       }
     };
     const previous = this.presenceChains.get(userId) ?? Promise.resolve();
-    const done: Promise<void> = previous.then(record).finally(() => {
-      this.recording.delete(done);
-      if (this.presenceChains.get(userId) === done) this.presenceChains.delete(userId);
-    });
+    const done: Promise<void> = previous
+      .then(record)
+      .catch((err: unknown) => this.log.error({ err, userId, type }, 'could not record presence'))
+      .finally(() => {
+        this.recording.delete(done);
+        if (this.presenceChains.get(userId) === done) this.presenceChains.delete(userId);
+      });
     this.presenceChains.set(userId, done);
     this.recording.add(done);
   }

@@ -63,6 +63,12 @@ export function createMetrics(nodeId: string) {
       help: 'Event frames sent to subscribed sockets',
       registers: [registry],
     }),
+    slowConsumers: new Counter({
+      name: 'parley_ws_slow_consumer_total',
+      help: 'Sockets whose send buffer passed its bound: fallback (live frames turned into paced catch-up) or close (4504)',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
     errorsSent: new Counter({
       name: 'parley_errors_total',
       help: 'Coded errors sent to clients, by code',

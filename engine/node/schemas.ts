@@ -74,16 +74,16 @@ export function checkFrame(frame: unknown): Check {
   }
   const type = (frame as { type?: unknown }).type;
   const validate = typeof type === 'string' ? compiledFrames.get(type) : undefined;
-  if (!validate) return { ok: false, code: 'unknown_command', message: `Unknown frame type ${JSON.stringify(type)}` };
+  if (!validate) return { ok: false, code: 'unknown_command', message: `Unknown frame type ${describeValue(type)}` };
   if (!validate(frame)) return { ok: false, code: 'invalid_request', message: describe(validate.errors) };
   if (type === 'command') return checkCommand((frame as { command: unknown }).command);
   return { ok: true };
 }
 
 function checkCommand(command: unknown): Check {
-  const type = (command as { type?: unknown }).type;
+  const type = (command as { type?: unknown } | null)?.type;
   const validate = typeof type === 'string' ? compiledCommands.get(type) : undefined;
-  if (!validate) return { ok: false, code: 'unknown_command', message: `Unknown command type ${JSON.stringify(type)}` };
+  if (!validate) return { ok: false, code: 'unknown_command', message: `Unknown command type ${describeValue(type)}` };
   if (!validate(command)) return { ok: false, code: 'invalid_request', message: describe(validate.errors) };
   return { ok: true };
 }
@@ -91,4 +91,18 @@ function checkCommand(command: unknown): Check {
 function describe(errors: Array<{ instancePath: string; message?: string }> | null | undefined): string {
   const e = errors?.[0];
   return e ? `${e.instancePath || 'frame'} ${e.message ?? 'is invalid'}` : 'invalid';
+}
+
+/**
+ * Names a client's value in an error message without serializing it: a value can be
+ * nested thousands deep (`JSON.stringify` overflows the stack) or be the whole frame.
+ * Strings are quoted and cut; anything else is described by its kind.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
 }

@@ -2,25 +2,37 @@
  * One authenticated WebSocket: reads client frames, answers with acks and errors, and
  * holds the socket's subscriptions. Bad frames get a coded error and change nothing;
  * only a client that keeps flooding after being told is disconnected.
+ *
+ * Everything a client can make the node hold through this socket is bounded: distinct
+ * conversations per subscribe frame, subscriptions per socket and per user (past them,
+ * `limit_exceeded`), catch-ups running at once (the rest wait in line), and the send
+ * buffer (see send-buffer.ts). A frame naming a conversation twice subscribes once, from
+ * the last entry; a subscription replaced or dropped stops its catch-up at once.
  */
 import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
-import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody } from '../../protocol/index.js';
+import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody, type SubscribeFrom } from '../../protocol/index.js';
 import { isMember } from '../../projections/index.js';
+import { isStoreUnavailableError } from '../store/index.js';
+import { CatchUpSlots } from './catch-up-slots.js';
 import { errorFrame, frame } from './frames.js';
 import type { Gateway } from './gateway.js';
 import { checkFrame } from './schemas.js';
-import { Subscription, type FrameSink } from './subscription.js';
+import { SendBuffer } from './send-buffer.js';
+import { Subscription, type SubscriptionSink } from './subscription.js';
 import { TokenBucket } from './rate-limit.js';
 
 /** Rate-limited frames within STRIKE_WINDOW_MS after which a client is disconnected. */
 const MAX_STRIKES = 200;
 const STRIKE_WINDOW_MS = 10_000;
-const HIGH_WATER_BYTES = 1 << 20;
+/** Catch-ups one socket runs at the same time; its other subscriptions wait their turn. */
+const CATCH_UPS_AT_ONCE = 4;
 
-export class Session implements FrameSink {
+export class Session implements SubscriptionSink {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly bucket: TokenBucket;
+  private readonly buffer: SendBuffer;
+  private readonly slots = new CatchUpSlots(CATCH_UPS_AT_ONCE);
   private strikes = 0;
   private strikesSince = 0;
 
@@ -30,64 +42,135 @@ export class Session implements FrameSink {
     private readonly gw: Gateway,
   ) {
     this.bucket = new TokenBucket(gw.config.rateLimitPerConnection);
+    this.buffer = new SendBuffer(
+      socket,
+      { maxBytes: gw.config.maxSendBufferBytes, stallMs: gw.config.slowConsumerSeconds * 1000 },
+      (reason) => {
+        gw.metrics.slowConsumers.inc({ action: 'close' });
+        gw.log.warn({ userId, reason }, 'slow consumer closed');
+      },
+    );
   }
 
   get open(): boolean {
-    return this.socket.readyState === this.socket.OPEN;
+    return this.buffer.open;
+  }
+
+  get congested(): boolean {
+    return this.buffer.congested;
+  }
+
+  get chunkBytes(): number {
+    return this.buffer.chunkBytes;
   }
 
   send(f: string): void {
-    if (this.open) this.socket.send(f);
+    this.buffer.send(f);
   }
 
-  async drained(): Promise<void> {
-    while (this.open && this.socket.bufferedAmount > HIGH_WATER_BYTES) await new Promise((r) => setTimeout(r, 5));
+  sendPaced(f: string): void {
+    this.buffer.sendPaced(f);
+  }
+
+  /** Frames that may be lost (typing): dropped while the client is not reading. */
+  sendEphemeral(f: string): void {
+    this.buffer.sendEphemeral(f);
+  }
+
+  drained(): Promise<void> {
+    return this.buffer.drained();
+  }
+
+  catchUpSlot(): Promise<() => void> {
+    return this.slots.acquire();
+  }
+
+  async stillMember(conversationId: string, position: number): Promise<boolean> {
+    await this.gw.runner.waitFor(position);
+    return isMember(this.gw.readModels, conversationId, this.userId);
+  }
+
+  ended(sub: Subscription, body: ErrorBody): void {
+    if (this.subscriptions.get(sub.conversationId) !== sub) return;
+    this.dropSubscription(sub.conversationId);
+    this.fail(body, { conversationId: sub.conversationId });
+  }
+
+  failed(sub: Subscription, err: unknown): void {
+    if (isStoreUnavailableError(err)) return this.ended(sub, new ParleyError('unavailable').toBody());
+    this.gw.log.error({ err, userId: this.userId, conversationId: sub.conversationId }, 'catch-up failed');
+    this.ended(sub, new ParleyError('internal').toBody());
+  }
+
+  fellBack(): void {
+    this.gw.metrics.slowConsumers.inc({ action: 'fallback' });
   }
 
   offer(conversationId: string, seq: number, serialized: string): void {
     this.subscriptions.get(conversationId)?.offer(seq, serialized);
   }
 
+  /**
+   * The user left the conversation (event `seq`): the subscription ends. A client whose
+   * subscription had not yet delivered that event (it was catching up) is told.
+   */
+  memberLeft(conversationId: string, seq: number): void {
+    const sub = this.subscriptions.get(conversationId);
+    if (!sub) return;
+    this.dropSubscription(conversationId);
+    if (!sub.delivered(seq)) {
+      this.fail({ code: 'forbidden', message: 'You are no longer a member of this conversation' }, { conversationId });
+    }
+  }
+
   dropSubscription(conversationId: string): void {
+    const sub = this.subscriptions.get(conversationId);
+    if (!sub) return;
+    sub.stop();
     this.subscriptions.delete(conversationId);
     this.gw.fanOut.remove(conversationId, this);
+    this.gw.subscriptionsChanged(this.userId, -1);
   }
 
   /** Releases everything the socket held. */
   closed(): void {
     for (const id of [...this.subscriptions.keys()]) this.dropSubscription(id);
+    this.buffer.release();
   }
 
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
-    if (!this.gw.allow(this.userId, this.bucket)) {
-      const now = Date.now();
-      if (now - this.strikesSince > STRIKE_WINDOW_MS) {
-        this.strikes = 0;
-        this.strikesSince = now;
+    let id: string | undefined;
+    try {
+      if (!this.gw.allow(this.userId, this.bucket)) return this.struck();
+      if (isBinary) return this.fail({ code: 'invalid_request', message: 'Binary frames are not part of this protocol' });
+      if (!isUtf8(data)) return this.fail(new ParleyError('invalid_utf8').toBody());
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(data.toString('utf8'));
+      } catch {
+        return this.fail(new ParleyError('invalid_json').toBody());
       }
-      this.strikes += 1;
-      if (this.strikes > MAX_STRIKES) this.socket.close(CLOSE.policyViolation, 'rate limit exceeded repeatedly');
-      else this.fail(new ParleyError('rate_limited').toBody());
-      return;
-    }
-    if (isBinary) return this.fail({ code: 'invalid_request', message: 'Binary frames are not part of this protocol' });
-    if (!isUtf8(data)) return this.fail(new ParleyError('invalid_utf8').toBody());
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data.toString('utf8'));
-    } catch {
-      return this.fail(new ParleyError('invalid_json').toBody());
-    }
-    const check = checkFrame(parsed);
-    const id = typeof (parsed as { id?: unknown })?.id === 'string' ? (parsed as { id: string }).id : undefined;
-    if (!check.ok) return this.fail({ code: check.code, message: check.message }, { id });
-    try {
+      const maybeId = (parsed as { id?: unknown } | null)?.id;
+      id = typeof maybeId === 'string' ? maybeId : undefined;
+      const check = checkFrame(parsed);
+      if (!check.ok) return this.fail({ code: check.code, message: check.message }, { id });
       await this.dispatch(parsed as ClientFrame);
     } catch (err) {
       if (isParleyError(err)) return this.fail(err.toBody(), { id });
       this.gw.log.error({ err, userId: this.userId }, 'frame handling failed');
       this.fail(new ParleyError('internal').toBody(), { id });
     }
+  }
+
+  private struck(): void {
+    const now = Date.now();
+    if (now - this.strikesSince > STRIKE_WINDOW_MS) {
+      this.strikes = 0;
+      this.strikesSince = now;
+    }
+    this.strikes += 1;
+    if (this.strikes > MAX_STRIKES) this.socket.close(CLOSE.policyViolation, 'rate limit exceeded repeatedly');
+    else this.fail(new ParleyError('rate_limited').toBody());
   }
 
   private async dispatch(f: ClientFrame): Promise<void> {
@@ -106,8 +189,7 @@ export class Session implements FrameSink {
         return;
       }
       case 'subscribe':
-        await Promise.all(f.conversations.map((c) => this.subscribe(c.conversationId, c.afterSeq)));
-        return;
+        return this.subscribe(f.conversations);
       case 'unsubscribe':
         for (const id of f.conversationIds) this.dropSubscription(id);
         return;
@@ -124,17 +206,43 @@ export class Session implements FrameSink {
     }
   }
 
-  private async subscribe(conversationId: string, afterSeq: number): Promise<void> {
-    await this.gw.consistentReads();
-    if (!isMember(this.gw.readModels, conversationId, this.userId)) {
-      return this.fail(new ParleyError('forbidden').toBody(), { conversationId });
+  /**
+   * Subscribes to each conversation named (once each, from its last entry). Catch-ups are
+   * started, not awaited: they run in the socket's slots and report their own failures.
+   */
+  private async subscribe(entries: SubscribeFrom[]): Promise<void> {
+    const wanted = new Map<string, number>();
+    for (const e of entries) {
+      wanted.delete(e.conversationId);
+      wanted.set(e.conversationId, e.afterSeq);
     }
-    if (this.subscriptions.has(conversationId)) this.dropSubscription(conversationId);
-    const sub = new Subscription(conversationId, afterSeq, this, this.gw.store, { catchUpLimit: this.gw.config.catchUpLimit });
-    this.subscriptions.set(conversationId, sub);
-    // Registered before catching up, so nothing committed meanwhile is missed.
-    this.gw.fanOut.add(conversationId, this);
-    await sub.start();
+    const { maxSubscribeEntries, maxSubscriptionsPerSocket } = this.gw.config;
+    if (wanted.size > maxSubscribeEntries) {
+      throw new ParleyError('limit_exceeded', `A subscribe frame may name at most ${maxSubscribeEntries} conversations`);
+    }
+    await this.gw.consistentReads();
+    for (const [conversationId, afterSeq] of wanted) {
+      if (!this.open) return;
+      if (!isMember(this.gw.readModels, conversationId, this.userId)) {
+        this.fail(new ParleyError('forbidden').toBody(), { conversationId });
+        continue;
+      }
+      const replaced = this.subscriptions.get(conversationId);
+      if (replaced) {
+        replaced.stop();
+      } else if (this.subscriptions.size >= maxSubscriptionsPerSocket || !this.gw.subscriptionsChanged(this.userId, +1)) {
+        const message = `At most ${maxSubscriptionsPerSocket} subscriptions per connection and ${this.gw.config.maxSubscriptionsPerUser} per user`;
+        this.fail({ code: 'limit_exceeded', message }, { conversationId });
+        continue;
+      }
+      const sub = new Subscription(conversationId, this.userId, afterSeq, this, this.gw.store, {
+        catchUpLimit: this.gw.config.catchUpLimit,
+      });
+      this.subscriptions.set(conversationId, sub);
+      // Registered before catching up, so nothing committed meanwhile is missed.
+      this.gw.fanOut.add(conversationId, this);
+      sub.start().catch((err: unknown) => this.failed(sub, err));
+    }
   }
 
   private fail(body: ErrorBody, extra: { id?: string; conversationId?: string } = {}): void {

@@ -5,78 +5,174 @@
  * an older one is a duplicate and dropped; a newer one means a gap, and the missing
  * events are read from the log first. While catching up, live events are not sent but
  * remembered, so a catch-up that ends just before they were committed reads again.
+ *
+ * A client that reads slowly never makes the node hold its live frames: while the
+ * socket's send buffer is over its bound, a live event is not sent but turns the
+ * subscription back into a paced catch-up from the last seq it delivered, which reads
+ * from the log only as fast as the client takes it — still gap-free and in order.
+ *
+ * A subscription ends for good (`stop()`) when it is dropped: unsubscribed, replaced,
+ * the socket closed, or the user left the conversation. Every await in a catch-up is
+ * followed by a look at `stopped`, so nothing is sent after that — and a catch-up never
+ * sends past the user's own `MemberLeft` unless they are a member again by then.
  */
-import type { EventStore } from '../store/index.js';
+import type { ErrorBody } from '../../protocol/index.js';
+import type { StoredEvent } from '../store/index.js';
 import { conversationStream } from '../store/index.js';
-import { eventsFrame } from './frames.js';
+import { eventsFrames } from './frames.js';
 
-export interface FrameSink {
+/** What a subscription needs from its socket. */
+export interface SubscriptionSink {
+  readonly open: boolean;
+  /** The send buffer is over its bound: live frames must wait for a catch-up. */
+  readonly congested: boolean;
+  /** The largest catch-up frame to send at once. */
+  readonly chunkBytes: number;
+  /** A frame that goes out now (bounded by the socket's hard bound). */
   send(frame: string): void;
+  /** A catch-up frame, sent after `drained()`. */
+  sendPaced(frame: string): void;
   /** Resolves once the socket's send buffer is low again (for pacing catch-up). */
   drained(): Promise<void>;
-  readonly open: boolean;
+  /** One of the socket's few catch-up slots; resolves with its release. */
+  catchUpSlot(): Promise<() => void>;
+  /** Whether the user is a member once read models include `position` (after their `MemberLeft`). */
+  stillMember(conversationId: string, position: number): Promise<boolean>;
+  /** The subscription ended on its own (membership lost, store failure): tell the client. */
+  ended(subscription: Subscription, body: ErrorBody): void;
+  /** Live frames turned into catch-up because the client reads too slowly. */
+  fellBack(): void;
+  /** A catch-up failed for a reason that is not the client's. */
+  failed(subscription: Subscription, err: unknown): void;
+}
+
+export interface StreamReader {
+  streamVersion(stream: string): Promise<number>;
+  readStream(stream: string, options: { afterSeq: number; limit: number }): Promise<StoredEvent[]>;
 }
 
 export class Subscription {
   private nextSeq: number;
-  private catchingUp = false;
+  /** True from creation until `start()` has sent `caught-up`, and during every later catch-up. */
+  private catchingUp = true;
   private newestSeen = 0;
+  private stopped = false;
 
   constructor(
     readonly conversationId: string,
+    private readonly userId: string,
     afterSeq: number,
-    private readonly sink: FrameSink,
-    private readonly store: EventStore,
+    private readonly sink: SubscriptionSink,
+    private readonly store: StreamReader,
     private readonly limits: { catchUpLimit: number; pageSize?: number },
   ) {
     this.nextSeq = afterSeq + 1;
   }
 
+  /** Ends the subscription: nothing more is sent, a catch-up in flight stops at its next step. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Whether the client has been sent the event with this seq. */
+  delivered(seq: number): boolean {
+    return seq < this.nextSeq;
+  }
+
+  private get done(): boolean {
+    return this.stopped || !this.sink.open;
+  }
+
   /** Sends what the client lacks, then `caught-up` (or `behind` if too far back). */
   async start(): Promise<void> {
-    const head = await this.store.streamVersion(conversationStream(this.conversationId));
-    if (head - (this.nextSeq - 1) > this.limits.catchUpLimit) {
-      const afterSeq = this.nextSeq - 1;
-      this.nextSeq = head + 1;
-      this.sink.send(JSON.stringify({ type: 'behind', conversationId: this.conversationId, afterSeq, headSeq: head }));
+    const release = await this.sink.catchUpSlot();
+    try {
+      if (this.done) return;
+      const head = await this.store.streamVersion(conversationStream(this.conversationId));
+      if (this.done) return;
+      if (head - (this.nextSeq - 1) > this.limits.catchUpLimit) {
+        const afterSeq = this.nextSeq - 1;
+        this.nextSeq = head + 1;
+        this.sink.send(JSON.stringify({ type: 'behind', conversationId: this.conversationId, afterSeq, headSeq: head }));
+      }
+      if (!(await this.readUp())) return;
+      this.sink.send(JSON.stringify({ type: 'caught-up', conversationId: this.conversationId, seq: this.nextSeq - 1 }));
+    } catch (err) {
+      this.sink.failed(this, err);
+    } finally {
+      this.catchingUp = false;
+      release();
     }
-    await this.catchUp();
-    this.sink.send(JSON.stringify({ type: 'caught-up', conversationId: this.conversationId, seq: this.nextSeq - 1 }));
   }
 
   /** A live event from the feed, already serialized once for all subscribers. */
   offer(seq: number, frame: string): void {
+    if (this.stopped) return;
     if (seq > this.newestSeen) this.newestSeen = seq;
     if (this.catchingUp || seq < this.nextSeq) return;
-    if (seq === this.nextSeq) {
+    if (seq === this.nextSeq && !this.sink.congested) {
       this.nextSeq += 1;
       this.sink.send(frame);
       return;
     }
-    void this.catchUp();
+    if (seq === this.nextSeq) this.sink.fellBack();
+    this.catchingUp = true;
+    this.catchUp().catch((err: unknown) => this.sink.failed(this, err));
   }
 
+  /** A catch-up after a gap or a fall-back, in one of the socket's slots. */
   private async catchUp(): Promise<void> {
-    if (this.catchingUp) return;
-    this.catchingUp = true;
-    const pageSize = this.limits.pageSize ?? 500;
+    const release = await this.sink.catchUpSlot();
     try {
-      for (;;) {
-        const page = await this.store.readStream(conversationStream(this.conversationId), {
-          afterSeq: this.nextSeq - 1,
-          limit: pageSize,
-        });
-        if (!this.sink.open) return;
-        if (page.length > 0) {
-          this.sink.send(eventsFrame(this.conversationId, page));
-          this.nextSeq = page[page.length - 1]!.seq + 1;
-        }
-        // Waiting for the socket to take each page before reading the next is the backpressure.
-        await this.sink.drained();
-        if (page.length < pageSize && this.newestSeen < this.nextSeq) return;
-      }
+      await this.readUp();
     } finally {
       this.catchingUp = false;
+      release();
     }
+  }
+
+  /**
+   * Reads from `nextSeq` to the newest event seen, a page at a time, sending each page
+   * only once the socket took the previous one. False when the subscription ended.
+   */
+  private async readUp(): Promise<boolean> {
+    const pageSize = this.limits.pageSize ?? 500;
+    for (;;) {
+      // Waiting for the socket to take what it has before reading more is the backpressure.
+      await this.sink.drained();
+      if (this.done) return false;
+      const page = await this.store.readStream(conversationStream(this.conversationId), {
+        afterSeq: this.nextSeq - 1,
+        limit: pageSize,
+      });
+      if (this.done) return false;
+      if (!(await this.deliver(page))) return false;
+      if (page.length < pageSize && this.newestSeen < this.nextSeq) return true;
+    }
+  }
+
+  /** Sends a page, cut at the user's own removal unless they are a member again. */
+  private async deliver(page: StoredEvent[]): Promise<boolean> {
+    let rest = page;
+    while (rest.length > 0) {
+      const left = rest.findIndex((e) => e.type === 'MemberLeft' && (e.data as { userId?: unknown }).userId === this.userId);
+      const run = left === -1 ? rest : rest.slice(0, left + 1);
+      for (const { frame, lastSeq } of eventsFrames(this.conversationId, run, this.sink.chunkBytes)) {
+        if (this.done) return false;
+        this.sink.sendPaced(frame);
+        this.nextSeq = lastSeq + 1;
+        if (lastSeq !== run[run.length - 1]!.seq) await this.sink.drained();
+      }
+      if (left === -1) return true;
+      const member = await this.sink.stillMember(this.conversationId, rest[left]!.position);
+      if (this.done) return false;
+      if (!member) {
+        this.stop();
+        this.sink.ended(this, { code: 'forbidden', message: 'You are no longer a member of this conversation' });
+        return false;
+      }
+      rest = rest.slice(left + 1);
+    }
+    return true;
   }
 }

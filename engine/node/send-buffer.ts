@@ -1,0 +1,116 @@
+/**
+ * The bounded send buffer of one socket.
+ *
+ * `ws` never refuses a send: whatever a client does not read piles up in the node's
+ * memory (`bufferedAmount`). A client that stops reading must cost the node a bounded
+ * amount however much is posted, so every frame goes out through one of three doors:
+ *
+ * - `sendPaced` — catch-up pages. The caller waited for `drained()` first, and pages are
+ *   cut to `chunkBytes`, so they can never push the buffer far past the low-water mark.
+ * - `send` — frames that cannot wait (live events while the buffer is low, acks, errors,
+ *   presence). Past the hard bound (twice `maxBytes`) the socket is closed with 4504: the
+ *   client reconnects and catches up gap-free from its last seq.
+ * - `sendEphemeral` — typing: dropped while the buffer is over its bound, nothing is lost.
+ *
+ * `congested` (over `maxBytes`) tells a subscription to stop sending live frames and fall
+ * back to paced catch-up from its last delivered seq, reading the log instead of holding
+ * frames. A socket whose catch-up cannot get below the low-water mark for `stallMs` is
+ * closed with 4504 too, so a client that never reads again is let go.
+ */
+import type { WebSocket } from 'ws';
+import { CLOSE } from '../../protocol/index.js';
+
+export interface SendBufferLimits {
+  /** The soft bound in bytes: over it, live frames become paced catch-up. */
+  maxBytes: number;
+  /** How long a catch-up may wait for the client to read before the socket is closed. */
+  stallMs: number;
+}
+
+const POLL_MS = 10;
+
+export class SendBuffer {
+  /** Below this, paced catch-up sends its next page. */
+  readonly lowWater: number;
+  /** The most a catch-up page frame should hold, so a few catch-ups in flight stay under the bound. */
+  readonly chunkBytes: number;
+  private readonly waiters: Array<() => void> = [];
+  private poll: NodeJS.Timeout | undefined;
+  private waitingSince = 0;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly limits: SendBufferLimits,
+    /** Called once when the socket is closed for reading too slowly. */
+    private readonly onSlowClose: (reason: string) => void,
+  ) {
+    this.lowWater = Math.min(1 << 20, Math.floor(limits.maxBytes / 4));
+    this.chunkBytes = Math.max(16 * 1024, Math.floor(limits.maxBytes / 16));
+  }
+
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  get congested(): boolean {
+    return this.socket.bufferedAmount > this.limits.maxBytes;
+  }
+
+  send(f: string): void {
+    if (!this.open) return;
+    if (this.socket.bufferedAmount + f.length > 2 * this.limits.maxBytes) {
+      this.closeSlow('send buffer over its hard bound');
+      return;
+    }
+    this.socket.send(f);
+  }
+
+  sendPaced(f: string): void {
+    if (this.open) this.socket.send(f);
+  }
+
+  sendEphemeral(f: string): void {
+    if (this.open && !this.congested) this.socket.send(f);
+  }
+
+  /** Resolves once the buffer is below the low-water mark, or the socket is no longer open. */
+  drained(): Promise<void> {
+    if (!this.open || this.socket.bufferedAmount <= this.lowWater) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      if (this.poll === undefined) {
+        this.waitingSince = Date.now();
+        this.schedule();
+      }
+    });
+  }
+
+  /** Lets every waiter go (the socket closed). */
+  release(): void {
+    clearTimeout(this.poll);
+    this.poll = undefined;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private schedule(): void {
+    this.poll = setTimeout(() => {
+      this.poll = undefined;
+      try {
+        if (this.open && this.socket.bufferedAmount > this.lowWater) {
+          if (Date.now() - this.waitingSince > this.limits.stallMs) this.closeSlow('client did not read its catch-up in time');
+          else return this.schedule();
+        }
+      } catch {
+        // Whatever went wrong, the waiters must not hang: they look at `open` themselves.
+      }
+      this.release();
+    }, POLL_MS);
+  }
+
+  private closeSlow(reason: string): void {
+    if (!this.open) return;
+    this.socket.close(CLOSE.slowConsumer, reason);
+    this.onSlowClose(reason);
+    this.release();
+  }
+}
