@@ -47,7 +47,7 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
         author: e.data.author,
         text: e.data.text,
         sentAt: e.at,
-        reactions: {},
+        reactions: noReactions(),
         deleted: false,
         commandId: e.commandId,
       };
@@ -56,7 +56,7 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
       return insertBySeq(messages, m);
     }
     case 'MessageDeleted':
-      return update(messages, e.data.messageId, (m) => ({ ...m, deleted: true, text: '', reactions: {} }));
+      return update(messages, e.data.messageId, (m) => ({ ...m, deleted: true, text: '', reactions: noReactions() }));
     case 'ReactionAdded':
       return update(messages, e.data.messageId, (m) => ({ ...m, reactions: react(m.reactions, e.data.emoji, e.data.userId, true) }));
     case 'ReactionRemoved':
@@ -74,7 +74,7 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
 /** Inserts an acknowledged post of this user before its event arrives (the event then confirms it). */
 export function applyAck(messages: Message[], post: Omit<Message, 'reactions' | 'deleted'>): Message[] {
   if (messages.some((m) => m.seq === post.seq)) return messages;
-  return insertBySeq(messages, { ...post, reactions: {}, deleted: false });
+  return insertBySeq(messages, { ...post, reactions: noReactions(), deleted: false });
 }
 
 /** Upserts a history page: the server's state of each message wins over what was held. */
@@ -103,7 +103,7 @@ export function viewOf(messages: Message[], pending: readonly OutboxItem[], user
       const local = localIdFor(item.id);
       const known = resolve(local);
       if (posted.has(item.id) || (known && byId.has(known))) continue;
-      const v: MessageView = { seq: undefined, messageId: local, author: userId, text: c.text, sentAt: item.createdAt, reactions: {}, deleted: false, commandId: item.id, pending: true };
+      const v: MessageView = { seq: undefined, messageId: local, author: userId, text: c.text, sentAt: item.createdAt, reactions: noReactions(), deleted: false, commandId: item.id, pending: true };
       byId.set(local, v);
       view.push(v);
       continue;
@@ -132,12 +132,25 @@ function update(messages: Message[], messageId: string, change: (m: Message) => 
   return messages.map((m) => (m.messageId === messageId ? change(m) : m));
 }
 
+/**
+ * Emoji are user input (`constructor`, `__proto__`): reactions are read with `Object.hasOwn`
+ * and every changed set is a new null-prototype object, which serializes like any other.
+ */
 function react(reactions: Record<string, string[]>, emoji: string, userId: string, add: boolean): Record<string, string[]> {
-  if (add && reactions[emoji]?.includes(userId)) return reactions;
-  const users = (reactions[emoji] ?? []).filter((u) => u !== userId);
+  const held = Object.hasOwn(reactions, emoji) ? reactions[emoji]! : [];
+  if (add && held.includes(userId)) return reactions;
+  const users = held.filter((u) => u !== userId);
   if (add) users.push(userId);
-  const out = { ...reactions };
-  if (users.length > 0) out[emoji] = users;
-  else delete out[emoji];
+  const out = noReactions();
+  for (const [k, v] of Object.entries(reactions)) {
+    if (k !== emoji) out[k] = v;
+    else if (users.length > 0) out[k] = users;
+  }
+  if (users.length > 0 && !Object.hasOwn(out, emoji)) out[emoji] = users;
   return out;
+}
+
+/** An empty reaction set with no prototype, so no emoji can name an inherited property. */
+function noReactions(): Record<string, string[]> {
+  return Object.create(null) as Record<string, string[]>;
 }

@@ -30,14 +30,15 @@ export class Outbox {
   private readonly value = new Value<readonly OutboxItem[]>([]);
   /** The pending commands, oldest first. */
   readonly items: Observable<readonly OutboxItem[]> = this.value;
-  private ids: Record<string, string> = {};
+  /** local id → server id. A Map: ids arrive from storage and the network. */
+  private ids = new Map<string, string>();
   private writes: Promise<void> = Promise.resolve();
 
   constructor(private readonly storage: Storage) {}
 
   async load(): Promise<void> {
     this.value.set((await this.storage.get<OutboxItem[]>(ITEMS)) ?? []);
-    this.ids = (await this.storage.get<Record<string, string>>(IDS)) ?? {};
+    this.ids = new Map(Object.entries((await this.storage.get<Record<string, string>>(IDS)) ?? {}));
   }
 
   /** Appends a command; resolves once it is durable. */
@@ -51,8 +52,8 @@ export class Outbox {
     const item = this.value.get().find((i) => i.id === id);
     if (item && result) {
       const local = localIdFor(id);
-      if (item.command.type === 'CreateConversation') this.ids[local] = result.conversationId;
-      if (item.command.type === 'PostMessage' && result.messageId) this.ids[local] = result.messageId;
+      if (item.command.type === 'CreateConversation') this.ids.set(local, result.conversationId);
+      if (item.command.type === 'PostMessage' && result.messageId) this.ids.set(local, result.messageId);
     }
     this.value.set(this.value.get().filter((i) => i.id !== id));
     return this.persist();
@@ -60,7 +61,7 @@ export class Outbox {
 
   /** The server id for a local id, the id itself when it is not local, or undefined while unknown. */
   resolve(id: string): string | undefined {
-    return isLocalId(id) ? this.ids[id] : id;
+    return isLocalId(id) ? this.ids.get(id) : id;
   }
 
   /** The command with local ids replaced by server ids; undefined if one is still unknown. */
@@ -88,7 +89,8 @@ export class Outbox {
 
   private persist(): Promise<void> {
     const items = this.value.get();
-    const ids = { ...this.ids };
+    // Stored as a plain object, as before; Object.fromEntries defines own properties only.
+    const ids = Object.fromEntries(this.ids);
     this.writes = this.writes.catch(() => undefined).then(async () => {
       await this.storage.put(IDS, ids);
       await this.storage.put(ITEMS, items);

@@ -14,25 +14,32 @@ export interface Presence {
 }
 
 export class PresenceBook {
-  private readonly value = new Value<Record<string, Presence>>({});
-  /** userId → presence. */
+  private readonly value = new Value<Record<string, Presence>>(byUser());
+  /** userId → presence (a null-prototype object: user ids are input, `people.get()[id]` inherits nothing). */
   readonly people: Observable<Record<string, Presence>> = this.value;
 
   constructor(private readonly http: HttpApi) {}
 
   onFrame(f: Extract<ServerFrame, { type: 'presence' }>): void {
-    this.value.set({ ...this.value.get(), [f.userId]: { online: f.online, lastSeen: f.lastSeen } });
+    const next = byUser(this.value.get());
+    next[f.userId] = { online: f.online, lastSeen: f.lastSeen };
+    this.value.set(next);
   }
 
   /** Fetches the members' presence of a conversation; silent when offline or no longer a member. */
   async seed(conversationId: string): Promise<void> {
     try {
       const members = await this.http.presence(conversationId);
-      const next = { ...this.value.get() };
+      const next = byUser(this.value.get());
       for (const m of members) next[m.userId] = { online: m.online, lastSeen: m.lastSeen };
       this.value.set(next);
     } catch {
       // Frames will tell the rest.
     }
   }
+}
+
+/** A copy of `from` with no prototype, so a user id such as `__proto__` is an ordinary key. */
+function byUser(from: Record<string, Presence> = {}): Record<string, Presence> {
+  return Object.assign(Object.create(null) as Record<string, Presence>, from);
 }

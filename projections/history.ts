@@ -70,7 +70,7 @@ export const history: Projection = {
         case 'ReactionRemoved': {
           const raw = getReactions.get(e.data.messageId) as string | undefined;
           if (raw === undefined) break;
-          setReactions.run(JSON.stringify(applyReaction(JSON.parse(raw), e)), e.data.messageId);
+          setReactions.run(applyReaction(raw, e), e.data.messageId);
           break;
         }
       }
@@ -84,13 +84,19 @@ export const history: Projection = {
   },
 };
 
-function applyReaction(reactions: Record<string, string[]>, e: StoredEvent): Record<string, string[]> {
+/**
+ * Reactions are stored as JSON `{ emoji: [user ids] }`. Emoji are user input (`constructor`,
+ * `__proto__`), so they are handled in a Map, never as keys of a plain object.
+ */
+function applyReaction(raw: string, e: StoredEvent): string {
   const { emoji, userId } = e.data as { emoji: string; userId: string };
-  const users = (reactions[emoji] ?? []).filter((u) => u !== userId);
+  const reactions = new Map(Object.entries(JSON.parse(raw) as Record<string, string[]>));
+  const users = (reactions.get(emoji) ?? []).filter((u) => u !== userId);
   if (e.type === 'ReactionAdded') users.push(userId);
-  if (users.length > 0) reactions[emoji] = users;
-  else delete reactions[emoji];
-  return reactions;
+  if (users.length > 0) reactions.set(emoji, users);
+  else reactions.delete(emoji);
+  // Object.fromEntries defines own properties, so `__proto__` stays an ordinary key.
+  return JSON.stringify(Object.fromEntries(reactions));
 }
 
 /** Pages of a conversation's messages in seq order: after a seq (forwards) or before one (backwards). */
@@ -118,6 +124,7 @@ function toView(r: MessageRow): MessageView {
     text: r.text,
     sentAt: new Date(r.sent_at).toISOString(),
     format: r.format as MessageView['format'],
+    // JSON.parse makes own properties: a `__proto__` emoji stays a key, not a prototype.
     reactions: JSON.parse(r.reactions),
     deleted: r.deleted === 1,
   };
