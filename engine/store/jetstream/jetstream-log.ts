@@ -11,7 +11,7 @@
  * fine for catch-up, but a reason for history pages to come from the read model rather
  * than the log. Backward reads read their window forwards and reverse it.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { StoredEvent } from '../port.js';
 import { withRetryBudget } from './availability.js';
 import { decodeEnvelope, jetstreamSeqAfter, positionOf, storedEventsOf, versionAfter, type Envelope } from './envelope.js';
@@ -44,6 +44,22 @@ export class JetStreamLog {
     const m = await this.retry('read message', () => this.jsm.streams.getMessage(this.options.streamName, { seq: jetstreamSeq }));
     if (!m) throw new Error(`message ${jetstreamSeq} of ${this.options.streamName} is gone`);
     return decodeEnvelope(m.data, m.seq);
+  }
+
+  /**
+   * The envelope at a sequence, or undefined when the leader has no message there (yet):
+   * a duplicate ack across a leader change can name sequence 0 or one not applied on the
+   * new leader, which MSG.GET answers with "bad request" or "no message found".
+   */
+  async envelopeIfPresent(jetstreamSeq: number): Promise<Envelope | undefined> {
+    if (jetstreamSeq < 1) return undefined;
+    try {
+      const m = await this.retry('read message', () => this.jsm.streams.getMessage(this.options.streamName, { seq: jetstreamSeq }));
+      return m ? decodeEnvelope(m.data, m.seq) : undefined;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.status === 400) return undefined;
+      throw err;
+    }
   }
 
   get streamName(): string {

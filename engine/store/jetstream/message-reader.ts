@@ -6,8 +6,12 @@
  * range would only end by its idle timeout).
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { StoreUnavailableError } from '../errors.js';
 import { decodeEnvelope, type Envelope } from './envelope.js';
+
+/** A range read that stopped hearing from the server; retried like any timeout. */
+export class ReadIdleTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
 
 export interface EnvelopeAt {
   jetstreamSeq: number;
@@ -56,7 +60,9 @@ export async function readRange(js: JetStreamClient, jetstreamStream: string, ra
     } finally {
       clearTimeout(idle);
     }
-    if (timedOut) throw new StoreUnavailableError(`no messages from ${jetstreamStream} for ${range.idleTimeoutMs} ms`);
+    // Transient (availability.ts retries it): after a server restart or a leader change a
+    // fresh consumer can stay silent for a while although the range exists.
+    if (timedOut) throw new ReadIdleTimeoutError(`no messages from ${jetstreamStream} for ${range.idleTimeoutMs} ms`);
   } finally {
     // Ordered consumers expire on their own (inactive threshold); deleting now frees the
     // server sooner. Best effort: a failed delete changes nothing for the caller.

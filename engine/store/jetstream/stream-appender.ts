@@ -16,7 +16,7 @@
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { AppendOptions, AppendResult, IdempotencyRecord, NewEvent } from '../port.js';
-import { ConcurrencyError } from '../errors.js';
+import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
 import { withRetryBudget } from './availability.js';
 import { encodeEnvelope, storedEventsOf, versionAfter, type Envelope } from './envelope.js';
 import type { IdempotencyIndex } from './idempotency-index.js';
@@ -101,6 +101,8 @@ export class StreamAppender {
     // Set once a publish of this append was retried: an earlier attempt may have been
     // stored with only its ack lost, so a later rejection must look for it first.
     let uncertain = false;
+    // When a duplicate ack first named no stored message (see below).
+    let inFlightSince: number | undefined;
     for (let refresh = 0; ; refresh++) {
       const tip = await this.tipOf(stream, subject, refresh > 0);
       const expected = options.expectedVersion;
@@ -143,8 +145,25 @@ export class StreamAppender {
         continue;
       }
       if (duplicate) {
-        const original = await this.log.envelopeAt(ackSeq);
-        return this.answerFor(original, ackSeq, msgID, events, key);
+        // A duplicate ack names the message the server matched our Msg-Id to. Across a
+        // leader change it may name none: the leader stages a Msg-Id with sequence 0 while
+        // its proposal is in flight (and keeps it for the duplicate window if the proposal
+        // was lost), or a sequence it has not applied yet. Then the outcome is unknown:
+        // look for our message, wait, and publish again, within the retry budget.
+        const original = ackSeq > 0 ? await this.log.envelopeIfPresent(ackSeq) : undefined;
+        if (original) return this.answerFor(original, ackSeq, msgID, events, key);
+        uncertain = true;
+        this.tips.forget(stream);
+        const own = await this.findOwnOrDuplicate(subject, tip.version, msgID, events, key);
+        if (own) return own;
+        inFlightSince ??= Date.now();
+        if (Date.now() - inFlightSince > this.options.retryBudgetMs) {
+          throw new StoreUnavailableError(
+            `append to ${stream}: the server reports message ${msgID} as already published (duplicate ack at sequence ${ackSeq}) but it is not in the log after ${this.options.retryBudgetMs} ms`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** Math.min(refresh, 5))));
+        continue;
       }
       const result: AppendResult = { stream, version: versionAfter(envelope), events: storedEventsOf(envelope, ackSeq), duplicate: null };
       this.tips.set(stream, { version: result.version, jetstreamSeq: ackSeq });
