@@ -4,6 +4,7 @@
  * is a member of now (membership from the conversation-list read model).
  */
 import type Database from 'better-sqlite3';
+import { toWellFormed } from '../engine/domain/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
@@ -55,7 +56,9 @@ export interface SearchHit {
 
 /**
  * Messages matching every word of `query` (the last word as a prefix), newest first.
- * User input never reaches FTS5's query syntax: each word is quoted.
+ * User input never reaches FTS5's query syntax: each word is quoted, and control
+ * characters separate words instead of entering the query (FTS5 ends a query string at
+ * a NUL: `"a\0b"` failed as an unterminated string).
  */
 export function searchMessages(
   db: Database.Database,
@@ -63,7 +66,7 @@ export function searchMessages(
   query: string,
   options: { conversationId?: string; limit?: number } = {},
 ): SearchHit[] {
-  const words = query.split(/\s+/).filter(Boolean).slice(0, 16);
+  const words = queryWords(query);
   if (words.length === 0) return [];
   const match = words.map((w, i) => `"${w.replaceAll('"', '""')}"${i === words.length - 1 ? '*' : ''}`).join(' ');
   const conv = options.conversationId ?? null;
@@ -91,4 +94,12 @@ export function searchMessages(
     sentAt: new Date(r.at).toISOString(),
     snippet: r.snippet,
   }));
+}
+
+// C0 and C1 controls and DEL; none is a character anyone searches for.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** The words of a query: well-formed text (as messages are stored), split at spaces and controls, at most 16. */
+function queryWords(query: string): string[] {
+  return toWellFormed(query).replace(CONTROLS, ' ').split(/\s+/).filter(Boolean).slice(0, 16);
 }

@@ -6,7 +6,7 @@
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERRORS, ParleyError, isParleyError } from '../../protocol/index.js';
 import type { NodeConfig } from './config.js';
 import type { Gateway } from './gateway.js';
@@ -34,6 +34,13 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     bodyLimit: config.maxFrameBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
+    // A URL the router cannot decode (`%zz`) or a path parameter over the router's length
+    // limit is answered by Fastify before any hook: give it our error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      const e = new ParleyError('invalid_request', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid');
+      return (reply as FastifyReply).code(e.status).send(e.toBody());
+    },
   }) as unknown as FastifyInstance;
   // Bodies are JSON and must have the right types as sent ("5" is not a number); only
   // query strings and path parameters, which are always text, are coerced.
@@ -66,6 +73,11 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     },
   });
 
+  // Every answer is JSON, NDJSON, an event stream or Prometheus text, never something a
+  // browser should guess the type of (a message text rendered as HTML, say).
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
   registerCors(app, config.corsOrigins);
   const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
   app.addHook('onRequest', async (request: FastifyRequest) => {
