@@ -5,11 +5,14 @@
  * again, and `handle` must be idempotent (upsert by event id or position).
  *
  * Each runs in its own loop that reads the log from its checkpoint, so it catches up by
- * itself, never overlaps its own rebuild, and a slow one holds up nobody else.
+ * itself, never overlaps its own rebuild, and a slow one holds up nobody else. A failing
+ * one retries with a growing pause, one event at a time until it succeeds again, so its
+ * failure names the event (which an operator can skip, see skips.ts).
  */
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
 import type Database from 'better-sqlite3';
 import { prepared } from './prepared.js';
+import type { ProjectionFailure } from './runner.js';
 
 export interface ExternalProjection {
   readonly kind: 'external';
@@ -26,9 +29,26 @@ export function isExternal(p: object): p is ExternalProjection {
   return (p as { kind?: unknown }).kind === 'external';
 }
 
+export interface LaneOptions {
+  batchSize: number;
+  /** Pause before the next attempt after `attempts` failures in a row. */
+  retry: (attempts: number) => number;
+  isSkipped: (position: number) => boolean;
+  reloadSkips: () => void;
+  onError: (err: unknown, failure: ProjectionFailure) => void;
+  onRecovered: () => void;
+  onApplied?: (position: number, n: number) => void;
+}
+
 export class ExternalLane {
   checkpoint: number;
+  /** Set while it fails; cleared by the first batch that applies. */
+  failure: ProjectionFailure | null = null;
   private wake: (() => void) | null = null;
+  /** Ends the pause after a failure: only a stop or a new skip does, not new events. */
+  private retryWake: (() => void) | null = null;
+  /** After a batch failed: one event at a time up to its end. */
+  private narrowUntil = 0;
   private stopped = false;
   private resetRequested: boolean;
   private rebuilt: Array<() => void> = [];
@@ -38,7 +58,7 @@ export class ExternalLane {
     readonly projection: ExternalProjection,
     private readonly store: EventStore,
     private readonly db: Database.Database,
-    private readonly options: { batchSize: number; onError: (err: unknown) => void; onApplied?: (position: number, n: number) => void },
+    private readonly options: LaneOptions,
   ) {
     const row = prepared(db, 'SELECT version, position FROM projection_checkpoints WHERE name = ?').get(projection.name) as
       | { version: number; position: number }
@@ -60,46 +80,87 @@ export class ExternalLane {
   rebuild(): Promise<void> {
     this.resetRequested = true;
     this.poke();
+    this.retryNow();
     return new Promise((resolve) => this.rebuilt.push(resolve));
+  }
+
+  /** Ends the pause after a failure (a skip was recorded). */
+  retryNow(): void {
+    this.retryWake?.();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.poke();
+    this.retryNow();
     await this.loop;
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     while (!this.stopped) {
+      let page: StoredEvent[] = [];
       try {
         if (this.resetRequested) {
           this.resetRequested = false;
           await this.projection.truncate();
           this.save(0);
         }
-        const page = await this.store.readAll(this.checkpoint, this.options.batchSize);
+        const single = this.failure !== null || this.checkpoint < this.narrowUntil;
+        page = await this.store.readAll(this.checkpoint, single ? 1 : this.options.batchSize);
         if (page.length === 0) {
           for (const done of this.rebuilt.splice(0)) done();
-          await new Promise<void>((r) => {
-            this.wake = r;
-            setTimeout(r, 1000);
-          });
-          this.wake = null;
+          await this.pause(1000);
           continue;
         }
-        const relevant = page.filter((e) => this.projection.handles.includes(e.type));
+        const relevant = page.filter((e) => this.projection.handles.includes(e.type) && !this.options.isSkipped(e.position));
         if (relevant.length > 0) await this.projection.handle(relevant);
         this.save(page[page.length - 1]!.position);
         this.options.onApplied?.(this.checkpoint, relevant.length);
-        failures = 0;
+        // Failed until it is past everything of the batch that failed.
+        if (this.failure && this.checkpoint >= this.narrowUntil) {
+          this.failure = null;
+          this.options.onRecovered();
+        }
       } catch (err) {
-        // The checkpoint did not move: the same batch is retried, with a growing pause.
-        this.options.onError(err);
-        failures += 1;
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 100 * 2 ** failures)));
+        // The checkpoint did not move: retried after a growing pause, one event at a time
+        // up to the end of this batch, so that a failure that stays names its event.
+        if (page.length > 0) this.narrowUntil = page[page.length - 1]!.position;
+        const attempts = (this.failure?.attempts ?? 0) + 1;
+        const delay = this.options.retry(attempts);
+        const first = page[0];
+        this.failure = {
+          position: first?.position ?? this.checkpoint + 1,
+          eventType: first?.type ?? null,
+          stream: first?.stream ?? null,
+          error: err instanceof Error ? err.message : String(err),
+          code: typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : null,
+          since: this.failure?.since ?? Date.now(),
+          attempts,
+          nextRetryAt: Date.now() + delay,
+        };
+        try {
+          this.options.onError(err, this.failure);
+        } catch {
+          // A failing report must not end the loop.
+        }
+        await new Promise<void>((r) => {
+          this.retryWake = r;
+          setTimeout(r, delay).unref?.();
+        });
+        this.retryWake = null;
+        this.options.reloadSkips();
+        if (this.failure) this.failure.nextRetryAt = null;
       }
     }
+  }
+
+  /** Waits `ms`, or less when poked. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((r) => {
+      this.wake = r;
+      setTimeout(r, ms);
+    });
+    this.wake = null;
   }
 
   private save(position: number): void {

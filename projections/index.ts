@@ -18,7 +18,8 @@ export {
   type KnownEventType,
 } from './projection.js';
 export type { ExternalProjection } from './external.js';
-export { ProjectionRunner, type RunnerOptions } from './runner.js';
+export { ProjectionRunner, type RunnerOptions, type ProjectionFailure, type ProjectionStatus } from './runner.js';
+export { recordSkip, skipsOf, type ProjectionSkip } from './skips.js';
 export { readMessages, type MessageView } from './history.js';
 export {
   conversationsOf,

@@ -7,6 +7,19 @@
  *   log, then drains the buffer: no event falls between the two.
  * - A rebuild truncates a projection and replays the log into it; live events for that
  *   projection wait in the buffer meanwhile, so a rebuild never overlaps a live run.
+ *
+ * A projection that throws (a poison event, SQLITE_FULL, SQLITE_BUSY, a disk I/O error)
+ * stops, alone: its checkpoint stays just before the event it failed on, the others go
+ * on, and nothing leaves the runner's callbacks (they run from the feed and from
+ * `setImmediate`, where a throw would end the process). The failure is reported
+ * (`onError`, `statusOf`) and retried with a growing pause, catching up from the log, so
+ * a transient error (a full disk that gets space again) heals by itself. A poison event
+ * stays until an operator skips it for that projection (skips.ts); the log is never edited.
+ *
+ * Readers waiting for a position (`waitFor`) do not wait for a stopped projection: they
+ * read what it holds (stale, and reported as failed), so one broken read model never
+ * holds up reads of the others. A running one that does not get there within the bound
+ * gives a coded `unavailable` error.
  */
 import Database from 'better-sqlite3';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
@@ -14,23 +27,60 @@ import { ParleyError } from '../protocol/index.js';
 import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
+import { recordSkip, setupSkips, skippedPositions, type ProjectionSkip } from './skips.js';
 
 export interface RunnerOptions {
   /** How many events to read from the log at a time while catching up. */
   batchSize?: number;
   /** Observes each applied batch: projection name, its new checkpoint, events handled. */
   onApplied?: (projection: string, position: number, events: number) => void;
-  /** Failures of external projections (retried); default: logged to stderr. */
-  onError?: (projection: string, err: unknown) => void;
+  /**
+   * Each failed attempt of a projection (it stops and is retried); default: logged to
+   * stderr. `failure` says where it stopped and when it tries again.
+   */
+  onError?: (projection: string, err: unknown, failure: ProjectionFailure) => void;
+  /** A stopped projection applied again (after a retry, a skip or a rebuild). */
+  onRecovered?: (projection: string) => void;
+  /** Pause before the first retry of a stopped projection, doubled per failure up to `maxMs`. Default 100 ms .. 10 s. */
+  retry?: { initialMs?: number; maxMs?: number };
+}
+
+/** Why and where a projection stopped. */
+export interface ProjectionFailure {
+  /** The position of the event it could not apply (the next one after the checkpoint when reading the log failed). */
+  position: number;
+  eventType: string | null;
+  stream: string | null;
+  error: string;
+  /** The error's code when it has one (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR, …). */
+  code: string | null;
+  /** Milliseconds since the epoch of the first failure in a row. */
+  since: number;
+  attempts: number;
+  /** Milliseconds since the epoch of the next retry; null while one runs. */
+  nextRetryAt: number | null;
+}
+
+export interface ProjectionStatus {
+  state: 'running' | 'failed' | 'rebuilding';
+  failure: ProjectionFailure | null;
+  /** Positions an operator told it to pass over. */
+  skipped: number[];
 }
 
 interface Slot {
   projection: Projection;
   handles: Set<string>;
   checkpoint: number;
-  /** While rebuilding, live batches wait here. */
+  /** While it catches up on its own (a rebuild or a recovery), live batches wait here. */
   held: StoredEvent[][] | null;
+  rebuilding: boolean;
+  failure: ProjectionFailure | null;
+  retry: ReturnType<typeof setTimeout> | null;
+  recovering: Promise<void> | null;
 }
+
+type Applied = { position: number; events: number };
 
 export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
@@ -41,6 +91,8 @@ export class ProjectionRunner {
   private drainScheduled = false;
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly batchSize: number;
+  private skips = new Map<string, Set<number>>();
+  private stopped = false;
 
   constructor(
     private readonly store: EventStore,
@@ -52,16 +104,21 @@ export class ProjectionRunner {
     db.exec(`CREATE TABLE IF NOT EXISTS projection_checkpoints (
       name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL
     ) WITHOUT ROWID`);
+    setupSkips(db);
+    this.loadSkips();
     for (const p of projections) {
       if (this.slots.has(p.name) || this.lanes.has(p.name)) throw new Error(`two projections are named ${p.name}`);
       if (isExternal(p)) {
-        const onError = options.onError ?? ((name, err) => console.error(`projection ${name} failed; retrying`, err));
         this.lanes.set(
           p.name,
           new ExternalLane(p, store, db, {
             batchSize: this.batchSize,
-            onError: (err) => onError(p.name, err),
-            onApplied: (position, n) => options.onApplied?.(p.name, position, n),
+            retry: this.retryDelay,
+            isSkipped: (position) => this.skips.get(p.name)?.has(position) ?? false,
+            reloadSkips: () => this.loadSkips(),
+            onError: (err, failure) => this.report(p.name, err, failure),
+            onRecovered: () => this.recovered(p.name),
+            onApplied: (position, n) => this.options.onApplied?.(p.name, position, n),
           }),
         );
         continue;
@@ -72,7 +129,16 @@ export class ProjectionRunner {
       const changed = row !== undefined && row.version !== p.version;
       if (changed) p.drop?.(db);
       p.setup(db);
-      const slot: Slot = { projection: p, handles: new Set(p.handles), checkpoint: row?.position ?? 0, held: null };
+      const slot: Slot = {
+        projection: p,
+        handles: new Set(p.handles),
+        checkpoint: row?.position ?? 0,
+        held: null,
+        rebuilding: false,
+        failure: null,
+        retry: null,
+        recovering: null,
+      };
       if (changed) this.reset(slot);
       this.slots.set(p.name, slot);
     }
@@ -100,6 +166,19 @@ export class ProjectionRunner {
     return (this.slots.get(name) ?? this.lanes.get(name))?.checkpoint ?? 0;
   }
 
+  /** Whether the projection runs, stopped on a failure, or rebuilds; undefined for an unknown name. */
+  statusOf(name: string): ProjectionStatus | undefined {
+    const slot = this.slots.get(name);
+    const lane = this.lanes.get(name);
+    if (!slot && !lane) return undefined;
+    const failure = slot ? slot.failure : lane!.failure;
+    return {
+      state: slot?.rebuilding ? 'rebuilding' : failure ? 'failed' : 'running',
+      failure: failure && { ...failure },
+      skipped: [...(this.skips.get(name) ?? [])].sort((a, b) => a - b),
+    };
+  }
+
   /**
    * The lowest checkpoint of the node's own (SQLite) read models: they have applied the
    * log up to here. External projections run at their own pace and are not counted.
@@ -110,9 +189,18 @@ export class ProjectionRunner {
     return min === Infinity ? 0 : min;
   }
 
+  /** Like `position`, but over the read models that run: the ones readers wait for. */
+  private get readyPosition(): number {
+    let min = Infinity;
+    for (const s of this.slots.values()) if (!s.failure) min = Math.min(min, s.checkpoint);
+    return min;
+  }
+
   async start(): Promise<void> {
+    this.stopped = false;
     this.startupBuffer = [];
     this.unsubscribe = this.store.subscribe((events) => this.onLive(events));
+    // A projection that fails here stops (and retries) like one that fails later: the node still starts.
     for (const slot of this.slots.values()) await this.catchUp(slot);
     const buffered = this.startupBuffer;
     this.startupBuffer = null;
@@ -122,19 +210,29 @@ export class ProjectionRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.drainLive();
+    for (const slot of this.slots.values()) {
+      if (slot.retry) clearTimeout(slot.retry);
+      slot.retry = null;
+    }
+    await Promise.all([...this.slots.values()].map((s) => s.recovering));
     await Promise.all([...this.lanes.values()].map((l) => l.stop()));
   }
 
-  /** Resolves once every projection has applied the log up to `position`. */
+  /**
+   * Resolves once every running projection has applied the log up to `position`. A
+   * projection stopped on a failure is not waited for: its readers get what it holds.
+   * Past `timeoutMs`, rejects with a coded `unavailable` error.
+   */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
-    if (this.position >= position) return Promise.resolve();
+    if (this.readyPosition >= position) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`read models did not reach position ${position} in ${timeoutMs} ms`));
+        reject(new ParleyError('unavailable', `read models did not reach position ${position} in ${timeoutMs} ms; try again`));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
@@ -142,6 +240,26 @@ export class ProjectionRunner {
       };
       this.waiters.push({ position, resolve: done });
     });
+  }
+
+  /**
+   * Makes `name` pass over the event at `position` (recorded durably, see skips.ts) and, if
+   * it is stopped, retries it now.
+   */
+  skip(name: string, position: number, reason = ''): ProjectionSkip {
+    if (!this.slots.has(name) && !this.lanes.has(name)) {
+      throw new ParleyError('invalid_request', `unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
+    }
+    const skip = recordSkip(this.db, name, position, reason);
+    this.loadSkips();
+    const slot = this.slots.get(name);
+    if (slot?.failure && slot.retry) {
+      clearTimeout(slot.retry);
+      slot.retry = null;
+      this.recover(slot);
+    }
+    this.lanes.get(name)?.retryNow();
+    return skip;
   }
 
   /** Truncates the named projections (all when none named) and replays the log into them. */
@@ -154,17 +272,30 @@ export class ProjectionRunner {
       }
       const slot = this.slots.get(name);
       if (!slot) throw new Error(`unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
-      if (slot.held) throw new ParleyError('conflict', `projection ${name} is already rebuilding`);
+      if (slot.held) throw new ParleyError('conflict', `projection ${name} is already ${slot.rebuilding ? 'rebuilding' : 'catching up'}`);
+      if (slot.retry) clearTimeout(slot.retry);
+      slot.retry = null;
       slot.held = [];
+      slot.rebuilding = true;
       // A rebuild can be redone from the log, so it need not wait for the disk per batch.
       this.db.pragma('synchronous = OFF');
       try {
         this.reset(slot);
-        await this.catchUp(slot, onProgress);
-        for (const batch of slot.held) this.apply(slot, batch);
+        this.loadSkips();
+        const done = (await this.catchUp(slot, onProgress)) && slot.held.every((batch) => this.applyOrStop(slot, batch));
+        if (!done) {
+          const f = slot.failure;
+          throw new ParleyError(
+            'unavailable',
+            `projection ${name} stopped at position ${f?.position} (${f?.eventType ?? 'reading the log'}): ${f?.error}; ` +
+              'it retries by itself; if that event can never be applied, skip it (parley skip --help)',
+          );
+        }
+        this.recovered(name, slot);
       } finally {
         this.db.pragma('synchronous = NORMAL');
         slot.held = null;
+        slot.rebuilding = false;
       }
     }
     this.notify();
@@ -179,11 +310,16 @@ export class ProjectionRunner {
     slot.checkpoint = 0;
   }
 
-  private async catchUp(slot: Slot, onProgress?: (name: string, position: number) => void): Promise<void> {
+  /**
+   * Applies the log after the slot's checkpoint up to its head. False when the projection
+   * stopped on an event (or the runner is stopping); an error reading the log is thrown.
+   */
+  private async catchUp(slot: Slot, onProgress?: (name: string, position: number) => void): Promise<boolean> {
     for (;;) {
+      if (this.stopped && !slot.rebuilding) return false;
       const events = await this.store.readAll(slot.checkpoint, this.batchSize);
-      if (events.length === 0) return;
-      this.apply(slot, events);
+      if (events.length === 0) return true;
+      if (!this.applyOrStop(slot, events)) return false;
       onProgress?.(slot.projection.name, slot.checkpoint);
     }
   }
@@ -206,33 +342,177 @@ export class ProjectionRunner {
     }
   }
 
+  /** Runs from `setImmediate` and from `stop`: it must not throw, whatever a projection does. */
   private drainLive(): void {
-    this.drainScheduled = false;
-    if (this.live.length === 0) return;
-    const events = this.live.length === 1 ? this.live[0]! : this.live.flat();
-    this.live = [];
-    this.db.transaction(() => {
+    try {
+      this.drainScheduled = false;
+      if (this.live.length === 0) return;
+      const events = this.live.length === 1 ? this.live[0]! : this.live.flat();
+      this.live = [];
+      const targets: Slot[] = [];
       for (const slot of this.slots.values()) {
         if (slot.held) slot.held.push(events);
-        else this.apply(slot, events);
+        // A stopped projection reads these from the log when it retries.
+        else if (!slot.failure) targets.push(slot);
       }
-    })();
-    for (const lane of this.lanes.values()) lane.poke();
-    this.notify();
+      let applied: Array<Applied | null> | null = null;
+      try {
+        applied = this.db.transaction(() => targets.map((slot) => this.write(slot, events)))();
+      } catch {
+        // Someone failed, and the whole transaction is gone (SQLite may have rolled it back
+        // by itself on SQLITE_FULL or an I/O error): each one again on its own, so only the
+        // one that fails stops.
+        this.rollbackLeftover();
+        applied = null;
+      }
+      if (applied) targets.forEach((slot, i) => this.advance(slot, applied[i]!));
+      else for (const slot of targets) this.applyOrStop(slot, events);
+      for (const lane of this.lanes.values()) lane.poke();
+      this.notify();
+    } catch (err) {
+      this.report('(runner)', err, null);
+    }
   }
 
-  private apply(slot: Slot, events: StoredEvent[]): void {
+  /**
+   * Applies a batch to one projection in its own transaction. When that fails, applies it
+   * again one event at a time, so everything before the failing event stays applied and
+   * the failure names its position; then stops the projection there. True when all applied.
+   */
+  private applyOrStop(slot: Slot, events: StoredEvent[]): boolean {
+    try {
+      this.advance(slot, this.write(slot, events));
+      return true;
+    } catch {
+      this.rollbackLeftover();
+    }
+    for (const e of events) {
+      if (e.position <= slot.checkpoint) continue;
+      try {
+        this.advance(slot, this.write(slot, [e]));
+      } catch (err) {
+        this.rollbackLeftover();
+        this.stopOn(slot, e, err);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Writes a batch and the new checkpoint in one (nested: savepoint) transaction; the caller advances after commit. */
+  private write(slot: Slot, events: StoredEvent[]): Applied | null {
     const fresh = events.filter((e) => e.position > slot.checkpoint);
-    if (fresh.length === 0) return;
-    const relevant = fresh.filter((e) => slot.handles.has(e.type));
+    if (fresh.length === 0) return null;
+    const skipped = this.skips.get(slot.projection.name);
+    const relevant = fresh.filter((e) => slot.handles.has(e.type) && !skipped?.has(e.position));
     const last = fresh[fresh.length - 1]!.position;
-    // Nested in a caller's transaction this is a savepoint; alone, its own transaction.
     this.db.transaction(() => {
       if (relevant.length > 0) slot.projection.handle(relevant, this.db);
       this.saveCheckpoint(slot.projection, last);
     })();
-    slot.checkpoint = last;
-    this.options.onApplied?.(slot.projection.name, last, relevant.length);
+    return { position: last, events: relevant.length };
+  }
+
+  private advance(slot: Slot, applied: Applied | null): void {
+    if (!applied) return;
+    slot.checkpoint = applied.position;
+    try {
+      this.options.onApplied?.(slot.projection.name, applied.position, applied.events);
+    } catch (err) {
+      this.report('(runner)', err, null);
+    }
+  }
+
+  /** After a failed statement SQLite may leave the transaction open (or have closed it itself). */
+  private rollbackLeftover(): void {
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } catch {
+      // The connection rolls back on its own when it can; the next attempt starts fresh.
+    }
+  }
+
+  private get retryDelay(): (attempts: number) => number {
+    const initial = this.options.retry?.initialMs ?? 100;
+    const max = this.options.retry?.maxMs ?? 10_000;
+    return (attempts) => Math.min(max, initial * 2 ** Math.min(30, attempts - 1));
+  }
+
+  /** Stops the projection on `e` (null: reading the log failed), reports it and schedules a retry. */
+  private stopOn(slot: Slot, e: StoredEvent | null, err: unknown): void {
+    const attempts = (slot.failure?.attempts ?? 0) + 1;
+    const delay = this.retryDelay(attempts);
+    slot.failure = {
+      position: e?.position ?? slot.checkpoint + 1,
+      eventType: e?.type ?? null,
+      stream: e?.stream ?? null,
+      error: err instanceof Error ? err.message : String(err),
+      code: errorCode(err),
+      since: slot.failure?.since ?? Date.now(),
+      attempts,
+      nextRetryAt: this.stopped ? null : Date.now() + delay,
+    };
+    this.report(slot.projection.name, err, slot.failure);
+    if (this.stopped) return;
+    if (slot.retry) clearTimeout(slot.retry);
+    slot.retry = setTimeout(() => {
+      slot.retry = null;
+      this.recover(slot);
+    }, delay);
+    // A retry alone must not keep a process (a CLI, a test) alive.
+    slot.retry.unref?.();
+    // Readers stop waiting for it.
+    this.notify();
+  }
+
+  /** Retries a stopped projection: catches up from the log while live batches wait, then runs live again. */
+  private recover(slot: Slot): void {
+    if (this.stopped || !slot.failure || slot.held) return;
+    slot.failure.nextRetryAt = null;
+    slot.held = [];
+    this.loadSkips();
+    const attempt = (async () => {
+      try {
+        const done = (await this.catchUp(slot)) && slot.held!.every((batch) => this.applyOrStop(slot, batch));
+        if (done && !this.stopped) this.recovered(slot.projection.name, slot);
+      } catch (err) {
+        this.stopOn(slot, null, err);
+      } finally {
+        slot.held = null;
+        slot.recovering = null;
+        this.notify();
+      }
+    })();
+    slot.recovering = attempt;
+  }
+
+  private recovered(name: string, slot?: Slot): void {
+    if (slot) {
+      if (!slot.failure) return;
+      slot.failure = null;
+    }
+    try {
+      this.options.onRecovered?.(name);
+    } catch (err) {
+      this.report('(runner)', err, null);
+    }
+  }
+
+  private report(name: string, err: unknown, failure: ProjectionFailure | null): void {
+    try {
+      if (this.options.onError && failure) this.options.onError(name, err, failure);
+      else console.error(`projection ${name} failed${failure ? ` at position ${failure.position}; retrying` : ''}`, err);
+    } catch {
+      // Reporting must not be the thing that fails.
+    }
+  }
+
+  private loadSkips(): void {
+    try {
+      this.skips = skippedPositions(this.db);
+    } catch {
+      // Unreadable now (a locked or full file): keep the ones known; the next retry reads again.
+    }
   }
 
   private saveCheckpoint(p: Projection, position: number): void {
@@ -244,9 +524,14 @@ export class ProjectionRunner {
 
   private notify(): void {
     if (this.waiters.length === 0) return;
-    const at = this.position;
+    const at = this.readyPosition;
     const still: typeof this.waiters = [];
     for (const w of this.waiters) (w.position <= at ? w.resolve() : still.push(w));
     this.waiters = still;
   }
+}
+
+function errorCode(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
 }
