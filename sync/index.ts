@@ -20,6 +20,7 @@ export {
 } from './events.js';
 export { rebuildDocument, loadDocument, documentsProjection, type AsOf, type LoadedDocument } from './document-log.js';
 export { readRefusal, writeRefusal } from './write-rule.js';
+export { SYNC_LIMITS, type SyncLimits } from './limits.js';
 export type { SyncOptions, SyncServer } from './sync-server.js';
 
 /** A sync extension; `server` is set once the node registered it (for tests and ops). */

@@ -7,6 +7,13 @@
  * or 4403. Documents are loaded on demand from the read model (snapshot + later updates)
  * and unloaded when their last socket goes. Every node applies the document events of its
  * store feed to the documents it holds, so sockets on different nodes see each other.
+ *
+ * No input reaches a path that can end the process: the message and close handlers, the
+ * open sequence, the feed consumer and the unload all end in a catch that logs and, where
+ * a socket is concerned, closes it with a coded reason (1011 `internal`). Frames are copied
+ * out of the receive buffer (lib0 reads a declared length from the underlying buffer, which
+ * can hold more than the frame), and what a socket can make the node hold is bounded
+ * (limits.ts, document-room.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -17,7 +24,9 @@ import { conversationIdOf, isStoreUnavailableError, userStream } from '../engine
 import { CLOSE, ParleyError, type ErrorCode } from '../protocol/index.js';
 import { parseDocName, type DocRef } from './doc-name.js';
 import { loadDocument } from './document-log.js';
-import { DocumentRoom, type Peer } from './document-room.js';
+import { DocumentRoom, newPeer, type Peer, type Refusal } from './document-room.js';
+import { SYNC_LIMITS, type SyncLimits } from './limits.js';
+import { PendingLedger } from './pending-updates.js';
 import type { NodeContext, StoredEvent } from './engine-types.js';
 import { documentEvent, docNameOfEvent, updateOf } from './events.js';
 import { writeRefusal, readRefusal } from './write-rule.js';
@@ -29,7 +38,12 @@ export interface SyncOptions {
   snapshotEvery?: number;
   /** Largest plain text of a notes document, in UTF-8 bytes (default 256 KiB). */
   maxNotesBytes?: number;
+  /** Bounds per user, document and socket; default: the node's `syncLimits` (limits.ts). */
+  limits?: Partial<SyncLimits>;
 }
+
+/** Frames a socket may send before its document is open (y-websocket sends two or three). */
+const EARLY_FRAMES = 32;
 
 
 export class SyncServer {
@@ -39,7 +53,10 @@ export class SyncServer {
   /** Newest position this layer appended outside the command handler (drafts). */
   private lastPosition = 0;
   private readonly updates: Counter<'kind' | 'outcome'>;
+  private readonly refused: Counter<'reason'>;
   private readonly loaded: Gauge;
+  private readonly limits: SyncLimits;
+  private readonly pendingByUser: PendingLedger;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -53,6 +70,25 @@ export class SyncServer {
       registers,
     });
     this.loaded = new Gauge({ name: 'parley_sync_documents_loaded', help: 'Yjs documents held in memory', registers });
+    this.refused = new Counter({
+      name: 'parley_sync_refused_total',
+      help: 'Sync frames refused or sockets cut off at a bound, by reason (pending_limit, queue_limit, early_limit, slow_consumer, awareness_*, internal)',
+      labelNames: ['reason'],
+      registers,
+    });
+    const rooms = this.rooms;
+    new Gauge({
+      name: 'parley_sync_pending_bytes',
+      help: 'Bytes of Yjs updates held waiting for missing dependencies, all documents',
+      registers,
+      collect() {
+        let bytes = 0;
+        for (const room of rooms.values()) bytes += room.pendingHeld.bytes;
+        this.set(bytes);
+      },
+    });
+    this.limits = { ...SYNC_LIMITS, ...ctx.config.syncLimits, ...options.limits };
+    this.pendingByUser = new PendingLedger({ bytes: this.limits.pendingBytesPerUser, updates: this.limits.pendingUpdatesPerUser });
     this.stopFeed = ctx.store.subscribe((events) => this.onFeed(events));
   }
 
@@ -78,35 +114,64 @@ export class SyncServer {
   }
 
   private connect(socket: WebSocket, request: FastifyRequest): void {
-    // Frames that arrive while we authorize and load wait here, in order.
+    // Frames that arrive while we authorize and load wait here, in order (bounded).
     const early: Uint8Array[] = [];
+    let earlyBytes = 0;
     let peer: Peer | null = null;
     let room: DocumentRoom | null = null;
     const userId = this.authenticate(request);
     const limiter = userId ? this.ctx.connectionLimiter(userId) : null;
-    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      if (!isBinary) return; // y-protocols is binary; text frames mean nothing here
-      if (limiter && !limiter.take()) {
-        // Transient close: the client reconnects with backoff and its sync step 1/2 sends
-        // whatever this socket dropped, so a flood costs the flooder time, not data.
-        socket.close(CLOSE.tryAgainLater, 'rate_limited');
-        return;
+    const name = (request.params as { docName?: string }).docName ?? '';
+    /** The last resort of every handler: log, close with a coded reason, never throw. */
+    const fail = (err: unknown, what: string) => {
+      try {
+        request.log.error({ err, doc: name }, `sync: ${what}`);
+        this.refused.inc({ reason: 'internal' });
+        if (room) room.leave(socket);
+        socket.close(1011, 'internal');
+      } catch {
+        socket.terminate();
       }
-      const bytes = toBytes(data);
-      if (peer && room) room.receive(peer, bytes);
-      else early.push(bytes);
+    };
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      try {
+        if (limiter && !limiter.take()) {
+          // Transient close: the client reconnects with backoff and its sync step 1/2 sends
+          // whatever this socket dropped, so a flood costs the flooder time, not data.
+          if (room) room.leave(socket);
+          socket.close(CLOSE.tryAgainLater, 'rate_limited');
+          return;
+        }
+        if (!isBinary) return; // y-protocols is binary; text frames mean nothing here
+        const bytes = toBytes(data);
+        if (peer && room) return room.receive(peer, bytes);
+        earlyBytes += bytes.byteLength;
+        if (early.length >= EARLY_FRAMES || earlyBytes > this.limits.queuedBytesPerSocket) {
+          this.refused.inc({ reason: 'early_limit' });
+          early.length = 0;
+          socket.close(CLOSE.tryAgainLater, 'limit_exceeded');
+          return;
+        }
+        early.push(bytes);
+      } catch (err) {
+        fail(err, 'frame handler failed');
+      }
     });
     this.sockets.add(socket);
     socket.on('close', () => {
-      this.sockets.delete(socket);
-      if (room) {
-        room.leave(socket);
-        this.release(room);
+      try {
+        this.sockets.delete(socket);
+        early.length = 0;
+        if (room) {
+          room.leave(socket);
+          this.release(room);
+        }
+      } catch (err) {
+        request.log.error({ err, doc: name }, 'sync: close handler failed');
       }
     });
 
     if (!userId) return socket.close(CLOSE.unauthorized, 'unauthorized');
-    const name = (request.params as { docName?: string }).docName ?? '';
     const ref = parseDocName(name);
     if (!ref) return socket.close(CLOSE.forbidden, 'invalid_request');
 
@@ -119,16 +184,21 @@ export class SyncServer {
         await r.ready;
       } finally {
         r.joining--;
+        if (socket.readyState !== socket.OPEN || r.failed) this.release(r);
       }
-      if (socket.readyState !== socket.OPEN) return this.release(r);
+      if (socket.readyState !== socket.OPEN) return;
       room = r;
-      peer = { socket, userId, awarenessClients: new Set() };
+      peer = newPeer(socket, userId);
       r.join(peer);
       for (const bytes of early.splice(0)) r.receive(peer, bytes);
-    })().catch((err) => {
-      const code = err instanceof ParleyError && err.code === 'unavailable' ? CLOSE.tryAgainLater : 1011;
-      if (code === 1011) request.log.error({ err, doc: name }, 'sync: could not open document');
-      socket.close(code, err instanceof ParleyError ? err.code : 'internal');
+    })().catch((err: unknown) => {
+      try {
+        const unavailable = err instanceof ParleyError && err.code === 'unavailable';
+        if (!unavailable) request.log.error({ err, doc: name }, 'sync: could not open document');
+        socket.close(unavailable ? CLOSE.tryAgainLater : 1011, err instanceof ParleyError ? err.code : 'internal');
+      } catch {
+        socket.terminate();
+      }
     });
   }
 
@@ -148,7 +218,11 @@ export class SyncServer {
         writeRefusal: (userId) => this.refusal(ref, userId, 'write'),
         append: (userId, update, text) => this.append(ref, userId, update, text),
         maxTextBytes: ref.kind === 'notes' ? (this.options.maxNotesBytes ?? 256 * 1024) : this.ctx.config.maxTextBytes,
+        limits: this.limits,
+        sendBufferBytes: this.ctx.config.maxSendBufferBytes,
+        pendingByUser: this.pendingByUser,
         onWrite: (outcome) => this.updates.inc({ kind: ref.kind, outcome }),
+        onRefused: (reason: Refusal, count = 1) => this.refused.inc({ reason }, count),
         onError: (err) => this.ctx.app.log.error({ err, doc: name }, 'sync: document error'),
       });
       this.rooms.set(name, room);
@@ -161,12 +235,15 @@ export class SyncServer {
   /** Unloads the room once nobody holds it and its queued writes are done. */
   private release(room: DocumentRoom): void {
     if (!room.idle) return;
-    void room.drained().then(() => {
-      if (!room.idle || this.rooms.get(room.name) !== room) return;
-      this.rooms.delete(room.name);
-      room.destroy();
-      this.loaded.set(this.rooms.size);
-    });
+    room
+      .drained()
+      .then(() => {
+        if (!room.idle || this.rooms.get(room.name) !== room) return;
+        this.rooms.delete(room.name);
+        room.destroy();
+        this.loaded.set(this.rooms.size);
+      })
+      .catch((err: unknown) => this.ctx.app.log.error({ err, doc: room.name }, 'sync: could not unload document'));
   }
 
   private async load(name: string) {
@@ -211,12 +288,16 @@ export class SyncServer {
 
   private onFeed(events: StoredEvent[]): void {
     for (const e of events) {
-      const name = docNameOfEvent(e);
-      if (name) {
-        this.rooms.get(name)?.applyDurable(updateOf(e));
-        continue;
+      try {
+        const name = docNameOfEvent(e);
+        if (name) {
+          this.rooms.get(name)?.applyDurable(updateOf(e));
+          continue;
+        }
+        if (e.type === 'MemberLeft' || e.type === 'MessageDeleted') this.authorityChanged(e);
+      } catch (err) {
+        this.ctx.app.log.error({ err, position: e.position }, 'sync: could not apply an event of the feed');
       }
-      if (e.type === 'MemberLeft' || e.type === 'MessageDeleted') this.authorityChanged(e);
     }
   }
 
@@ -233,8 +314,21 @@ export class SyncServer {
   }
 }
 
+/**
+ * The frame in a buffer of its own. `ws` may hand out a view into a larger receive buffer;
+ * lib0 reads a declared length from the underlying ArrayBuffer, so a length past the frame
+ * would read neighbouring bytes instead of failing.
+ */
 function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
-  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  if (Array.isArray(data)) {
+    const out = new Uint8Array(data.reduce((n, b) => n + b.byteLength, 0));
+    let at = 0;
+    for (const b of data) {
+      out.set(b, at);
+      at += b.byteLength;
+    }
+    return out;
+  }
+  return new Uint8Array(data);
 }

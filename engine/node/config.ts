@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SYNC_LIMITS, type SyncLimits } from '../../sync/index.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -33,6 +34,8 @@ export interface NodeConfig {
   authTimeoutSeconds: number;
   /** Bytes a socket may have waiting to be sent before live frames turn into paced catch-up (twice this closes it, 4504). */
   maxSendBufferBytes: number;
+  /** What one Yjs sync client can make the node hold (PARLEY_SYNC_*; see sync/limits.ts). */
+  syncLimits: SyncLimits;
   /** Seconds a socket may stay unable to take its catch-up before it is closed as a slow consumer (4504). */
   slowConsumerSeconds: number;
   /** Distinct conversations one `subscribe` frame may name, and subscriptions per socket and per user. */
@@ -83,6 +86,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
     maxSendBufferBytes: overrides.maxSendBufferBytes ?? int(env, 'PARLEY_MAX_SEND_BUFFER_BYTES', 4 * 1024 * 1024),
+    syncLimits: overrides.syncLimits ?? {
+      pendingBytesPerUser: int(env, 'PARLEY_SYNC_PENDING_BYTES_PER_USER', SYNC_LIMITS.pendingBytesPerUser),
+      pendingUpdatesPerUser: int(env, 'PARLEY_SYNC_PENDING_UPDATES_PER_USER', SYNC_LIMITS.pendingUpdatesPerUser),
+      pendingBytesPerDocument: int(env, 'PARLEY_SYNC_PENDING_BYTES_PER_DOCUMENT', SYNC_LIMITS.pendingBytesPerDocument),
+      pendingUpdatesPerDocument: int(env, 'PARLEY_SYNC_PENDING_UPDATES_PER_DOCUMENT', SYNC_LIMITS.pendingUpdatesPerDocument),
+      queuedBytesPerSocket: int(env, 'PARLEY_SYNC_QUEUED_BYTES_PER_SOCKET', SYNC_LIMITS.queuedBytesPerSocket),
+      awarenessClientsPerSocket: int(env, 'PARLEY_SYNC_AWARENESS_CLIENTS_PER_SOCKET', SYNC_LIMITS.awarenessClientsPerSocket),
+      awarenessStateBytes: int(env, 'PARLEY_SYNC_AWARENESS_STATE_BYTES', SYNC_LIMITS.awarenessStateBytes),
+    },
     slowConsumerSeconds: overrides.slowConsumerSeconds ?? seconds(env, 'PARLEY_SLOW_CONSUMER_SECONDS', 60),
     maxSubscribeEntries: overrides.maxSubscribeEntries ?? int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', 100),
     maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
