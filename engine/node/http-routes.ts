@@ -24,10 +24,17 @@ const commandResult = {
 
 const created = { type: 'object', properties: { id: { type: 'string' }, seq: { type: 'integer' } } } as const;
 
-/** The command id of a request: from the body, the Idempotency-Key header, or fresh. */
+/**
+ * The command id of a request: from the body, the Idempotency-Key header, or fresh. A
+ * header longer than an id may be is refused, not cut: two keys that share their first
+ * 200 characters are still two commands.
+ */
 function commandIdOf(request: FastifyRequest, body?: { commandId?: string }): string {
+  if (body?.commandId !== undefined) return body.commandId;
   const header = request.headers['idempotency-key'];
-  return body?.commandId ?? (typeof header === 'string' && header.length > 0 ? header.slice(0, 200) : randomUUID());
+  if (typeof header !== 'string' || header.length === 0) return randomUUID();
+  if (header.length > 200) throw new ParleyError('invalid_request', 'Idempotency-Key is longer than 200 characters');
+  return header;
 }
 
 export function registerRoutes(app: FastifyInstance, gw: Gateway): void {

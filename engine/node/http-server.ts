@@ -61,6 +61,18 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
       security: [{ bearer: [] }],
     },
   });
+  // A WebSocket route answers a plain HTTP request too (no Upgrade header); by default
+  // with an empty 404. Give it a coded error like every other route: registered before
+  // the plugin, this hook hands the route's handler to the plugin as its socket handler.
+  app.addHook('onRoute', (route) => {
+    const r = route as unknown as { websocket?: boolean; wsHandler?: unknown; handler: unknown };
+    if (!r.websocket) return;
+    r.wsHandler = r.handler;
+    r.websocket = false;
+    r.handler = async () => {
+      throw new ParleyError('invalid_request', 'This route only takes WebSocket upgrades');
+    };
+  });
   await app.register(websocket, {
     options: {
       maxPayload: config.maxFrameBytes,

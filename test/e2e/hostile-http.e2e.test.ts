@@ -357,6 +357,14 @@ describe('hostile bodies and URLs on every route', () => {
       expect(r.status, path).toBeLessThan(500);
       expect(isErrorCode(r.body.code), `${path}: ${JSON.stringify(r.body)}`).toBe(true);
     }
+    for (const [method, path] of [['GET', '/v1/ws'], ['GET', '/v1/sync/x'], ['GET', '/v1/sync/%zz'], ['OPTIONS', '/v1/conversations'], ['PUT', '/v1/conversations'], ['HEAD', '/v1/conversations']] as const) {
+      const r = await grace.raw(method, path);
+      expect(r.status, `${method} ${path}`).toBeLessThan(500);
+      if (method !== 'HEAD' && r.status >= 400) expect(isErrorCode(r.body.code), `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(true);
+    }
+    // An Idempotency-Key too long to be an id is refused, not cut to a prefix another key may share.
+    const long = await grace.delete(`/v1/conversations/${c}/messages/${m}`, { 'idempotency-key': 'k'.repeat(201) });
+    expect(long).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
     expect((await api(node.url).get('/health')).status).toBe(200);
   });
 
