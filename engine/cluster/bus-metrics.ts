@@ -6,6 +6,8 @@
  * - `parley_bus_publish_seconds`: append latency to the stream (publish to PubAck);
  * - `parley_nats_reconnects_total`, `parley_nats_disconnects_total`, `parley_nats_connected`,
  *   `parley_nats_server_info{version, multi_filter, per_message_ttl, batch_publish}`;
+ * - `parley_duplicate_seq_total`: envelopes skipped because an earlier one took their seq
+ *   (should stay 0; see engine/store/jetstream/duplicate-seqs.ts);
  * - `parley_cluster_heartbeats_received_total{from}`, `parley_cluster_peers_alive`
  *   (this node included), `parley_cluster_nodes_expired_total`.
  */
@@ -21,6 +23,8 @@ export interface BusMetricsSources {
   /** The lowest position every read model of this node has applied. */
   appliedPosition(): number;
   peersAlive(): number;
+  /** Distinct log envelopes skipped because an earlier one took their seq (duplicate-seqs.ts). */
+  duplicateSeqs?(): number;
 }
 
 export type BusMetrics = ReturnType<typeof createBusMetrics>;
@@ -83,6 +87,17 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
     registers: [registry],
     collect() {
       this.set(sources.peersAlive());
+    },
+  });
+  let duplicatesReported = 0;
+  new Counter({
+    name: 'parley_duplicate_seq_total',
+    help: 'Envelopes in the log that claim a conversation seq an earlier one already took; skipped on every node (a nats-server bug or a foreign writer: investigate)',
+    registers: [registry],
+    collect() {
+      const seen = sources.duplicateSeqs?.() ?? 0;
+      if (seen > duplicatesReported) this.inc(seen - duplicatesReported);
+      duplicatesReported = Math.max(duplicatesReported, seen);
     },
   });
   const expired = new Counter({

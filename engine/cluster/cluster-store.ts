@@ -90,6 +90,7 @@ export function clusterMembership(
     nc: jetstream.nc,
     appliedPosition,
     peersAlive: () => presence?.heartbeats.alive.length ?? 1,
+    duplicateSeqs: () => jetstream.duplicateSeqsSeen,
   });
   return {
     busMetrics,

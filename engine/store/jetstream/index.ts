@@ -7,3 +7,5 @@ export { InvalidStreamNameError } from './subjects.js';
 export { MalformedEnvelopeError } from './envelope.js';
 export { UnsafeServerVersionError, serverBugsFor, parseServerVersion, KNOWN_SERVER_BUGS } from './server-bugs.js';
 export type { KnownServerBug } from './server-bugs.js';
+export { DuplicateSeqError } from './duplicate-seqs.js';
+export type { DuplicateSeq } from './duplicate-seqs.js';

@@ -18,6 +18,7 @@ import { decodeEnvelope, jetstreamSeqAfter, positionOf, storedEventsOf, versionA
 import { readEnvelopes, type EnvelopeAt } from './message-reader.js';
 import type { ResolvedOptions } from './options.js';
 import { SeqHints } from './seq-hints.js';
+import { StandingFilter, type DuplicateReporter, type DuplicateSeq } from './duplicate-seqs.js';
 import type { Tip } from './stream-tips.js';
 
 export class JetStreamLog {
@@ -28,6 +29,8 @@ export class JetStreamLog {
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     private readonly options: ResolvedOptions,
+    /** Where envelopes that lose a seq to an earlier one are reported (duplicate-seqs.ts). */
+    readonly duplicates: DuplicateReporter,
   ) {}
 
   private retry<T>(what: string, f: () => Promise<T>): Promise<T> {
@@ -37,7 +40,8 @@ export class JetStreamLog {
   async tipOf(subject: string): Promise<Tip> {
     const m = await this.retry('read stream tip', () => this.jsm.streams.getMessage(this.options.streamName, { last_by_subj: subject }));
     if (!m) return { version: 0, jetstreamSeq: 0 };
-    return { version: versionAfter(decodeEnvelope(m.data, m.seq)), jetstreamSeq: m.seq };
+    const env = decodeEnvelope(m.data, m.seq);
+    return { version: versionAfter(env), jetstreamSeq: m.seq, firstSeq: env.firstSeq };
   }
 
   async envelopeAt(jetstreamSeq: number): Promise<Envelope> {
@@ -79,21 +83,51 @@ export class JetStreamLog {
     return env.events.length > 0 ? positionOf(last, env.events.length - 1) : positionOf(last, 0) - 1;
   }
 
-  /** Envelopes of one subject whose events come after `afterVersion`, at most `max`. */
+  /**
+   * Envelopes of one subject whose events come after `afterVersion`, at most `max`; only
+   * the standing ones (an envelope whose first seq was taken before is skipped).
+   */
   async envelopesOf(subject: string, afterVersion: number, max: number): Promise<EnvelopeAt[]> {
     const tip = await this.tipOf(subject);
     if (tip.version <= afterVersion) return [];
-    const all = await this.retry('read stream', () =>
-      readEnvelopes(this.js, this.options.streamName, {
+    return (await this.standingOf(subject, afterVersion, tip.jetstreamSeq, max)).envelopes;
+  }
+
+  /**
+   * The standing version of a subject and its last message's sequence (what the next
+   * append must name), read from the log: for when the last envelope may be a duplicate,
+   * whose own version is then not the stream's.
+   */
+  async standingTipOf(subject: string, fromVersion: number): Promise<Tip> {
+    const tip = await this.tipOf(subject);
+    if (tip.jetstreamSeq === 0) return tip;
+    const { version } = await this.standingOf(subject, Math.max(0, fromVersion - 1), tip.jetstreamSeq, Number.POSITIVE_INFINITY);
+    return { version, jetstreamSeq: tip.jetstreamSeq };
+  }
+
+  private async standingOf(subject: string, afterVersion: number, untilSeq: number, max: number): Promise<{ envelopes: EnvelopeAt[]; version: number }> {
+    const read = await this.retry('read stream', async () => {
+      const filter = new StandingFilter(this.duplicates.report);
+      const standing: EnvelopeAt[] = [];
+      let version = 0;
+      await readEnvelopes(this.js, this.options.streamName, {
         startSeq: this.hints.startFor(subject, afterVersion),
         filterSubject: subject,
-        untilSeq: tip.jetstreamSeq,
-        enough: (got) => got.filter((g) => versionAfter(g.envelope) > afterVersion).length >= max,
+        untilSeq,
+        enough: (got) => {
+          const g = got[got.length - 1]!;
+          if (filter.admit(g.envelope, g.jetstreamSeq)) {
+            version = versionAfter(g.envelope);
+            if (version > afterVersion) standing.push(g);
+          }
+          return standing.length >= max;
+        },
         idleTimeoutMs: this.options.requestTimeoutMs,
-      }),
-    );
-    for (const g of all) this.hints.learn(subject, g.envelope.firstSeq, g.jetstreamSeq);
-    return all.filter((g) => versionAfter(g.envelope) > afterVersion).slice(0, max);
+      });
+      return { envelopes: standing, version };
+    });
+    for (const g of read.envelopes) this.hints.learn(subject, g.envelope.firstSeq, g.jetstreamSeq);
+    return read;
   }
 
   /** Events of one subject with seq > afterSeq, at most `limit`, ascending. */
@@ -109,16 +143,43 @@ export class JetStreamLog {
     const last = await this.lastSeq();
     const start = jetstreamSeqAfter(afterPosition);
     if (start > last) return [];
-    const after = (got: EnvelopeAt[]): StoredEvent[] =>
-      got.flatMap((g) => storedEventsOf(g.envelope, g.jetstreamSeq)).filter((e) => e.position > afterPosition);
-    const got = await this.retry('read all', () =>
-      readEnvelopes(this.js, this.options.streamName, {
+    const events = await this.retry('read all', async () => {
+      const filter = new StandingFilter(this.duplicates.report);
+      const out: StoredEvent[] = [];
+      await readEnvelopes(this.js, this.options.streamName, {
         startSeq: start,
         untilSeq: last,
-        enough: (g) => after(g).length >= limit,
+        enough: (got) => {
+          const g = got[got.length - 1]!;
+          if (filter.admit(g.envelope, g.jetstreamSeq)) {
+            for (const e of storedEventsOf(g.envelope, g.jetstreamSeq)) if (e.position > afterPosition) out.push(e);
+          }
+          return out.length >= limit;
+        },
         idleTimeoutMs: this.options.requestTimeoutMs,
-      }),
-    );
-    return after(got).slice(0, limit);
+      });
+      return out;
+    });
+    return events.slice(0, limit);
+  }
+
+  /** Every envelope of the log that loses its seq to an earlier one (a full scan, for verify). */
+  async duplicateSeqs(onProgress?: (seq: number, last: number) => void): Promise<DuplicateSeq[]> {
+    const found: DuplicateSeq[] = [];
+    const filter = new StandingFilter((d) => {
+      found.push({ stream: d.stream, firstSeq: d.firstSeq, jetstreamSeq: d.jetstreamSeq, standingVersion: d.standingVersion });
+      this.duplicates.report(d);
+    });
+    const last = await this.lastSeq();
+    for (let from = 1; from <= last; ) {
+      const until = Math.min(last, from + 9_999);
+      const got = await this.retry('read all', () =>
+        readEnvelopes(this.js, this.options.streamName, { startSeq: from, untilSeq: until, idleTimeoutMs: this.options.requestTimeoutMs }),
+      );
+      for (const g of got) filter.admit(g.envelope, g.jetstreamSeq);
+      onProgress?.(until, last);
+      from = until + 1;
+    }
+    return found;
   }
 }

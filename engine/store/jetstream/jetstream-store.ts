@@ -29,6 +29,7 @@ import type {
   StoredEvent,
 } from '../port.js';
 import { withRetryBudget } from './availability.js';
+import { DuplicateReporter, StandingFilter, type DuplicateSeq } from './duplicate-seqs.js';
 import { MAX_EVENTS_PER_APPEND } from './envelope.js';
 import { featuresOf, type ServerFeatures } from './features.js';
 import { IdempotencyIndex } from './idempotency-index.js';
@@ -67,7 +68,14 @@ export class JetStreamEventStore implements EventStore {
   ) {
     this.serverVersion = nc.info?.version ?? '0.0.0';
     this.features = featuresOf(this.serverVersion);
-    this.feed = new LiveFeed(log.js, log.jsm, options.streamName, (err) => options.onError(err), options.retryBudgetMs);
+    this.feed = new LiveFeed(
+      log.js,
+      log.jsm,
+      options.streamName,
+      (err) => options.onError(err),
+      options.retryBudgetMs,
+      new StandingFilter(log.duplicates.report, 100_000),
+    );
     this.appender = new StreamAppender(log.js, log, index, this.feed, subjects, options);
     this.repairTimer = setInterval(() => void this.repairIndex(), options.indexRepairIntervalMs);
     this.repairTimer.unref();
@@ -116,7 +124,7 @@ export class JetStreamEventStore implements EventStore {
       const index = await withRetryBudget('open idempotency index', options.retryBudgetMs, () =>
         IdempotencyIndex.open(nc, `${options.streamName}_IDEMPOTENCY`, options.replicas, options.requestTimeoutMs),
       );
-      const log = new JetStreamLog(js, jsm, options);
+      const log = new JetStreamLog(js, jsm, options, new DuplicateReporter(options.onError));
       // Keys whose index write was lost by a crashed node are findable once we are up.
       await withRetryBudget('repair idempotency index', options.retryBudgetMs, () => repairIndex(log, index, options.requestTimeoutMs));
       return new JetStreamEventStore(nc, log, index, subjects, options);
@@ -158,6 +166,16 @@ export class JetStreamEventStore implements EventStore {
 
   headPosition(): Promise<number> {
     return this.log.headPosition();
+  }
+
+  /** Distinct envelopes this instance skipped because an earlier one took their seq. */
+  get duplicateSeqsSeen(): number {
+    return this.log.duplicates.count;
+  }
+
+  /** Scans the whole log for envelopes that lose their seq to an earlier one (for `parley verify`). */
+  findDuplicateSeqs(onProgress?: (seq: number, last: number) => void): Promise<DuplicateSeq[]> {
+    return this.log.duplicateSeqs(onProgress);
   }
 
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {

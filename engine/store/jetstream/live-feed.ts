@@ -4,11 +4,13 @@
  * subscribes, fanned out in process. Messages that arrive together are handed to the
  * listeners as one batch (flushed on the next macrotask), always in position order,
  * because an ordered consumer delivers in JetStream sequence order and resets itself
- * (from the last sequence it saw) after a gap, a reconnect or a leader change.
+ * (from the last sequence it saw) after a gap, a reconnect or a leader change. An envelope
+ * whose first seq an earlier one took is skipped, as every read skips it (duplicate-seqs.ts).
  */
 import type { ConsumerMessages, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { FeedListener, StoredEvent } from '../port.js';
 import { withRetryBudget } from './availability.js';
+import type { StandingFilter } from './duplicate-seqs.js';
 import { decodeEnvelope, storedEventsOf } from './envelope.js';
 
 export class LiveFeed {
@@ -26,6 +28,8 @@ export class LiveFeed {
     private readonly jetstreamStream: string,
     private readonly onError: (err: unknown) => void,
     private readonly startBudgetMs: number,
+    /** Skips envelopes whose seq an earlier one took (duplicate-seqs.ts), as reads do. */
+    private readonly standing: StandingFilter,
   ) {}
 
   subscribe(listener: FeedListener): () => void {
@@ -57,7 +61,8 @@ export class LiveFeed {
     try {
       for await (const m of messages) {
         try {
-          this.buffer.push(...storedEventsOf(decodeEnvelope(m.data, m.seq), m.seq));
+          const env = decodeEnvelope(m.data, m.seq);
+          if (this.standing.admit(env, m.seq)) this.buffer.push(...storedEventsOf(env, m.seq));
         } catch (err) {
           // A foreign message on our subjects is skipped, not fatal to the feed.
           this.onError(err);

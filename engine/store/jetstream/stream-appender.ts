@@ -104,8 +104,17 @@ export class StreamAppender {
     // When a duplicate ack first named no stored message (see below).
     let inFlightSince: number | undefined;
     for (let refresh = 0; ; refresh++) {
-      const tip = await this.tipOf(stream, subject, refresh > 0);
+      let tip = await this.tipOf(stream, subject, refresh > 0);
       const expected = options.expectedVersion;
+      if (expected !== 'any' && expected !== tip.version && tip.fresh && tip.firstSeq !== undefined && (expected > tip.version || tip.firstSeq <= expected)) {
+        // The caller knows a version the last envelope cannot be on top of: that envelope
+        // claims seqs the stream already had (a duplicate, see duplicate-seqs.ts) and its
+        // own version is not the stream's. Ask the log which version stands, so the
+        // conversation keeps taking appends instead of conflicting for good.
+        const standing = await this.log.standingTipOf(subject, Math.min(expected, tip.firstSeq));
+        this.tips.set(stream, standing);
+        tip = { ...standing, fresh: true };
+      }
       if (expected !== 'any' && expected !== tip.version) {
         // A cached tip can only lag the server: refresh once before calling it a conflict.
         if (!tip.fresh) continue;
@@ -212,12 +221,15 @@ export class StreamAppender {
   }
 
   private async recordKey(record: IdempotencyRecord, stream: string, jetstreamSeq: number): Promise<void> {
+    const write = (budgetMs: number) => withRetryBudget('record idempotency key', budgetMs, () => this.index.record(record, stream, jetstreamSeq));
     try {
-      await withRetryBudget('record idempotency key', this.options.retryBudgetMs, () => this.index.record(record, stream, jetstreamSeq));
-    } catch (err) {
-      // The events are durable already and the key lives on in the envelope, where the
-      // index repair (index-repair.ts) finds it, so the append still succeeds.
-      this.options.onError(err);
+      // The ack waits for the index at most one request timeout: the events are durable
+      // already and the key lives on in the envelope (inside the duplicate window the
+      // server answers a repeat by itself; index-repair.ts re-indexes it well within that
+      // window), so a slow index after an outage must not hold the ack for the full budget.
+      await write(Math.min(this.options.retryBudgetMs, this.options.requestTimeoutMs));
+    } catch {
+      write(this.options.retryBudgetMs).catch((err) => this.options.onError(err));
     }
   }
 

@@ -7,6 +7,8 @@
 export interface Tip {
   version: number;
   jetstreamSeq: number;
+  /** The first seq of the last envelope, when read from the server (duplicate checks). */
+  firstSeq?: number;
 }
 
 export class StreamTips {
