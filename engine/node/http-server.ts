@@ -87,8 +87,9 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
 
   // Every answer is JSON, NDJSON, an event stream or Prometheus text, never something a
   // browser should guess the type of (a message text rendered as HTML, say).
+  // Set on the raw response, so streams that hijack the reply (the admin feed) carry it too.
   app.addHook('onRequest', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
+    reply.raw.setHeader('x-content-type-options', 'nosniff');
   });
   registerCors(app, config.corsOrigins);
   const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
