@@ -362,6 +362,18 @@ describe('hostile bodies and URLs on every route', () => {
       expect(r.status, `${method} ${path}`).toBeLessThan(500);
       if (method !== 'HEAD' && r.status >= 400) expect(isErrorCode(r.body.code), `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(true);
     }
+    for (const headers of [
+      { 'content-type': 'application/json; charset=utf-16' },
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      { 'content-type': 'application/json', 'idempotency-key': '\u00ff\u00fe' },
+    ]) {
+      const r = await grace.raw('POST', `/v1/conversations/${c}/read`, '{"seq":0}', headers);
+      expect(r.status, JSON.stringify(headers)).toBeLessThan(500);
+      if (r.status >= 400) expect(isErrorCode(r.body.code), `${JSON.stringify(headers)}: ${JSON.stringify(r.body)}`).toBe(true);
+    }
     // An Idempotency-Key too long to be an id is refused, not cut to a prefix another key may share.
     const long = await grace.delete(`/v1/conversations/${c}/messages/${m}`, { 'idempotency-key': 'k'.repeat(201) });
     expect(long).toMatchObject({ status: 400, body: { code: 'invalid_request' } });
