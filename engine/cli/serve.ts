@@ -1,5 +1,13 @@
+/**
+ * `parley serve`: one node in this process. A start-up failure is one line on stderr
+ * (what failed, the setting, what to do) and exit code 1; the stack only with
+ * LOG_LEVEL=debug. Started by `parley cluster`, the node also watches a pipe from the
+ * launcher (PARLEY_PARENT_FD) and stops when it closes, so it never outlives the launcher,
+ * not even one killed with SIGKILL.
+ */
+import { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { startNode } from '../node/index.js';
+import { startNode, type ParleyNode } from '../node/index.js';
 
 const HELP = `usage: parley serve [--port N] [--host H] [--data-dir DIR] [--nats URL[,URL…]] [--stream NAME] [--replicas N]
 
@@ -13,7 +21,11 @@ Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),
   PARLEY_PRESENCE_EXPIRY_SECONDS (15, at most 30)
+Start-up failures print one line naming the setting to fix; LOG_LEVEL=debug adds the stack.
 `;
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_GRACE_MS = 10_000;
 
 export async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -29,26 +41,56 @@ export async function serve(args: string[]): Promise<void> {
     },
   });
   if (values.help) return void process.stdout.write(HELP);
-  const node = await startNode({
+  let node: ParleyNode | undefined;
+  let stopRequested: string | undefined;
+  let stopping = false;
+  const stop = (reason: string) => {
+    // Still starting: stop as soon as the node is up (its listening line may already be out).
+    if (!node) {
+      stopRequested ??= reason;
+      setTimeout(() => process.exit(1), STOP_GRACE_MS).unref(); // a start that hangs must not hold a stop
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    node.app.log.info({ signal: reason }, 'shutting down');
+    setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
+    node.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  watchParent(() => stop('launcher gone'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  node = await startNode({
     ...(values.port !== undefined && { port: Number(values.port) }),
     ...(values.host !== undefined && { host: values.host }),
     ...(values['data-dir'] !== undefined && { dataDir: values['data-dir'] }),
     ...(values.nats !== undefined && { natsUrls: values.nats.split(',').map((u) => u.trim()).filter(Boolean) }),
     ...(values.stream !== undefined && { streamName: values.stream }),
     ...(values.replicas !== undefined && { replicas: Number(values.replicas) }),
-  }).catch((err) => {
+  }).catch((err: Error) => {
+    if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '')) process.stderr.write(`${err.stack}\n`);
     // A node that failed half-way may hold a NATS connection that would keep the process
     // alive: exit once the error has been reported.
     setTimeout(() => process.exit(1), 200).unref();
     throw err;
   });
-  const stop = (signal: string) => {
-    node.app.log.info({ signal }, 'shutting down');
-    node.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  if (stopRequested) stop(stopRequested);
+}
+
+/**
+ * PARLEY_PARENT_FD names an inherited pipe whose other end the launcher holds; the kernel
+ * closes it when the launcher exits however it exits, and then this node stops.
+ */
+function watchParent(onGone: () => void): void {
+  const fd = Number(process.env.PARLEY_PARENT_FD);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  pipe.on('data', () => undefined);
+  pipe.once('end', onGone);
+  pipe.once('close', onGone);
+  pipe.once('error', onGone);
+  pipe.unref();
 }

@@ -63,11 +63,36 @@ export class ConfigError extends Error {
   readonly code = 'invalid_config';
 }
 
+/**
+ * The node could not start for a reason outside it (NATS unreachable, a data directory
+ * it cannot write, a port in use). The message names what failed, the setting that
+ * controls it and what to do, in one line.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  readonly code = 'startup_failed';
+}
+
+/** A StartupError for a data directory the node cannot create or write: `cannot <what>: <why>; …`. */
+export function dataDirError(dataDir: string, what: string, err: unknown): StartupError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StartupError(
+    `cannot ${what}: ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}; ` +
+      `the data directory ${dataDir} must be a writable directory (read-only or full file system?): check DATA_DIR / --data-dir`,
+    { cause: err },
+  );
+}
+
 type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
   const dataDir = resolve(overrides.dataDir ?? env.DATA_DIR ?? './data');
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw dataDirError(dataDir, `create the data directory ${dataDir}`, err);
+  }
   const secret = overrides.jwtSecret
     ? { value: overrides.jwtSecret, source: 'given' as const }
     : resolveSecret(env, dataDir);
@@ -165,7 +190,11 @@ function resolveSecret(env: Env, dataDir: string): { value: string; source: 'env
   const file = join(dataDir, 'jwt-secret');
   if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), source: 'file' };
   const value = randomBytes(32).toString('base64url');
-  writeFileSync(file, value, { mode: 0o600 });
+  try {
+    writeFileSync(file, value, { mode: 0o600 });
+  } catch (err) {
+    throw dataDirError(dataDir, `write the development JWT secret ${file} (or set PARLEY_JWT_SECRET)`, err);
+  }
   return { value, source: 'generated' };
 }
 
@@ -174,7 +203,11 @@ function persistentNodeId(dataDir: string): string {
   const file = join(dataDir, 'node-id');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const id = randomUUID().slice(0, 8);
-  writeFileSync(file, id);
+  try {
+    writeFileSync(file, id);
+  } catch (err) {
+    throw dataDirError(dataDir, `write the node id ${file} (or set PARLEY_NODE_ID)`, err);
+  }
   return id;
 }
 

@@ -1,6 +1,6 @@
 /** The node: configuration, tokens and `startNode`. */
 export { startNode, type ParleyNode, type StartNodeOptions } from './node.js';
-export { loadConfig, ConfigError, type NodeConfig } from './config.js';
+export { loadConfig, ConfigError, StartupError, type NodeConfig } from './config.js';
 export { signToken, verifyToken, type TokenClaims } from './token.js';
 export type { NodeContext, NodeExtension } from './extension.js';
 export type { CommandHandler, DecidedEvent } from './command-handler.js';
