@@ -15,7 +15,8 @@
  * `congested` (over `maxBytes`) tells a subscription to stop sending live frames and fall
  * back to paced catch-up from its last delivered seq, reading the log instead of holding
  * frames. A socket whose catch-up cannot get below the low-water mark for `stallMs` is
- * closed with 4504 too, so a client that never reads again is let go.
+ * closed with 4504 too, so a client that never reads again is let go (a subscription
+ * also lets go of one that reads, but too slowly to ever get back to live).
  */
 import type { WebSocket } from 'ws';
 import { CLOSE } from '../../protocol/index.js';
@@ -107,7 +108,8 @@ export class SendBuffer {
     }, POLL_MS);
   }
 
-  private closeSlow(reason: string): void {
+  /** Closes the socket as a slow consumer (4504, transient: reconnect and catch up). */
+  closeSlow(reason: string): void {
     if (!this.open) return;
     this.socket.close(CLOSE.slowConsumer, reason);
     this.onSlowClose(reason);

@@ -106,6 +106,10 @@ export class Session implements SubscriptionSink {
     this.gw.metrics.slowConsumers.inc({ action: 'fallback' });
   }
 
+  tooSlow(reason: string): void {
+    this.buffer.closeSlow(reason);
+  }
+
   offer(conversationId: string, seq: number, serialized: string): void {
     this.subscriptions.get(conversationId)?.offer(seq, serialized);
   }
@@ -237,6 +241,7 @@ export class Session implements SubscriptionSink {
       }
       const sub = new Subscription(conversationId, this.userId, afterSeq, this, this.gw.store, {
         catchUpLimit: this.gw.config.catchUpLimit,
+        slowConsumerMs: this.gw.config.slowConsumerSeconds * 1000,
       });
       this.subscriptions.set(conversationId, sub);
       // Registered before catching up, so nothing committed meanwhile is missed.

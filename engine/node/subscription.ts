@@ -9,7 +9,9 @@
  * A client that reads slowly never makes the node hold its live frames: while the
  * socket's send buffer is over its bound, a live event is not sent but turns the
  * subscription back into a paced catch-up from the last seq it delivered, which reads
- * from the log only as fast as the client takes it — still gap-free and in order.
+ * from the log only as fast as the client takes it — still gap-free and in order. One
+ * that stays behind the live stream for longer than `slowConsumerMs` is let go (4504):
+ * the client reconnects and catches up, or is told to page if it fell too far behind.
  *
  * A subscription ends for good (`stop()`) when it is dropped: unsubscribed, replaced,
  * the socket closed, or the user left the conversation. Every await in a catch-up is
@@ -42,6 +44,8 @@ export interface SubscriptionSink {
   ended(subscription: Subscription, body: ErrorBody): void;
   /** Live frames turned into catch-up because the client reads too slowly. */
   fellBack(): void;
+  /** The client stayed behind the live stream for too long: close the socket (4504). */
+  tooSlow(reason: string): void;
   /** A catch-up failed for a reason that is not the client's. */
   failed(subscription: Subscription, err: unknown): void;
 }
@@ -57,6 +61,8 @@ export class Subscription {
   private catchingUp = true;
   private newestSeen = 0;
   private stopped = false;
+  /** When live frames last turned into catch-up because the socket was full; unset while live. */
+  private behindSince: number | undefined;
 
   constructor(
     readonly conversationId: string,
@@ -64,7 +70,7 @@ export class Subscription {
     afterSeq: number,
     private readonly sink: SubscriptionSink,
     private readonly store: StreamReader,
-    private readonly limits: { catchUpLimit: number; pageSize?: number },
+    private readonly limits: { catchUpLimit: number; slowConsumerMs: number; pageSize?: number },
   ) {
     this.nextSeq = afterSeq + 1;
   }
@@ -115,7 +121,10 @@ export class Subscription {
       this.sink.send(frame);
       return;
     }
-    if (seq === this.nextSeq) this.sink.fellBack();
+    if (seq === this.nextSeq) {
+      this.behindSince ??= Date.now();
+      this.sink.fellBack();
+    }
     this.catchingUp = true;
     this.catchUp().catch((err: unknown) => this.sink.failed(this, err));
   }
@@ -124,7 +133,7 @@ export class Subscription {
   private async catchUp(): Promise<void> {
     const release = await this.sink.catchUpSlot();
     try {
-      await this.readUp();
+      if (await this.readUp()) this.behindSince = undefined;
     } finally {
       this.catchingUp = false;
       release();
@@ -141,6 +150,10 @@ export class Subscription {
       // Waiting for the socket to take what it has before reading more is the backpressure.
       await this.sink.drained();
       if (this.done) return false;
+      if (this.behindSince !== undefined && Date.now() - this.behindSince > this.limits.slowConsumerMs) {
+        this.sink.tooSlow(`behind the live stream of ${this.conversationId} for too long`);
+        return false;
+      }
       const page = await this.store.readStream(conversationStream(this.conversationId), {
         afterSeq: this.nextSeq - 1,
         limit: pageSize,
