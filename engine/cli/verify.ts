@@ -6,23 +6,34 @@
  *   a hole means an event row was removed).
  * - The read models: each built-in projection's tables equal a fresh replay of the log up
  *   to that projection's checkpoint (so a node that is merely behind is not reported).
+ * - A cluster's log (with --nats or NATS_URL): no envelope claims a conversation seq an
+ *   earlier one already took (engine/store/jetstream/duplicate-seqs.ts); each one found is
+ *   a problem, with the stream, the seq and the JetStream sequence of the skipped message.
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, type Projection } from '../../projections/index.js';
 import type { SqliteEventStore, StoredEvent } from '../store/index.js';
+import { openLogStore } from '../cluster/index.js';
+import { loadConfig } from '../node/index.js';
+import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { dataDirFiles, openExistingStore } from './data-dir.js';
 import { elapsed, progressBar } from './progress.js';
 import { canonicalRows, columnsOf, projectionTables, tableExists } from './read-model-tables.js';
 
-const HELP = `usage: parley verify [--data-dir DIR] [--skip-read-models]
+const HELP = `usage: parley verify [--data-dir DIR] [--skip-read-models] [--nats URLS]
 
 Checks DATA_DIR: every stream's seqs are dense (1, 2, 3, … no gaps), positions increase
 within each stream and have no holes, and every built-in read model equals a fresh replay
 of the log up to its checkpoint (compared table by table, row by row). Prints each
 problem and exits 1 if there is any; prints a summary and exits 0 otherwise. Safe while the
 node runs.
+
+With --nats URLS (or NATS_URL, and PARLEY_STREAM) it checks a cluster's log in JetStream
+instead: a full scan for envelopes that claim a seq an earlier envelope already took (a
+nats-server bug such as nats-server#4320, or a foreign writer). Every node skips those the
+same way; each is reported with its stream, seq and JetStream sequence.
 `;
 
 /** How many examples of one problem are printed. */
@@ -31,10 +42,12 @@ const EXAMPLES = 5;
 export async function verify(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { 'data-dir': { type: 'string' }, 'skip-read-models': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'data-dir': { type: 'string' }, 'skip-read-models': { type: 'boolean' }, nats: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(HELP);
   const files = dataDirFiles(values['data-dir']);
+  const natsUrls = values.nats ?? process.env.NATS_URL;
+  if (natsUrls) return verifyClusterLog(files.dir, natsUrls);
   const store = openExistingStore(files);
   const started = performance.now();
   const problems: string[] = [];
@@ -193,4 +206,38 @@ function multisetMinus(a: string[], b: string[]): string[] {
     else out.push(x);
   }
   return out;
+}
+
+/** The cluster variant: a full scan of the JetStream log for duplicate seqs. */
+async function verifyClusterLog(dataDir: string, natsUrls: string): Promise<void> {
+  const config = loadConfig({ ...process.env, NATS_URL: natsUrls }, { dataDir, jwtSecret: 'verify-needs-no-secret-0000000', nodeId: 'cli' });
+  const store = await openLogStore(config);
+  const started = performance.now();
+  const problems: string[] = [];
+  let scanned = 0;
+  try {
+    if (!(store instanceof JetStreamEventStore)) throw new Error('expected the JetStream log');
+    let bar: ReturnType<typeof progressBar> | undefined;
+    const found = await store.findDuplicateSeqs((seq, last) => {
+      scanned = last;
+      (bar ??= progressBar('scan log', last)).update(seq);
+    });
+    bar?.finish();
+    for (const d of found) {
+      problems.push(
+        `stream ${d.stream}: JetStream message ${d.jetstreamSeq} claims seq ${d.firstSeq}, already taken (the stream was at version ${d.standingVersion}); skipped on every node`,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+  for (const p of problems.slice(0, 100)) process.stdout.write(`problem: ${p}\n`);
+  if (problems.length > 100) process.stdout.write(`problem: … ${problems.length - 100} more duplicate seqs\n`);
+  const what = `${scanned} JetStream messages of ${config.streamName}`;
+  if (problems.length > 0) {
+    process.stdout.write(`verify FAILED: ${problems.length} duplicate seq${problems.length === 1 ? '' : 's'} in ${what} (${elapsed(started)})\n`);
+    process.exitCode = 1;
+  } else {
+    process.stdout.write(`verify ok: no duplicate seqs in ${what} (${elapsed(started)})\n`);
+  }
 }

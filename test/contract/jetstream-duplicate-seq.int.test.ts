@@ -8,7 +8,9 @@
  * standing version, whether the duplicate at the tail is shorter, as long or longer than
  * the envelope it collides with.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { JetStreamEventStore, DuplicateSeqError, type JetStreamStoreOptions } from '../../engine/store/jetstream/index.js';
@@ -131,6 +133,18 @@ describe('a duplicate seq in the JetStream log', () => {
         expect(h1).toEqual([`${last.seq}:real`, `${last.seq + 1}:after-0`, `${last.seq + 2}:after-1`]);
         expect(await history(n2)).toEqual(h1);
       });
+      // `parley verify` on the cluster's log names the skipped message and fails.
+      const verify = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [fileURLToPath(new URL('../../bin/parley.js', import.meta.url)), 'verify', '--data-dir', n1.dataDir, '--nats', nats.url],
+          { env: { ...process.env, PARLEY_STREAM: streamName } },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+      expect(verify.out).toMatch(new RegExp(`problem: stream ${stream}: JetStream message \\d+ claims seq ${last.seq}, already taken`));
+      expect(verify.out).toContain('verify FAILED: 1 duplicate seq');
+      expect(verify.code).toBe(1);
       for (const node of nodes) {
         const metrics: string = (await api(node.url, tokenFor('ops', { role: 'admin' })).get('/metrics')).body;
         expect(metrics.split('\n').filter((l) => l.startsWith('parley_duplicate_seq_total'))).toEqual([expect.stringMatching(/^parley_duplicate_seq_total(\{[^}]*\})? [1-9]/)]);
