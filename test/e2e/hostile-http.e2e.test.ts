@@ -362,7 +362,7 @@ describe('hostile bodies and URLs on every route', () => {
       expect(r.status, `${method} ${path}`).toBeLessThan(500);
       if (method !== 'HEAD' && r.status >= 400) expect(isErrorCode(r.body.code), `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(true);
     }
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { 'content-type': 'application/json; charset=utf-16' },
       { 'content-type': 'application/json', 'content-encoding': 'gzip' },
       { 'content-type': 'text/plain' },
