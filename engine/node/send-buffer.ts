@@ -46,7 +46,7 @@ export class SendBuffer {
     private readonly onSlowClose: (reason: string) => void,
   ) {
     this.lowWater = Math.min(1 << 20, Math.floor(limits.maxBytes / 4));
-    this.chunkBytes = Math.max(16 * 1024, Math.floor(limits.maxBytes / 16));
+    this.chunkBytes = Math.max(4 * 1024, Math.floor(limits.maxBytes / 16));
   }
 
   get open(): boolean {
