@@ -288,7 +288,7 @@ export class ProjectionRunner {
           throw new ParleyError(
             'unavailable',
             `projection ${name} stopped at position ${f?.position} (${f?.eventType ?? 'reading the log'}): ${f?.error}; ` +
-              'it retries by itself; if that event can never be applied, skip it (parley skip --help)',
+              'a running node retries it; if that event can never be applied, skip it (parley skip --help)',
           );
         }
         this.recovered(name, slot);

@@ -10,6 +10,7 @@ import { importLog } from './import.js';
 import { rebuild } from './rebuild.js';
 import { replay } from './replay.js';
 import { serve } from './serve.js';
+import { skip } from './skip.js';
 import { stats } from './stats.js';
 import { tail } from './tail.js';
 import { token } from './token.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   import: { summary: 'Load an export into an empty store: parley import [--in FILE]', run: importLog },
   stats: { summary: 'Streams, events per type, file sizes, head position, read-model lag', run: stats },
   verify: { summary: 'Check dense seqs, positions, and read models against a fresh replay', run: verify },
+  skip: { summary: 'Make one read model pass over a poison event: parley skip --projection NAME --position N', run: skip },
   cluster: { summary: 'Start a local cluster: 3 NATS JetStream servers and N nodes (parley cluster --nodes 3)', run: cluster },
 };
 
@@ -36,7 +38,7 @@ process.stdout.on('error', (err: Error & { code?: string }) => {
 });
 
 const [name, ...rest] = process.argv.slice(2);
-const command = name ? COMMANDS[name] : undefined;
+const command = name && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined; // `parley constructor` is no command
 if (!command) {
   const { values } = parseArgs({ args: rest, options: { help: { type: 'boolean' } }, strict: false });
   const out = name && name !== '--help' && !values.help ? process.stderr : process.stdout;

@@ -67,7 +67,7 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
       },
     );
 
-    admin.get('/v1/admin/projections', { schema: { summary: 'Each projection: version, checkpoint and lag' } }, async () => {
+    admin.get('/v1/admin/projections', { schema: { summary: 'Each projection: version, checkpoint, lag, state (running, failed, rebuilding), its failure and skipped positions' } }, async () => {
       const head = await gw.store.headPosition();
       return {
         head,
@@ -76,9 +76,30 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
           version: gw.runner.versionOf(name),
           checkpoint: gw.runner.checkpointOf(name),
           lag: Math.max(0, head - gw.runner.checkpointOf(name)),
+          ...gw.runner.statusOf(name),
         })),
       };
     });
+
+    admin.post<{ Params: { name: string }; Body: { position: number; reason?: string } }>(
+      '/v1/admin/projections/:name/skip',
+      {
+        schema: {
+          summary: 'Make a projection pass over the event at a position (a poison event), recorded; a stopped projection resumes',
+          body: {
+            type: 'object',
+            properties: { position: { type: 'integer', minimum: 1 }, reason: { type: 'string', maxLength: 500 } },
+            required: ['position'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        const { name } = request.params;
+        const skip = gw.runner.skip(name, request.body.position, request.body.reason ?? `admin ${request.user.sub}`);
+        return { ...skip, status: gw.runner.statusOf(name) };
+      },
+    );
 
     admin.post<{ Params: { name: string } }>(
       '/v1/admin/projections/:name/rebuild',

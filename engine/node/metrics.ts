@@ -45,6 +45,18 @@ export function createMetrics(nodeId: string) {
       labelNames: ['projection'],
       registers: [registry],
     }),
+    projectionErrors: new Counter({
+      name: 'parley_projection_errors_total',
+      help: 'Failed attempts of a projection to apply the log (it stops there and retries)',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
+    projectionFailed: new Gauge({
+      name: 'parley_projection_failed',
+      help: '1 while a projection is stopped on a failure (see /v1/admin/projections), else 0',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
     deliverySeconds: new Histogram({
       name: 'parley_message_delivery_seconds',
       help: 'End-to-end latency from append (event time) to fan-out to subscribed sockets',
