@@ -14,7 +14,11 @@ export interface JetStreamStoreOptions {
   requestTimeoutMs?: number;
   /** How long transient failures are retried before StoreUnavailableError (default 15 s). */
   retryBudgetMs?: number;
-  /** How often the idempotency index is repaired from the log (default: half the duplicate window, at most 60 s). */
+  /**
+   * How often the idempotency index is repaired from the log (default: half the duplicate
+   * window, at most 15 s). Each run moves the shared checkpoint, so a node that restarts
+   * re-checks at most this long of traffic before it listens.
+   */
   indexRepairIntervalMs?: number;
   /** The NATS connection name, shown in server monitoring. */
   name?: string;
@@ -34,7 +38,7 @@ export function resolveOptions(o: JetStreamStoreOptions): ResolvedOptions {
     subjectPrefix: o.subjectPrefix ?? 'parley.events',
     replicas,
     duplicateWindowMs,
-    indexRepairIntervalMs: o.indexRepairIntervalMs ?? Math.min(duplicateWindowMs / 2, 60_000),
+    indexRepairIntervalMs: o.indexRepairIntervalMs ?? Math.min(duplicateWindowMs / 2, 15_000),
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     retryBudgetMs: o.retryBudgetMs ?? 15_000,
     name: o.name ?? 'parley-event-store',
