@@ -66,20 +66,28 @@ export class Gateway {
 
   register(app: FastifyInstance): void {
     app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => {
-      this.guarded(socket, 'upgrade', () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token));
+      this.guarded(
+        socket,
+        'upgrade',
+        () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token),
+        true,
+      );
     });
   }
 
   /**
    * Runs one socket event's handler. Whatever it throws or rejects with is logged and
    * answered with a coded `internal` error: no path leads from a socket to a process exit.
+   * A socket that failed before it was authenticated is closed (1011, transient): it has
+   * no session to carry on with.
    */
-  private guarded(socket: WebSocket, event: string, handler: () => unknown): void {
+  private guarded(socket: WebSocket, event: string, handler: () => unknown, closeOnError = false): void {
     const unexpected = (err: unknown) => {
       try {
         this.log.error({ err, event }, 'socket handler failed');
         this.metrics.errorsSent.inc({ code: 'internal' });
         if (socket.readyState === socket.OPEN) socket.send(errorFrame(new ParleyError('internal').toBody()));
+        if (closeOnError) socket.close(1011, 'internal error');
       } catch {
         // Logging or sending failed too: nothing more to do for this socket.
       }
@@ -98,7 +106,7 @@ export class Gateway {
     if (token !== undefined) return this.authenticate(socket, token);
     // No token at the upgrade: the first frame must be `auth`.
     const timer = setTimeout(
-      () => this.guarded(socket, 'auth timeout', () => socket.close(CLOSE.authTimeout, 'no auth frame in time')),
+      () => this.guarded(socket, 'auth timeout', () => socket.close(CLOSE.authTimeout, 'no auth frame in time'), true),
       this.config.authTimeoutSeconds * 1000,
     );
     socket.once('close', () => clearTimeout(timer));
@@ -116,7 +124,7 @@ export class Gateway {
           return;
         }
         this.authenticate(socket, f.token);
-      }),
+      }, true),
     );
   }
 
