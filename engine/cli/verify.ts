@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { builtInProjections, type Projection } from '../../projections/index.js';
+import { builtInProjections, skipsOf, type Projection } from '../../projections/index.js';
 import type { SqliteEventStore, StoredEvent } from '../store/index.js';
 import { openLogStore } from '../cluster/index.js';
 import { loadConfig } from '../node/index.js';
@@ -137,7 +137,10 @@ async function checkReadModels(store: SqliteEventStore, file: string, problems: 
           notes.push(`read model ${projection.name} is version ${cp.version}, this code is version ${projection.version}: the node rebuilds it on start`);
           continue;
         }
-        const fresh = await replayUpTo(store, projection, cp.position);
+        // Events an operator skipped for this projection (parley skip) are skipped in the replay too.
+        const skipped = new Set(tableExists(live, 'projection_skips') ? skipsOf(live).filter((x) => x.projection === projection.name).map((x) => x.position) : []);
+        if (skipped.size > 0) notes.push(`read model ${projection.name} skips positions ${[...skipped].join(', ')} (parley skip --list)`);
+        const fresh = await replayUpTo(store, projection, cp.position, skipped);
         try {
           compare(projection, live, fresh, problems);
         } finally {
@@ -152,7 +155,7 @@ async function checkReadModels(store: SqliteEventStore, file: string, problems: 
   }
 }
 
-async function replayUpTo(store: SqliteEventStore, projection: Projection, position: number): Promise<Database.Database> {
+async function replayUpTo(store: SqliteEventStore, projection: Projection, position: number, skipped: ReadonlySet<number>): Promise<Database.Database> {
   const db = new Database(':memory:');
   projection.setup(db);
   const handles = new Set(projection.handles);
@@ -161,7 +164,7 @@ async function replayUpTo(store: SqliteEventStore, projection: Projection, posit
     const page: StoredEvent[] = store.readAllSync(after, 5000).filter((e) => e.position <= position);
     if (page.length === 0) break;
     after = page[page.length - 1]!.position;
-    const relevant = page.filter((e) => handles.has(e.type));
+    const relevant = page.filter((e) => handles.has(e.type) && !skipped.has(e.position));
     if (relevant.length > 0) db.transaction(() => projection.handle(relevant, db))();
     bar.update(after);
   }
