@@ -97,6 +97,7 @@ export class Session implements SubscriptionSink {
   }
 
   failed(sub: Subscription, err: unknown): void {
+    if (isParleyError(err)) return this.ended(sub, err.toBody());
     if (isStoreUnavailableError(err)) return this.ended(sub, new ParleyError('unavailable').toBody());
     this.gw.log.error({ err, userId: this.userId, conversationId: sub.conversationId }, 'catch-up failed');
     this.ended(sub, new ParleyError('internal').toBody());
