@@ -476,10 +476,15 @@ export class DocumentRoom {
     old.destroy();
   }
 
-  /** Runs `task` after the queued ones; a throw is logged and closes `peer`'s socket. */
+  /**
+   * Runs `task` after the queued ones. A throw closes `peer`'s socket: the store being
+   * unavailable (checking the write rule reads it) with 4503, anything else is logged and
+   * closed with 1011 `internal`; the client resyncs either way when it reconnects.
+   */
   private enqueue(peer: Peer, task: () => Promise<void>): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
       try {
+        if (isParleyError(err) && err.code === 'unavailable') return this.cutOff(peer, CLOSE.tryAgainLater, 'unavailable');
         this.deps.onError(err);
         this.deps.onRefused('internal');
         this.cutOff(peer, 1011, 'internal');

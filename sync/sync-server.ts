@@ -258,8 +258,13 @@ export class SyncServer {
   }
 
   /** The conversation's decider state, from the command handler (cached, caught up from the log). */
-  private conversationState(conversationId: string): Promise<Readonly<ConversationState>> {
-    return this.ctx.commands.stateOf(conversationId);
+  private async conversationState(conversationId: string): Promise<Readonly<ConversationState>> {
+    try {
+      return await this.ctx.commands.stateOf(conversationId);
+    } catch (err) {
+      if (isStoreUnavailableError(err)) throw new ParleyError('unavailable', undefined, { cause: err });
+      throw err;
+    }
   }
 
   private async append(ref: DocRef, userId: string, update: Uint8Array, text: string): Promise<void> {

@@ -18,6 +18,10 @@
  * it lacks. A refused update is answered with an auth frame and is neither stored nor
  * forwarded; the socket stays open (the user may still read). A socket that may not read
  * the document is closed with 4403 (4401 without a valid token), reason = error code.
+ * y-protocols has no error frame that closes, so a client past a bound (README "Limits")
+ * gets an auth frame `limit_exceeded` and then a transient close: 4503 `limit_exceeded`
+ * (pending updates, queued frames), 4504 `limit_exceeded` (it does not read: no frame
+ * first, its buffer is full), 4503 `rate_limited`; 1011 `internal` for an unexpected error.
  */
 import * as encoding from 'lib0/encoding';
 import * as authProtocol from 'y-protocols/auth';
