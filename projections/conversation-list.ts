@@ -12,6 +12,8 @@ import { prepared } from './prepared.js';
 export const conversationList: Projection = {
   name: 'conversation-list',
   version: 2,
+  // Membership: routes authorize with it, so it is never read with a removal missing.
+  accessRevokedBy: ['MemberLeft'],
   handles: [
     'MessageBodyEdited',
     'ConversationCreated',

@@ -22,6 +22,13 @@ export interface Projection {
   truncate(db: Database.Database): void;
   /** Drops its tables when its version changed, so `setup` can create the new schema. */
   drop?(db: Database.Database): void;
+  /**
+   * For a read model access control reads (membership): the event types that take access
+   * away. Readers get what a stopped projection holds, stale; for this one a stale grant
+   * would let a removed member in, so while one of these events is not applied, readers
+   * of its position get `unavailable` instead (fail closed). Stale denials are safe.
+   */
+  readonly accessRevokedBy?: readonly string[];
 }
 
 /** Every event type the engine writes, with its data. */

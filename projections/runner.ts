@@ -18,8 +18,11 @@
  *
  * Readers waiting for a position (`waitFor`) do not wait for a stopped projection: they
  * read what it holds (stale, and reported as failed), so one broken read model never
- * holds up reads of the others. A running one that does not get there within the bound
- * gives a coded `unavailable` error.
+ * holds up reads of the others. The exception is a read model access control reads
+ * (`accessRevokedBy`, membership): while it is stopped with an event that takes access
+ * away not applied, readers of that position get a coded `unavailable` error (fail
+ * closed), so a removed member is never let in by a stale read model. A running one that
+ * does not get there within the bound gives `unavailable` too.
  */
 import Database from 'better-sqlite3';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
@@ -78,6 +81,15 @@ interface Slot {
   failure: ProjectionFailure | null;
   retry: ReturnType<typeof setTimeout> | null;
   recovering: Promise<void> | null;
+  /**
+   * While stopped, for a projection with `accessRevokedBy`: the first position after its
+   * checkpoint of an event that takes access away, found in the log (undefined while it
+   * is still being looked through) and in live batches that passed it by; null: none.
+   */
+  revokedInLog: number | null | undefined;
+  revokedLive: number | null;
+  /** Counts the looks through the log, so a stale one does not write its answer. */
+  looks: number;
 }
 
 type Applied = { position: number; events: number };
@@ -89,7 +101,7 @@ export class ProjectionRunner {
   private startupBuffer: StoredEvent[][] | null = null;
   private live: StoredEvent[][] = [];
   private drainScheduled = false;
-  private waiters: Array<{ position: number; resolve: () => void }> = [];
+  private waiters: Array<{ position: number; resolve: () => void; reject: (err: Error) => void }> = [];
   private readonly batchSize: number;
   private skips = new Map<string, Set<number>>();
   private stopped = false;
@@ -138,6 +150,9 @@ export class ProjectionRunner {
         failure: null,
         retry: null,
         recovering: null,
+        revokedInLog: null,
+        revokedLive: null,
+        looks: 0,
       };
       if (changed) this.reset(slot);
       this.slots.set(p.name, slot);
@@ -224,10 +239,14 @@ export class ProjectionRunner {
 
   /**
    * Resolves once every running projection has applied the log up to `position`. A
-   * projection stopped on a failure is not waited for: its readers get what it holds.
+   * projection stopped on a failure is not waited for: its readers get what it holds;
+   * but for one with `accessRevokedBy`, rejects with `unavailable` while an event that
+   * takes access away, at or before `position`, is not applied (or not known not to be).
    * Past `timeoutMs`, rejects with a coded `unavailable` error.
    */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
+    const closed = this.closedBefore(position);
+    if (closed) return Promise.reject(closed);
     if (this.readyPosition >= position) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -238,8 +257,24 @@ export class ProjectionRunner {
         clearTimeout(timer);
         resolve();
       };
-      this.waiters.push({ position, resolve: done });
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      this.waiters.push({ position, resolve: done, reject: fail });
     });
+  }
+
+  /** The error for readers of `position` when a read model access control needs is stopped with a revocation missing. */
+  private closedBefore(position: number): ParleyError | null {
+    for (const s of this.slots.values()) {
+      if (!s.failure || !s.projection.accessRevokedBy || s.checkpoint >= position) continue;
+      const at = Math.min(s.revokedInLog ?? Infinity, s.revokedLive ?? Infinity);
+      if (s.revokedInLog === undefined || at <= position) {
+        return new ParleyError('unavailable', `read model ${s.projection.name} is stopped (at position ${s.failure.position}); try again later`);
+      }
+    }
+    return null;
   }
 
   /**
@@ -351,8 +386,9 @@ export class ProjectionRunner {
       this.live = [];
       const targets: Slot[] = [];
       for (const slot of this.slots.values()) {
-        if (slot.held) slot.held.push(events);
         // A stopped projection reads these from the log when it retries.
+        if (slot.failure) this.noteRevocations(slot, events);
+        if (slot.held) slot.held.push(events);
         else if (!slot.failure) targets.push(slot);
       }
       let applied: Array<Applied | null> | null = null;
@@ -442,6 +478,7 @@ export class ProjectionRunner {
   private stopOn(slot: Slot, e: StoredEvent | null, err: unknown): void {
     const attempts = (slot.failure?.attempts ?? 0) + 1;
     const delay = this.retryDelay(attempts);
+    if (!slot.failure && slot.projection.accessRevokedBy) this.lookForRevocations(slot);
     slot.failure = {
       position: e?.position ?? slot.checkpoint + 1,
       eventType: e?.type ?? null,
@@ -490,12 +527,46 @@ export class ProjectionRunner {
     if (slot) {
       if (!slot.failure) return;
       slot.failure = null;
+      slot.revokedInLog = null;
+      slot.revokedLive = null;
     }
     try {
       this.options.onRecovered?.(name);
     } catch (err) {
       this.report('(runner)', err, null);
     }
+  }
+
+  /**
+   * A projection that guards access just stopped: until the log after its checkpoint has
+   * been looked through for events that take access away, readers are refused; live
+   * batches that pass it by meanwhile are looked at as they come (`noteRevocations`).
+   */
+  private lookForRevocations(slot: Slot): void {
+    const revokers = slot.projection.accessRevokedBy!;
+    slot.revokedInLog = undefined;
+    slot.revokedLive = null;
+    const look = ++slot.looks;
+    void (async () => {
+      let found: number | null = null;
+      for (let after = slot.checkpoint; found === null; ) {
+        const page = await this.store.readAll(after, this.batchSize);
+        if (page.length === 0) break;
+        found = page.find((e) => revokers.includes(e.type))?.position ?? null;
+        after = page[page.length - 1]!.position;
+      }
+      if (slot.failure && slot.looks === look) slot.revokedInLog = found;
+      this.notify();
+    })().catch(() => {
+      // The log cannot be read now: readers stay refused until the projection recovers.
+    });
+  }
+
+  private noteRevocations(slot: Slot, events: StoredEvent[]): void {
+    const revokers = slot.projection.accessRevokedBy;
+    if (!revokers) return;
+    const first = events.find((e) => e.position > slot.checkpoint && revokers.includes(e.type));
+    if (first) slot.revokedLive = Math.min(first.position, slot.revokedLive ?? Infinity);
   }
 
   private report(name: string, err: unknown, failure: ProjectionFailure | null): void {
@@ -526,7 +597,12 @@ export class ProjectionRunner {
     if (this.waiters.length === 0) return;
     const at = this.readyPosition;
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.position <= at ? w.resolve() : still.push(w));
+    for (const w of this.waiters) {
+      const closed = this.closedBefore(w.position);
+      if (closed) w.reject(closed);
+      else if (w.position <= at) w.resolve();
+      else still.push(w);
+    }
     this.waiters = still;
   }
 }

@@ -55,6 +55,15 @@ const texts = (name: string, poisoned = true) =>
     },
   });
 
+function left(userId: string): NewEvent {
+  return {
+    id: randomUUID(),
+    type: 'MemberLeft',
+    data: { userId },
+    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 1 },
+  };
+}
+
 const rows = (db: Database.Database, name: string) => db.prepare(`SELECT text FROM "${name}" ORDER BY position`).pluck().all() as string[];
 
 function setup(name: string) {
@@ -141,6 +150,40 @@ describe('projection runner under failures', () => {
     const again = new ProjectionRunner(store, db, [texts('poisoned')], r.options);
     await again.rebuild(['poisoned']);
     expect(rows(db, 'poisoned')).toEqual(['a', 'b']);
+  });
+
+  it('fails closed for readers while a read model that guards access is stopped with a removal not applied', async () => {
+    const { store, db } = setup('guard');
+    const r = reports();
+    const membership = { ...texts('membership'), accessRevokedBy: ['MemberLeft'] };
+    // At start-up it stops on position 2, and the log already holds a removal at 3.
+    await store.append('conversation-g', [posted('a'), posted('poison'), left('bob')], { expectedVersion: 0 });
+    const runner = new ProjectionRunner(store, db, [membership, texts('healthy', false)], { ...r.options, retry: { initialMs: 60_000 } });
+    open.push({ close: () => runner.stop() });
+    await runner.start();
+    expect(runner.statusOf('membership')).toMatchObject({ state: 'failed', failure: { position: 2 } });
+    await runner.waitFor(1); // what it has applied can be read
+    // Readers of a position before the removal read what it holds, once the log is looked through.
+    await eventually(() => runner.waitFor(2));
+    const err = await runner.waitFor(3).catch((e: unknown) => e);
+    expect(isParleyError(err) && err.code).toBe('unavailable');
+    expect((err as Error).message).toMatch(/read model membership is stopped \(at position 2\)/);
+
+    // A removal that comes live is seen too, and a reader already waiting for it is told at once.
+    runner.skip('membership', 2);
+    await eventually(() => expect(runner.statusOf('membership')?.state).toBe('running'));
+    await store.append('conversation-g', [posted('poison 2')], { expectedVersion: 3 });
+    await eventually(() => expect(runner.statusOf('membership')?.failure?.position).toBe(4));
+    await eventually(() => runner.waitFor(4));
+    const waiting = runner.waitFor(6, 60_000).catch((e: unknown) => e);
+    await store.append('conversation-g', [posted('b'), left('carol')], { expectedVersion: 4 });
+    expect(await waiting).toMatchObject({ code: 'unavailable' });
+    await runner.waitFor(5);
+    await expect(runner.waitFor(6)).rejects.toMatchObject({ code: 'unavailable' });
+    runner.skip('membership', 4);
+    await eventually(() => expect(runner.statusOf('membership')?.state).toBe('running'));
+    await runner.waitFor(6);
+    expect(rows(db, 'membership')).toEqual(['a', 'b']);
   });
 
   it('stops on SQLITE_FULL without throwing, reports the code, and heals by itself when space returns', async () => {
