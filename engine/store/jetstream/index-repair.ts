@@ -4,7 +4,7 @@
  *
  * A shared checkpoint in the KV bucket says up to which JetStream sequence every keyed
  * envelope is indexed. A repair reads the messages after it *headers only* (the key is
- * in `Nats-Msg-Id` as `k:<key>`, so no payload crosses the wire), looks each key up, and
+ * in `Nats-Msg-Id` as `k:<key>` or `k<n>:<key>`, so no payload crosses the wire), looks each key up, and
  * only for missing ones (looked up many at a time) fetches the envelope and writes the entry; then it advances the
  * checkpoint. Every node runs it on connect and every half duplicate window, so a gap is
  * normally repaired while the server still de-duplicates that key by itself; in steady
@@ -29,7 +29,9 @@ export async function repairIndex(log: JetStreamLog, index: IdempotencyIndex, id
     const keyed: Array<{ seq: number; key: string }> = [];
     await readRange(log.js, log.streamName, { startSeq: from, untilSeq: until, headersOnly: true, idleTimeoutMs }, (m) => {
       const id = m.headers?.get('Nats-Msg-Id');
-      if (id?.startsWith('k:')) keyed.push({ seq: m.seq, key: id.slice(2) });
+      // `k:<key>`, or `k<n>:<key>` for an append published again under a fresh id.
+      const prefix = id ? /^k\d*:/.exec(id) : null;
+      if (id && prefix) keyed.push({ seq: m.seq, key: id.slice(prefix[0].length) });
       return false;
     });
     // Lookups in parallel (LOOKUPS at a time): one KV round trip each, so a node that

@@ -34,6 +34,14 @@ function messageIdOf(stream: string, events: NewEvent[], key: string | undefined
   return key ? `k:${key}` : `e:${stream}:${events[0]?.id ?? 'empty'}`;
 }
 
+/**
+ * A fresh `Nats-Msg-Id` for the same append: `k:<key>` becomes `k<n>:<key>` (index repair
+ * reads the key after the first ':'), `e:…` becomes `e<n>:…`.
+ */
+export function rotatedMessageId(msgID: string, n: number): string {
+  return `${msgID[0]}${n}${msgID.slice(1)}`;
+}
+
 /** How often one append re-reads a stale tip before giving up on 'any' races. */
 const MAX_TIP_REFRESHES = 10;
 
@@ -103,6 +111,8 @@ export class StreamAppender {
     let uncertain = false;
     // When a duplicate ack first named no stored message (see below).
     let inFlightSince: number | undefined;
+    let pendingDuplicates = 0;
+    let publishId = msgID;
     for (let refresh = 0; ; refresh++) {
       let tip = await this.tipOf(stream, subject, refresh > 0);
       const expected = options.expectedVersion;
@@ -135,7 +145,7 @@ export class StreamAppender {
         const ack = await withRetryBudget('append', this.options.retryBudgetMs, () => {
           if (++attempts > 1) uncertain = true;
           return this.js.publish(subject, data, {
-            msgID,
+            msgID: publishId,
             expect: { lastSubjectSequence: tip.jetstreamSeq },
             timeout: this.options.requestTimeoutMs,
           });
@@ -166,6 +176,13 @@ export class StreamAppender {
         const own = await this.findOwnOrDuplicate(subject, tip.version, msgID, events, key);
         if (own) return own;
         inFlightSince ??= Date.now();
+        // Staged Msg-Ids are only forgotten when the duplicate window ends (2 min), so a
+        // publish whose proposal a dying leader dropped would be answered "duplicate, seq
+        // 0" for that long. Once was a wait; twice, publish under a fresh Msg-Id: safe,
+        // because every publish carries the expected last subject sequence, which the
+        // servers check when they apply (2.9.21+ / 2.10+, see server-bugs.ts), so of the
+        // staged and the fresh one at most one can land, and either is found as ours.
+        if (++pendingDuplicates > 1) publishId = rotatedMessageId(msgID, pendingDuplicates - 1);
         if (Date.now() - inFlightSince > this.options.retryBudgetMs) {
           throw new StoreUnavailableError(
             `append to ${stream}: the server reports message ${msgID} as already published (duplicate ack at sequence ${ackSeq}) but it is not in the log after ${this.options.retryBudgetMs} ms`,
