@@ -317,7 +317,15 @@ export class ProjectionRunner {
       try {
         this.reset(slot);
         this.loadSkips();
-        const done = (await this.catchUp(slot, onProgress)) && slot.held.every((batch) => this.applyOrStop(slot, batch));
+        const done = await this.catchUp(slot, onProgress).then(
+          (caughtUp) => caughtUp && slot.held!.every((batch) => this.applyOrStop(slot, batch)),
+          (err: unknown) => {
+            // The log could not be read: stopped (and retried) like any failure, so the live
+            // batches dropped below are read from the log again, never skipped over.
+            this.stopOn(slot, null, err);
+            throw err;
+          },
+        );
         if (!done) {
           const f = slot.failure;
           throw new ParleyError(
