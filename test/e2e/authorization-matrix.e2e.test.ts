@@ -185,6 +185,11 @@ const HTTP: Record<string, HttpCase> = {
     request: () => ({ path: `/v1/admin/projections/${projectionName}/rebuild`, body: {} }),
     expect: adminOnly,
   },
+  'POST /v1/admin/projections/{name}/skip': {
+    // A position the log never reaches: the skip is recorded and changes nothing.
+    request: () => ({ path: `/v1/admin/projections/${projectionName}/skip`, body: { position: 1_000_000_000, reason: 'authorization matrix' } }),
+    expect: adminOnly,
+  },
 };
 
 /** Routes the Fastify instance has that the OpenAPI document hides, and where they are covered. */

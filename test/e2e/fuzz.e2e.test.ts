@@ -453,6 +453,11 @@ async function wsInput(rng: Random, worker: Worker, k: number, describe: (s: str
     [1, () => ({ data: Buffer.from([0x7b, 0xff, 0xfe, 0xed, 0xa0, 0x80, 0x7d]), how: 'invalid utf-8' })],
     [1, () => ({ data: Buffer.from(JSON.stringify(frameTemplate(rng, type, id))), binary: true, how: 'binary frame' })],
     [1, () => ({ data: JSON.stringify({ type: 'ping', id: bigString(rng, 70 * 1024) }), how: 'over the frame limit' })],
+    // One frame naming the same conversation hundreds of times from the start: work per frame must be bounded.
+    [1, () => ({
+      data: JSON.stringify({ type: 'subscribe', conversations: Array.from({ length: 800 }, () => ({ conversationId: pools.honestConversation, afterSeq: 0 })) }),
+      how: 'subscribe storm',
+    })],
   ])();
   // A few inputs go to a socket that has not authenticated yet (the first frame must be auth).
   const fresh = rng.chance(0.05);
@@ -567,12 +572,12 @@ async function syncInput(rng: Random, worker: Worker, describe: (s: string) => v
   const s = worker.sync;
   s.uses += 1;
   const input = hostileSyncMessage(rng);
-  const label = `SYNC ${preview(s.doc, 120)} ${input.how}: ${preview(input.data)}`;
+  const label = `SYNC ${preview(s.doc, 120)} ${input.how}: ${Array.isArray(input.data) ? `${input.data.length} × ${preview(input.data[0])}` : preview(input.data)}`;
   describe(label);
   if (s.closed) return;
   s.sent.push(label);
   if (s.sent.length > 20) s.sent.shift();
-  s.ws.send(input.data, { binary: typeof input.data !== 'string' });
+  for (const message of Array.isArray(input.data) ? input.data : [input.data]) s.ws.send(message, { binary: typeof message !== 'string' });
   // A step 1 after it: its step 2 shows the socket got past the input (frames are handled in order).
   const before = s.step2;
   s.ws.send(PROBE_STEP1);

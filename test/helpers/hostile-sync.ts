@@ -11,8 +11,8 @@ import { hostileString, PROTOTYPE_KEYS } from './hostile-inputs.js';
 import type { Random } from './seeded-random.js';
 
 export interface SyncInput {
-  /** Binary y-protocols bytes, or text (which the protocol does not use). */
-  data: Uint8Array | string;
+  /** Binary y-protocols bytes, or text (which the protocol does not use), or a burst of messages sent back to back. */
+  data: Uint8Array | string | Uint8Array[];
   how: string;
 }
 
@@ -125,11 +125,15 @@ export function hostileSyncMessage(rng: Random, victims: readonly number[] = [])
     [1, 'text-frame'],
     [1, 'valid-step1'],
     [1, 'trailing-garbage'],
+    [1, 'orphan-burst'],
   ]);
-  const data = ((): Uint8Array | string => {
+  const data = ((): Uint8Array | string | Uint8Array[] => {
     switch (kind) {
       case 'valid-update':
         return syncFrame(rng.pick([UPDATE, STEP2]), insertUpdate(rng.chance(0.5) ? hostileString(rng, 1024) : 'fuzz ', rng.chance(0.3) ? clientID() : undefined));
+      case 'orphan-burst':
+        // Updates whose dependencies never arrive, fast: what a server keeps pending must be bounded.
+        return Array.from({ length: 40 }, () => syncFrame(UPDATE, orphanUpdate(rng, 30_000)));
       case 'orphan-update':
         return syncFrame(rng.pick([UPDATE, STEP2]), orphanUpdate(rng, rng.pick([10, 1000, 30_000])));
       case 'garbage-update':
