@@ -37,23 +37,38 @@ async function conversation(members: string[], title = 'Hostile'): Promise<strin
 
 /** Posts `count` messages of about `bytes` each, 200 in flight; resolves with the last seq. */
 async function post(conversationId: string, count: number, bytes: number, tag: string): Promise<number> {
-  const s = await connectWs(node.url, tokenFor('alice'));
+  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + '/v1/ws', { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
+  const pending = new Map<string, (f: { type: string; result?: { seq: number } }) => void>();
+  ws.on('message', (data) => {
+    const f = JSON.parse(data.toString());
+    if ((f.type === 'ack' || f.type === 'error') && f.id) pending.get(f.id)?.(f);
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
   // Random text: frames over 1 KiB are compressed, and a repeated letter would shrink to nothing.
   const filler = randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes);
   let last = 0;
   for (let i = 0; i < count; i += 200) {
-    const acks = await Promise.all(
-      Array.from({ length: Math.min(200, count - i) }, (_, k) =>
-        s.command(`${tag}-${i + k}`, { type: 'PostMessage', conversationId, text: `${i + k} ${filler}` }),
+    const batch = Array.from({ length: Math.min(200, count - i) }, (_, k) => i + k);
+    await Promise.all(
+      batch.map(
+        (j) =>
+          new Promise<void>((resolve, reject) => {
+            const id = `${tag}-${j}`;
+            pending.set(id, (f) => {
+              pending.delete(id);
+              if (f.type !== 'ack') return reject(new Error(`post ${id} refused: ${JSON.stringify(f)}`));
+              last = Math.max(last, f.result!.seq);
+              resolve();
+            });
+            ws.send(JSON.stringify({ type: 'command', id, command: { type: 'PostMessage', conversationId, text: `${j} ${filler}` } }));
+          }),
       ),
     );
-    for (const a of acks) {
-      if (a.type !== 'ack') throw new Error(`post refused: ${JSON.stringify(a)}`);
-      last = Math.max(last, a.result.seq);
-    }
-    s.frames.length = 0; // keep the helper's scans short
   }
-  s.close();
+  ws.close();
   return last;
 }
 
