@@ -55,6 +55,7 @@ export class ClusterPresence {
       onDown: (id, lastHeardAt) => this.down(id, lastHeardAt),
       onUp: (id) => this.up(id),
       onHeartbeat: o.onHeartbeat,
+      onError: (err) => o.log.error({ err }, 'presence heartbeats: a sweep failed; retrying on the next one'),
     });
     this.unsubscribe = o.store.subscribe((events) => this.watch(events));
   }
@@ -75,7 +76,11 @@ export class ClusterPresence {
     this.o.log.warn({ peer: nodeId, lastHeardAt }, 'peer node stopped sending heartbeats: its users are offline');
     this.liveness.markDown(nodeId, lastHeardAt);
     this.o.onNodeChanged(nodeId);
-    void this.recordExpiry(nodeId, lastHeardAt);
+    this.expire(nodeId, lastHeardAt);
+  }
+
+  private expire(nodeId: string, lastHeardAt: number): void {
+    this.recordExpiry(nodeId, lastHeardAt).catch((err: unknown) => this.o.log.error({ err, peer: nodeId }, 'could not record the expiry of a node'));
   }
 
   private up(nodeId: string): void {
@@ -106,7 +111,7 @@ export class ClusterPresence {
       this.o.log.warn({ err, peer: nodeId }, 'could not record the expiry of a node; retrying');
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
-        void this.recordExpiry(nodeId, lastHeardAt);
+        this.expire(nodeId, lastHeardAt);
       }, this.o.heartbeat.intervalMs);
       timer.unref();
       this.retryTimers.add(timer);
@@ -118,8 +123,12 @@ export class ClusterPresence {
     for (const e of events) {
       if (e.type !== 'NodeExpired' || e.data?.nodeId !== this.o.nodeId || this.stopped) continue;
       this.o.log.warn({ reportedBy: e.data.reportedBy }, 'this node was declared dead by a peer; resuming');
-      void this.resume();
+      this.resumeLogged();
     }
+  }
+
+  private resumeLogged(attempt = 0): void {
+    this.resume(attempt).catch((err: unknown) => this.o.log.error({ err }, 'could not record that this node resumed'));
   }
 
   private async resume(attempt = 0): Promise<void> {
@@ -133,7 +142,7 @@ export class ClusterPresence {
       if (this.stopped || attempt > 20) return void this.o.log.error({ err }, 'could not record that this node resumed');
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
-        void this.resume(attempt + 1);
+        this.resumeLogged(attempt + 1);
       }, this.o.heartbeat.intervalMs);
       timer.unref();
       this.retryTimers.add(timer);

@@ -38,6 +38,8 @@ export interface HeartbeatOptions {
   onDown(nodeId: string, lastHeardAt: number): void;
   onUp(nodeId: string): void;
   onHeartbeat?(from: Heartbeat): void;
+  /** A sweep or a heard heartbeat failed (a read model unreadable, a listener threw); the timers go on. */
+  onError?(err: unknown): void;
 }
 
 interface Peer {
@@ -68,16 +70,19 @@ export class Heartbeats {
     this.subscription = this.o.nc.subscribe(this.o.subject, {
       callback: (err, msg) => {
         if (err) return;
+        let beat: Heartbeat;
         try {
-          this.heard(msg.json<Heartbeat>());
+          beat = msg.json<Heartbeat>();
         } catch {
-          // Not a heartbeat: someone else's message on our subject.
+          return; // Not a heartbeat: someone else's message on our subject.
         }
+        this.guarded(() => this.heard(beat));
       },
     });
     this.publish();
     this.publishTimer = setInterval(() => this.publish(), this.o.intervalMs);
-    this.sweepTimer = setInterval(() => this.sweep(), this.sweepMs);
+    // Runs on a timer: a throw here would be uncaught and end the process.
+    this.sweepTimer = setInterval(() => this.guarded(() => this.sweep()), this.sweepMs);
     this.publishTimer.unref();
     this.sweepTimer.unref();
   }
@@ -105,6 +110,14 @@ export class Heartbeats {
       // Closing while NATS is away: peers will let this node expire instead.
     }
     this.subscription?.unsubscribe();
+  }
+
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.o.onError?.(err);
+    }
   }
 
   private publish(): void {
