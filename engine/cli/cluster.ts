@@ -42,6 +42,7 @@ export async function cluster(args: string[]): Promise<void> {
   if (natsBasePort !== undefined && (!Number.isInteger(natsBasePort) || natsBasePort < 1 || natsBasePort + 8 > 65535)) {
     throw usage('--nats-base-port must be a TCP port with the 8 after it free too');
   }
+  if (!/^(always|default|\d+(ms|s|m|h))$/.test(values['nats-sync']!)) throw usage('--nats-sync must be always, default or a duration such as 10s');
   const dataDir = resolve(values['data-dir'] ?? join(process.env.DATA_DIR ?? './data', 'cluster'));
 
   process.stdout.write(`starting 3 NATS servers and ${nodes} Parley nodes in ${dataDir} …\n`);
