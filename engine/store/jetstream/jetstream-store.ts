@@ -38,7 +38,7 @@ import { LiveFeed } from './live-feed.js';
 import { resolveOptions, type JetStreamStoreOptions, type ResolvedOptions } from './options.js';
 import { repairIndex } from './index-repair.js';
 import { StreamAppender } from './stream-appender.js';
-import { assertServerSafeFor } from './server-bugs.js';
+import { assertServerSafeFor, serverBugsFor, UnsafeServerVersionError } from './server-bugs.js';
 import { ensureStream } from './stream-setup.js';
 import { SubjectSpace } from './subjects.js';
 
@@ -79,6 +79,23 @@ export class JetStreamEventStore implements EventStore {
     this.appender = new StreamAppender(log.js, log, index, this.feed, subjects, options);
     this.repairTimer = setInterval(() => void this.repairIndex(), options.indexRepairIntervalMs);
     this.repairTimer.unref();
+    this.watchServerVersions();
+  }
+
+  /**
+   * The version check at connect sees one server. In a cluster being upgraded, a
+   * reconnect can land on an older one: that is reported as an error (it cannot be refused
+   * any more), so a mixed cluster does not go unnoticed.
+   */
+  private watchServerVersions(): void {
+    (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type !== 'reconnect') continue;
+        const version = this.nc.info?.version ?? '0.0.0';
+        const bugs = serverBugsFor(version, this.options.replicas);
+        if (bugs.length > 0) this.options.onError(new UnsafeServerVersionError(version, this.options.replicas, bugs));
+      }
+    })().catch(() => undefined);
   }
 
   /** Re-indexes idempotency keys found in the log after the shared checkpoint. */
