@@ -140,6 +140,7 @@ export class SqliteEventStore implements EventStore {
   private startWriter(): Worker {
     const writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: { file: this.options.file } });
     writer.on('message', (reply: WriterReply) => {
+      if (writer !== this.writer) return; // a lost writer's last words: its batch was already failed
       if ('ready' in reply) this.ready(writer);
       else this.committed(reply);
     });
