@@ -69,23 +69,36 @@ afterAll(async () => {
 
 async function fixture(): Promise<Fixture> {
   const n = ++fixtures;
-  const users = { owner: `owner-${n}`, member: `member-${n}`, removed: `removed-${n}`, nonMember: `outsider-${n}`, admin: `root-${n}` };
+  // The outsider's id is the member's up to a ':', so idempotency keys that join actor and
+  // command id with ':' collide: the outsider's replay of the member's post must still be denied.
+  const users = { owner: `owner-${n}`, member: `m${n}:1`, removed: `removed-${n}`, nonMember: `m${n}`, admin: `root-${n}` };
   const secret = `secret${n}zq`;
   const owner = api(node.url, tokenFor(users.owner));
   const created = await owner.post('/v1/conversations', { title: `matrix ${n}`, members: [users.member, users.removed] });
   expect(created.status).toBe(201);
   const conversationId = created.body.id as string;
-  const post = async (user: string, text: string) => {
-    const r = await api(node.url, tokenFor(user)).post(`/v1/conversations/${conversationId}/messages`, { clientMessageId: crypto.randomUUID(), text });
+  const post = async (user: string, text: string, clientMessageId: string = crypto.randomUUID()) => {
+    const r = await api(node.url, tokenFor(user)).post(`/v1/conversations/${conversationId}/messages`, { clientMessageId, text });
     expect(r.status).toBe(201);
     return r.body.messageId as string;
   };
   const ownerMessageId = await post(users.owner, `owner says ${secret}`);
-  const memberMessageId = await post(users.member, `member says ${secret}`);
+  const memberMessageId = await post(users.member, memberPost(n).text, memberPost(n).clientMessageId);
   await post(users.removed, `removed says ${secret}`);
   expect((await api(node.url, tokenFor(users.member)).post(`/v1/conversations/${conversationId}/messages/${ownerMessageId}/reactions`, { emoji: '👍' })).status).toBe(200);
   expect((await owner.delete(`/v1/conversations/${conversationId}/members/${users.removed}`)).status).toBe(200);
   return { n, conversationId, users, ownerMessageId, memberMessageId, secret };
+}
+
+/** The member's post in fixture `n`: the outsider replays it as `1:<clientMessageId>`. */
+function memberPost(n: number): { clientMessageId: string; text: string } {
+  return { clientMessageId: `cm-${n}`, text: `member says secret${n}zq` };
+}
+
+/** A post by `who`: the outsider's is a replay of the member's under a colliding key. */
+function postOf(fx: Fixture, who: Principal): { clientMessageId: string; text: string } {
+  if (who === 'nonMember') return { clientMessageId: `1:${memberPost(fx.n).clientMessageId}`, text: memberPost(fx.n).text };
+  return { clientMessageId: `m-${fx.n}-${who}`, text: 'hello' };
 }
 
 function token(fx: Fixture, who: Principal): string | undefined {
@@ -146,7 +159,7 @@ const HTTP: Record<string, HttpCase> = {
     expect: membersOnly,
   },
   'POST /v1/conversations/{id}/messages': {
-    request: (fx, who, c) => ({ path: `/v1/conversations/${c}/messages`, body: { clientMessageId: `m-${fx.n}-${who}`, text: 'hello' } }),
+    request: (fx, who, c) => ({ path: `/v1/conversations/${c}/messages`, body: postOf(fx, who) }),
     expect: membersOnly,
   },
   'GET /v1/conversations/{id}/messages': {
@@ -297,7 +310,11 @@ const COMMANDS: Record<string, FrameCase> = {
   CreateConversation: { frame: (_fx, who) => command({ type: 'CreateConversation', title: `ws ${who}`, members: [] }), expect: authenticated },
   AddMember: { frame: (fx, who, c) => command({ type: 'AddMember', conversationId: c, userId: `ws-invitee-${fx.n}-${who}` }), expect: membersOnly },
   RemoveMember: { frame: (fx, _who, c) => command({ type: 'RemoveMember', conversationId: c, userId: fx.users.member }), expect: membersOnly },
-  PostMessage: { frame: (_fx, _who, c) => command({ type: 'PostMessage', conversationId: c, text: 'over ws' }), expect: membersOnly },
+  PostMessage: {
+    // Over the socket the frame id is the idempotency key.
+    frame: (fx, who, c) => ({ ...command({ type: 'PostMessage', conversationId: c, text: postOf(fx, who).text }), id: postOf(fx, who).clientMessageId }),
+    expect: membersOnly,
+  },
   DeleteMessage: { frame: (fx, _who, c) => command({ type: 'DeleteMessage', conversationId: c, messageId: fx.memberMessageId }), expect: membersOnly },
   AddReaction: { frame: (fx, _who, c) => command({ type: 'AddReaction', conversationId: c, messageId: fx.ownerMessageId, emoji: '🎉' }), expect: membersOnly },
   RemoveReaction: { frame: (fx, _who, c) => command({ type: 'RemoveReaction', conversationId: c, messageId: fx.ownerMessageId, emoji: '👍' }), expect: membersOnly },
