@@ -156,7 +156,8 @@ export class Session implements SubscriptionSink {
         return this.fail(new ParleyError('invalid_json').toBody());
       }
       const maybeId = (parsed as { id?: unknown } | null)?.id;
-      id = typeof maybeId === 'string' ? maybeId : undefined;
+      // Echoed for correlation only when it could be a valid id: a bad frame is not mirrored back.
+      id = typeof maybeId === 'string' && maybeId.length <= 200 ? maybeId : undefined;
       const check = checkFrame(parsed);
       if (!check.ok) return this.fail({ code: check.code, message: check.message }, { id });
       await this.dispatch(parsed as ClientFrame);
