@@ -161,6 +161,15 @@ describe('a subscriber that stops reading', () => {
     // index of 12 MiB of random text and compression contexts; the buffers above are the precise bound.
     expect(rssGrowth).toBeLessThan(300 * 2 ** 20);
     expect(await slowConsumerCount(node, 'fallback')).toBeGreaterThan(0);
+    // Typing is relayed at once to every subscriber, but never piles up for one not reading.
+    const typist = await reader(node.url, 'alice', conversationId, head);
+    const typed = await largestSendBuffer(node, async () => {
+      for (let i = 0; i < 5000; i++) typist.ws.send(JSON.stringify({ type: 'typing', conversationId }));
+      typist.ws.send(JSON.stringify({ type: 'ping', id: 'typed' }));
+      await new Promise((resolve) => typist.ws.on('message', (d) => String(d).includes('"pong"') && resolve(undefined)));
+    });
+    expect(typed.largest).toBeLessThanOrEqual(2 * MAX_SEND_BUFFER);
+    typist.ws.close();
     // They read again: everything, once each, in order, and they stay live afterwards.
     for (const r of slow) r.resume();
     for (const r of slow) {
