@@ -61,7 +61,11 @@ export async function spawnNode(dataDir: string, env: Record<string, string> = {
   child.stderr!.on('data', (d) => (stderr += d));
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`node did not start in time: ${stderr}`)), 20_000);
+    // A node that never says it listens is killed here: a test that gives up must not leave it running.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node did not start in time: ${stderr}`));
+    }, 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       for (const line of buffer.split('\n')) {
