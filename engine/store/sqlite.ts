@@ -106,7 +106,10 @@ export class SqliteEventStore implements EventStore {
   private inFlight: { batch: PendingAppend[]; started: number } | null = null;
   /** Undefined while a writer thread that died waits to be started again. */
   private writer: Worker | undefined;
+  /** The current writer has opened the file; batches go to it only then. */
   private writerReady = false;
+  /** Some writer has opened the file: one that dies now is restarted, not a start-up failure. */
+  private writerOpened = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelay = RESTART_MIN_MS;
   private drained: (() => void) | null = null;
@@ -151,10 +154,12 @@ export class SqliteEventStore implements EventStore {
 
   private ready(writer: Worker): void {
     if (writer !== this.writer) return;
-    const restarted = this.writerReady;
-    this.writerReady = true;
-    // A writer that died may have committed a batch it never reported: feed it now.
+    const restarted = this.writerOpened;
+    this.writerOpened = true;
+    // A writer that died may have committed a batch it never reported: feed it now, before
+    // the new writer gets a batch (whose events must be fed once, by settle()).
     if (restarted) this.catchUpFeed();
+    this.writerReady = true;
     if (this.pending.length > 0 && !this.inFlight) this.flush();
   }
 
@@ -167,8 +172,9 @@ export class SqliteEventStore implements EventStore {
   private writerLost(writer: Worker, err: Error): void {
     if (writer !== this.writer) return;
     this.writer = undefined;
+    this.writerReady = false;
     void writer.terminate().catch(() => undefined);
-    if (!this.writerReady || this.closed) {
+    if (!this.writerOpened || this.closed) {
       this.broken(new StoreUnavailableError(`cannot open the event store ${this.options.file} for writing: ${err.message}`, { cause: err }));
       return;
     }
