@@ -5,7 +5,7 @@
  * On every (re)authentication it resubscribes each conversation it holds from its
  * `lastSeq`, pages recorded gaps, refreshes the conversation list and flushes the outbox.
  */
-import type { Command, ErrorBody, ServerFrame, WireEvent } from '../protocol/index.js';
+import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type ServerFrame, type WireEvent } from '../protocol/index.js';
 import type { BackoffOptions } from './backoff.js';
 import { Connection, type ConnectionState, type TokenProvider, type WebSocketConstructor } from './connection.js';
 import { Conversation } from './conversation.js';
@@ -200,6 +200,7 @@ export class ParleyClient {
       case 'error':
         if (f.id) this.sender.onReply(f);
         else this.errors.emit({ code: f.code, message: f.message, ...(f.conversationId ? { conversationId: f.conversationId } : {}) });
+        if (f.conversationId && (f.code === 'unavailable' || f.code === 'internal')) this.resubscribeLater(f.conversationId);
         break;
       case 'presence':
         this.people.onFrame(f);
@@ -215,7 +216,9 @@ export class ParleyClient {
 
   private onReady(): void {
     const conversations = [...this.open.values()].filter((c) => !isLocalId(c.id)).map((c) => ({ conversationId: c.id, afterSeq: c.lastSeq }));
-    if (conversations.length > 0) this.conn.send({ type: 'subscribe', conversations });
+    for (let i = 0; i < conversations.length; i += SUBSCRIBE_ENTRIES_PER_FRAME) {
+      this.conn.send({ type: 'subscribe', conversations: conversations.slice(i, i + SUBSCRIBE_ENTRIES_PER_FRAME) });
+    }
     for (const c of this.open.values()) {
       void c.fillGaps().catch(() => undefined);
       if (!isLocalId(c.id)) void this.people.seed(c.id);
@@ -223,6 +226,18 @@ export class ParleyClient {
     void this.list.refresh().catch(() => undefined);
     this.hub.ready();
     this.sender.kick();
+  }
+
+  /**
+   * The node ended a subscription for a reason that is not ours (its store or read models
+   * were unavailable): subscribe again from the last seq after a jittered pause, once per error.
+   */
+  private resubscribeLater(conversationId: string): void {
+    const timer = setTimeout(() => {
+      const conv = this.open.get(conversationId);
+      if (conv) this.conn.send({ type: 'subscribe', conversations: [{ conversationId, afterSeq: conv.lastSeq }] });
+    }, 500 + Math.random() * 1500);
+    timer.unref?.();
   }
 
   private async acked(item: OutboxItem, conversationId: string): Promise<void> {

@@ -12,6 +12,12 @@ export interface SubscribeFrom {
   afterSeq: number;
 }
 
+/**
+ * The most conversations a `subscribe` frame may name by default (nodes may allow more,
+ * never less than this): a client with more open conversations sends several frames.
+ */
+export const SUBSCRIBE_ENTRIES_PER_FRAME = 100;
+
 export type ClientFrame =
   | { type: 'auth'; token: string }
   | { type: 'subscribe'; conversations: SubscribeFrom[] }

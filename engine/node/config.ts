@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../sync/index.js';
 
 export interface RateLimit {
@@ -121,7 +122,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
       awarenessStateBytes: int(env, 'PARLEY_SYNC_AWARENESS_STATE_BYTES', SYNC_LIMITS.awarenessStateBytes),
     },
     slowConsumerSeconds: overrides.slowConsumerSeconds ?? seconds(env, 'PARLEY_SLOW_CONSUMER_SECONDS', 60),
-    maxSubscribeEntries: overrides.maxSubscribeEntries ?? int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', 100),
+    maxSubscribeEntries: overrides.maxSubscribeEntries ?? Math.max(SUBSCRIBE_ENTRIES_PER_FRAME, int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', SUBSCRIBE_ENTRIES_PER_FRAME)),
     maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
     maxSubscriptionsPerUser: overrides.maxSubscriptionsPerUser ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_USER', 5000),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../protocol/index.js';
 import { createClient, FileStorage, MemoryStorage, when, type ParleyClient, type Storage, type WebSocketConstructor, type WebSocketLike } from '../../client-lib/node.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
@@ -218,6 +219,27 @@ describe('client-lib e2e', () => {
     alice.goOnline();
     await eventually(() => expect(texts(room.messages.get())).toEqual(['before', 'b1', 'b2', 'b3']));
     expect(room.lastSeq).toBe(5);
+  });
+
+  it('resubscribes more conversations than one subscribe frame may name after reconnecting', async () => {
+    const unlimited = { perSecond: 0, burst: 0 };
+    const n = await node({ rateLimitPerUser: unlimited, rateLimitPerConnection: unlimited });
+    const http = api(n.url, tokenFor('alice'));
+    const count = SUBSCRIBE_ENTRIES_PER_FRAME + 20;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) ids.push((await http.post('/v1/conversations', { title: `c${i}`, members: ['bob'] })).body.id);
+    const bob = await client(n.url, 'bob');
+    await online(bob);
+    const rooms = await Promise.all(ids.map((id) => bob.conversation(id)));
+    await eventually(() => expect(rooms.every((r) => r.lastSeq === 1)).toBe(true));
+
+    bob.goOffline();
+    for (const id of ids) await http.post(`/v1/conversations/${id}/messages`, { clientMessageId: `m-${id}`, text: `to ${id}` });
+    const refused = new Array<string>();
+    bob.errors.subscribe((e) => refused.push(e.code));
+    bob.goOnline();
+    await eventually(() => expect(rooms.filter((r, i) => texts(r.messages.get()).join() !== `to ${ids[i]}`)).toHaveLength(0));
+    expect(refused).toEqual([]);
   });
 
   it('pages the gap over HTTP when the server says it is behind', async () => {
