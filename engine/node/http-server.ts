@@ -74,6 +74,14 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     };
   });
   await app.register(websocket, {
+    // A client breaking the WebSocket protocol (oversized, unmasked, bad opcode: ws codes
+    // WS_ERR_*) is the client's fault and must not let anyone fill the error log.
+    errorHandler: (error, socket, request) => {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) request.log.debug({ err: error }, 'websocket protocol violation');
+      else request.log.error({ err: error }, 'websocket handler failed');
+      socket.terminate();
+    },
     options: {
       maxPayload: config.maxFrameBytes,
       // We check UTF-8 ourselves so a bad frame gets a coded error instead of a dropped connection.
