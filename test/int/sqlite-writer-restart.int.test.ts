@@ -13,7 +13,12 @@ import { tempDir } from '../helpers/temp-dir.js';
 const dir = tempDir('parley-writer-restart-');
 afterAll(() => dir.remove());
 
-const event = (id: string) => ({ id, type: 'Note', data: { id }, metadata: {} });
+const event = (id: string) => ({
+  id,
+  type: 'Note',
+  data: { id },
+  metadata: { actor: 'system', commandId: id, correlationId: id, at: Date.now(), schemaVersion: 1 },
+});
 
 describe('SQLite writer thread', () => {
   it('is restarted after it dies; appends come back and the feed has every event once', async () => {
