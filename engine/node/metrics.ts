@@ -33,6 +33,11 @@ export function createMetrics(nodeId: string) {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
+    storeWriteFailures: new Counter({
+      name: 'parley_store_write_failures_total',
+      help: 'Group commits of the embedded store that failed (full or failing disk: writes answer unavailable)',
+      registers: [registry],
+    }),
     projectionLag: new Gauge({
       name: 'parley_projection_lag_events',
       help: 'Events in the log not yet applied by a projection',

@@ -77,7 +77,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     withReadTimings(
       cluster
         ? cluster.busMetrics.timedAppends(jetstream!)
-        : (givenStore ?? openEmbeddedStore(config.dataDir, metrics, (err) => reportStoreError(err))),
+        : (givenStore ??
+            openEmbeddedStore(config.dataDir, metrics, (err) => {
+              metrics.storeWriteFailures.inc();
+              reportStoreError(err);
+            })),
       (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
     ),
   );

@@ -96,6 +96,8 @@ describe('full disk', () => {
     expect(refusedInARow).toBe(5);
     expect(node.process.exitCode).toBeNull();
     expect(node.process.signalCode).toBeNull();
+    const metrics = (await alice.get('/metrics')).body as string;
+    expect(Number(/^parley_store_write_failures_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(5);
 
     // Reads answer meanwhile, with (at least) everything applied before the disk filled.
     const page = await alice.get(`/v1/conversations/${id}/messages?limit=1000`);
