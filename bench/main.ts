@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only fanout,append] [-- --profile]`
+ * `npm run bench [-- --quick] [-- --only fanout,append] [-- --profile] [-- --rates 20,500,2000]`
  *
  * Runs each scenario against Parley and its peers in this one run, prints a table of
  * figures and ratios Parley/peer, and writes bench/results/latest.json. Every process
@@ -19,6 +19,8 @@ import * as yjs from './scenarios/yjs.js';
 
 export interface RunOptions {
   quick: boolean;
+  /** Fixed offered rates (posts/s) of the fan-out latency phases, the same for every system. */
+  rates?: number[];
   /** When set, the Parley node runs with --cpu-prof writing here. */
   profileDir?: string;
 }
@@ -35,12 +37,18 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    rates: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--profile]\n`);
+  process.stdout.write(`usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.name).join(',')}] [--profile] [--rates 20,500,2000]\n`);
   process.exit(0);
+}
+const rates = values.rates?.split(',').map((s) => Number(s.trim()));
+if (rates && (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r <= 0 || r > 100_000))) {
+  process.stderr.write(`--rates wants posts/s as positive numbers up to 100000, comma-separated: ${values.rates}\n`);
+  process.exit(2);
 }
 const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
@@ -69,7 +77,7 @@ for (const scenario of SCENARIOS) {
   const t0 = performance.now();
   const profileDir = values.profile ? join(tempDir('parley-bench-prof-'), 'cpu') : undefined;
   try {
-    const r = await scenario.run({ quick: values.quick, profileDir });
+    const r = await scenario.run({ quick: values.quick, profileDir, rates });
     results.push({ ...r, seconds: (performance.now() - t0) / 1000 });
   } catch (err) {
     results.push({
@@ -85,7 +93,7 @@ for (const scenario of SCENARIOS) {
   cleanupAll();
 }
 const seconds = (performance.now() - started) / 1000;
-const flags = `${values.quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.profile ? ' --profile' : ''}`;
+const flags = `${values.quick ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.profile ? ' --profile' : ''}${rates ? ` --rates ${rates.join(',')}` : ''}`;
 const command = `npm run bench${flags ? ` --${flags}` : ''}`;
 process.stdout.write(`\n${table(results)}\n\n`);
 for (const r of results) {

@@ -3,7 +3,7 @@
  * load generators that drive them. Everything started here is registered, so a run that
  * ends (or fails, or is interrupted) stops all of it and removes its temporary dirs.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,22 @@ export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1];
   return kb ? Number(kb) * 1024 : NaN;
+}
+
+let clockTicks: number | undefined;
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in seconds, from
+ * /proc/<pid>/stat (Linux). Read before and after a window, it gives the server's CPU for
+ * that window, its worker threads included, without any help from the server.
+ */
+export function cpuSecondsOf(pid: number): number {
+  clockTicks ??= Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at state (field 3);
+  // utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 export interface Server {

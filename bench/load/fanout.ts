@@ -3,6 +3,8 @@
  * sender per room, and either saturates the server (each sender keeps `window` posts in
  * flight, a post completing when the sender receives its own delivery) or offers a fixed
  * rate. Every post carries its send time; every member records send→deliver latency.
+ * After posting stops it waits (bounded) for the window's posts to reach every member,
+ * so a system that falls behind is reported with its backlog and slow tail, not flattered.
  */
 import { Histogram, wallNow } from './histogram.js';
 import { connectClient, withConcurrency, type ChatClient, type System } from './clients.js';
@@ -29,11 +31,20 @@ async function createParleyConversation(url: string, members: string[]): Promise
   return ((await res.json()) as { id: string }).id;
 }
 
-function sentAt(frame: Buffer): number {
-  const i = frame.indexOf(MARK);
-  if (i < 0) return NaN;
-  const end = frame.indexOf(0x40, i + 2);
-  return Number(frame.toString('latin1', i + 2, end));
+/**
+ * Calls `each` with the send time of every post in a frame. A server may put several
+ * events in one frame (Parley sends a socket's events of one tick together), so every
+ * marker counts, not just the first.
+ */
+function forEachSentAt(frame: Buffer, each: (sentAt: number) => void): void {
+  let i = frame.indexOf(MARK);
+  while (i >= 0) {
+    const end = frame.indexOf(0x40, i + 2);
+    if (end < 0) return;
+    const t0 = Number(frame.toString('latin1', i + 2, end));
+    if (!Number.isNaN(t0)) each(t0);
+    i = frame.indexOf(MARK, end + 1);
+  }
 }
 
 function textFor(bytes: number): string {
@@ -48,33 +59,64 @@ interface Phase {
   warmupMs: number;
   durationMs: number;
   textBytes: number;
+  /** After posting stops, how long to wait at most for posts sent in the window to reach every member. */
+  drainMs?: number;
 }
 
-async function run(p: Phase) {
+export interface PhaseResult {
+  /** Deliveries (to any member) of posts sent inside the measured window. */
+  deliveries: number;
+  /** Deliveries that posts sent inside the window should make (posts × members). */
+  expectedDeliveries: number;
+  seconds: number;
+  /** Posts sent in the whole phase, and inside the measured window. */
+  sent: number;
+  sentInWindow: number;
+  /** Posts whose sender got them back (the server took them all the way) inside the window. */
+  completedInWindow: number;
+  /** Posts sent but not yet back at their sender when the window ended. */
+  backlogAtEnd: number;
+  /** How long after posting stopped the window's posts took to reach every member (or drainMs when they did not). */
+  drainedAfterMs: number;
+  /** Clients whose socket was closed (by the server or an error) by the end of the phase. */
+  closed: number;
+  histogram: number[];
+}
+
+async function run(p: Phase): Promise<PhaseResult> {
   const hist = new Histogram();
   let deliveries = 0;
   let sent = 0;
+  let sentInWindow = 0;
+  let completed = 0;
+  let completedInWindow = 0;
+  let backlogAtEnd = -1;
   let posting = true;
   const start = wallNow();
   const measureFrom = start + p.warmupMs;
   const measureTo = measureFrom + p.durationMs;
+  const members = rooms[0]?.members.length ?? 0;
   const post = (room: Room) => {
+    const now = wallNow();
+    if (now >= measureFrom && now < measureTo) sentInWindow++;
     room.sender.post(room.id, textFor(p.textBytes));
     sent++;
   };
   for (const room of rooms) {
     for (const m of room.members) {
       const isSender = m === room.sender;
-      m.onDelivery = (frame) => {
-        const t0 = sentAt(frame);
-        if (Number.isNaN(t0)) return;
-        const now = wallNow();
-        if (t0 >= measureFrom && t0 < measureTo) {
-          deliveries++;
-          hist.record(now - t0);
-        }
-        if (isSender && p.mode === 'saturate' && posting) post(room);
-      };
+      m.onDelivery = (frame) =>
+        forEachSentAt(frame, (t0) => {
+          const now = wallNow();
+          if (t0 >= measureFrom && t0 < measureTo) {
+            deliveries++;
+            hist.record(now - t0);
+          }
+          if (!isSender) return;
+          completed++;
+          if (now >= measureFrom && now < measureTo) completedInWindow++;
+          if (p.mode === 'saturate' && posting) post(room);
+        });
     }
   }
   let timer: NodeJS.Timeout | undefined;
@@ -88,14 +130,35 @@ async function run(p: Phase) {
     }, 2);
   }
   const tick = setInterval(() => progress({ deliveries, sent }), 1000);
-  await new Promise((r) => setTimeout(r, p.warmupMs + p.durationMs));
+  await new Promise((r) => setTimeout(r, Math.max(0, measureTo - wallNow())));
+  backlogAtEnd = sent - completed;
   posting = false;
   if (timer) clearInterval(timer);
-  // Late deliveries of messages sent inside the window still count (and their latency).
-  await new Promise((r) => setTimeout(r, 1000));
+  // Late deliveries of posts sent inside the window still count (and their latency), so a
+  // system that falls behind shows it in its percentiles instead of dropping its slowest.
+  const stopped = wallNow();
+  const drainMs = p.drainMs ?? 1000;
+  const expectedDeliveries = sentInWindow * members;
+  while (deliveries < expectedDeliveries && wallNow() - stopped < drainMs) await new Promise((r) => setTimeout(r, 20));
+  const drainedAfterMs = wallNow() - stopped;
+  // A saturated system still has posts from outside the window in flight: a short grace
+  // keeps them from landing in the next phase's counts as well as possible.
+  if (p.mode === 'saturate') await new Promise((r) => setTimeout(r, 500));
   clearInterval(tick);
   for (const room of rooms) for (const m of room.members) m.onDelivery = null;
-  return { deliveries, seconds: p.durationMs / 1000, sent, histogram: hist.counts };
+  const closed = rooms.reduce((n, r) => n + r.members.filter((m) => m.ws.readyState !== m.ws.OPEN).length, 0);
+  return {
+    deliveries,
+    expectedDeliveries,
+    seconds: p.durationMs / 1000,
+    sent,
+    sentInWindow,
+    completedInWindow,
+    backlogAtEnd,
+    drainedAfterMs,
+    closed,
+    histogram: hist.counts,
+  };
 }
 
 serveRequests({
