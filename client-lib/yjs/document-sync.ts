@@ -186,7 +186,18 @@ export class DocumentSync {
     };
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
-      this.receive(ws, new Uint8Array(event.data as ArrayBuffer));
+      // A frame we cannot read (a text frame, a truncated or corrupt one: a proxy, a bug, a
+      // server that is not Parley) must not throw out of onmessage, where nothing catches
+      // it. The stream is no longer trustworthy: drop the socket and resync on reconnect
+      // (step 1/2 exchange whatever that frame carried).
+      try {
+        if (!(event.data instanceof ArrayBuffer) && !ArrayBuffer.isView(event.data)) throw new TypeError('not a binary frame');
+        this.receive(ws, ArrayBuffer.isView(event.data) ? new Uint8Array(event.data.buffer, event.data.byteOffset, event.data.byteLength) : new Uint8Array(event.data));
+      } catch {
+        if (this.ws !== ws) return;
+        this.dropSocket();
+        this.retry();
+      }
     };
     ws.onerror = () => {};
     ws.onclose = (event) => {
@@ -293,7 +304,17 @@ export class DocumentSync {
   }
 
   private emit<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
-    for (const l of this.listeners.get(event) ?? []) (l as (...a: unknown[]) => void)(...args);
+    for (const l of this.listeners.get(event) ?? []) {
+      try {
+        (l as (...a: unknown[]) => void)(...args);
+      } catch (err) {
+        // The app's listener failed: report it as the app's own uncaught error, without
+        // breaking the other listeners or making the sync layer drop a good socket.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
   }
 }
 
