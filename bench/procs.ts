@@ -161,6 +161,35 @@ export async function startParley(options: ParleyOptions = {}): Promise<Server &
   return { system: 'parley', url, pid: child.pid!, process: child, dataDir, stop: stopper(child, exited) };
 }
 
+export interface CliRun {
+  code: number | null;
+  /** Wall time from spawn to exit, as a user running the command sees it. */
+  seconds: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `parley <args…>` to completion as a user would (its own process, no TTY), killed
+ * after `timeoutMs`. NATS_URL is cleared so the embedded store of --data-dir is used.
+ */
+export async function runParleyCli(args: string[], options: { env?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<CliRun> {
+  const env: Record<string, string | undefined> = { ...process.env, PARLEY_JWT_SECRET: BENCH_SECRET, LOG_LEVEL: 'warn', ...options.env };
+  delete env.NATS_URL;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), PARLEY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout = (stdout + d).slice(-20_000)));
+  let killed = false;
+  const { exited, stderr } = track(child, `parley ${args[0]}`, () => killed);
+  const timer = setTimeout(() => ((killed = true), child.kill('SIGKILL')), options.timeoutMs ?? 900_000);
+  await exited;
+  clearTimeout(timer);
+  const seconds = (performance.now() - t0) / 1000;
+  if (killed) throw new Error(`parley ${args.join(' ')} did not finish within ${options.timeoutMs ?? 900_000} ms`);
+  return { code: child.exitCode, seconds, stdout, stderr: stderr() };
+}
+
 /** Runs a peer server (bench/peers/<name>.ts) on 127.0.0.1. */
 export async function startPeer(name: 'socketio-server' | 'ws-server' | 'y-websocket-server', system: string): Promise<Server> {
   const port = await freePort();

@@ -1,8 +1,11 @@
 /**
  * Replay: `generate` writes a log of well-formed conversation events straight into the
- * store's schema (fast, not durable: it is a fixture); `rebuild` replays it into the
- * history read model the way `parley rebuild history` does; `scan` is the limit — a raw
- * better-sqlite3 scan of the same table in position order.
+ * store's schema (fast, not durable: it is a fixture) — conversations created, messages
+ * posted, and a fraction of those messages deleted again, shaped as the node writes them;
+ * `count` reads what a rebuild left in the read models; `scan` is the floor a rebuild is
+ * compared with — a raw better-sqlite3 scan of the same table in position order, with
+ * JSON.parse of data and metadata when asked; `copy` is the least a history rebuild must
+ * do. The rebuild itself is the CLI, run by the scenario as users run it.
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -11,9 +14,24 @@ import { ProjectionRunner, builtInProjections } from '../../projections/index.js
 import { SqliteEventStore } from '../../engine/store/index.js';
 import { progress, serveRequests } from './serve-requests.js';
 
+const WORDS = 'the a meeting lunch deploy review release budget design draft ship fix bug test plan notes call later today tomorrow thanks ok sure agreed blocked done'.split(' ');
+
+/** A message text of about `bytes` characters from a small vocabulary, so search indexes real words. */
+function textOf(bytes: number, n: number): string {
+  let s = '';
+  for (let i = n; s.length < bytes; i = (i * 1103515245 + 12345) & 0x7fffffff) s += `${WORDS[i % WORDS.length]} `;
+  return s.slice(0, bytes).trimEnd();
+}
+
+/** Deterministic 0 ≤ x < 1 from an integer, so a log is the same for the same knobs. */
+function unit(n: number): number {
+  const x = Math.sin(n * 12.9898) * 43758.5453;
+  return x - Math.floor(x);
+}
+
 serveRequests({
   async generate(req) {
-    const { dir, events, conversations, textBytes } = req as { dir: string; events: number; conversations: number; textBytes: number };
+    const { dir, events, conversations, textBytes, deleteFraction = 0 } = req as { dir: string; events: number; conversations: number; textBytes: number; deleteFraction?: number };
     const file = join(dir, 'events.sqlite');
     await new SqliteEventStore({ file }).close();
     const db = new Database(file);
@@ -22,20 +40,39 @@ serveRequests({
     const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const ids = Array.from({ length: conversations }, () => randomUUID());
     const seqs = new Array<number>(conversations).fill(0);
-    const text = 'x'.repeat(textBytes);
+    // Messages still standing per conversation, so a delete names one that exists.
+    const live: string[][] = Array.from({ length: conversations }, () => []);
     const at = Date.now() - 86_400_000;
     let position = 0;
+    let posted = 0;
+    let deleted = 0;
     const chunk = db.transaction((n: number) => {
       for (let i = 0; i < n; i++) {
         const c = position % conversations;
         const seq = ++seqs[c]!;
         const actor = `u${c}-${seq % 10}`;
         const commandId = randomUUID();
-        const metadata = JSON.stringify({ actor, commandId, correlationId: commandId, at: at + position, schemaVersion: 1 });
-        const [type, data] =
-          seq === 1
-            ? ['ConversationCreated', { title: `c${c}`, createdBy: actor, members: Array.from({ length: 10 }, (_, j) => `u${c}-${j}`) }]
-            : ['MessagePosted', { messageId: randomUUID(), author: actor, text }];
+        let type: string;
+        let data: Record<string, unknown>;
+        let schemaVersion = 1;
+        if (seq === 1) {
+          type = 'ConversationCreated';
+          data = { title: `c${c}`, createdBy: actor, members: Array.from({ length: 10 }, (_, j) => `u${c}-${j}`) };
+        } else if (live[c]!.length > 0 && unit(position) < deleteFraction) {
+          const pick = Math.floor(unit(position + 0.5) * live[c]!.length);
+          const [messageId] = live[c]!.splice(pick, 1);
+          type = 'MessageDeleted';
+          data = { messageId, deletedBy: actor };
+          deleted++;
+        } else {
+          const messageId = randomUUID();
+          live[c]!.push(messageId);
+          type = 'MessagePosted';
+          data = { messageId, author: actor, text: textOf(textBytes, position), format: 'plain' };
+          schemaVersion = 2;
+          posted++;
+        }
+        const metadata = JSON.stringify({ actor, commandId, correlationId: commandId, at: at + position, schemaVersion });
         insert.run(++position, `conversation-${ids[c]}`, seq, randomUUID(), type, JSON.stringify(data), metadata);
       }
     });
@@ -45,31 +82,33 @@ serveRequests({
     }
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
-    return { events: position };
+    return { events: position, posted, deleted };
   },
 
-  async rebuild(req) {
-    const dir: string = req.dir;
-    const store = new SqliteEventStore({ file: join(dir, 'events.sqlite') });
-    const db = ProjectionRunner.openDatabase(join(dir, `readmodels-${Date.now()}.sqlite`));
-    const runner = new ProjectionRunner(store, db, builtInProjections().filter((p) => p.name === 'history'), { batchSize: 5000 });
-    const head = await store.headPosition();
-    const t0 = performance.now();
-    let last = 0;
-    await runner.rebuild(['history'], (_, position) => {
-      if (position - last >= 100_000) progress({ rebuilt: (last = position) });
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const rows = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  /** What a rebuild left: rows of the history and search read models (-1 when a table or column is missing). */
+  count(req) {
+    const db = new Database(join(req.dir as string, req.file ?? 'readmodels.sqlite'), { readonly: true });
+    const rows = (table: string) => {
+      try {
+        return db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      } catch {
+        return -1;
+      }
+    };
+    const result = {
+      messages: rows('messages'),
+      deletedMessages: rows('messages WHERE deleted = 1'),
+      searchRows: rows('search_messages'),
+      conversations: rows('conversations'),
+    };
     db.close();
-    await store.close();
-    return { events: head, seconds, messages: rows };
+    return result;
   },
 
   /**
-   * The limit for a rebuild that must write: scan the log, parse each MessagePosted and
-   * insert it into a table of the history read model's schema, in transactions of
-   * `batchSize`, without the projection runner around it.
+   * The least a history rebuild must do: scan the log, parse each MessagePosted and
+   * insert it into a table of the history read model's schema (a tombstone on
+   * MessageDeleted), in transactions of `batchSize`, without the projection runner.
    */
   copy(req) {
     const dir: string = req.dir;
@@ -80,8 +119,14 @@ serveRequests({
     const t0 = performance.now();
     let n = 0;
     let batch: unknown[][] = [];
+    // History keeps a tombstone for a deleted message (its seq stays in place), as the projection does.
+    const remove = db.prepare("UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
     const write = db.transaction((rows: unknown[][]) => {
       for (const r of rows) {
+        if (r[4] === 'MessageDeleted') {
+          remove.run(JSON.parse(r[5] as string).messageId);
+          continue;
+        }
         if (r[4] !== 'MessagePosted') continue;
         const data = JSON.parse(r[5] as string);
         const meta = JSON.parse(r[6] as string);
