@@ -6,6 +6,7 @@
  * After posting stops it waits (bounded) for the window's posts to reach every member,
  * so a system that falls behind is reported with its backlog and slow tail, not flattered.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram, wallNow } from './histogram.js';
 import { connectClient, withConcurrency, type ChatClient, type System } from './clients.js';
 import { progress, serveRequests } from './serve-requests.js';
@@ -18,6 +19,7 @@ interface Room {
 }
 
 const MARK = Buffer.from('@T');
+const ERROR = Buffer.from('"type":"error"');
 let rooms: Room[] = [];
 let system: System = 'ws';
 
@@ -80,6 +82,14 @@ export interface PhaseResult {
   drainedAfterMs: number;
   /** Clients whose socket was closed (by the server or an error) by the end of the phase. */
   closed: number;
+  /** Error frames the senders got (Parley answers a refused command with one), and the first. */
+  errors: number;
+  firstError?: string;
+  /**
+   * p99 of this load process's own event-loop delay over the phase (ms): when it nears the
+   * latencies measured, the client side, not the server, bounds them.
+   */
+  loopDelayP99Ms: number;
   histogram: number[];
 }
 
@@ -91,7 +101,11 @@ async function run(p: Phase): Promise<PhaseResult> {
   let completed = 0;
   let completedInWindow = 0;
   let backlogAtEnd = -1;
+  let errors = 0;
+  let firstError: string | undefined;
   let posting = true;
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const start = wallNow();
   const measureFrom = start + p.warmupMs;
   const measureTo = measureFrom + p.durationMs;
@@ -105,7 +119,8 @@ async function run(p: Phase): Promise<PhaseResult> {
   for (const room of rooms) {
     for (const m of room.members) {
       const isSender = m === room.sender;
-      m.onDelivery = (frame) =>
+      m.onDelivery = (frame) => {
+        if (isSender && frame.includes(ERROR)) ((errors++), (firstError ??= frame.toString('utf8', 0, Math.min(frame.length, 300))));
         forEachSentAt(frame, (t0) => {
           const now = wallNow();
           if (t0 >= measureFrom && t0 < measureTo) {
@@ -117,6 +132,7 @@ async function run(p: Phase): Promise<PhaseResult> {
           if (now >= measureFrom && now < measureTo) completedInWindow++;
           if (p.mode === 'saturate' && posting) post(room);
         });
+      };
     }
   }
   let timer: NodeJS.Timeout | undefined;
@@ -145,6 +161,7 @@ async function run(p: Phase): Promise<PhaseResult> {
   // keeps them from landing in the next phase's counts as well as possible.
   if (p.mode === 'saturate') await new Promise((r) => setTimeout(r, 500));
   clearInterval(tick);
+  loop.disable();
   for (const room of rooms) for (const m of room.members) m.onDelivery = null;
   const closed = rooms.reduce((n, r) => n + r.members.filter((m) => m.ws.readyState !== m.ws.OPEN).length, 0);
   return {
@@ -157,6 +174,9 @@ async function run(p: Phase): Promise<PhaseResult> {
     backlogAtEnd,
     drainedAfterMs,
     closed,
+    errors,
+    firstError,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
     histogram: hist.counts,
   };
 }

@@ -45,6 +45,9 @@ interface Measured {
   expectedDeliveries: number;
   drainedAfterMs: number;
   closed: number;
+  errors: number;
+  firstError?: string;
+  loopDelayP99Ms: number;
   cpuMsPerPost: number;
 }
 
@@ -133,6 +136,9 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
         expectedDeliveries: sum((r) => r.expectedDeliveries),
         drainedAfterMs: Math.max(...parts.map((r) => r.drainedAfterMs)),
         closed: sum((r) => r.closed),
+        errors: sum((r) => r.errors),
+        firstError: parts.find((r) => r.firstError)?.firstError,
+        loopDelayP99Ms: Math.max(...parts.map((r) => r.loopDelayP99Ms)),
         cpuMsPerPost: completed > 0 ? ((cpu1 - cpu0) * 1000) / completed : NaN,
       };
     };
@@ -151,6 +157,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
     // 1. Fixed rates, ascending, every system at each rate before the next rate.
     const gaveUp = new Map<string, number>();
     for (const rate of rates) {
+      const loopDelays: string[] = [];
       for (const { label } of contenders) {
         if (gaveUp.has(label)) {
           notes.push(`${label} @ ${rate}/s: not run, it could not sustain ${gaveUp.get(label)}/s`);
@@ -158,6 +165,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
         }
         const r = await phase(label, { mode: 'rate', rate });
         const at = `@ ${rate}/s`;
+        loopDelays.push(`${label} ${r.loopDelayP99Ms.toFixed(1)} ms`);
         rows.push({ system: label, figure: `p50 latency ${at}`, value: r.hist.quantile(0.5), unit: 'ms' });
         rows.push({ system: label, figure: `p99 latency ${at}`, value: r.hist.quantile(0.99), unit: 'ms' });
         rows.push({ system: label, figure: `p999 latency ${at}`, value: r.hist.quantile(0.999), unit: 'ms' });
@@ -176,7 +184,9 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
           if (r.undelivered > 0) gaveUp.set(label, rate);
         }
         if (r.closed > 0) notes.push(`${label} ${at}: ${r.closed} client sockets were closed by the end of the phase`);
+        if (r.errors > 0) notes.push(`${label} ${at}: ${r.errors} posts answered with an error, first: ${r.firstError}`);
       }
+      if (loopDelays.length > 0) notes.push(`@ ${rate}/s, p99 event-loop delay of the load generators (client side; latencies near it are bounded by the clients): ${loopDelays.join(', ')}`);
     }
 
     // 2. Saturation, after the fixed rates: the window grows ×4 until it adds less than
@@ -190,6 +200,8 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
         const r = await phase(label, { mode: 'saturate', window });
         perWindow.push(`${Math.round(r.deliveriesPerSecond)}/s at window ${window}`);
         if (r.closed > 0) notes.push(`${label} saturating at window ${window}: ${r.closed} client sockets were closed`);
+        // A refused post never comes back, so its sender's window shrinks for the rest of the phase.
+        if (r.errors > 0) notes.push(`${label} saturating at window ${window}: ${r.errors} posts answered with an error, first: ${r.firstError}`);
         const gain = best > 0 ? r.deliveriesPerSecond / best : Infinity;
         if (r.deliveriesPerSecond > best) ((best = r.deliveriesPerSecond), (cpu = r.cpuMsPerPost));
         if (gain < 1.1) {
