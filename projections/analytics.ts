@@ -28,47 +28,96 @@ export const analytics: Projection = {
         conversation_id TEXT PRIMARY KEY, author TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS analytics_replies (
         conversation_id TEXT NOT NULL, at INTEGER NOT NULL, seconds REAL NOT NULL);
+      -- Readers only (the median); a bulk load drops it and setup builds it after, sorting once.
       CREATE INDEX IF NOT EXISTS analytics_replies_by_seconds ON analytics_replies (seconds);
       CREATE TABLE IF NOT EXISTS analytics_reactions (emoji TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
     `);
   },
   handle(events, db) {
     const active = prepared(db, 'INSERT OR IGNORE INTO analytics_active_users VALUES (?, ?)');
+    const react = prepared(db, 'INSERT INTO analytics_reactions VALUES (?, ?) ON CONFLICT DO UPDATE SET count = max(0, count + excluded.count)');
+    // Within a batch, counts and who waits for a reply are kept here and written once at
+    // the end; the rows come out as if written event by event.
+    const activeSeen = new Set<string>();
+    const hourly = new Map<string, { conversationId: string; hour: number; count: number }>();
+    const waiting = new Waiting(db);
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (!conversationId) continue;
-      active.run(new Date(e.metadata.at).toISOString().slice(0, 10), e.metadata.actor);
+      const day = new Date(e.metadata.at).toISOString().slice(0, 10);
+      // Keyed as JSON, so no pair of user-chosen strings can collide with another pair.
+      const key = JSON.stringify([day, e.metadata.actor]);
+      if (!activeSeen.has(key)) {
+        activeSeen.add(key);
+        active.run(day, e.metadata.actor);
+      }
       switch (e.type) {
-        case 'MessagePosted':
-          prepared(
-            db,
-            'INSERT INTO analytics_messages_hourly VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1',
-          ).run(conversationId, Math.floor(e.metadata.at / HOUR) * HOUR);
-          replied(db, conversationId, e.data.author, e.metadata.at);
+        case 'MessagePosted': {
+          const hour = Math.floor(e.metadata.at / HOUR) * HOUR;
+          const slot = JSON.stringify([conversationId, hour]);
+          const h = hourly.get(slot);
+          if (h) h.count += 1;
+          else hourly.set(slot, { conversationId, hour, count: 1 });
+          waiting.replied(conversationId, e.data.author, e.metadata.at);
           break;
+        }
         case 'ReactionAdded':
         case 'ReactionRemoved':
-          prepared(db, 'INSERT INTO analytics_reactions VALUES (?, ?) ON CONFLICT DO UPDATE SET count = max(0, count + excluded.count)').run(
-            e.data.emoji,
-            e.type === 'ReactionAdded' ? 1 : -1,
-          );
+          // Clamped at 0 per event, so these are not summed per batch.
+          react.run(e.data.emoji, e.type === 'ReactionAdded' ? 1 : -1);
           break;
       }
     }
+    const count = prepared(db, 'INSERT INTO analytics_messages_hourly VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count');
+    for (const h of hourly.values()) count.run(h.conversationId, h.hour, h.count);
+    waiting.save();
   },
   truncate(db) {
     db.exec(`DELETE FROM analytics_messages_hourly; DELETE FROM analytics_active_users; DELETE FROM analytics_waiting;
       DELETE FROM analytics_replies; DELETE FROM analytics_reactions;`);
   },
+  beforeBulkLoad(db) {
+    db.exec('DROP INDEX IF EXISTS analytics_replies_by_seconds');
+  },
 };
 
-function replied(db: Database.Database, conversationId: string, author: string, at: number): void {
-  const waiting = prepared(db, 'SELECT author, since FROM analytics_waiting WHERE conversation_id = ?').get(conversationId) as
-    | { author: string; since: number }
-    | undefined;
-  if (waiting?.author === author) return;
-  if (waiting) prepared(db, 'INSERT INTO analytics_replies VALUES (?, ?, ?)').run(conversationId, at, (at - waiting.since) / 1000);
-  prepared(db, 'INSERT OR REPLACE INTO analytics_waiting VALUES (?, ?, ?)').run(conversationId, author, at);
+/**
+ * Time to first reply: per conversation, whose message waits for a reply and since when.
+ * Read from the table once per conversation and batch, written back once at the end.
+ */
+class Waiting {
+  private readonly current = new Map<string, { author: string; since: number } | null>();
+  private readonly changed = new Set<string>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Someone spoke: a sample when the last speaker was someone else; they now wait for a reply. */
+  replied(conversationId: string, author: string, at: number): void {
+    const waiting = this.get(conversationId);
+    if (waiting?.author === author) return;
+    if (waiting) prepared(this.db, 'INSERT INTO analytics_replies VALUES (?, ?, ?)').run(conversationId, at, (at - waiting.since) / 1000);
+    this.current.set(conversationId, { author, since: at });
+    this.changed.add(conversationId);
+  }
+
+  save(): void {
+    const write = prepared(this.db, 'INSERT OR REPLACE INTO analytics_waiting VALUES (?, ?, ?)');
+    for (const id of this.changed) {
+      const w = this.current.get(id)!;
+      write.run(id, w.author, w.since);
+    }
+  }
+
+  private get(conversationId: string): { author: string; since: number } | null {
+    let w = this.current.get(conversationId);
+    if (w === undefined) {
+      w = (prepared(this.db, 'SELECT author, since FROM analytics_waiting WHERE conversation_id = ?').get(conversationId) as
+        | { author: string; since: number }
+        | undefined) ?? null;
+      this.current.set(conversationId, w);
+    }
+    return w;
+  }
 }
 
 export interface AnalyticsReport {

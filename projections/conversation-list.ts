@@ -35,6 +35,7 @@ export const conversationList: Projection = {
         conversation_id TEXT NOT NULL, user_id TEXT NOT NULL, read_seq INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (conversation_id, user_id)
       ) WITHOUT ROWID;
+      -- Readers only (conversations of a user); a bulk load drops it and setup builds it after.
       CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id);
       -- Live (not deleted) messages, enough to count unread and show the last one.
       CREATE TABLE IF NOT EXISTS list_messages (
@@ -45,55 +46,51 @@ export const conversationList: Projection = {
     `);
   },
   handle(events, db) {
+    const create = prepared(db, 'INSERT OR IGNORE INTO conversations (id, title, created_by, created_at, last_seq, last_at) VALUES (?, ?, ?, ?, 0, 0)');
+    const leave = prepared(db, 'DELETE FROM members WHERE conversation_id = ? AND user_id = ?');
+    const post = prepared(db, 'INSERT OR IGNORE INTO list_messages VALUES (?, ?, ?, ?, ?, ?)');
+    const remove = prepared(db, 'DELETE FROM list_messages WHERE message_id = ?');
+    const edit = prepared(db, 'UPDATE list_messages SET text = ? WHERE message_id = ?');
+    const read = prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?');
     const bump = prepared(db, 'UPDATE conversations SET last_seq = ?, last_at = ? WHERE id = ?');
+    // Each conversation's last event of the batch: one update per conversation, not per event.
+    const last = new Map<string, { seq: number; at: number }>();
     for (const e of events) {
       const id = conversationIdOf(e.stream);
       if (!id) continue;
       switch (e.type) {
         case 'ConversationCreated':
-          prepared(db, 'INSERT OR IGNORE INTO conversations (id, title, created_by, created_at, last_seq, last_at) VALUES (?, ?, ?, ?, 0, 0)').run(
-            id,
-            e.data.title,
-            e.data.createdBy,
-            e.metadata.at,
-          );
+          create.run(id, e.data.title, e.data.createdBy, e.metadata.at);
           for (const m of e.data.members as string[]) addMember(db, id, m);
           break;
         case 'MemberJoined':
           addMember(db, id, e.data.userId);
           break;
         case 'MemberLeft':
-          prepared(db, 'DELETE FROM members WHERE conversation_id = ? AND user_id = ?').run(id, e.data.userId);
+          leave.run(id, e.data.userId);
           break;
         case 'MessagePosted':
-          prepared(db, 'INSERT OR IGNORE INTO list_messages VALUES (?, ?, ?, ?, ?, ?)').run(
-            id,
-            e.seq,
-            e.data.messageId,
-            e.data.author,
-            e.data.text,
-            e.metadata.at,
-          );
+          post.run(id, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at);
           break;
         case 'MessageDeleted':
-          prepared(db, 'DELETE FROM list_messages WHERE message_id = ?').run(e.data.messageId);
+          remove.run(e.data.messageId);
           break;
         case 'MessageBodyEdited':
-          prepared(db, 'UPDATE list_messages SET text = ? WHERE message_id = ?').run(e.data.text, e.data.messageId);
+          edit.run(e.data.text, e.data.messageId);
           break;
         case 'ReadMarkerSet':
-          prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?').run(
-            e.data.seq,
-            id,
-            e.data.userId,
-          );
+          read.run(e.data.seq, id, e.data.userId);
           break;
       }
-      bump.run(e.seq, e.metadata.at, id);
+      last.set(id, { seq: e.seq, at: e.metadata.at });
     }
+    for (const [id, { seq, at }] of last) bump.run(seq, at, id);
   },
   truncate(db) {
     db.exec('DELETE FROM conversations; DELETE FROM members; DELETE FROM list_messages;');
+  },
+  beforeBulkLoad(db) {
+    db.exec('DROP INDEX IF EXISTS members_by_user');
   },
 };
 

@@ -45,7 +45,8 @@ export const history: Projection = {
     ) WITHOUT ROWID`);
   },
   handle(events, db) {
-    const insert = prepared(db, 
+    const insert = prepared(
+      db,
       'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");

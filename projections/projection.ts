@@ -23,6 +23,13 @@ export interface Projection {
   /** Drops its tables when its version changed, so `setup` can create the new schema. */
   drop?(db: Database.Database): void;
   /**
+   * For a rebuild into an emptied read model (`parley rebuild`): drops what only readers
+   * need (secondary indexes, a full-text index's triggers), so the bulk load does not keep
+   * them current event by event; `setup` then builds them in one go. `handle` must work
+   * in between, and `setup` must heal a read model whose bulk load was cut short.
+   */
+  beforeBulkLoad?(db: Database.Database): void;
+  /**
    * For a read model access control reads (membership): the event types that take access
    * away. Readers get what a stopped projection holds, stale; for this one a stale grant
    * would let a removed member in, so while one of these events is not applied, readers

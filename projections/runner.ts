@@ -90,6 +90,8 @@ interface Slot {
   revokedLive: number | null;
   /** Counts the looks through the log, so a stale one does not write its answer. */
   looks: number;
+  /** A bulk load's closing `setup` failed: the next retry runs it before catching up. */
+  unfinishedSetup: boolean;
 }
 
 type Applied = { position: number; events: number };
@@ -153,6 +155,7 @@ export class ProjectionRunner {
         revokedInLog: null,
         revokedLive: null,
         looks: 0,
+        unfinishedSetup: false,
       };
       if (changed) this.reset(slot);
       this.slots.set(p.name, slot);
@@ -297,51 +300,127 @@ export class ProjectionRunner {
     return skip;
   }
 
-  /** Truncates the named projections (all when none named) and replays the log into them. */
-  async rebuild(names: string[] = this.projectionNames, onProgress?: (name: string, position: number) => void): Promise<void> {
-    for (const name of names) {
+  /**
+   * Truncates the named projections (all when none named) and replays the log into them,
+   * in one pass: each page of the log is read once and applied to every one of them in one
+   * transaction (each on its own when that fails, so only the one that fails stops).
+   * With `bulkLoad` (a whole log, nobody reading: `parley rebuild`), projections drop what
+   * only readers need first (`beforeBulkLoad`) and `setup` builds it after the pass.
+   */
+  async rebuild(
+    names: string[] = this.projectionNames,
+    onProgress?: (name: string, position: number) => void,
+    options: { bulkLoad?: boolean } = {},
+  ): Promise<void> {
+    const slots: Slot[] = [];
+    const lanes: ExternalLane[] = [];
+    for (const name of new Set(names)) {
       const lane = this.lanes.get(name);
-      if (lane) {
-        await lane.rebuild();
-        continue;
-      }
       const slot = this.slots.get(name);
-      if (!slot) throw new Error(`unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
-      if (slot.held) throw new ParleyError('conflict', `projection ${name} is already ${slot.rebuilding ? 'rebuilding' : 'catching up'}`);
+      if (lane) lanes.push(lane);
+      else if (!slot) throw new Error(`unknown projection ${name}; known: ${this.projectionNames.join(', ')}`);
+      else if (slot.held) throw new ParleyError('conflict', `projection ${name} is already ${slot.rebuilding ? 'rebuilding' : 'catching up'}`);
+      else slots.push(slot);
+    }
+    for (const lane of lanes) await lane.rebuild();
+    if (slots.length > 0) await this.rebuildTogether(slots, onProgress, options.bulkLoad ?? false);
+    this.notify();
+  }
+
+  private async rebuildTogether(slots: Slot[], onProgress: ((name: string, position: number) => void) | undefined, bulkLoad: boolean): Promise<void> {
+    for (const slot of slots) {
       if (slot.retry) clearTimeout(slot.retry);
       slot.retry = null;
       slot.held = [];
       slot.rebuilding = true;
-      // A rebuild can be redone from the log, so it need not wait for the disk per batch.
-      this.db.pragma('synchronous = OFF');
+    }
+    const loading = new Set<Slot>();
+    // A rebuild can be redone from the log, so it need not wait for the disk per batch.
+    this.db.pragma('synchronous = OFF');
+    try {
+      this.loadSkips();
       try {
-        this.reset(slot);
-        this.loadSkips();
-        const done = await this.catchUp(slot, onProgress).then(
-          (caughtUp) => caughtUp && slot.held!.every((batch) => this.applyOrStop(slot, batch)),
-          (err: unknown) => {
-            // The log could not be read: stopped (and retried) like any failure, so the live
-            // batches dropped below are read from the log again, never skipped over.
-            this.stopOn(slot, null, err);
-            throw err;
-          },
-        );
-        if (!done) {
-          const f = slot.failure;
-          throw new ParleyError(
-            'unavailable',
-            `projection ${name} stopped at position ${f?.position} (${f?.eventType ?? 'reading the log'}): ${f?.error}; ` +
-              'a running node retries it; if that event can never be applied, skip it (parley skip --help)',
-          );
+        for (const slot of slots) {
+          this.reset(slot);
+          const p = slot.projection;
+          if (bulkLoad && p.beforeBulkLoad) {
+            loading.add(slot);
+            this.db.transaction(() => p.beforeBulkLoad!(this.db))();
+          }
         }
-        this.recovered(name, slot);
+        await this.catchUpTogether(slots, onProgress);
+      } catch (err) {
+        // The log could not be read (or a read model not reset): stopped (and retried) like
+        // any failure, so the live batches dropped below are read from the log again, never
+        // skipped over.
+        for (const slot of slots) if (!this.stoppedDuringRebuild(slot)) this.stopOn(slot, null, err);
+        throw err;
       } finally {
-        this.db.pragma('synchronous = NORMAL');
+        for (const slot of loading) this.finishBulkLoad(slot);
+      }
+      const stopped: Slot[] = [];
+      for (const slot of slots) {
+        const live = !this.stoppedDuringRebuild(slot) && slot.held!.every((batch) => this.applyOrStop(slot, batch));
+        if (live) this.recovered(slot.projection.name, slot);
+        else stopped.push(slot);
+      }
+      if (stopped.length > 0) {
+        throw new ParleyError(
+          'unavailable',
+          stopped
+            .map(({ projection, failure: f }) => `projection ${projection.name} stopped at position ${f?.position} (${f?.eventType ?? 'reading the log'}): ${f?.error}`)
+            .join('; ') + '; a running node retries it; if that event can never be applied, skip it (parley skip --help)',
+        );
+      }
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+      for (const slot of slots) {
         slot.held = null;
         slot.rebuilding = false;
+        // A retry that came due during the rebuild found it busy and did nothing: due again.
+        if (slot.failure && !slot.retry && !this.stopped) this.retryLater(slot);
       }
     }
-    this.notify();
+  }
+
+  /** Reads each page of the log once and applies it to every slot still going; a slot that stops drops out. */
+  private async catchUpTogether(slots: Slot[], onProgress?: (name: string, position: number) => void): Promise<void> {
+    let going = slots;
+    const from = Math.min(...slots.map((s) => s.checkpoint));
+    for (let after = from; going.length > 0; ) {
+      const events = await this.store.readAll(after, this.batchSize);
+      if (events.length === 0) return;
+      after = events[events.length - 1]!.position;
+      let applied: Array<Applied | null> | null = null;
+      try {
+        applied = this.db.transaction(() => going.map((slot) => this.write(slot, events)))();
+      } catch {
+        this.rollbackLeftover();
+      }
+      if (applied) going.forEach((slot, i) => this.advance(slot, applied[i]!));
+      else going = going.filter((slot) => this.applyOrStop(slot, events));
+      for (const slot of going) onProgress?.(slot.projection.name, slot.checkpoint);
+    }
+  }
+
+  /** True when the slot stopped on an event of this rebuild (not on a failure from before it). */
+  private stoppedDuringRebuild(slot: Slot): boolean {
+    return slot.failure !== null && slot.failure.position > slot.checkpoint;
+  }
+
+  /**
+   * `setup` builds what `beforeBulkLoad` dropped. Should it fail (a full disk), the slot
+   * stops, and its retry runs `setup` again before it catches up.
+   */
+  private finishBulkLoad(slot: Slot): void {
+    try {
+      this.db.transaction(() => slot.projection.setup(this.db))();
+      slot.unfinishedSetup = false;
+    } catch (err) {
+      this.rollbackLeftover();
+      slot.unfinishedSetup = true;
+      this.stopOn(slot, null, err);
+    }
   }
 
   private reset(slot: Slot): void {
@@ -357,13 +436,12 @@ export class ProjectionRunner {
    * Applies the log after the slot's checkpoint up to its head. False when the projection
    * stopped on an event (or the runner is stopping); an error reading the log is thrown.
    */
-  private async catchUp(slot: Slot, onProgress?: (name: string, position: number) => void): Promise<boolean> {
+  private async catchUp(slot: Slot): Promise<boolean> {
     for (;;) {
       if (this.stopped && !slot.rebuilding) return false;
       const events = await this.store.readAll(slot.checkpoint, this.batchSize);
       if (events.length === 0) return true;
       if (!this.applyOrStop(slot, events)) return false;
-      onProgress?.(slot.projection.name, slot.checkpoint);
     }
   }
 
@@ -499,15 +577,20 @@ export class ProjectionRunner {
     };
     this.report(slot.projection.name, err, slot.failure);
     if (this.stopped) return;
+    this.retryLater(slot, delay);
+    // Readers stop waiting for it.
+    this.notify();
+  }
+
+  private retryLater(slot: Slot, delay = this.retryDelay(slot.failure?.attempts ?? 1)): void {
     if (slot.retry) clearTimeout(slot.retry);
+    if (slot.failure) slot.failure.nextRetryAt = Date.now() + delay;
     slot.retry = setTimeout(() => {
       slot.retry = null;
       this.recover(slot);
     }, delay);
     // A retry alone must not keep a process (a CLI, a test) alive.
     slot.retry.unref?.();
-    // Readers stop waiting for it.
-    this.notify();
   }
 
   /** Retries a stopped projection: catches up from the log while live batches wait, then runs live again. */
@@ -518,6 +601,10 @@ export class ProjectionRunner {
     this.loadSkips();
     const attempt = (async () => {
       try {
+        if (slot.unfinishedSetup) {
+          this.db.transaction(() => slot.projection.setup(this.db))();
+          slot.unfinishedSetup = false;
+        }
         const done = (await this.catchUp(slot)) && slot.held!.every((batch) => this.applyOrStop(slot, batch));
         if (done && !this.stopped) this.recovered(slot.projection.name, slot);
       } catch (err) {
