@@ -8,6 +8,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram, wallNow } from './histogram.js';
+import { forEachSentAt, markedText } from './send-marker.js';
 import { connectClient, withConcurrency, type ChatClient, type System } from './clients.js';
 import { progress, serveRequests } from './serve-requests.js';
 import { signBenchToken } from '../jwt.js';
@@ -18,7 +19,6 @@ interface Room {
   members: ChatClient[];
 }
 
-const MARK = Buffer.from('@T');
 const ERROR = Buffer.from('"type":"error"');
 let rooms: Room[] = [];
 let system: System = 'ws';
@@ -31,27 +31,6 @@ async function createParleyConversation(url: string, members: string[]): Promise
   });
   if (!res.ok) throw new Error(`create conversation: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
-}
-
-/**
- * Calls `each` with the send time of every post in a frame. A server may put several
- * events in one frame (Parley sends a socket's events of one tick together), so every
- * marker counts, not just the first.
- */
-function forEachSentAt(frame: Buffer, each: (sentAt: number) => void): void {
-  let i = frame.indexOf(MARK);
-  while (i >= 0) {
-    const end = frame.indexOf(0x40, i + 2);
-    if (end < 0) return;
-    const t0 = Number(frame.toString('latin1', i + 2, end));
-    if (!Number.isNaN(t0)) each(t0);
-    i = frame.indexOf(MARK, end + 1);
-  }
-}
-
-function textFor(bytes: number): string {
-  const head = `@T${wallNow().toFixed(3)}@`;
-  return head + 'x'.repeat(Math.max(0, bytes - head.length));
 }
 
 interface Phase {
@@ -113,7 +92,7 @@ async function run(p: Phase): Promise<PhaseResult> {
   const post = (room: Room) => {
     const now = wallNow();
     if (now >= measureFrom && now < measureTo) sentInWindow++;
-    room.sender.post(room.id, textFor(p.textBytes));
+    room.sender.post(room.id, markedText(p.textBytes));
     sent++;
   };
   for (const room of rooms) {

@@ -11,7 +11,7 @@
  *    achieved rate and backlog; the run then waits (bounded) for the window's posts to
  *    arrive so their latency counts, and skips that system's higher rates.
  * 2. Saturation, last and separately: each sender keeps `window` posts in flight, the
- *    window growing (16, 64, 256) until it adds less than 10%; the highest figure is
+ *    window growing (16, 64, 256, 1024) until it adds less than 10%; the highest figure is
  *    reported, and a system still growing at the largest window is said to be so.
  * 3. Each server's CPU while idle (clients connected, nothing posted), so CPU per post at
  *    a low rate can be read net of timers and heartbeats.
@@ -54,8 +54,8 @@ interface Measured {
 export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'seconds'>> {
   const rates = opts.rates ?? DEFAULT_RATES;
   const knobs = opts.quick
-    ? { rooms: 20, membersPerRoom: 10, textBytes: 100, rates, saturationWindows: [16, 64, 256], warmupMs: 1000, durationMs: 3000, drainMs: 5000, loadProcesses: 2 }
-    : { rooms: 50, membersPerRoom: 10, textBytes: 100, rates, saturationWindows: [16, 64, 256], warmupMs: 2000, durationMs: 10_000, drainMs: 20_000, loadProcesses: 2 };
+    ? { rooms: 20, membersPerRoom: 10, textBytes: 100, rates, saturationWindows: [16, 64, 256, 1024], warmupMs: 1000, durationMs: 3000, drainMs: 5000, loadProcesses: 2 }
+    : { rooms: 50, membersPerRoom: 10, textBytes: 100, rates, saturationWindows: [16, 64, 256, 1024], warmupMs: 2000, durationMs: 10_000, drainMs: 20_000, loadProcesses: 2 };
   const notes: string[] = [];
   // Clients offer permessage-deflate, like browsers (Parley compresses only frames over 1 KiB).
   const contenders: Array<{ label: string; system: System }> = [
