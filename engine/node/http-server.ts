@@ -32,6 +32,14 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     // Feeds stream for hours; on shutdown every remaining connection is cut (sockets were closed gracefully before).
     forceCloseConnections: true,
     bodyLimit: config.maxFrameBytes,
+    // Fastify turns Node's request timeout off (0): a client, token or not, that sends its
+    // headers and then a body one byte every few seconds held its connection for ever (a
+    // 401 is answered but the body still read), so a trickle of them exhausts the node's
+    // file descriptors. A request (≤ bodyLimit) must arrive within 30 s, checked every 5 s.
+    // Node only enforces it when given to createServer (set afterwards, as Fastify's own
+    // option is, it is ignored while headersTimeout is longer), hence `http` too.
+    requestTimeout: 30_000,
+    http: { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 },
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
     // A URL the router cannot decode (`%zz`) or a path parameter over the router's length
