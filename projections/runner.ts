@@ -409,8 +409,9 @@ export class ProjectionRunner {
   }
 
   /**
-   * `setup` builds what `beforeBulkLoad` dropped. Should it fail (a full disk), the slot
-   * stops, and its retry runs `setup` again before it catches up.
+   * `setup` builds what `beforeBulkLoad` dropped, also for a slot that stopped on the way.
+   * Should it fail (a full disk), the slot stops (or stays stopped where it was), and its
+   * retry runs `setup` again before it catches up.
    */
   private finishBulkLoad(slot: Slot): void {
     try {
@@ -419,7 +420,8 @@ export class ProjectionRunner {
     } catch (err) {
       this.rollbackLeftover();
       slot.unfinishedSetup = true;
-      this.stopOn(slot, null, err);
+      if (this.stoppedDuringRebuild(slot)) this.report(slot.projection.name, err, slot.failure);
+      else this.stopOn(slot, null, err);
     }
   }
 
