@@ -1,14 +1,16 @@
 /**
- * Fan-out: the node reads the feed once and hands each conversation event to the
- * subscriptions of that conversation, serialized once. Typing is relayed here too, and
- * presence changes go to every socket that shares a conversation with the user —
- * including the users of a node that went silent or came back (cluster presence).
+ * Fan-out: the node reads the feed once and hands each conversation's events of a
+ * committed batch to the subscriptions of that conversation, serialized once, as runs of
+ * consecutive seqs: a socket gets a run in one frame (and one write), not one per event.
+ * A run ends at a `MemberLeft`, so the user who left gets that event and nothing after it.
+ * Typing is relayed here too, and presence changes go to every socket that shares a
+ * conversation with the user — including the users of a node that went silent or came back (cluster presence).
  */
 import type Database from 'better-sqlite3';
 import { conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
-import { eventFrame, frame } from './frames.js';
+import { frame, LiveRun } from './frames.js';
 import type { Metrics } from './metrics.js';
 import type { Session } from './session.js';
 
@@ -52,11 +54,22 @@ export class FanOut {
    */
   deliver(events: StoredEvent[]): void {
     const presence: StoredEvent[] = [];
+    // Each conversation's events in this batch, in feed order, cut into runs of consecutive seqs.
+    let runs: Map<string, StoredEvent[][]> | undefined;
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
-      if (conversationId) this.deliverToConversation(conversationId, e);
-      else if (PRESENCE_TYPES.has(e.type)) presence.push(e);
+      if (conversationId) {
+        if (!this.byConversation.has(conversationId)) continue;
+        runs ??= new Map();
+        let list = runs.get(conversationId);
+        if (!list) runs.set(conversationId, (list = []));
+        const last = list[list.length - 1];
+        const prev = last?.[last.length - 1];
+        if (prev && prev.seq + 1 === e.seq && prev.type !== 'MemberLeft') last!.push(e);
+        else list.push([e]);
+      } else if (PRESENCE_TYPES.has(e.type)) presence.push(e);
     }
+    if (runs) for (const [conversationId, list] of runs) for (const run of list) this.deliverToConversation(conversationId, run);
     if (presence.length === 0) return;
     this.readModelsAt(presence[presence.length - 1]!.position).then(
       () => {
@@ -77,20 +90,22 @@ export class FanOut {
     for (const userId of usersOnNode(this.readModels, nodeId)) this.announce(userId, false);
   }
 
-  private deliverToConversation(conversationId: string, e: StoredEvent): void {
+  private deliverToConversation(conversationId: string, events: StoredEvent[]): void {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
-    const serialized = eventFrame(e);
-    this.metrics.deliverySeconds.observe(Math.max(0, Date.now() - e.metadata.at) / 1000);
+    const run = new LiveRun(conversationId, events);
+    const now = Date.now();
+    for (const e of events) this.metrics.deliverySeconds.observe(Math.max(0, now - e.metadata.at) / 1000);
     for (const s of sessions) {
-      // One socket failing must not keep the event from the others.
+      // One socket failing must not keep the events from the others.
       try {
-        s.offer(conversationId, e.seq, serialized);
+        s.offer(run);
       } catch (err) {
         this.onError(err, 'delivery to a socket failed');
       }
     }
-    this.metrics.eventsDelivered.inc(sessions.size);
+    this.metrics.eventsDelivered.inc(sessions.size * events.length);
+    const e = events[events.length - 1]!;
     if (e.type === 'MemberLeft') {
       // A user who left stops receiving the conversation, on every socket they have, at
       // once: a catch-up in flight stops too, and never sends what came after.

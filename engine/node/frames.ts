@@ -1,4 +1,8 @@
-/** Serializing server frames. An event is serialized once and the string sent to every subscriber. */
+/**
+ * Serializing server frames. A live event is serialized once per delivery batch, and the
+ * frame carrying it is built once, as bytes, and written to every subscriber as it is
+ * (`ws` would otherwise turn a string into a new Buffer on every socket).
+ */
 import type { ErrorBody, ServerFrame, WireEvent } from '../../protocol/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
@@ -17,8 +21,51 @@ export function toWireEvent(e: StoredEvent): WireEvent {
   } as WireEvent;
 }
 
-export function eventFrame(e: StoredEvent): string {
-  return JSON.stringify({ type: 'event', event: toWireEvent(e) } satisfies ServerFrame);
+/**
+ * The events of one conversation with consecutive seqs from one committed batch (a
+ * "run"), each serialized once. A socket that needs all of them gets one shared frame:
+ * `event` for one, `events` (as catch-up uses) for more; one that already has some of
+ * them gets the rest in a frame of its own, or one frame per event when that is too big
+ * to send at once (so the send buffer's bound is checked between them).
+ */
+export class LiveRun {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  private readonly wires: string[];
+  private readonly frames: Array<Buffer | undefined> = [];
+  private whole: Buffer | undefined;
+
+  constructor(
+    readonly conversationId: string,
+    readonly events: StoredEvent[],
+  ) {
+    this.firstSeq = events[0]!.seq;
+    this.lastSeq = events[events.length - 1]!.seq;
+    this.wires = events.map((e) => JSON.stringify(toWireEvent(e)));
+  }
+
+  get length(): number {
+    return this.wires.length;
+  }
+
+  /** About how many bytes the frame of the events from index `from` on holds. */
+  bytesFrom(from: number): number {
+    let n = 64;
+    for (let i = from; i < this.wires.length; i++) n += this.wires[i]!.length + 1;
+    return n;
+  }
+
+  /** One frame with the events from index `from` on (shared by every socket that needs all of them). */
+  frameFrom(from: number): Buffer {
+    if (from === this.wires.length - 1) return this.single(from);
+    if (from === 0) return (this.whole ??= Buffer.from(eventsFrameOf(this.conversationId, this.wires)));
+    return Buffer.from(eventsFrameOf(this.conversationId, this.wires.slice(from)));
+  }
+
+  /** The `event` frame of the event at index `i` (shared). */
+  single(i: number): Buffer {
+    return (this.frames[i] ??= Buffer.from(`{"type":"event","event":${this.wires[i]!}}`));
+  }
 }
 
 /** One frame for a page of one conversation's events (catch-up): one write instead of hundreds. */

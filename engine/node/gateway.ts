@@ -20,11 +20,19 @@ import type { FanOut } from './fan-out.js';
 import { errorFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
+import { sendBufferLimits, type SendBufferLimits } from './send-buffer.js';
 import { Session } from './session.js';
 import { verifyToken } from './token.js';
 
 export class Gateway {
   private readonly userBuckets: KeyedBuckets;
+  /** The send-buffer limits every socket shares. */
+  readonly sendLimits: SendBufferLimits;
+  /** Each authenticated socket's session, for the socket listeners every socket shares. */
+  private readonly sessions = new WeakMap<WebSocket, Session>();
+  private readonly onSocketMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
+  private readonly onSocketClose: (this: WebSocket) => void;
+  private readonly onSocketError: (this: WebSocket, err: Error) => void;
   /** Open sockets per user on this node: presence events mark the 0↔1 transitions. */
   private readonly connections = new Map<string, number>();
   readonly sockets = new Set<WebSocket>();
@@ -45,7 +53,27 @@ export class Gateway {
     readonly log: FastifyBaseLogger,
   ) {
     this.userBuckets = new KeyedBuckets(config.rateLimitPerUser);
+    this.sendLimits = sendBufferLimits(config.maxSendBufferBytes, config.slowConsumerSeconds * 1000);
     fanOut.reportErrorsTo(log);
+    // One function per event for all sockets (the socket is `this`), not three closures each.
+    const gw = this;
+    this.onSocketMessage = function (data, isBinary) {
+      const session = gw.sessions.get(this);
+      if (session) gw.guarded(this, 'message', () => session.onMessage(data, isBinary));
+    };
+    this.onSocketClose = function () {
+      const socket = this;
+      const session = gw.sessions.get(socket);
+      if (!session) return;
+      gw.guarded(socket, 'close', () => {
+        gw.sessions.delete(socket);
+        gw.sockets.delete(socket);
+        gw.metrics.sockets.dec();
+        session.closed();
+        gw.userDisconnected(session.userId);
+      });
+    };
+    this.onSocketError = (err) => this.log.debug({ err }, 'socket error');
   }
 
   /** Applies the connection's and the user's rate limits; false means refuse. */
@@ -135,20 +163,15 @@ export class Gateway {
       socket.close(CLOSE.unauthorized, 'invalid token');
       return;
     }
+    if (!this.admit(socket, claims.sub)) return;
     const session = new Session(socket, claims.sub, this);
+    this.sessions.set(socket, session);
     this.sockets.add(socket);
     this.metrics.sockets.inc();
     this.userConnected(claims.sub);
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.guarded(socket, 'message', () => session.onMessage(data, isBinary)));
-    socket.on('close', () =>
-      this.guarded(socket, 'close', () => {
-        this.sockets.delete(socket);
-        this.metrics.sockets.dec();
-        session.closed();
-        this.userDisconnected(claims.sub);
-      }),
-    );
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.on('message', this.onSocketMessage);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
     session.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
   }
 
@@ -162,6 +185,24 @@ export class Gateway {
     if (n <= 0) this.subscriptionsByUser.delete(userId);
     else this.subscriptionsByUser.set(userId, n);
     return true;
+  }
+
+  /**
+   * Each socket opened takes from the user's rate, and a user's open sockets on this node
+   * are bounded (PARLEY_MAX_SOCKETS_PER_USER): connecting and closing in a loop appended a
+   * UserOnline/UserOffline pair per round with no limit at all, and one token could hold
+   * thousands of sockets. A refused socket gets a coded error and a transient close (4503).
+   */
+  private admit(socket: WebSocket, userId: string): boolean {
+    const max = this.config.maxSocketsPerUser;
+    let refusal: ParleyError | undefined;
+    if ((this.connections.get(userId) ?? 0) >= max) refusal = new ParleyError('limit_exceeded', `At most ${max} connections per user`);
+    else if (!this.userBuckets.take(userId)) refusal = new ParleyError('rate_limited');
+    if (!refusal) return true;
+    this.metrics.errorsSent.inc({ code: refusal.code });
+    socket.send(errorFrame(refusal.toBody()));
+    socket.close(CLOSE.tryAgainLater, refusal.code);
+    return false;
   }
 
   private userConnected(userId: string): void {

@@ -43,10 +43,11 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
   const run = async (request: FastifyRequest, command: Command, commandId: string) => {
     try {
       const o = await gw.commands.handle(request.user.sub, command, commandId, request.id);
-      request.log.info({ command: command.type, commandId, seq: o.result.seq, duplicate: o.duplicate }, 'command handled');
+      // Debug, as over the socket: one line per command is hot-path work (counts are in parley_commands_total).
+      request.log.debug({ command: command.type, commandId, seq: o.result.seq, duplicate: o.duplicate }, 'command handled');
       return o;
     } catch (err) {
-      request.log.info({ command: command.type, commandId, code: (err as { code?: string }).code }, 'command refused');
+      request.log.debug({ command: command.type, commandId, code: (err as { code?: string }).code }, 'command refused');
       throw err;
     }
   };

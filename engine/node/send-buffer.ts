@@ -26,27 +26,52 @@ export interface SendBufferLimits {
   maxBytes: number;
   /** How long a catch-up may wait for the client to read before the socket is closed. */
   stallMs: number;
+  /** Below this, paced catch-up sends its next page. */
+  lowWater: number;
+  /** The most a catch-up page frame should hold, so a few catch-ups in flight stay under the bound. */
+  chunkBytes: number;
+}
+
+/** The limits of every socket of a node, computed once and shared (they cost nothing per socket). */
+export function sendBufferLimits(maxBytes: number, stallMs: number): SendBufferLimits {
+  return {
+    maxBytes,
+    stallMs,
+    lowWater: Math.min(1 << 20, Math.floor(maxBytes / 4)),
+    chunkBytes: Math.max(4 * 1024, Math.floor(maxBytes / 16)),
+  };
+}
+
+/** Told once when the socket is closed for reading too slowly. */
+export interface SlowCloseListener {
+  slowClosed(reason: string): void;
 }
 
 const POLL_MS = 10;
+/** Frames are text frames, whether built as a string or (shared by many sockets) as bytes. */
+const TEXT = { binary: false } as const;
 
+/**
+ * An idle socket holds nothing here but three references: the waiters and the poll timer
+ * exist only while a catch-up waits for the client to read.
+ */
 export class SendBuffer {
-  /** Below this, paced catch-up sends its next page. */
-  readonly lowWater: number;
-  /** The most a catch-up page frame should hold, so a few catch-ups in flight stay under the bound. */
-  readonly chunkBytes: number;
-  private readonly waiters: Array<() => void> = [];
+  private waiters: Array<() => void> | undefined;
   private poll: NodeJS.Timeout | undefined;
   private waitingSince = 0;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly limits: SendBufferLimits,
-    /** Called once when the socket is closed for reading too slowly. */
-    private readonly onSlowClose: (reason: string) => void,
-  ) {
-    this.lowWater = Math.min(1 << 20, Math.floor(limits.maxBytes / 4));
-    this.chunkBytes = Math.max(4 * 1024, Math.floor(limits.maxBytes / 16));
+    private readonly listener: SlowCloseListener,
+  ) {}
+
+  get lowWater(): number {
+    return this.limits.lowWater;
+  }
+
+  get chunkBytes(): number {
+    return this.limits.chunkBytes;
   }
 
   get open(): boolean {
@@ -57,13 +82,13 @@ export class SendBuffer {
     return this.socket.bufferedAmount > this.limits.maxBytes;
   }
 
-  send(f: string): void {
+  send(f: string | Buffer): void {
     if (!this.open) return;
     if (this.socket.bufferedAmount + f.length > 2 * this.limits.maxBytes) {
       this.closeSlow('send buffer over its hard bound');
       return;
     }
-    this.socket.send(f);
+    this.socket.send(f, TEXT);
   }
 
   sendPaced(f: string): void {
@@ -76,9 +101,9 @@ export class SendBuffer {
 
   /** Resolves once the buffer is below the low-water mark, or the socket is no longer open. */
   drained(): Promise<void> {
-    if (!this.open || this.socket.bufferedAmount <= this.lowWater) return Promise.resolve();
+    if (!this.open || this.socket.bufferedAmount <= this.limits.lowWater) return Promise.resolve();
     return new Promise((resolve) => {
-      this.waiters.push(resolve);
+      (this.waiters ??= []).push(resolve);
       if (this.poll === undefined) {
         this.waitingSince = Date.now();
         this.schedule();
@@ -90,14 +115,16 @@ export class SendBuffer {
   release(): void {
     clearTimeout(this.poll);
     this.poll = undefined;
-    for (const w of this.waiters.splice(0)) w();
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters) for (const w of waiters) w();
   }
 
   private schedule(): void {
     this.poll = setTimeout(() => {
       this.poll = undefined;
       try {
-        if (this.open && this.socket.bufferedAmount > this.lowWater) {
+        if (this.open && this.socket.bufferedAmount > this.limits.lowWater) {
           if (Date.now() - this.waitingSince > this.limits.stallMs) this.closeSlow('client did not read its catch-up in time');
           else return this.schedule();
         }
@@ -112,7 +139,7 @@ export class SendBuffer {
   closeSlow(reason: string): void {
     if (!this.open) return;
     this.socket.close(CLOSE.slowConsumer, reason);
-    this.onSlowClose(reason);
+    this.listener.slowClosed(reason);
     this.release();
   }
 }

@@ -8,6 +8,10 @@
  * `limit_exceeded`), catch-ups running at once (the rest wait in line), and the send
  * buffer (see send-buffer.ts). A frame naming a conversation twice subscribes once, from
  * the last entry; a subscription replaced or dropped stops its catch-up at once.
+ *
+ * An idle socket costs little: the subscription map, the catch-up slots and the rate
+ * limiter's bucket are made when first needed, and the listeners are the gateway's,
+ * shared by every socket.
  */
 import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
@@ -15,10 +19,10 @@ import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody, ty
 import { isMember } from '../../projections/index.js';
 import { isStoreUnavailableError } from '../store/index.js';
 import { CatchUpSlots } from './catch-up-slots.js';
-import { errorFrame, frame } from './frames.js';
+import { errorFrame, frame, type LiveRun } from './frames.js';
 import type { Gateway } from './gateway.js';
 import { checkFrame } from './schemas.js';
-import { SendBuffer } from './send-buffer.js';
+import { SendBuffer, type SlowCloseListener } from './send-buffer.js';
 import { Subscription, type SubscriptionSink } from './subscription.js';
 import { TokenBucket } from './rate-limit.js';
 
@@ -28,11 +32,14 @@ const STRIKE_WINDOW_MS = 10_000;
 /** Catch-ups one socket runs at the same time; its other subscriptions wait their turn. */
 const CATCH_UPS_AT_ONCE = 4;
 
-export class Session implements SubscriptionSink {
-  private readonly subscriptions = new Map<string, Subscription>();
-  private readonly bucket: TokenBucket;
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
+
+export class Session implements SubscriptionSink, SlowCloseListener {
+  /** Made at the first subscription. */
+  private subs: Map<string, Subscription> | undefined;
+  private bucket: TokenBucket | undefined;
   private readonly buffer: SendBuffer;
-  private readonly slots = new CatchUpSlots(CATCH_UPS_AT_ONCE);
+  private slots: CatchUpSlots | undefined;
   private strikes = 0;
   private strikesSince = 0;
 
@@ -41,15 +48,16 @@ export class Session implements SubscriptionSink {
     readonly userId: string,
     private readonly gw: Gateway,
   ) {
-    this.bucket = new TokenBucket(gw.config.rateLimitPerConnection);
-    this.buffer = new SendBuffer(
-      socket,
-      { maxBytes: gw.config.maxSendBufferBytes, stallMs: gw.config.slowConsumerSeconds * 1000 },
-      (reason) => {
-        gw.metrics.slowConsumers.inc({ action: 'close' });
-        gw.log.warn({ userId, reason }, 'slow consumer closed');
-      },
-    );
+    this.buffer = new SendBuffer(socket, gw.sendLimits, this);
+  }
+
+  private get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.subs ?? NO_SUBSCRIPTIONS;
+  }
+
+  slowClosed(reason: string): void {
+    this.gw.metrics.slowConsumers.inc({ action: 'close' });
+    this.gw.log.warn({ userId: this.userId, reason }, 'slow consumer closed');
   }
 
   get open(): boolean {
@@ -64,7 +72,7 @@ export class Session implements SubscriptionSink {
     return this.buffer.chunkBytes;
   }
 
-  send(f: string): void {
+  send(f: string | Buffer): void {
     this.buffer.send(f);
   }
 
@@ -82,7 +90,7 @@ export class Session implements SubscriptionSink {
   }
 
   catchUpSlot(): Promise<() => void> {
-    return this.slots.acquire();
+    return (this.slots ??= new CatchUpSlots(CATCH_UPS_AT_ONCE)).acquire();
   }
 
   async stillMember(conversationId: string, position: number): Promise<boolean> {
@@ -111,8 +119,9 @@ export class Session implements SubscriptionSink {
     this.buffer.closeSlow(reason);
   }
 
-  offer(conversationId: string, seq: number, serialized: string): void {
-    this.subscriptions.get(conversationId)?.offer(seq, serialized);
+  /** Live events of one conversation from the feed (see fan-out.ts). */
+  offer(run: LiveRun): void {
+    this.subs?.get(run.conversationId)?.offer(run);
   }
 
   /**
@@ -132,7 +141,7 @@ export class Session implements SubscriptionSink {
     const sub = this.subscriptions.get(conversationId);
     if (!sub) return;
     sub.stop();
-    this.subscriptions.delete(conversationId);
+    this.subs!.delete(conversationId);
     this.gw.fanOut.remove(conversationId, this);
     this.gw.subscriptionsChanged(this.userId, -1);
   }
@@ -146,7 +155,7 @@ export class Session implements SubscriptionSink {
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
     let id: string | undefined;
     try {
-      if (!this.gw.allow(this.userId, this.bucket)) return this.struck();
+      if (!this.gw.allow(this.userId, (this.bucket ??= new TokenBucket(this.gw.config.rateLimitPerConnection)))) return this.struck();
       if (isBinary) return this.fail({ code: 'invalid_request', message: 'Binary frames are not part of this protocol' });
       if (!isUtf8(data)) return this.fail(new ParleyError('invalid_utf8').toBody());
       let parsed: unknown;
@@ -183,13 +192,15 @@ export class Session implements SubscriptionSink {
     switch (f.type) {
       case 'command': {
         // Over the socket the command id is the correlation id, in the log and in the events.
-        const log = { correlationId: f.id, userId: this.userId, command: f.command.type };
+        // Both lines are debug: one per command is the hot path (counts are in
+        // parley_commands_total), and refusals are as frequent as a client makes them.
+        const log = this.gw.log;
         try {
           const outcome = await this.gw.commands.handle(this.userId, f.command, f.id);
-          this.gw.log.info({ ...log, seq: outcome.result.seq, duplicate: outcome.duplicate }, 'command handled');
+          log.debug({ correlationId: f.id, userId: this.userId, command: f.command.type, seq: outcome.result.seq, duplicate: outcome.duplicate }, 'command handled');
           this.send(frame({ type: 'ack', id: f.id, result: outcome.result, duplicate: outcome.duplicate }));
         } catch (err) {
-          this.gw.log.info({ ...log, code: (err as { code?: string }).code }, 'command refused');
+          log.debug({ correlationId: f.id, userId: this.userId, command: f.command.type, code: (err as { code?: string }).code }, 'command refused');
           throw err;
         }
         return;
@@ -245,7 +256,7 @@ export class Session implements SubscriptionSink {
         catchUpLimit: this.gw.config.catchUpLimit,
         slowConsumerMs: this.gw.config.slowConsumerSeconds * 1000,
       });
-      this.subscriptions.set(conversationId, sub);
+      (this.subs ??= new Map()).set(conversationId, sub);
       // Registered before catching up, so nothing committed meanwhile is missed.
       this.gw.fanOut.add(conversationId, this);
       sub.start().catch((err: unknown) => this.failed(sub, err));

@@ -21,7 +21,7 @@
 import type { ErrorBody } from '../../protocol/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationStream } from '../store/index.js';
-import { eventsFrames } from './frames.js';
+import { eventsFrames, type LiveRun } from './frames.js';
 
 /** What a subscription needs from its socket. */
 export interface SubscriptionSink {
@@ -31,7 +31,7 @@ export interface SubscriptionSink {
   /** The largest catch-up frame to send at once. */
   readonly chunkBytes: number;
   /** A frame that goes out now (bounded by the socket's hard bound). */
-  send(frame: string): void;
+  send(frame: string | Buffer): void;
   /** A catch-up frame, sent after `drained()`. */
   sendPaced(frame: string): void;
   /** Resolves once the socket's send buffer is low again (for pacing catch-up). */
@@ -111,17 +111,28 @@ export class Subscription {
     }
   }
 
-  /** A live event from the feed, already serialized once for all subscribers. */
-  offer(seq: number, frame: string): void {
+  /**
+   * Live events from the feed: consecutive seqs of this conversation from one committed
+   * batch, serialized once for all subscribers. What the client lacks of them goes out in
+   * one frame; if that frame would be larger than a catch-up page, one frame per event,
+   * looking at the send buffer before each as a single live event does.
+   */
+  offer(run: LiveRun): void {
     if (this.stopped) return;
-    if (seq > this.newestSeen) this.newestSeen = seq;
-    if (this.catchingUp || seq < this.nextSeq) return;
-    if (seq === this.nextSeq && !this.sink.congested) {
-      this.nextSeq += 1;
-      this.sink.send(frame);
+    if (run.lastSeq > this.newestSeen) this.newestSeen = run.lastSeq;
+    if (this.catchingUp || run.lastSeq < this.nextSeq) return;
+    let i = this.nextSeq - run.firstSeq;
+    if (i >= 0 && !this.sink.congested && (i === run.length - 1 || run.bytesFrom(i) <= this.sink.chunkBytes)) {
+      this.nextSeq = run.lastSeq + 1;
+      this.sink.send(run.frameFrom(i));
       return;
     }
-    if (seq === this.nextSeq) {
+    for (; i >= 0 && i < run.length && !this.sink.congested; i++) {
+      this.nextSeq += 1;
+      this.sink.send(run.single(i));
+    }
+    if (i === run.length) return;
+    if (i >= 0) {
       this.behindSince ??= Date.now();
       this.sink.fellBack();
     }

@@ -11,7 +11,8 @@ const dir = tempDir();
 let node: SpawnedNode;
 const lines: Array<Record<string, unknown>> = [];
 beforeAll(async () => {
-  node = await spawnNode(dir.path);
+  // Command lines are debug (one per command is hot-path work).
+  node = await spawnNode(dir.path, { LOG_LEVEL: 'debug' });
   let buffer = '';
   node.process.stdout!.pipe(
     new Writable({
