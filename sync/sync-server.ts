@@ -57,6 +57,8 @@ export class SyncServer {
   private readonly loaded: Gauge;
   private readonly limits: SyncLimits;
   private readonly pendingByUser: PendingLedger;
+  /** Open sync sockets per user (bounded by the node's maxSocketsPerUser). */
+  private readonly socketsByUser = new Map<string, number>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -72,7 +74,7 @@ export class SyncServer {
     this.loaded = new Gauge({ name: 'parley_sync_documents_loaded', help: 'Yjs documents held in memory', registers });
     this.refused = new Counter({
       name: 'parley_sync_refused_total',
-      help: 'Sync frames refused or sockets cut off at a bound, by reason (pending_limit, queue_limit, early_limit, slow_consumer, awareness_*, internal)',
+      help: 'Sync frames refused or sockets cut off at a bound, by reason (pending_limit, queue_limit, early_limit, socket_limit, slow_consumer, awareness_*, internal)',
       labelNames: ['reason'],
       registers,
     });
@@ -119,6 +121,7 @@ export class SyncServer {
     let earlyBytes = 0;
     let peer: Peer | null = null;
     let room: DocumentRoom | null = null;
+    let counted = false;
     const userId = this.authenticate(request);
     const limiter = userId ? this.ctx.connectionLimiter(userId) : null;
     const name = (request.params as { docName?: string }).docName ?? '';
@@ -162,6 +165,7 @@ export class SyncServer {
       try {
         this.sockets.delete(socket);
         early.length = 0;
+        if (counted && userId) this.userSocketClosed(userId);
         if (room) {
           room.leave(socket);
           this.release(room);
@@ -172,6 +176,16 @@ export class SyncServer {
     });
 
     if (!userId) return socket.close(CLOSE.unauthorized, 'unauthorized');
+    // One user's sockets are bounded (each holds a document, queued frames, awareness) and
+    // each one opened takes from their rate, like a frame: a token is not a licence for
+    // thousands of sockets or an open/close loop.
+    if ((this.socketsByUser.get(userId) ?? 0) >= this.ctx.config.maxSocketsPerUser) {
+      this.refused.inc({ reason: 'socket_limit' });
+      return socket.close(CLOSE.tryAgainLater, 'limit_exceeded');
+    }
+    if (!limiter!.take()) return socket.close(CLOSE.tryAgainLater, 'rate_limited');
+    this.socketsByUser.set(userId, (this.socketsByUser.get(userId) ?? 0) + 1);
+    counted = true;
     const ref = parseDocName(name);
     if (!ref) return socket.close(CLOSE.forbidden, 'invalid_request');
 
@@ -200,6 +214,12 @@ export class SyncServer {
         socket.terminate();
       }
     });
+  }
+
+  private userSocketClosed(userId: string): void {
+    const n = (this.socketsByUser.get(userId) ?? 1) - 1;
+    if (n > 0) this.socketsByUser.set(userId, n);
+    else this.socketsByUser.delete(userId);
   }
 
   private authenticate(request: FastifyRequest): string | null {

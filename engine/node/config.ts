@@ -43,6 +43,8 @@ export interface NodeConfig {
   maxSubscribeEntries: number;
   maxSubscriptionsPerSocket: number;
   maxSubscriptionsPerUser: number;
+  /** Sockets one user may hold open on a node, on /v1/ws and on /v1/sync each (PARLEY_MAX_SOCKETS_PER_USER). */
+  maxSocketsPerUser: number;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxSubscribeEntries: overrides.maxSubscribeEntries ?? Math.max(SUBSCRIBE_ENTRIES_PER_FRAME, int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', SUBSCRIBE_ENTRIES_PER_FRAME)),
     maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
     maxSubscriptionsPerUser: overrides.maxSubscriptionsPerUser ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_USER', 5000),
+    maxSocketsPerUser: overrides.maxSocketsPerUser ?? int(env, 'PARLEY_MAX_SOCKETS_PER_USER', 256),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };

@@ -7,12 +7,20 @@
  *   body is still read) was held for ever and a trickle of them used up the node's file
  *   descriptors. Now the request must arrive within the request timeout (30 s); a
  *   long-lived response (the admin feed) is not cut by it.
+ * - One token, many sockets: a user could hold any number of sockets on /v1/ws and
+ *   /v1/sync (~60 KB each, 1,500 took a node from 99 to 187 MB), and connect/close in a
+ *   loop appended a UserOnline/UserOffline pair per round with no rate limit (300 rounds,
+ *   537 events in 4.5 s). Sockets per user are bounded and each one opened takes from the
+ *   user's rate; past either, a coded error and a transient close (4503).
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { CLOSE } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { connectWs, type TestSocket } from '../helpers/ws-client.js';
 
 let node: TestNode;
 
@@ -78,4 +86,78 @@ describe('HTTP slowloris', () => {
       await reader.cancel().catch(() => undefined);
     }
   }, 60_000);
+});
+
+describe('one token, many sockets', () => {
+  let small: TestNode;
+  beforeAll(async () => {
+    small = await startTestNode({ maxSocketsPerUser: 4, rateLimitPerUser: { perSecond: 2, burst: 30 } });
+  });
+  afterAll(async () => {
+    await small.destroy();
+  });
+
+  async function syncSocket(user: string): Promise<WebSocket> {
+    const ws = new WebSocket(`${small.url.replace(/^http/, 'ws')}/v1/sync/draft:${user}:c1`, { headers: { authorization: `Bearer ${tokenFor(user)}` } });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return ws;
+  }
+
+  it('a user holds at most maxSocketsPerUser sockets on /v1/ws; others are unaffected; a freed place is reusable', async () => {
+    const held: TestSocket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = await connectWs(small.url, tokenFor('mallory'));
+      await s.next((f) => f.type === 'ready');
+      held.push(s);
+    }
+    const fifth = await connectWs(small.url, tokenFor('mallory'));
+    const refused = await fifth.next((f) => f.type === 'error');
+    expect(refused).toMatchObject({ code: 'limit_exceeded' });
+    expect((await fifth.closed).code).toBe(CLOSE.tryAgainLater);
+    const honest = await connectWs(small.url, tokenFor('alice'));
+    await honest.next((f) => f.type === 'ready');
+    held.pop()!.close();
+    await eventually(async () => {
+      const again = await connectWs(small.url, tokenFor('mallory'));
+      try {
+        await again.next((f) => f.type === 'ready' || f.type === 'error');
+        expect(again.frames[0]?.type).toBe('ready');
+      } finally {
+        again.close();
+      }
+    });
+    for (const s of [...held, honest]) s.close();
+  });
+
+  it('a user holds at most maxSocketsPerUser sync sockets', async () => {
+    const held: WebSocket[] = [];
+    for (let i = 0; i < 4; i++) held.push(await syncSocket('trudy'));
+    const fifth = await syncSocket('trudy');
+    const close = await new Promise<{ code: number; reason: string }>((resolve) => fifth.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    expect(close).toEqual({ code: CLOSE.tryAgainLater, reason: 'limit_exceeded' });
+    for (const ws of held) expect(ws.readyState).toBe(WebSocket.OPEN);
+    for (const ws of held) ws.close();
+  });
+
+  it("connecting and closing in a loop is held to the user's rate", async () => {
+    let admitted = 0;
+    let limited = 0;
+    for (let i = 0; i < 80; i++) {
+      const s = await connectWs(small.url, tokenFor('churner'));
+      const first = await s.next((f) => f.type === 'ready' || f.type === 'error');
+      if (first.type === 'ready') admitted += 1;
+      else if (first.type === 'error' && first.code === 'rate_limited') {
+        limited += 1;
+        expect((await s.closed).code).toBe(CLOSE.tryAgainLater);
+      }
+      s.close();
+      await s.closed;
+    }
+    // Burst 30 and 2 per second: far fewer than 80 rounds get in within the loop.
+    expect(limited).toBeGreaterThan(0);
+    expect(admitted + limited).toBe(80);
+  });
 });
