@@ -1,20 +1,23 @@
 /**
  * The store refuses a replicated log on a nats-server with nats-server#4320 (2.9.0–2.9.20)
  * and names the version, the bug and the fix; a single-replica log on the same server is
- * allowed. Needs such a server: set PARLEY_BROKEN_NATS_SERVER_BIN to a 2.9.0–2.9.20
- * binary (e.g. a copy of Debian bookworm's /usr/sbin/nats-server 2.9.10, taken before
- * installing 2.10). Without one the test says so and skips; the unit test
+ * allowed. Needs such a server: PARLEY_BROKEN_NATS_SERVER_BIN names a 2.9.0–2.9.20
+ * binary, or `.ci/run` has unpacked Debian bookworm's 2.9.10 package under
+ * node_modules/.cache/parley. Without one the test says so and skips; the unit test
  * nats-server-bugs.unit.test.ts covers the version rule itself. Also checks that the
  * server the suite runs on is not one the store refuses.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { JetStreamEventStore, serverBugsFor, UnsafeServerVersionError } from '../../engine/store/jetstream/index.js';
 import { startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
 
-const BROKEN = process.env.PARLEY_BROKEN_NATS_SERVER_BIN;
+/** `.ci/run` unpacks Debian bookworm's nats-server 2.9.10 package here (never installed). */
+const UNPACKED_BROKEN = fileURLToPath(new URL('../../node_modules/.cache/parley/nats-server-2.9/usr/sbin/nats-server', import.meta.url));
+const BROKEN = process.env.PARLEY_BROKEN_NATS_SERVER_BIN ?? (existsSync(UNPACKED_BROKEN) ? UNPACKED_BROKEN : undefined);
 const brokenVersion = BROKEN && existsSync(BROKEN) ? versionOf(BROKEN) : undefined;
 
 function versionOf(bin: string): string | undefined {
