@@ -114,11 +114,25 @@ export class Connection {
       } catch {
         return;
       }
-      if (frame.type === 'ready') {
-        this.value.set({ status: 'online', attempt: 0 });
-        this.beat(socket);
+      // Not a frame at all (`null`, a number, an array): ignored like text that is not JSON.
+      if (typeof frame !== 'object' || frame === null || typeof (frame as { type?: unknown }).type !== 'string') return;
+      try {
+        if (frame.type === 'ready') {
+          this.value.set({ status: 'online', attempt: 0 });
+          this.beat(socket);
+        }
+        this.options.onFrame(frame);
+      } catch {
+        // A frame of a known type but not its shape (an `events` frame without events)
+        // must not throw out of onmessage, where nothing catches it. What it carried is
+        // unknown: start over on a new socket, which resumes every conversation from its
+        // last seq. (App listeners cannot land here: their errors are reported apart.)
+        if (this.socket !== socket) return;
+        clearInterval(this.heartbeat);
+        this.socket = undefined;
+        socket.close(3000, 'unreadable frame');
+        this.retry({ code: 3000, reason: 'unreadable frame from the server' });
       }
-      this.options.onFrame(frame);
     };
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;

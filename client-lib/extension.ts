@@ -10,7 +10,7 @@
  */
 import type { ServerFrame } from '../protocol/index.js';
 import type { ConnectionState, TokenProvider } from './connection.js';
-import type { Observable } from './observable.js';
+import { callListener, type Observable } from './observable.js';
 import type { Storage } from './storage.js';
 
 /** Any JSON frame with a type: core frames and extension frames alike. */
@@ -56,10 +56,10 @@ export class ExtensionHub {
   }
 
   frame(f: ServerFrame | AnyFrame): void {
-    for (const l of [...this.frameListeners]) l(f);
+    for (const l of [...this.frameListeners]) callListener(l, f);
   }
 
   ready(): void {
-    for (const l of [...this.readyListeners]) l();
+    for (const l of [...this.readyListeners]) callListener(() => l(), undefined);
   }
 }

@@ -21,7 +21,7 @@ export class Value<T> implements Observable<T> {
 
   set(value: T): void {
     this.value = value;
-    for (const l of [...this.listeners]) l(value);
+    for (const l of [...this.listeners]) callListener(l, value);
   }
 
   subscribe = (listener: (value: T) => void): (() => void) => {
@@ -35,7 +35,7 @@ export class Signal<T> {
   private readonly listeners = new Set<(value: T) => void>();
 
   emit(value: T): void {
-    for (const l of [...this.listeners]) l(value);
+    for (const l of [...this.listeners]) callListener(l, value);
   }
 
   subscribe = (listener: (value: T) => void): (() => void) => {
@@ -45,6 +45,21 @@ export class Signal<T> {
 }
 
 /** Resolves when `observable` satisfies `test` (at once if it already does). */
+/**
+ * Calls an app's listener. One that throws must not stop the other listeners, nor throw
+ * into the client's own frame handling (which would then drop a good connection): its
+ * error is rethrown on its own, where the app's uncaught-error reporting sees it.
+ */
+export function callListener<T>(listener: (value: T) => void, value: T): void {
+  try {
+    listener(value);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
 export function when<T>(observable: Observable<T>, test: (value: T) => boolean): Promise<T> {
   const now = observable.get();
   if (test(now)) return Promise.resolve(now);
