@@ -6,6 +6,8 @@
  * A socket without a valid token is closed with 4401 (or 4408 on timeout): browsers
  * cannot read an HTTP status from a failed upgrade, but they can read a close code.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -73,7 +75,14 @@ export class Gateway {
         gw.userDisconnected(session.userId);
       });
     };
-    this.onSocketError = (err) => this.log.debug({ err }, 'socket error');
+    // A client breaking the WebSocket protocol (ws codes WS_ERR_*) is the client's fault:
+    // debug, so no one can fill the error log. Anything else is ours. Either ends the socket.
+    this.onSocketError = function (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) gw.log.debug({ err }, 'websocket protocol violation');
+      else gw.log.error({ err }, 'websocket failed');
+      this.terminate();
+    };
   }
 
   /** Applies the connection's and the user's rate limits; false means refuse. */
@@ -94,6 +103,7 @@ export class Gateway {
 
   register(app: FastifyInstance): void {
     app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => {
+      this.letGoOfUpgrade(socket, request.raw);
       this.guarded(
         socket,
         'upgrade',
@@ -101,6 +111,21 @@ export class Gateway {
         true,
       );
     });
+  }
+
+  /**
+   * Lets go of the upgrade's HTTP request and response, which would otherwise live as
+   * long as the socket (~2.5 KiB each): the plugin's per-socket error listener holds the
+   * request and reply (this gateway's shared listener takes its place, classifying the
+   * same way as http-server.ts's errorHandler), and the TCP socket still points at the
+   * response the upgrade never sent.
+   */
+  private letGoOfUpgrade(socket: WebSocket, raw: IncomingMessage): void {
+    socket.removeAllListeners('error');
+    socket.on('error', this.onSocketError);
+    const tcp = raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+    const response = tcp._httpMessage;
+    if (response && typeof response.detachSocket === 'function') response.detachSocket(tcp);
   }
 
   /**
@@ -171,7 +196,6 @@ export class Gateway {
     this.userConnected(claims.sub);
     socket.on('message', this.onSocketMessage);
     socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
     session.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
   }
 
