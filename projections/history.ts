@@ -27,11 +27,15 @@ interface MessageRow {
 
 export const history: Projection = {
   name: 'history',
-  // 2: shows edited message bodies (MessageBodyEdited).
-  version: 3,
+  // 2: shows edited message bodies (MessageBodyEdited). 4: rows in log order (row id = the
+  // post's position), found by (conversation, seq) through an index a rebuild builds after.
+  version: 4,
   handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved', 'MessageBodyEdited'],
   setup(db) {
+    // Rows are appended in log order, not inserted all over a tree clustered by
+    // conversation (v3, WITHOUT ROWID): a rebuild writes the table front to back.
     db.exec(`CREATE TABLE IF NOT EXISTS messages (
+      position INTEGER PRIMARY KEY,
       conversation_id TEXT NOT NULL,
       seq INTEGER NOT NULL,
       message_id TEXT NOT NULL UNIQUE,
@@ -40,14 +44,14 @@ export const history: Projection = {
       sent_at INTEGER NOT NULL,
       format TEXT NOT NULL DEFAULT 'plain',
       reactions TEXT NOT NULL DEFAULT '{}',
-      deleted INTEGER NOT NULL DEFAULT 0,
-      PRIMARY KEY (conversation_id, seq)
-    ) WITHOUT ROWID`);
+      deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS messages_by_seq ON messages (conversation_id, seq);`);
   },
   handle(events, db) {
     const insert = prepared(
       db,
-      'INSERT OR IGNORE INTO messages (conversation_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO messages (position, conversation_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
     const edit = prepared(db, 'UPDATE messages SET text = ? WHERE message_id = ? AND conversation_id = ? AND deleted = 0');
@@ -58,7 +62,7 @@ export const history: Projection = {
       if (!conversationId) continue;
       switch (e.type) {
         case 'MessagePosted':
-          insert.run(conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
+          insert.run(e.position, conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
           break;
         case 'MessageDeleted':
           remove.run(e.data.messageId);
@@ -82,6 +86,10 @@ export const history: Projection = {
   },
   drop(db) {
     db.exec('DROP TABLE IF EXISTS messages');
+  },
+  beforeBulkLoad(db) {
+    // The log has one event per (stream, seq), so the load cannot break the unique index.
+    db.exec('DROP INDEX IF EXISTS messages_by_seq');
   },
 };
 
