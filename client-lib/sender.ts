@@ -52,11 +52,19 @@ export class Sender {
   kick(): void {
     if (this.running || this.connection.state.get().status !== 'online') return;
     this.running = true;
-    void this.flush().finally(() => {
-      this.running = false;
-      // Something may have been added after the loop looked for the last time.
-      if (this.outbox.items.get().length > 0 && this.connection.state.get().status === 'online') this.kick();
-    });
+    let failed = false;
+    // A storage that fails (quota, disk full) made flush reject with nothing to catch it:
+    // an unhandled rejection, which ends a Node app. The item stays in the outbox and is
+    // sent again (idempotently) at the next kick: a reconnect or a new command.
+    void this.flush()
+      .catch(() => {
+        failed = true;
+      })
+      .finally(() => {
+        this.running = false;
+        // Something may have been added after the loop looked for the last time.
+        if (!failed && this.outbox.items.get().length > 0 && this.connection.state.get().status === 'online') this.kick();
+      });
   }
 
   private async flush(): Promise<void> {

@@ -153,9 +153,18 @@ export class DocumentSync {
     if (!this.options.awareness) this.awareness.destroy();
   }
 
+  /**
+   * Never rejects: `loaded` is awaited without a catch in several places, so a storage that
+   * fails or holds an unreadable copy (a torn write) ended a Node app with an unhandled
+   * rejection, at every start. The local copy is then skipped; the server's comes with sync.
+   */
   private async loadStored(): Promise<void> {
-    const stored = await this.options.storage?.get(this.docName);
-    if (stored) Y.applyUpdate(this.doc, stored, this.options.storage);
+    try {
+      const stored = await this.options.storage?.get(this.docName);
+      if (stored) Y.applyUpdate(this.doc, stored, this.options.storage);
+    } catch {
+      // Unreadable local copy: start from what the server sends.
+    }
   }
 
   private async open(): Promise<void> {

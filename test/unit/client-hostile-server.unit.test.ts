@@ -4,11 +4,16 @@
  * onmessage (nothing catches it there: an uncaught error in the app). Frames that are not
  * frames are ignored; one the client cannot apply drops the socket and reconnects (which
  * resumes from the last seq). An app listener that throws is reported on its own and
- * neither stops the other listeners nor costs the connection.
+ * neither stops the other listeners nor costs the connection. A local storage that fails
+ * or holds an unreadable copy does not end the app with an unhandled rejection.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { Connection, type WebSocketLike } from '../../client-lib/connection.js';
 import { Value } from '../../client-lib/observable.js';
+import { Outbox } from '../../client-lib/outbox.js';
+import { Sender } from '../../client-lib/sender.js';
+import { MemoryStorage } from '../../client-lib/storage.js';
+import { DocumentSync } from '../../client-lib/yjs/index.js';
 import type { ServerFrame } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -89,6 +94,64 @@ describe('client Connection against a hostile server', () => {
     } finally {
       process.off('uncaughtException', onUncaught);
       for (const l of listeners) process.on('uncaughtException', l);
+    }
+  });
+});
+
+describe('client against a failing local storage', () => {
+  function collectUnhandled(): { seen: unknown[]; stop: () => void } {
+    const seen: unknown[] = [];
+    const on = (err: unknown) => seen.push(err);
+    process.on('unhandledRejection', on);
+    return { seen, stop: () => process.off('unhandledRejection', on) };
+  }
+
+  it('a document whose stored copy is unreadable or whose storage fails still loads and connects', async () => {
+    const unhandled = collectUnhandled();
+    try {
+      for (const get of [async () => new Uint8Array([1, 2, 3, 200, 5]), async () => Promise.reject(new Error('quota'))]) {
+        let opened = 0;
+        const sync = new DocumentSync({
+          url: 'http://127.0.0.1:1',
+          docName: 'notes:c1',
+          token: () => 't',
+          storage: { get, set: async () => undefined },
+          openSocket: () => {
+            opened += 1;
+            return { binaryType: '', readyState: 0, send() {}, close() {}, onopen: null, onmessage: null, onclose: null, onerror: null };
+          },
+        });
+        await sync.loaded;
+        await eventually(() => expect(opened).toBe(1));
+        sync.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled.seen).toEqual([]);
+    } finally {
+      unhandled.stop();
+    }
+  });
+
+  it('an outbox whose storage fails when an ack settles it leaves no unhandled rejection', async () => {
+    const unhandled = collectUnhandled();
+    try {
+      const storage = new MemoryStorage();
+      const outbox = new Outbox(storage);
+      await outbox.load();
+      const item = { id: 'cmd-1', command: { type: 'MarkRead', conversationId: 'c1', seq: 1 }, createdAt: 0 } as never;
+      await outbox.add(item);
+      storage.put = () => Promise.reject(new Error('disk full'));
+      const sent: string[] = [];
+      const connection = { state: new Value({ status: 'online', attempt: 0 }), send: (f: { id: string }) => (sent.push(f.id), true) };
+      const events = { confirmed: () => undefined, acked: () => undefined, failed: () => undefined };
+      const sender = new Sender(outbox, connection as never, events);
+      sender.kick();
+      await eventually(() => expect(sent).toEqual(['cmd-1']));
+      sender.onReply({ type: 'ack', id: 'cmd-1', result: { seq: 1 } } as never);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled.seen).toEqual([]);
+    } finally {
+      unhandled.stop();
     }
   });
 });
