@@ -22,6 +22,9 @@ declare module 'fastify' {
   }
 }
 
+/** A client-chosen request id the node adopts: what tracing systems send (UUIDs, hex, dotted spans). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Routes that authenticate on their own (WebSockets: header, ?token= or a frame) or need none. */
 const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
 const PUBLIC_PREFIXES = ['/v1/sync/'];
@@ -40,8 +43,15 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     // option is, it is ignored while headersTimeout is longer), hence `http` too.
     requestTimeout: 30_000,
     http: { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 },
-    genReqId: () => crypto.randomUUID(),
-    requestIdHeader: 'x-request-id',
+    // The request id is the correlation id: on every log line of the request and in the
+    // metadata of every event it appends, kept for ever. A client's X-Request-Id is taken
+    // only when it looks like an id; a 12 KB one was stored with each event (past the text
+    // bound) and logged on every line.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
     // A URL the router cannot decode (`%zz`) or a path parameter over the router's length
     // limit is answered by Fastify before any hook: give it our error shape too.
     frameworkErrors: (err, _request, reply) => {

@@ -12,6 +12,9 @@
  *   loop appended a UserOnline/UserOffline pair per round with no rate limit (300 rounds,
  *   537 events in 4.5 s). Sockets per user are bounded and each one opened takes from the
  *   user's rate; past either, a coded error and a transient close (4503).
+ * - A client's X-Request-Id became the correlation id stored in the metadata of every
+ *   event the request appended (and logged on every line): 12 KB of it went into the log
+ *   for good, past the text bound. Only an id-like value (≤ 128 characters) is adopted.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,5 +162,30 @@ describe('one token, many sockets', () => {
     // Burst 30 and 2 per second: far fewer than 80 rounds get in within the loop.
     expect(limited).toBeGreaterThan(0);
     expect(admitted + limited).toBe(80);
+  });
+});
+
+describe('X-Request-Id', () => {
+  async function correlationOf(requestId: string): Promise<string> {
+    const token = tokenFor('alice');
+    const created = await fetch(`${node.url}/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': requestId },
+      body: JSON.stringify({ title: 'traced', members: [] }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const feed = await fetch(`${node.url}/v1/admin/feed?conversation=${id}&limit=1`, { headers: { authorization: `Bearer ${tokenFor('ops', { role: 'admin' })}` } });
+    const event = JSON.parse((await feed.text()).trim()) as { metadata: { correlationId?: string } };
+    return event.metadata.correlationId ?? '';
+  }
+
+  it('an id-like one is the correlation id of the events; a huge or odd one is not stored', async () => {
+    expect(await correlationOf('req-abc-123')).toBe('req-abc-123');
+    for (const hostile of ['Z'.repeat(12_000), 'a b', '__proto__!']) {
+      const stored = await correlationOf(hostile);
+      expect(stored).not.toBe(hostile);
+      expect(stored.length).toBeLessThanOrEqual(128);
+    }
   });
 });
