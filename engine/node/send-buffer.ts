@@ -50,6 +50,12 @@ export interface SlowCloseListener {
 const POLL_MS = 10;
 /** Frames are text frames, whether built as a string or (shared by many sockets) as bytes. */
 const TEXT = { binary: false } as const;
+/**
+ * A frame built once as bytes for many sockets (live events) goes out as it is: deflating
+ * it would redo the work per subscriber, in zlib's thread pool, and hold every later frame
+ * of the socket until done (at 500 posts/s that queued deliveries for seconds).
+ */
+const SHARED = { binary: false, compress: false } as const;
 
 /**
  * An idle socket holds nothing here but three references: the waiters and the poll timer
@@ -88,7 +94,7 @@ export class SendBuffer {
       this.closeSlow('send buffer over its hard bound');
       return;
     }
-    this.socket.send(f, TEXT);
+    this.socket.send(f, typeof f === 'string' ? TEXT : SHARED);
   }
 
   sendPaced(f: string): void {
