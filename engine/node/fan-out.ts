@@ -117,7 +117,8 @@ export class FanOut {
   typing(conversationId: string, from: Session): void {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
-    const f = frame({ type: 'typing', conversationId, userId: from.userId });
+    // Built once as bytes for all of them (see LiveRun).
+    const f = Buffer.from(frame({ type: 'typing', conversationId, userId: from.userId }));
     for (const s of sessions) if (s.userId !== from.userId) s.sendEphemeral(f);
   }
 
@@ -128,7 +129,7 @@ export class FanOut {
     if (!view) return;
     if (!always && this.announced.get(userId) === view.online) return;
     this.announced.set(userId, view.online);
-    const f = frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen });
+    const f = Buffer.from(frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen }));
     const reached = new Set<Session>();
     for (const conversationId of conversationIdsOf(this.readModels, userId)) {
       for (const s of this.byConversation.get(conversationId) ?? []) {

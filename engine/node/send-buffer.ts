@@ -101,8 +101,8 @@ export class SendBuffer {
     if (this.open) this.socket.send(f);
   }
 
-  sendEphemeral(f: string): void {
-    if (this.open && !this.congested) this.socket.send(f);
+  sendEphemeral(f: string | Buffer): void {
+    if (this.open && !this.congested) this.socket.send(f, typeof f === 'string' ? TEXT : SHARED);
   }
 
   /** Resolves once the buffer is below the low-water mark, or the socket is no longer open. */

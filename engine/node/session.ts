@@ -81,7 +81,7 @@ export class Session implements SubscriptionSink, SlowCloseListener {
   }
 
   /** Frames that may be lost (typing): dropped while the client is not reading. */
-  sendEphemeral(f: string): void {
+  sendEphemeral(f: string | Buffer): void {
     this.buffer.sendEphemeral(f);
   }
 
