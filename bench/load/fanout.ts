@@ -45,7 +45,12 @@ interface Phase {
 }
 
 export interface PhaseResult {
-  /** Deliveries (to any member) of posts sent inside the measured window. */
+  /**
+   * Rate mode: deliveries (to any member) of posts sent inside the measured window, however
+   * late they arrive. Saturate mode: deliveries received inside the window, whenever their
+   * post was sent — with a deep window a post waits longer than the phase lasts, and
+   * throughput is what arrives per second.
+   */
   deliveries: number;
   /** Deliveries that posts sent inside the window should make (posts × members). */
   expectedDeliveries: number;
@@ -75,6 +80,7 @@ export interface PhaseResult {
 async function run(p: Phase): Promise<PhaseResult> {
   const hist = new Histogram();
   let deliveries = 0;
+  let receivedInWindow = 0;
   let sent = 0;
   let sentInWindow = 0;
   let completed = 0;
@@ -106,9 +112,11 @@ async function run(p: Phase): Promise<PhaseResult> {
             deliveries++;
             hist.record(now - t0);
           }
+          const inWindow = now >= measureFrom && now < measureTo;
+          if (inWindow) receivedInWindow++;
           if (!isSender) return;
           completed++;
-          if (now >= measureFrom && now < measureTo) completedInWindow++;
+          if (inWindow) completedInWindow++;
           if (p.mode === 'saturate' && posting) post(room);
         });
       };
@@ -134,17 +142,20 @@ async function run(p: Phase): Promise<PhaseResult> {
   const stopped = wallNow();
   const drainMs = p.drainMs ?? 1000;
   const expectedDeliveries = sentInWindow * members;
-  while (deliveries < expectedDeliveries && wallNow() - stopped < drainMs) await new Promise((r) => setTimeout(r, 20));
+  if (p.mode === 'rate') {
+    while (deliveries < expectedDeliveries && wallNow() - stopped < drainMs) await new Promise((r) => setTimeout(r, 20));
+  } else {
+    // A saturated system still has up to `window` posts per sender in flight: let them
+    // arrive (bounded) so they do not land in the next phase.
+    while (sent > completed && wallNow() - stopped < drainMs) await new Promise((r) => setTimeout(r, 20));
+  }
   const drainedAfterMs = wallNow() - stopped;
-  // A saturated system still has posts from outside the window in flight: a short grace
-  // keeps them from landing in the next phase's counts as well as possible.
-  if (p.mode === 'saturate') await new Promise((r) => setTimeout(r, 500));
   clearInterval(tick);
   loop.disable();
   for (const room of rooms) for (const m of room.members) m.onDelivery = null;
   const closed = rooms.reduce((n, r) => n + r.members.filter((m) => m.ws.readyState !== m.ws.OPEN).length, 0);
   return {
-    deliveries,
+    deliveries: p.mode === 'saturate' ? receivedInWindow : deliveries,
     expectedDeliveries,
     seconds: p.durationMs / 1000,
     sent,
