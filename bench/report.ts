@@ -81,7 +81,7 @@ export function table(results: ScenarioResult[]): string {
   const header = ['scenario', 'figure', 'system', 'value', 'Parley/peer', 'goal'];
   const lines: string[][] = [];
   for (const res of results) {
-    if (res.error) lines.push([res.scenario, 'FAILED', '', res.error.split('\n')[0]!.slice(0, 80), '', '']);
+    if (res.error) lines.push([res.scenario, 'FAILED (see below)', '', '', '', '']);
     for (const r of res.rows) {
       lines.push([res.scenario, r.figure, r.system, `${fmt(r.value)} ${r.unit}`, r.ratio === undefined ? '' : `${fmt(r.ratio)}×`, r.goal ?? '']);
     }
