@@ -27,6 +27,7 @@ import { api } from '../helpers/http.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
 import { spawnNode, tokenFor, type SpawnedNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 
 const LOAD_MS = Number(process.env.PARLEY_CONTENTION_LOAD_MS ?? 36_000);
 const CONVERSATIONS = 3;
@@ -35,16 +36,6 @@ const WRITERS_PER_NODE = 5;
 const SILENT_AFTER_MS = 40_000;
 const SEED = process.env.PARLEY_CONTENTION_SEED ? Number(process.env.PARLEY_CONTENTION_SEED) : randomInt(0, 2 ** 31);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const streamName = `PARLEY_X_${randomUUID().slice(0, 8)}`;
 const dirs = [tempDir(), tempDir(), tempDir()];

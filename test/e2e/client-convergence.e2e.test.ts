@@ -12,6 +12,7 @@ import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 
 const SEEDS = process.env.PARLEY_SEED ? [Number(process.env.PARLEY_SEED)] : [11, 2024, 90210];
 const STEPS = 60;
@@ -27,14 +28,7 @@ afterAll(async () => {
 
 /** mulberry32: small, fast, good enough to drive a test. */
 function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]! };
 }
 

@@ -15,6 +15,7 @@ import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
+import { mulberry32 as random } from '../helpers/seeded-random.js';
 
 const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
 
@@ -45,17 +46,6 @@ async function conversation(owner: string, members: string[]): Promise<string> {
   return r.body.id;
 }
 
-/** A small seeded generator (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('idempotency keys are per actor, and a repeat needs the authority of a first attempt', () => {
   it('over HTTP: users u and u:1 do not share keys, and a non-member cannot confirm a guessed text', async () => {

@@ -24,6 +24,7 @@ import { rebuildDocument, syncExtension, type SyncLimits } from '../../sync/inde
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { mulberry32 as seeded } from '../helpers/seeded-random.js';
 
 const NO_LIMIT = { perSecond: 0, burst: 0 };
 const cleanups: Array<() => unknown> = [];
@@ -158,17 +159,6 @@ function awarenessFrame(entries: Array<[id: number, clock: number, json: string]
   return encoding.toUint8Array(e);
 }
 
-/** A seeded generator (mulberry32), so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An update whose dependency (the same client's first insert) is never sent. */
 function orphan(clientID: number, bytes: number): Uint8Array {

@@ -13,17 +13,8 @@ import { rebuildDocument, syncExtension } from '../../sync/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -76,3 +76,18 @@ export function seededRandom(seed: number): Random {
   };
   return r;
 }
+
+/**
+ * mulberry32: the bare generator (floats in [0, 1)) the older randomized tests use; kept
+ * so their printed seeds replay the same runs.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
