@@ -3,14 +3,13 @@
  * nothing after their removal, and one subscribe frame cannot make the node hold or send
  * more than one catch-up per conversation (issue 10, defects 1, 3 and 4).
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { CLOSE, type ServerFrame } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
+import { postMany } from '../helpers/bulk-post.js';
 
 const NO_LIMIT = { perSecond: 0, burst: 0 };
 let node: TestNode;
@@ -35,41 +34,9 @@ async function conversation(members: string[], title = 'Hostile'): Promise<strin
   return reply.body.id;
 }
 
-/** Posts `count` messages of about `bytes` each, 200 in flight; resolves with the last seq. */
-async function post(conversationId: string, count: number, bytes: number, tag: string): Promise<number> {
-  const ws = new WebSocket(node.url.replace(/^http/, 'ws') + '/v1/ws', { headers: { authorization: `Bearer ${tokenFor('alice')}` } });
-  const pending = new Map<string, (f: { type: string; result?: { seq: number } }) => void>();
-  ws.on('message', (data) => {
-    const f = JSON.parse(data.toString());
-    if ((f.type === 'ack' || f.type === 'error') && f.id) pending.get(f.id)?.(f);
-  });
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  // Random text: frames over 1 KiB are compressed, and a repeated letter would shrink to nothing.
-  const filler = randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes);
-  let last = 0;
-  for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, (_, k) => i + k);
-    await Promise.all(
-      batch.map(
-        (j) =>
-          new Promise<void>((resolve, reject) => {
-            const id = `${tag}-${j}`;
-            pending.set(id, (f) => {
-              pending.delete(id);
-              if (f.type !== 'ack') return reject(new Error(`post ${id} refused: ${JSON.stringify(f)}`));
-              last = Math.max(last, f.result!.seq);
-              resolve();
-            });
-            ws.send(JSON.stringify({ type: 'command', id, command: { type: 'PostMessage', conversationId, text: `${j} ${filler}` } }));
-          }),
-      ),
-    );
-  }
-  ws.close();
-  return last;
+/** Posts `count` messages of about `bytes` each as alice; resolves with the last seq. */
+function post(conversationId: string, count: number, bytes: number, tag: string): Promise<number> {
+  return postMany(node.url, 'alice', conversationId, count, bytes, tag);
 }
 
 const seqsOf = (frames: ServerFrame[], id: string) =>

@@ -8,13 +8,13 @@
  * The slow reader is a real socket whose TCP stream is paused (`ws._socket.pause()`), so
  * the kernel buffers fill and then the node's (`bufferedAmount`), as with a stalled phone.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { postMany } from '../helpers/bulk-post.js';
 
 const NO_LIMIT = { perSecond: 0, burst: 0 };
 
@@ -57,42 +57,6 @@ async function reader(url: string, user: string, conversationId: string, afterSe
   return r;
 }
 
-/** Posts `count` messages of about `bytes` each, 200 in flight at a time; resolves with the last seq. */
-async function post(url: string, user: string, conversationId: string, count: number, bytes: number, tag: string): Promise<number> {
-  const ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/ws', { headers: { authorization: `Bearer ${tokenFor(user)}` } });
-  const pending = new Map<string, (f: { type: string; result?: { seq: number } }) => void>();
-  ws.on('message', (data) => {
-    const f = JSON.parse(data.toString());
-    if ((f.type === 'ack' || f.type === 'error') && f.id) pending.get(f.id)?.(f);
-  });
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  // Random text: frames over 1 KiB are compressed, and a repeated letter would shrink to nothing.
-  const filler = randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes);
-  let last = 0;
-  for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, (_, k) => i + k);
-    await Promise.all(
-      batch.map(
-        (j) =>
-          new Promise<void>((resolve, reject) => {
-            const id = `${tag}-${j}`;
-            pending.set(id, (f) => {
-              pending.delete(id);
-              if (f.type !== 'ack') return reject(new Error(`post ${id} refused: ${JSON.stringify(f)}`));
-              last = Math.max(last, f.result!.seq);
-              resolve();
-            });
-            ws.send(JSON.stringify({ type: 'command', id, command: { type: 'PostMessage', conversationId, text: `${j} ${filler}` } }));
-          }),
-      ),
-    );
-  }
-  ws.close();
-  return last;
-}
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -144,7 +108,7 @@ describe('a subscriber that stops reading', () => {
     const slow = [await reader(node.url, 'bob', conversationId, 0), await reader(node.url, 'dave', conversationId, 0)];
     for (const r of slow) r.pause();
     const rssBefore = process.memoryUsage().rss;
-    const { result: head, largest, total } = await largestSendBuffer(node, () => post(node.url, 'alice', conversationId, COUNT, SIZE, 'firehose'));
+    const { result: head, largest, total } = await largestSendBuffer(node, () => postMany(node.url, 'alice', conversationId, COUNT, SIZE, 'firehose'));
     const rssGrowth = process.memoryUsage().rss - rssBefore;
     // The honest reader got every message, in order, while the slow one was not reading.
     await eventually(() => expect(carol.seqs.length).toBe(head), 30_000);
@@ -176,7 +140,7 @@ describe('a subscriber that stops reading', () => {
       await eventually(() => expect(r.seqs.length).toBe(head), 30_000);
       expect(r.seqs).toEqual(range(1, head));
     }
-    const after = await post(node.url, 'alice', conversationId, 1, 10, 'after');
+    const after = await postMany(node.url, 'alice', conversationId, 1, 10, 'after');
     for (const r of slow) await eventually(() => expect(r.seqs[r.seqs.length - 1]).toBe(after));
     expect(await slowConsumerCount(node, 'close')).toBe(0);
     for (const r of [...slow, carol]) r.ws.close();
@@ -205,11 +169,11 @@ describe('a subscriber that never takes its catch-up', () => {
     // Post until the node gives up on the paused socket (bounded: it must happen well before).
     let head = bob.caughtUp;
     for (let round = 0; round < 30 && (await slowConsumerCount(node, 'close')) === 0; round++) {
-      head = await post(node.url, 'alice', conversationId, 100, 8192, `stall-${round}`);
+      head = await postMany(node.url, 'alice', conversationId, 100, 8192, `stall-${round}`);
     }
     expect(await slowConsumerCount(node, 'close')).toBe(1);
     // Posted after the close: only the catch-up after reconnecting can bring these.
-    head = await post(node.url, 'alice', conversationId, 50, 100, 'later');
+    head = await postMany(node.url, 'alice', conversationId, 50, 100, 'later');
     bob.resume();
     expect(await bob.closed).toBe(CLOSE.slowConsumer);
     const last = bob.seqs[bob.seqs.length - 1]!;
