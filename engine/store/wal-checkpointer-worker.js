@@ -8,20 +8,16 @@
 //      { error, code, file } when one failed (a full disk, an unreadable file): it is
 //      tried again on the next poll with a fresh connection, the thread never dies of it.
 //
-// Every poll it reads, from the -shm file, how many frames the WAL holds and how many of
-// them are already copied into the database (the wal-index header's mxFrame and the
-// checkpoint info's nBackfill, https://www.sqlite.org/walformat.html); the -wal's size says
-// nothing once the WAL has started over, as the file keeps its largest size. When the frames
-// not yet copied pass thresholdBytes it runs a PASSIVE checkpoint, which takes no lock that
-// writers or readers wait for: as often as autocheckpoint would, never more. Once every
-// frame is copied the writer's next transaction starts the WAL over from its beginning; a
-// commit landing during the checkpoint defers that, so should the frames in use still pass
-// capBytes, a RESTART is tried: the connection has no busy timeout, so it runs only if it
-// gets the write lock at once (it never waits for anyone) and holds it for the frames left.
-// When the WAL is idle (not written since the last poll: same size and mtime) and its file
-// is large, a TRUNCATE gives the disk space back.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { endianness } from 'node:os';
+// Every poll it stats each file's -wal; above thresholdBytes it runs a PASSIVE checkpoint,
+// which takes no lock that writers or readers wait for. The writer starts the WAL over from
+// its beginning only if its next transaction finds every frame copied, so a commit that
+// lands during the checkpoint defers that: while a pass caught up but the WAL did not start
+// over, another pass runs at once (a short one: only the frames committed meanwhile), a few
+// times at most. Should the frames in the WAL still pass capBytes, a RESTART is tried: the connection has
+// no busy timeout, so it runs only if it gets the write lock at once (never waits for
+// anyone) and holds it for the frames left. When the WAL is idle (not written since the
+// last poll: same size and mtime) and large, a TRUNCATE gives the disk space back.
+import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -49,31 +45,8 @@ function walState(file) {
   }
 }
 
+const EXTRA_PASSES = 3;
 const lastStamp = new Map();
-const LE = endianness() === 'LE';
-const header = Buffer.alloc(100);
-
-/** Frames in the WAL and frames not yet copied, in bytes, from the wal-index (native byte order). */
-function walFrames(file) {
-  let fd;
-  try {
-    fd = openSync(`${file}-shm`, 'r');
-  } catch (err) {
-    if (err && err.code === 'ENOENT') return { inUse: 0, pending: 0 };
-    throw err;
-  }
-  try {
-    if (readSync(fd, header, 0, 100, 0) < 100) return { inUse: 0, pending: 0 };
-  } finally {
-    closeSync(fd);
-  }
-  const u32 = (at) => (LE ? header.readUInt32LE(at) : header.readUInt32BE(at));
-  const szPage = LE ? header.readUInt16LE(14) : header.readUInt16BE(14);
-  const frameBytes = (szPage === 1 ? 65536 : szPage) + 24;
-  const mxFrame = u32(16);
-  const nBackfill = Math.min(u32(96), mxFrame);
-  return { inUse: mxFrame * frameBytes, pending: (mxFrame - nBackfill) * frameBytes };
-}
 
 function checkpoint(file, mode) {
   const started = performance.now();
@@ -94,9 +67,17 @@ function tick() {
         lastStamp.set(file, walState(file).stamp);
         continue;
       }
-      const { inUse, pending } = walFrames(file);
-      if (pending > thresholdBytes) checkpoint(file, 'PASSIVE');
-      if (inUse > capBytes) checkpoint(file, 'RESTART');
+      let row = checkpoint(file, 'PASSIVE');
+      // Caught up, and the frame count did not drop (the WAL did not start over): again.
+      for (let pass = 0; pass < EXTRA_PASSES && row.log > 0 && row.checkpointed === row.log; pass++) {
+        const next = checkpoint(file, 'PASSIVE');
+        const restarted = next.log < row.log;
+        row = next;
+        if (restarted) break;
+      }
+      // The frames in use (the file keeps its largest size when the WAL starts over).
+      const frameBytes = connection(file).pragma('page_size', { simple: true }) + 24;
+      if (row.log * frameBytes > capBytes) checkpoint(file, 'RESTART');
     } catch (err) {
       const code = err && typeof err === 'object' && typeof err.code === 'string' ? err.code : undefined;
       parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), code, file });

@@ -4,24 +4,20 @@
  * database file and fsyncs it, ~4 ms on the event store's writer and ~7 ms on a read-model
  * update on the main thread — nearly all of the slow commits measured (issue 11).
  *
- * So the store's writer thread runs with `wal_autocheckpoint` off but for a backstop, and
- * this checkpointer does the work from its own thread and its own connection
- * (wal-checkpointer-worker.js): every poll it reads from the -shm how many WAL frames are not
- * yet copied and, past a threshold (as often as autocheckpoint would, never more), runs a
- * PASSIVE checkpoint, which never blocks writers or readers. Once a checkpoint has copied
- * every frame, the writer's next transaction starts the WAL over from its beginning, so the
- * file stops growing; a commit landing during the checkpoint defers that, so past a cap of
- * frames in use it tries a RESTART that waits for no one (it runs only when it gets the
- * write lock at once). An idle, large WAL is truncated. (A TRUNCATE under load was measured
- * holding the write lock for 20–40 ms: never then.)
- *
- * Not used for readmodels.sqlite: checkpointing it from here, beside the store's commits,
- * made appends' p99 2–3× worse on this machine (the fsyncs of the two files contend), more
- * than it took off the read-model updates (see engine/node/node.ts).
+ * So the busy connections (the store's writer thread, the node's read-model connection) run
+ * with `wal_autocheckpoint = 0`, and this checkpointer does the work from its own thread and
+ * its own connections (wal-checkpointer-worker.js): it polls the size of each file's -wal
+ * and, past a threshold, runs a PASSIVE checkpoint, which never blocks writers or readers.
+ * Once a checkpoint has copied every frame, the next commit starts the WAL over from its
+ * beginning, so the file stops growing; a commit landing during the checkpoint defers that,
+ * so a pass that caught up is followed by short ones, a few at most. Should steady writes
+ * still keep the WAL from starting over, past a cap it tries a RESTART that waits for no
+ * one (it runs only when it gets the write lock at once). An idle, large WAL is truncated.
+ * (A TRUNCATE under load was measured holding the write lock for 20–40 ms: never then.)
  *
  * A writer that never pauses (a rebuild's batches back to back) can still outrun it: a
  * checkpoint from another connection only lets the WAL start over if it copies the last
- * frame before the next commit. So the writer keeps a backstop instead of 0:
+ * frame before the next commit. So the busy connections keep a backstop instead of 0:
  * autocheckpoint at WAL_BACKSTOP_PAGES (64 MiB), far past where this thread checkpoints.
  * It fires only when this thread has fallen that far behind, and then that writer's own
  * checkpoint (the frames left after ours, and an fsync) starts the WAL over: bounded at
@@ -36,9 +32,9 @@ import { Worker } from 'node:worker_threads';
 export interface WalCheckpointerOptions {
   /** SQLite files in WAL mode whose writers have autocheckpoint off. */
   files: string[];
-  /** WAL frames not yet copied (bytes) past which a PASSIVE checkpoint runs (default 4 MiB). */
+  /** WAL size past which a PASSIVE checkpoint runs (default 4 MiB). */
   thresholdBytes?: number;
-  /** WAL frames in use (bytes) past which a RESTART is tried, without waiting (default 4 × threshold). */
+  /** WAL size past which a RESTART is tried too, without waiting (default 4 × threshold). */
   capBytes?: number;
   /** How often the WAL sizes are looked at (default 200 ms). */
   intervalMs?: number;

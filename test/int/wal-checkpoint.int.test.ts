@@ -1,8 +1,7 @@
 /**
  * WAL checkpoints run off the hot path (engine/store/wal-checkpointer.ts): the store's writer
- * has autocheckpoint off (but for a 64 MiB backstop), and the checkpointer thread keeps its
- * WAL file under a bound; the checkpointer does the same for any such file (a read-model-like
- * database written beside the log; the node keeps autocheckpoint there, see node.ts). Without the checkpointer the same load grows the WAL past
+ * and the read-model connection have autocheckpoint off, and the checkpointer thread keeps
+ * their WAL files under a bound. Without the checkpointer the same load grows the WAL past
  * that bound (so the bound is the checkpointer's doing), the data is intact on reopening, and
  * an idle WAL is truncated.
  * Sizes are asserted, never times.
@@ -102,12 +101,12 @@ describe('WAL checkpoints off the hot path', () => {
     await reopenAndCount(file, 'n');
   }, 60_000);
 
-  it('a database written after each log commit, autocheckpoint off: its WAL stays under the bound, and is truncated when idle', async () => {
+  it('read models: autocheckpoint off plus the checkpointer keeps their WAL under the bound', async () => {
     const file = join(dir.path, 'readmodels.sqlite');
     // As in the node, each read-model update follows a commit of the log.
     const log = new SqliteEventStore({ file: join(dir.path, 'log.sqlite'), checkpointer: settings });
     const db = ProjectionRunner.openDatabase(file);
-    db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`); // as the store's writer has it
+    db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`); // as engine/node/node.ts opens it
     db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     const checkpointer = new WalCheckpointer({ files: [file], ...settings });
     const insert = db.prepare('INSERT INTO rows (id, body) VALUES (?, ?)');
