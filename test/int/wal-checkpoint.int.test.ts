@@ -24,7 +24,7 @@ const MiB = 1024 * KiB;
 // Small thresholds so a test-sized load shows the difference: checkpoints past 256 KiB,
 // a TRUNCATE tried past 1 MiB; the WAL must stay under BOUND, and grows past it without.
 const settings = { thresholdBytes: 256 * KiB, capBytes: 1 * MiB, intervalMs: 10 };
-const BOUND = 12 * MiB; // far under the writers' 64 MiB backstop (WAL_BACKSTOP_PAGES)
+const BOUND = 8 * MiB; // far under the writers' 64 MiB backstop (WAL_BACKSTOP_PAGES)
 const APPENDS = 500;
 const EVENTS_PER_APPEND = 8;
 const PAYLOAD = 'x'.repeat(3 * KiB); // ~12 MiB of events in all
