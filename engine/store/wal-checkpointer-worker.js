@@ -9,14 +9,11 @@
 //      tried again on the next poll with a fresh connection, the thread never dies of it.
 //
 // Every poll it stats each file's -wal; above thresholdBytes it runs a PASSIVE checkpoint,
-// which takes no lock that writers or readers wait for. The writer starts the WAL over from
-// its beginning only if its next transaction finds every frame copied, so a commit that
-// lands during the checkpoint defers that: while a pass caught up but the WAL did not start
-// over, another pass runs at once (a short one: only the frames committed meanwhile), a few
-// times at most. Should the frames in the WAL still pass capBytes, a RESTART is tried: the connection has
-// no busy timeout, so it runs only if it gets the write lock at once (never waits for
-// anyone) and holds it for the frames left. When the WAL is idle (not written since the
-// last poll: same size and mtime) and large, a TRUNCATE gives the disk space back.
+// which takes no lock that writers or readers wait for. Under steady writes a PASSIVE
+// checkpoint may never catch up exactly (so the writer never rewinds the WAL to its start
+// and the file keeps growing); above capBytes it therefore also tries a TRUNCATE. The
+// connection has no busy timeout, so that never waits for anyone: it runs only if it gets
+// the write lock at once, and then holds it for the few frames the PASSIVE pass left.
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -34,50 +31,28 @@ function connection(file) {
   return db;
 }
 
-/** The -wal's size, and a stamp that changes with every write to it (the WAL starting over keeps the size). */
-function walState(file) {
+function walSize(file) {
   try {
-    const s = statSync(`${file}-wal`, { bigint: true });
-    return { size: Number(s.size), stamp: `${s.size}:${s.mtimeNs}` };
+    return statSync(`${file}-wal`).size;
   } catch (err) {
-    if (err && err.code === 'ENOENT') return { size: 0, stamp: '' };
+    if (err && err.code === 'ENOENT') return 0;
     throw err;
   }
 }
-
-const EXTRA_PASSES = 3;
-const lastStamp = new Map();
 
 function checkpoint(file, mode) {
   const started = performance.now();
   const [row] = connection(file).pragma(`wal_checkpoint(${mode})`);
   parentPort.postMessage({ checkpoint: { file, mode, ...row, ms: performance.now() - started } });
-  return row;
 }
 
 function tick() {
   for (const file of files) {
     try {
-      const { size, stamp } = walState(file);
-      const idle = stamp === lastStamp.get(file);
-      lastStamp.set(file, stamp);
+      const size = walSize(file);
       if (size <= thresholdBytes) continue;
-      if (idle) {
-        checkpoint(file, 'TRUNCATE');
-        lastStamp.set(file, walState(file).stamp);
-        continue;
-      }
-      let row = checkpoint(file, 'PASSIVE');
-      // Caught up, and the frame count did not drop (the WAL did not start over): again.
-      for (let pass = 0; pass < EXTRA_PASSES && row.log > 0 && row.checkpointed === row.log; pass++) {
-        const next = checkpoint(file, 'PASSIVE');
-        const restarted = next.log < row.log;
-        row = next;
-        if (restarted) break;
-      }
-      // The frames in use (the file keeps its largest size when the WAL starts over).
-      const frameBytes = connection(file).pragma('page_size', { simple: true }) + 24;
-      if (row.log * frameBytes > capBytes) checkpoint(file, 'RESTART');
+      checkpoint(file, 'PASSIVE');
+      if (size > capBytes) checkpoint(file, 'TRUNCATE');
     } catch (err) {
       const code = err && typeof err === 'object' && typeof err.code === 'string' ? err.code : undefined;
       parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), code, file });

@@ -9,11 +9,9 @@
  * its own connections (wal-checkpointer-worker.js): it polls the size of each file's -wal
  * and, past a threshold, runs a PASSIVE checkpoint, which never blocks writers or readers.
  * Once a checkpoint has copied every frame, the next commit starts the WAL over from its
- * beginning, so the file stops growing; a commit landing during the checkpoint defers that,
- * so a pass that caught up is followed by short ones, a few at most. Should steady writes
- * still keep the WAL from starting over, past a cap it tries a RESTART that waits for no
- * one (it runs only when it gets the write lock at once). An idle, large WAL is truncated.
- * (A TRUNCATE under load was measured holding the write lock for 20–40 ms: never then.)
+ * beginning, so the file stops growing. Should steady writes keep a PASSIVE checkpoint from
+ * ever catching up, past a cap it also tries a TRUNCATE that waits for no one (it runs only
+ * when it gets the write lock at once), which keeps the WAL bounded.
  *
  * A writer that never pauses (a rebuild's batches back to back) can still outrun it: a
  * checkpoint from another connection only lets the WAL start over if it copies the last
@@ -34,7 +32,7 @@ export interface WalCheckpointerOptions {
   files: string[];
   /** WAL size past which a PASSIVE checkpoint runs (default 4 MiB). */
   thresholdBytes?: number;
-  /** WAL size past which a RESTART is tried too, without waiting (default 4 × threshold). */
+  /** WAL size past which a TRUNCATE is tried too, without waiting (default 4 × threshold). */
   capBytes?: number;
   /** How often the WAL sizes are looked at (default 200 ms). */
   intervalMs?: number;
@@ -46,7 +44,7 @@ export interface WalCheckpointerOptions {
 
 export interface CheckpointRun {
   file: string;
-  mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE';
+  mode: 'PASSIVE' | 'TRUNCATE';
   busy: number;
   log: number;
   checkpointed: number;

@@ -2,8 +2,7 @@
  * WAL checkpoints run off the hot path (engine/store/wal-checkpointer.ts): the store's writer
  * and the read-model connection have autocheckpoint off, and the checkpointer thread keeps
  * their WAL files under a bound. Without the checkpointer the same load grows the WAL past
- * that bound (so the bound is the checkpointer's doing), the data is intact on reopening, and
- * an idle WAL is truncated.
+ * that bound (so the bound is the checkpointer's doing), and the data is intact on reopening.
  * Sizes are asserted, never times.
  */
 import { statSync } from 'node:fs';
@@ -13,7 +12,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../engine/store/index.js';
 import { WAL_BACKSTOP_PAGES, WalCheckpointer, type CheckpointRun } from '../../engine/store/wal-checkpointer.js';
 import { ProjectionRunner } from '../../projections/index.js';
-import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-wal-checkpoint-');
@@ -80,7 +78,7 @@ describe('WAL checkpoints off the hot path', () => {
     } finally {
       await store.close();
     }
-    console.log(`with checkpointer: largest WAL ${(largest / MiB).toFixed(2)} MiB, ${runs.length} checkpoints (${runs.filter((r) => r.mode !== 'PASSIVE').length} RESTART/TRUNCATE)`);
+    console.log(`with checkpointer: largest WAL ${(largest / MiB).toFixed(2)} MiB, ${runs.length} checkpoints (${runs.filter((r) => r.mode === 'TRUNCATE').length} TRUNCATE)`);
     expect(errors).toEqual([]);
     expect(runs.some((r) => r.mode === 'PASSIVE' && r.checkpointed > 0)).toBe(true);
     expect(largest).toBeLessThan(BOUND);
@@ -120,9 +118,6 @@ describe('WAL checkpoints off the hot path', () => {
         batch(i * EVENTS_PER_APPEND);
         largest = Math.max(largest, walSize(file));
       }
-      // Once nothing is written, the checkpointer truncates the WAL to give the space back.
-      expect(largest).toBeGreaterThan(settings.thresholdBytes);
-      await eventually(() => expect(walSize(file)).toBeLessThanOrEqual(settings.thresholdBytes), 10_000);
     } finally {
       await log.close();
       await checkpointer.stop();
