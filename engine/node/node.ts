@@ -11,11 +11,6 @@
  * run of this node left behind — only once it listens (a node that cannot bind its port
  * never started), and requests wait for it, so no session opened meanwhile is forgotten.
  *
- * WAL checkpoints do not run inside a commit: the read-model connection (like the store's
- * writer) has autocheckpoint off but for a 64 MiB backstop, and a checkpointer thread
- * (engine/store/wal-checkpointer.ts) keeps readmodels.sqlite's WAL bounded from its own
- * connection.
- *
  * Every start-up failure is a StartupError (or ConfigError) whose message names what
  * failed, the setting that controls it and what to do: the CLI prints that one line.
  */
@@ -26,7 +21,6 @@ import { syncExtension } from '../../sync/index.js';
 import { toNewEvents } from '../domain/index.js';
 import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
 import { SqliteEventStore, nodeStream, withReadTimings, withUpcasting, type EventStore } from '../store/index.js';
-import { WAL_BACKSTOP_PAGES, WalCheckpointer } from '../store/wal-checkpointer.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { CommandHandler } from './command-handler.js';
 import { StartupError, dataDirError, loadConfig, type NodeConfig } from './config.js';
@@ -67,8 +61,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const metrics = createMetrics(config.nodeId);
   // The store's background errors (feed hiccups, index repair, a full disk) go to the log once it exists.
   let reportStoreError: (err: unknown) => void = () => undefined;
-  // A failed WAL checkpoint is retried by the checkpointer; it is only logged (a warning).
-  let reportCheckpointError = (err: Error) => console.warn(err.message);
   const jetstream =
     givenStore instanceof JetStreamEventStore
       ? givenStore
@@ -86,23 +78,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       cluster
         ? cluster.busMetrics.timedAppends(jetstream!)
         : (givenStore ??
-            openEmbeddedStore(
-              config.dataDir,
-              metrics,
-              (err) => {
-                metrics.storeWriteFailures.inc();
-                reportStoreError(err);
-              },
-              (err) => reportCheckpointError(err),
-            )),
+            openEmbeddedStore(config.dataDir, metrics, (err) => {
+              metrics.storeWriteFailures.inc();
+              reportStoreError(err);
+            })),
       (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
     ),
   );
-  const readModelsFile = join(config.dataDir, 'readmodels.sqlite');
   const readModels = openInDataDir(config.dataDir, 'readmodels.sqlite', (file) => ProjectionRunner.openDatabase(file));
-  // Read-model updates commit on the hot path: their checkpoints run on the checkpointer's thread.
-  readModels.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`); // only a backstop at 64 MiB
-  const readModelCheckpoints = new WalCheckpointer({ files: [readModelsFile], onError: (err) => reportCheckpointError(err) });
   // A projection that throws stops alone and retries (projections/runner.ts): counted, shown, logged.
   let logProjectionError = (projection: string, err: unknown, failure: object) => console.error(`projection ${projection} stopped; retrying`, failure, err);
   runner = new ProjectionRunner(store, readModels, [
@@ -125,7 +108,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   const app = await createHttpServer(config);
-  reportCheckpointError = (err) => app.log.warn({ err }, 'WAL checkpoint failed; retrying');
   logProjectionError = (projection, err, failure) =>
     app.log.error({ err, projection, failure }, 'projection stopped on an event; it retries (skip a poison event: parley skip --help)');
   // Requests that arrive between listening and `NodeStarted` wait for it (see the header).
@@ -169,7 +151,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     stopFanOut();
     await runner!.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
-    await readModelCheckpoints.stop();
     readModels.close();
   };
   try {
@@ -226,24 +207,17 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
         stopFanOut();
         await runner!.stop();
         await store.close();
-        await readModelCheckpoints.stop();
         readModels.close();
       })()),
   };
 }
 
 /** The embedded store in the data directory, with its group commits and write failures observed. */
-function openEmbeddedStore(
-  dataDir: string,
-  metrics: ReturnType<typeof createMetrics>,
-  onWriteFailure: (err: Error) => void,
-  onCheckpointError: (err: Error) => void,
-): SqliteEventStore {
+function openEmbeddedStore(dataDir: string, metrics: ReturnType<typeof createMetrics>, onWriteFailure: (err: Error) => void): SqliteEventStore {
   return openInDataDir(
     dataDir,
     'events.sqlite',
-    (file) =>
-      new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), onWriteFailure, checkpointer: { onError: onCheckpointError } }),
+    (file) => new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), onWriteFailure }),
   );
 }
 

@@ -22,9 +22,6 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
-// No checkpoint inside a commit: the store's WAL checkpointer does them from its own thread.
-// Only if it falls far behind does a commit checkpoint, as a backstop (wal-checkpointer.ts).
-db.pragma(`wal_autocheckpoint = ${Number(workerData.autocheckpointPages) || 0}`);
 const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').pluck();
 const findKey = db.prepare('SELECT fingerprint, result FROM idempotency WHERE key = ?');

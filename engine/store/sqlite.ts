@@ -15,10 +15,6 @@
  * go on — and the next batch simply tries again, so writes come back by themselves when
  * the disk has room. Should the writer thread itself die, it is started again (with
  * backoff) and the events it committed without reporting are fed to the listeners.
- *
- * No commit ever includes a WAL checkpoint: the writer's autocheckpoint is off and a
- * checkpointer thread of the store's own (wal-checkpointer.ts) keeps the WAL bounded (the
- * writer checkpoints itself only as a backstop, should the WAL reach 64 MiB).
  */
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -33,7 +29,6 @@ import type {
   StoredEvent,
 } from './port.js';
 import { ConcurrencyError, StoreUnavailableError } from './errors.js';
-import { WAL_BACKSTOP_PAGES, WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 
 interface PendingAppend {
   stream: string;
@@ -99,11 +94,6 @@ export interface SqliteStoreOptions {
   onBatch?: (appends: number, events: number, seconds: number) => void;
   /** Told when a batch could not be committed (full disk, I/O error) or the writer thread died. */
   onWriteFailure?: (err: Error) => void;
-  /**
-   * The WAL checkpointer's settings (thresholds, onError). `false` runs none: the WAL then
-   * grows until the store closes — only for tests that show what the checkpointer prevents.
-   */
-  checkpointer?: Omit<WalCheckpointerOptions, 'files'> | false;
 }
 
 export class SqliteEventStore implements EventStore {
@@ -127,14 +117,12 @@ export class SqliteEventStore implements EventStore {
   private readonly listeners = new Set<FeedListener>();
   private closed = false;
   private readonly stmts;
-  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('wal_autocheckpoint = 0'); // it only reads; the writer's backstop: startWriter()
     this.db.exec(SCHEMA);
     this.stmts = {
       version: this.db.prepare('SELECT max(seq) AS v FROM events WHERE stream = ?').pluck(),
@@ -150,15 +138,10 @@ export class SqliteEventStore implements EventStore {
     };
     this.head = (this.stmts.head.get() as number | null) ?? 0;
     this.writer = this.startWriter();
-    if (options.checkpointer !== false && options.file !== ':memory:') {
-      this.checkpointer = new WalCheckpointer({ ...options.checkpointer, files: [options.file] });
-    }
   }
 
   private startWriter(): Worker {
-    const writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), {
-      workerData: { file: this.options.file, autocheckpointPages: WAL_BACKSTOP_PAGES },
-    });
+    const writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: { file: this.options.file } });
     writer.on('message', (reply: WriterReply) => {
       if (writer !== this.writer) return; // a lost writer's last words: its batch was already failed
       if ('ready' in reply) this.ready(writer);
@@ -417,7 +400,6 @@ export class SqliteEventStore implements EventStore {
     }
     this.listeners.clear();
     clearTimeout(this.restartTimer);
-    await this.checkpointer?.stop();
     await this.writer?.terminate();
     this.db.close();
   }
