@@ -6,32 +6,17 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { freePortRange } from '../helpers/ports.js';
 
 const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir('parley-cluster-lifecycle-');
 afterAll(() => dir.remove());
 
-const isFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-
-async function freeRange(count: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
-    if (ok) return base;
-  }
-}
 
 /** Running, and not a zombie waiting for a parent that died to be reaped by init. */
 const alive = (pid: number) => {
@@ -55,8 +40,8 @@ function natsVersion(): [number, number] {
 
 describe('parley cluster lifecycle', () => {
   it('takes every node and nats-server along when it is killed with SIGKILL', async () => {
-    const basePort = await freeRange(2);
-    const natsBasePort = await freeRange(9);
+    const basePort = await freePortRange(2);
+    const natsBasePort = await freePortRange(9);
     const child = spawn(
       process.execPath,
       [BIN, 'cluster', '--nodes', '2', '--base-port', String(basePort), '--nats-base-port', String(natsBasePort), '--data-dir', dir.path],

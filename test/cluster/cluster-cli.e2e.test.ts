@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,26 +12,12 @@ import { signToken } from '../../engine/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { freePortRange } from '../helpers/ports.js';
 
 const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir('parley-cluster-cli-');
 afterAll(() => dir.remove());
 
-const isFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-
-async function freeBasePort(count: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
-    if (ok) return base;
-  }
-}
 
 const alive = (pid: number) => {
   try {
@@ -45,7 +30,7 @@ const alive = (pid: number) => {
 
 describe('parley cluster', () => {
   it('starts 3 NATS servers and 3 nodes, serves across nodes, and stops them all on SIGTERM', async () => {
-    const basePort = await freeBasePort(3);
+    const basePort = await freePortRange(3);
     const child = spawn(process.execPath, [BIN, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dir.path], {
       env: { ...process.env, PARLEY_JWT_SECRET: '', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,14 +6,14 @@
  * Real SQLite files.
  */
 import type Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteEventStore, decorate, type EventStore, type NewEvent } from '../../engine/store/index.js';
+import { SqliteEventStore, decorate, type EventStore } from '../../engine/store/index.js';
 import { isParleyError } from '../../protocol/index.js';
 import { ProjectionRunner, defineProjection } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { posted } from '../helpers/events.js';
 
 const dir = tempDir();
 const open: Array<{ close(): unknown }> = [];
@@ -21,14 +21,6 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-function posted(text: string): NewEvent {
-  return {
-    id: randomUUID(),
-    type: 'MessagePosted',
-    data: { messageId: randomUUID(), author: 'alice', text, format: 'plain' },
-    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 2 },
-  };
-}
 
 /** Message texts in a table of its own, with a reader-only index that a bulk load drops. */
 const texts = (name: string, options: { poisoned?: boolean; failSetup?: () => boolean } = {}) =>

@@ -21,6 +21,7 @@ import {
 } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { posted } from '../helpers/events.js';
 
 const dir = tempDir();
 const open: Array<{ close(): unknown }> = [];
@@ -28,14 +29,6 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-function posted(text: string): NewEvent {
-  return {
-    id: randomUUID(),
-    type: 'MessagePosted',
-    data: { messageId: randomUUID(), author: 'alice', text, format: 'plain' },
-    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 2 },
-  };
-}
 
 /** Keeps every message text it saw, in a table of its own; throws on texts starting with "poison". */
 const texts = (name: string, poisoned = true) =>
