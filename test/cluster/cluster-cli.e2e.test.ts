@@ -4,7 +4,7 @@
  * another; SIGTERM stops every process it started.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,14 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** The last lines of every node's log, for a failure message. */
+const nodeLogs = () =>
+  [1, 2, 3]
+    .map((i) => join(dir.path, `node-${i}`, 'parley.log'))
+    .filter((f) => existsSync(f))
+    .map((f) => `\n${f}:\n${readFileSync(f, 'utf8').split('\n').slice(-15).join('\n')}`)
+    .join('');
 
 describe('parley cluster', () => {
   it('starts 3 NATS servers and 3 nodes, serves across nodes, and stops them all on SIGTERM', async () => {
@@ -73,7 +81,7 @@ describe('parley cluster', () => {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       for (const m of out.matchAll(/ pid (\d+) /g)) if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
       child.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
+      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}${nodeLogs()}`);
     }
   }, 120_000);
 });
