@@ -10,12 +10,14 @@ import type { ServerFrame } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { spawnNode, startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
 
 let nats: NatsSingle;
 let nodes: TestNode[];
 const streamName = `PARLEY_X_${randomUUID().slice(0, 8)}`;
+const witnessDir = tempDir();
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -28,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all((nodes ?? []).map((n) => n.destroy()));
   await nats?.stop();
+  witnessDir.remove();
 });
 
 async function conversation(creator: string, members: string[], via = nodes[0]!): Promise<string> {
@@ -175,12 +178,33 @@ describe('nodes over one JetStream stream', () => {
       const all = await nodes[0]!.store.readAll(0, 100_000);
       expect(all.some((e) => e.type === 'UserOnline' && e.data.userId === 'fay')).toBe(true);
     });
-    await leaving.destroy();
-    await eventually(() => expect(nodes[0]!.cluster!.alive()).not.toContain(leaving.config.nodeId), 3000);
-    // Past the expiry: its users went offline through the log, nobody recorded a death.
-    await new Promise((r) => setTimeout(r, 1500));
-    const all = await nodes[0]!.store.readAll(0, 100_000);
-    expect(all.filter((e) => e.type === 'NodeExpired')).toEqual([]);
-    expect(all.filter((e) => e.type === 'UserOffline' && e.data.userId === 'fay')).toHaveLength(1);
+    // The sentinel: a witness node that goes silent (SIGSTOP) after the clean leave is
+    // declared expired after its last heartbeat, so once its NodeExpired is in the log the
+    // leaver's expiry would have been recorded too, had it been treated as dead.
+    const witnessId = `witness-${randomUUID().slice(0, 8)}`;
+    const witness = await spawnNode(witnessDir.path, {
+      NATS_URL: nats.url,
+      PARLEY_STREAM: streamName,
+      PARLEY_NODE_ID: witnessId,
+      PARLEY_HEARTBEAT_SECONDS: '0.2',
+      PARLEY_PRESENCE_EXPIRY_SECONDS: '1',
+    });
+    try {
+      await eventually(() => expect(nodes[0]!.cluster!.alive()).toContain(witnessId), 10_000);
+      await leaving.destroy();
+      await eventually(() => expect(nodes[0]!.cluster!.alive()).not.toContain(leaving.config.nodeId), 3000);
+      witness.process.kill('SIGSTOP');
+      const expired = await eventually(async () => {
+        const all = await nodes[0]!.store.readAll(0, 100_000);
+        expect(all.some((e) => e.type === 'NodeExpired' && e.data.nodeId === witnessId)).toBe(true);
+        return all;
+      }, 15_000);
+      // Its users went offline through the log, and nobody recorded its death.
+      expect(expired.filter((e) => e.type === 'NodeExpired' && e.data.nodeId === leaving.config.nodeId)).toEqual([]);
+      expect(expired.filter((e) => e.type === 'UserOffline' && e.data.userId === 'fay')).toHaveLength(1);
+    } finally {
+      witness.process.kill('SIGCONT');
+      await witness.kill('SIGKILL');
+    }
   });
 });

@@ -147,8 +147,13 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       await Promise.all(Array.from({ length: 5 }, (_, i) => store.append(stream, [ev(`E${i}`)], { expectedVersion: i })));
       await eventually(() => expect(seen.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]));
       stop();
+      // A listener that stays is the sentinel: once it has the next event, a listener
+      // that had not stopped would have it too.
+      const witness: StoredEvent[] = [];
+      const stopWitness = store.subscribe((events) => witness.push(...events.filter((e) => e.stream === stream)));
       await store.append(stream, [ev('after')], { expectedVersion: 5 });
-      await new Promise((r) => setTimeout(r, 50));
+      await eventually(() => expect(witness.map((e) => e.type)).toEqual(['after']));
+      stopWitness();
       expect(seen).toHaveLength(5);
     });
 

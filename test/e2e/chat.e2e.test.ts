@@ -99,14 +99,19 @@ describe('chatting', () => {
 
   it('invites, leaves, and stops delivering to a member who left', async () => {
     const { body: c } = await alice().post('/v1/conversations', { title: 'Members', members: [] });
+    // Bob stays in this one: a post here after the secret is the sentinel (a socket gets
+    // events in log order, so once it has this one it would have had the secret).
+    const { body: stay } = await alice().post('/v1/conversations', { title: 'Still a member', members: ['bob'] });
     expect((await alice().post(`/v1/conversations/${c.id}/members`, { userId: 'bob' })).status).toBe(200);
     const b = await connectWs(node.url, tokenFor('bob'));
-    b.send({ type: 'subscribe', conversations: [{ conversationId: c.id, afterSeq: 0 }] });
-    await b.next((f) => f.type === 'caught-up');
+    b.send({ type: 'subscribe', conversations: [{ conversationId: c.id, afterSeq: 0 }, { conversationId: stay.id, afterSeq: 0 }] });
+    await b.next((f) => f.type === 'caught-up' && f.conversationId === stay.id);
+    await b.next((f) => f.type === 'caught-up' && f.conversationId === c.id);
     expect((await bob().delete(`/v1/conversations/${c.id}/members/bob`)).status).toBe(200);
     await b.next((f) => f.type === 'event' && f.event.type === 'MemberLeft');
     await alice().post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'after-leave', text: 'secret' });
-    await new Promise((r) => setTimeout(r, 100));
+    await alice().post(`/v1/conversations/${stay.id}/messages`, { clientMessageId: 'sentinel', text: 'sentinel' });
+    await b.next((f) => events([f], stay.id).some((e) => e.type === 'MessagePosted'));
     expect(events(b.frames, c.id).some((e) => e.type === 'MessagePosted')).toBe(false);
     expect((await bob().get(`/v1/conversations/${c.id}/messages`)).status).toBe(403);
     b.close();

@@ -331,7 +331,22 @@ describe('client-lib e2e', () => {
     cleanups.push(() => c.close());
     const state = await when(c.connection, (s) => s.status === 'stopped');
     expect(state.close?.code).toBe(4401);
-    await new Promise((r) => setTimeout(r, 300));
+    // The sentinel: a witness on the same backoff whose node refuses connections retries
+    // meanwhile; after 8 of its retries (each ≥ 10 ms, the later ones ≥ 25 ms) well past the
+    // 50 ms longest delay, a client that was going to reconnect would have.
+    let witnessAsked = 0;
+    const witness = await createClient({
+      url: `http://127.0.0.1:${await freePort()}`,
+      userId: 'witness',
+      token: () => {
+        witnessAsked += 1;
+        return 'never-sent';
+      },
+      storage: new MemoryStorage(),
+      backoff: { initialMs: 20, maxMs: 50 },
+    });
+    cleanups.push(() => witness.close());
+    await eventually(() => expect(witnessAsked).toBeGreaterThanOrEqual(8), 10_000, 5);
     expect(asked).toBe(1);
     expect(c.connection.get().status).toBe('stopped');
   });

@@ -32,14 +32,17 @@ describe('durability', () => {
     await s.next((f) => f.type === 'ready');
     // Many commands in flight at once, so they share group commits.
     const acks = new Map<string, number>();
+    let fiftyAcked!: () => void;
+    const fifty = new Promise<void>((r) => (fiftyAcked = r));
     s.ws.on('message', (raw) => {
       const f = JSON.parse(raw.toString());
       if (f.type === 'ack') acks.set(f.id, f.result.seq);
+      if (acks.size === 50) fiftyAcked();
     });
     for (let i = 0; i < 300; i++) {
       s.send({ type: 'command', id: `k${i}`, command: { type: 'PostMessage', conversationId: c.id, text: `message ${i}` } });
     }
-    while (acks.size < 50) await new Promise((r) => setTimeout(r, 1));
+    await fifty;
     await node.kill('SIGKILL');
     const acked = new Map(acks);
     expect(acked.size).toBeGreaterThanOrEqual(50);

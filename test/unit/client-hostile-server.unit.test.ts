@@ -99,6 +99,13 @@ describe('client Connection against a hostile server', () => {
 });
 
 describe('client against a failing local storage', () => {
+  /**
+   * Node reports a rejection nobody handled once the microtask queue has drained, before
+   * the next macrotask; the failures here settle through microtasks, so two turns of the
+   * event loop are past that point.
+   */
+  const afterRejectionsReported = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)));
+
   function collectUnhandled(): { seen: unknown[]; stop: () => void } {
     const seen: unknown[] = [];
     const on = (err: unknown) => seen.push(err);
@@ -125,7 +132,7 @@ describe('client against a failing local storage', () => {
         await eventually(() => expect(opened).toBe(1));
         sync.destroy();
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await afterRejectionsReported();
       expect(unhandled.seen).toEqual([]);
     } finally {
       unhandled.stop();
@@ -148,7 +155,7 @@ describe('client against a failing local storage', () => {
       sender.kick();
       await eventually(() => expect(sent).toEqual(['cmd-1']));
       sender.onReply({ type: 'ack', id: 'cmd-1', result: { seq: 1 } } as never);
-      await new Promise((r) => setTimeout(r, 50));
+      await afterRejectionsReported();
       expect(unhandled.seen).toEqual([]);
     } finally {
       unhandled.stop();
