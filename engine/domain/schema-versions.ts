@@ -4,7 +4,7 @@
  * read, so projections, the feed and deciders only ever see current shapes.
  *
  * To change an event's shape: bump its version here, add an upcaster from the previous
- * version, and keep a stored old event in the tests (test/int/upcasting.int.test.ts).
+ * version, and keep a stored old event in the tests (test/e2e/upcasting.e2e.test.ts).
  */
 import type { StoredEvent } from '../store/port.js';
 
