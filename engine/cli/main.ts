@@ -4,31 +4,24 @@
  * environment (see README, Configuration). Exit codes: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from 'node:util';
-import { cluster } from './cluster.js';
-import { exportLog } from './export.js';
-import { importLog } from './import.js';
-import { rebuild } from './rebuild.js';
-import { replay } from './replay.js';
-import { serve } from './serve.js';
-import { skip } from './skip.js';
-import { stats } from './stats.js';
-import { tail } from './tail.js';
-import { token } from './token.js';
 import { isUsageError } from './usage-error.js';
-import { verify } from './verify.js';
 
-const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<void> }> = {
-  serve: { summary: 'Run a node (PORT, DATA_DIR, PARLEY_JWT_SECRET, …)', run: serve },
-  token: { summary: 'Print a bearer token for a user: parley token <userId> [--ttl 24h] [--admin]', run: token },
-  rebuild: { summary: 'Drop and rebuild read models from the log: parley rebuild [projection…]', run: rebuild },
-  replay: { summary: 'Print or re-project events of the log or a conversation; time travel with --at', run: replay },
-  tail: { summary: 'Follow the live event feed of a node, filtered (admin token)', run: tail },
-  export: { summary: 'Write the log and idempotency records as NDJSON: parley export [--out FILE]', run: exportLog },
-  import: { summary: 'Load an export into an empty store: parley import [--in FILE]', run: importLog },
-  stats: { summary: 'Streams, events per type, file sizes, head position, read-model lag', run: stats },
-  verify: { summary: 'Check dense seqs, positions, and read models against a fresh replay', run: verify },
-  skip: { summary: 'Make one read model pass over a poison event: parley skip --projection NAME --position N', run: skip },
-  cluster: { summary: 'Start a local cluster: 3 NATS JetStream servers and N nodes (parley cluster --nodes 3)', run: cluster },
+type Run = (args: string[]) => Promise<void>;
+
+// Each command is imported when it runs, so `parley --help` or `parley token` does not load
+// Fastify, NATS, SQLite and Yjs for nothing.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = {
+  serve: { summary: 'Run a node (PORT, DATA_DIR, PARLEY_JWT_SECRET, …)', load: async () => (await import('./serve.js')).serve },
+  token: { summary: 'Print a bearer token for a user: parley token <userId> [--ttl 24h] [--admin]', load: async () => (await import('./token.js')).token },
+  rebuild: { summary: 'Drop and rebuild read models from the log: parley rebuild [projection…]', load: async () => (await import('./rebuild.js')).rebuild },
+  replay: { summary: 'Print or re-project events of the log or a conversation; time travel with --at', load: async () => (await import('./replay.js')).replay },
+  tail: { summary: 'Follow the live event feed of a node, filtered (admin token)', load: async () => (await import('./tail.js')).tail },
+  export: { summary: 'Write the log and idempotency records as NDJSON: parley export [--out FILE]', load: async () => (await import('./export.js')).exportLog },
+  import: { summary: 'Load an export into an empty store: parley import [--in FILE]', load: async () => (await import('./import.js')).importLog },
+  stats: { summary: 'Streams, events per type, file sizes, head position, read-model lag', load: async () => (await import('./stats.js')).stats },
+  verify: { summary: 'Check dense seqs, positions, and read models against a fresh replay', load: async () => (await import('./verify.js')).verify },
+  skip: { summary: 'Make one read model pass over a poison event: parley skip --projection NAME --position N', load: async () => (await import('./skip.js')).skip },
+  cluster: { summary: 'Start a local cluster: 3 NATS JetStream servers and N nodes (parley cluster --nodes 3)', load: async () => (await import('./cluster.js')).cluster },
 };
 
 // `parley replay | head`: a reader that stops early is not an error.
@@ -46,13 +39,16 @@ if (!command) {
   for (const [n, c] of Object.entries(COMMANDS)) out.write(`  ${n.padEnd(10)} ${c.summary}\n`);
   process.exitCode = out === process.stderr ? 2 : 0;
 } else {
-  command.run(rest).catch((err: Error & { code?: string }) => {
-    if (isUsageError(err)) {
-      process.stderr.write(`parley ${name}: ${err.message}\nsee: parley ${name} --help\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`parley ${name}: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
-    process.exitCode = 1;
-  });
+  command
+    .load()
+    .then((run) => run(rest))
+    .catch((err: Error & { code?: string }) => {
+      if (isUsageError(err)) {
+        process.stderr.write(`parley ${name}: ${err.message}\nsee: parley ${name} --help\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stderr.write(`parley ${name}: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
+      process.exitCode = 1;
+    });
 }
