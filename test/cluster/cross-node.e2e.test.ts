@@ -192,7 +192,7 @@ describe('nodes over one JetStream stream', () => {
     try {
       await eventually(() => expect(nodes[0]!.cluster!.alive()).toContain(witnessId), 10_000);
       await leaving.destroy();
-      await eventually(() => expect(nodes[0]!.cluster!.alive()).not.toContain(leaving.config.nodeId), 3000);
+      await eventually(() => expect(nodes[0]!.cluster!.alive()).not.toContain(leaving.config.nodeId), 10_000);
       witness.process.kill('SIGSTOP');
       const expired = await eventually(async () => {
         const all = await nodes[0]!.store.readAll(0, 100_000);
