@@ -22,6 +22,7 @@ const client = await createClient({
 });
 client.connection.subscribe((s) => console.log('connection', s.status, s.close?.reason ?? '')); // connecting | online | offline | stopped
 client.failures.subscribe((f) => console.warn('refused', f.code, f.item.command.type));
+client.presence.subscribe((people) => console.log('online:', Object.keys(people).filter((u) => people[u]!.online).join(', ')));
 
 const id = await client.createConversation('Team', ['bob']); // works offline: a local id until acked
 const room = await client.conversation(id);
