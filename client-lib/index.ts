@@ -1,6 +1,7 @@
 /**
- * client-lib: Parley's offline-first client. This entry is browser-safe (no Node
- * imports); Node apps import `client-lib/node.js`, which adds `FileStorage` and `ws`.
+ * `@parley/client`: Parley's offline-first client. This entry is browser-safe (no Node
+ * imports); Node apps import `@parley/client/node`, which adds `FileStorage` and `ws`.
+ * Built as its own package (package.json here); examples/ holds an app for each entry.
  *
  * ```ts
  * const client = await createClient({ url, userId: 'alice', token: () => getToken(), storage: await IndexedDbStorage.open('parley-alice') });

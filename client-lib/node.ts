@@ -1,5 +1,5 @@
 /**
- * The Node entry of client-lib: everything of the browser entry, plus `FileStorage` and
+ * The Node entry (`@parley/client/node`): everything of the browser entry, plus `FileStorage` and
  * a `createClient` that uses the `ws` package for its WebSocket.
  */
 import WebSocket from 'ws';

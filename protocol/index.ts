@@ -8,3 +8,5 @@ export * from './commands.js';
 export * from './events.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './doc-names.js';
+export * from './sync-frames.js';

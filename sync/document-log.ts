@@ -18,8 +18,7 @@ import type Database from 'better-sqlite3';
 import * as Y from 'yjs';
 import type { EventStore, Projection, StoredEvent } from './engine-types.js';
 import { conversationStream, userStream } from '../engine/store/index.js';
-import type { DocRef } from './doc-name.js';
-import { parseDocName } from './doc-name.js';
+import { parseDocName, type DocRef } from '../protocol/index.js';
 import { CONTENT_EVENT_TYPES, docNameOfEvent, updateOf } from './events.js';
 
 export interface DocumentsProjectionOptions {

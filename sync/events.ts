@@ -11,13 +11,14 @@
  * `text` is `doc.getText('text').toString()`: the one Y.Text every Parley document uses.
  *
  * A message body's history starts with its `MessagePosted`: the posted text, inserted by
- * the reserved client id 0 (`seedUpdate`). The seed is the same bytes wherever it is made,
- * so server and clients can each make it and merging them changes nothing.
+ * the reserved client id 0 (`seedUpdate`, protocol/message-body-seed.ts). The seed is the
+ * same bytes wherever it is made, so server and clients can each make it and merging them
+ * changes nothing.
  */
-import * as Y from 'yjs';
 import type { StoredEvent } from '../engine/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
-import { docNames, type DocRef } from './doc-name.js';
+import { docNames, type DocRef } from '../protocol/index.js';
+import { seedUpdate } from '../protocol/message-body-seed.js';
 
 export interface MessageBodyEdited {
   type: 'MessageBodyEdited';
@@ -37,9 +38,6 @@ export const DOCUMENT_EVENT_TYPES = ['MessageBodyEdited', 'NotesUpdated', 'Draft
 /** Events that put content into a document: the document events and a message's post. */
 export const CONTENT_EVENT_TYPES = ['MessagePosted', ...DOCUMENT_EVENT_TYPES] as const;
 
-/** The name of the Y.Text whose plain text events carry. */
-export const TEXT_NAME = 'text';
-
 /** The event recording `update` (already integrated) for the document `ref`. */
 export function documentEvent(ref: DocRef, update: Uint8Array, text: string): DocumentEvent {
   const encoded = toBase64(update);
@@ -51,19 +49,6 @@ export function documentEvent(ref: DocRef, update: Uint8Array, text: string): Do
     case 'draft':
       return { type: 'DraftUpdated', data: { conversationId: ref.conversationId, update: encoded, text } };
   }
-}
-
-/** The client id that inserts a message's posted text; no real replica uses it. */
-export const SEED_CLIENT_ID = 0;
-
-/** The update that puts a message's posted text into its empty body document. */
-export function seedUpdate(text: string): Uint8Array {
-  const doc = new Y.Doc();
-  doc.clientID = SEED_CLIENT_ID;
-  if (text.length > 0) doc.getText(TEXT_NAME).insert(0, text);
-  const update = Y.encodeStateAsUpdate(doc);
-  doc.destroy();
-  return update;
 }
 
 /** The document a stored event updates, or undefined when it is not a document event. */

@@ -8,10 +8,10 @@ import type { NodeExtension } from './engine-types.js';
 import { documentsProjection } from './document-log.js';
 import { SyncServer, type SyncOptions } from './sync-server.js';
 
-export { docNames, parseDocName, docNameOf, type DocRef } from './doc-name.js';
+export { docNames, parseDocName, docNameOf, type DocRef } from '../protocol/index.js';
+export { TEXT_NAME } from '../protocol/message-body-seed.js';
 export {
   DOCUMENT_EVENT_TYPES,
-  TEXT_NAME,
   docNameOfEvent,
   type DocumentEvent,
   type MessageBodyEdited,

@@ -10,9 +10,8 @@
  * Pure functions over the conversation decider's state, so the same check runs before an
  * update is applied and again inside the version-checked append.
  */
-import type { ErrorCode } from '../protocol/index.js';
+import type { DocRef, ErrorCode } from '../protocol/index.js';
 import type { domain } from '../engine/index.js';
-import type { DocRef } from './doc-name.js';
 
 type ConversationState = Readonly<domain.ConversationState>;
 

@@ -29,7 +29,8 @@ export function documentStorageOn(storage: KeyValueStorage, prefix = 'yjs:'): Do
 
 /** Keeps states in memory (tests; apps that need no restarts). */
 export class MemoryDocumentStorage implements DocumentStorage {
-  readonly states = new Map<string, Uint8Array>();
+  // Typed out: inferred, it is declared as `Uint8Array<ArrayBufferLike>`, which TypeScript before 5.7 cannot read.
+  readonly states: Map<string, Uint8Array> = new Map();
   async get(name: string): Promise<Uint8Array | undefined> {
     return this.states.get(name);
   }

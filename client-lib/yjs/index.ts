@@ -5,5 +5,6 @@
  */
 export { DocumentSync, type DocumentSyncOptions, type SyncStatus, type WebSocketLike } from './document-sync.js';
 export { type DocumentStorage, type KeyValueStorage, MemoryDocumentStorage, documentStorageOn } from './document-storage.js';
-export { docNames, seedMessageBody, TEXT_NAME } from './doc-names.js';
+export { docNames } from '../../protocol/index.js';
+export { seedMessageBody, TEXT_NAME } from '../../protocol/message-body-seed.js';
 export { Documents, type DocumentsOptions } from './documents.js';

@@ -10,18 +10,16 @@
  *                                    answers was neither stored nor forwarded
  *   3 query awareness
  *
- * Mirrors sync/wire.ts on the server; the two agree by these numbers, which are
- * y-protocols' own.
+ * The message types come from protocol/sync-frames.ts, as the server's do (sync/wire.ts);
+ * they are y-protocols' own numbers.
  */
 import * as encoding from 'lib0/encoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
+import { MESSAGE_AWARENESS, MESSAGE_SYNC } from '../../protocol/index.js';
 
-export const MESSAGE_SYNC = 0;
-export const MESSAGE_AWARENESS = 1;
-export const MESSAGE_AUTH = 2;
-export const MESSAGE_QUERY_AWARENESS = 3;
+export { MESSAGE_SYNC, MESSAGE_AWARENESS, MESSAGE_AUTH, MESSAGE_QUERY_AWARENESS } from '../../protocol/index.js';
 
 export function writeStep1(doc: Y.Doc): Uint8Array {
   const encoder = encoding.createEncoder();

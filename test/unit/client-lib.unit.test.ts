@@ -1,15 +1,11 @@
-/** client-lib's pure parts: backoff, the message model and optimistic view, the outbox, file storage. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+/** client-lib's pure parts: backoff, the message model and optimistic view, the outbox (FileStorage: test/int/file-storage.int.test.ts). */
 import { describe, expect, it } from 'vitest';
 import type { WireEvent } from '../../protocol/index.js';
 import { backoffDelay } from '../../client-lib/backoff.js';
-import { FileStorage } from '../../client-lib/file-storage.js';
 import { localIdFor } from '../../client-lib/ids.js';
 import { applyEvent, mergeHistory, viewOf, type Message } from '../../client-lib/messages.js';
 import { Outbox } from '../../client-lib/outbox.js';
-import { MemoryStorage, namespaced } from '../../client-lib/storage.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { MemoryStorage } from '../../client-lib/storage.js';
 
 const posted = (seq: number, text: string, commandId = `c${seq}`): WireEvent => ({
   conversationId: 'c',
@@ -82,32 +78,5 @@ describe('outbox', () => {
     await again.load();
     expect(again.items.get().map((i) => i.id)).toEqual(['k2']);
     expect(again.resolved(again.items.get()[0]!.command)).toEqual({ type: 'PostMessage', conversationId: 'srv', text: 'x' });
-  });
-});
-
-describe('storage', () => {
-  it('FileStorage writes atomically and reads back what it wrote, ignoring a torn temp file', async () => {
-    const dir = tempDir();
-    try {
-      const file = join(dir.path, 'sub', 'store.json');
-      const s = await FileStorage.open(file);
-      await Promise.all([s.put('a/1', { n: 1 }), s.put('a/2', [2]), s.put('b', 'x')]);
-      await s.delete('b');
-      await s.close();
-      expect(existsSync(file)).toBe(true);
-      expect(readFileSync(file, 'utf8')).not.toContain('"b"');
-      // A crash mid-write leaves at most a partial temp file next to the intact one.
-      writeFileSync(`${file}.999.tmp`, '{"a/1": {"n": ');
-      const r = await FileStorage.open(file);
-      expect(await r.get('a/1')).toEqual({ n: 1 });
-      expect(await r.keys('a/')).toEqual(['a/1', 'a/2']);
-      const ns = namespaced(r, 'ext/yjs/');
-      await ns.put('doc', { v: 1 });
-      expect(await ns.keys('')).toEqual(['doc']);
-      expect(await r.get('ext/yjs/doc')).toEqual({ v: 1 });
-      await r.close();
-    } finally {
-      dir.remove();
-    }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Document names. Every Yjs document Parley syncs has a name that says what it belongs to
- * and therefore who may write it (see write-rule.ts):
+ * and therefore who may write it (sync/write-rule.ts). The server parses them; clients
+ * build them to open `/v1/sync/<docName>`, so both take them from here.
  *
  *   msg:<conversationId>:<messageId>     a message body after posting
  *   notes:<conversationId>               a conversation's shared notes
@@ -17,8 +18,11 @@ export type DocRef =
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 export const docNames = {
+  /** A message's body; its author writes, the conversation's members read. */
   messageBody: (conversationId: string, messageId: string): string => `msg:${conversationId}:${messageId}`,
+  /** A conversation's shared notes; its members read and write. */
   notes: (conversationId: string): string => `notes:${conversationId}`,
+  /** One user's draft in one conversation; only that user reads and writes. */
   draft: (userId: string, conversationId: string): string => `draft:${userId}:${conversationId}`,
 };
 
@@ -38,6 +42,7 @@ export function parseDocName(name: string): DocRef | null {
   return null;
 }
 
+/** The name of the document `ref`: the inverse of `parseDocName`. */
 export function docNameOf(ref: DocRef): string {
   switch (ref.kind) {
     case 'message':
