@@ -4,6 +4,9 @@
  * An HTTP error body and a WebSocket `error` frame carry the same `{ code, message }`;
  * the HTTP status is the one in this table. Codes are stable API: add, never rename.
  */
+import type { Static } from '@sinclair/typebox';
+import type * as S from './schema/index.js';
+
 export const ERRORS = {
   unauthorized: { status: 401, message: 'A valid bearer token is required' },
   forbidden: { status: 403, message: 'You are not allowed to do this' },
@@ -30,11 +33,8 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** The body of every error response and the payload of every error frame. */
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-}
+/** The body of every error response and the payload of every error frame (schema/errors.ts). */
+export type ErrorBody = Static<typeof S.ErrorBody>;
 
 /** An error that carries one of the shared codes; thrown by the server, rebuilt by clients. */
 export class ParleyError extends Error {
