@@ -15,7 +15,7 @@
  * so server and clients can each make it and merging them changes nothing.
  */
 import * as Y from 'yjs';
-import type { StoredEvent } from '../engine/index.js';
+import type { StoredEvent } from './engine-types.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import { docNames, type DocRef } from './doc-name.js';
 

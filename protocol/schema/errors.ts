@@ -1,5 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { ERRORS, type ErrorCode as Code } from '../errors.js';
+import { ERRORS } from '../error-codes.js';
+
+type Code = keyof typeof ERRORS;
 
 export const ErrorCode = Type.Union((Object.keys(ERRORS) as Code[]).map((code) => Type.Literal(code)));
 
