@@ -4,24 +4,21 @@
  *
  * Every command carries a client-generated id (`commandId`; for PostMessage the
  * `clientMessageId` doubles as it). Re-sending a command id returns the original result
- * and appends nothing, across restarts.
+ * and appends nothing, across restarts. The shapes are defined once, as schemas, in
+ * schema/commands.ts; these are their types.
  */
-export type Command =
-  | { type: 'CreateConversation'; title: string; members: string[] }
-  | { type: 'AddMember'; conversationId: string; userId: string }
-  | { type: 'RemoveMember'; conversationId: string; userId: string }
-  | { type: 'PostMessage'; conversationId: string; text: string; format?: MessageFormat }
-  | { type: 'DeleteMessage'; conversationId: string; messageId: string }
-  | { type: 'AddReaction'; conversationId: string; messageId: string; emoji: string }
-  | { type: 'RemoveReaction'; conversationId: string; messageId: string; emoji: string }
-  | { type: 'MarkRead'; conversationId: string; seq: number };
+import type { Static } from '@sinclair/typebox';
+import type * as S from './schema/index.js';
+
+export type Command = Static<typeof S.Command>;
 
 /** How clients should render a message's text; the server stores it verbatim either way. */
-export type MessageFormat = 'plain' | 'markdown';
+export type MessageFormat = Static<typeof S.MessageFormat>;
 
 export type CommandType = Command['type'];
 
-export const COMMAND_TYPES: readonly CommandType[] = [
+/** Every command type; the compiler checks the list against the schemas both ways. */
+export const COMMAND_TYPES = [
   'CreateConversation',
   'AddMember',
   'RemoveMember',
@@ -30,11 +27,9 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'AddReaction',
   'RemoveReaction',
   'MarkRead',
-];
+] as const satisfies readonly CommandType[];
+const everyType: Exclude<CommandType, (typeof COMMAND_TYPES)[number]> extends never ? true : false = true;
+void everyType;
 
 /** What an acknowledged command returns. `seq` is the conversation's version after it. */
-export interface CommandResult {
-  conversationId: string;
-  seq: number;
-  messageId?: string;
-}
+export type CommandResult = Static<typeof S.CommandResult>;

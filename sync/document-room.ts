@@ -22,7 +22,7 @@ import type { WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { CLOSE, ParleyError, isParleyError, type DocRef, type ErrorBody, type ErrorCode } from '../protocol/index.js';
-import { TEXT_NAME } from '../protocol/message-body-seed.js';
+import { TEXT_NAME } from '../protocol/yjs/index.js';
 import { AwarenessOwners, type AwarenessHolder } from './awareness-owners.js';
 import type { SyncLimits } from './limits.js';
 import { PendingUpdates, type PendingLedger } from './pending-updates.js';

@@ -11,14 +11,14 @@
  * `text` is `doc.getText('text').toString()`: the one Y.Text every Parley document uses.
  *
  * A message body's history starts with its `MessagePosted`: the posted text, inserted by
- * the reserved client id 0 (`seedUpdate`, protocol/message-body-seed.ts). The seed is the
+ * the reserved client id 0 (`seedUpdate`, protocol/yjs/index.ts). The seed is the
  * same bytes wherever it is made, so server and clients can each make it and merging them
  * changes nothing.
  */
-import type { StoredEvent } from '../engine/index.js';
+import type { StoredEvent } from './engine-types.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import { docNames, type DocRef } from '../protocol/index.js';
-import { seedUpdate } from '../protocol/message-body-seed.js';
+import { seedUpdate } from '../protocol/yjs/index.js';
 
 export interface MessageBodyEdited {
   type: 'MessageBodyEdited';

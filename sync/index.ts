@@ -4,12 +4,12 @@
  * rule per document, every accepted update appended to the log as an event, snapshots for
  * bounded loading. Add it to a node with `startNode({ extensions: [syncExtension()] })`.
  */
-import type { NodeExtension } from './engine-types.js';
+import type { SyncNodeExtension } from './engine-types.js';
 import { documentsProjection } from './document-log.js';
 import { SyncServer, type SyncOptions } from './sync-server.js';
 
 export { docNames, parseDocName, docNameOf, type DocRef } from '../protocol/index.js';
-export { TEXT_NAME } from '../protocol/message-body-seed.js';
+export { TEXT_NAME } from '../protocol/yjs/index.js';
 export {
   DOCUMENT_EVENT_TYPES,
   docNameOfEvent,
@@ -22,9 +22,10 @@ export { rebuildDocument, loadDocument, documentsProjection, type AsOf, type Loa
 export { readRefusal, writeRefusal } from './write-rule.js';
 export { SYNC_LIMITS, type SyncLimits } from './limits.js';
 export type { SyncOptions, SyncServer } from './sync-server.js';
+export type { SyncHost, SyncNodeExtension } from './host.js';
 
 /** A sync extension; `server` is set once the node registered it (for tests and ops). */
-export interface SyncExtension extends NodeExtension {
+export interface SyncExtension extends SyncNodeExtension {
   server: SyncServer | null;
 }
 

@@ -26,7 +26,7 @@ import { loadDocument } from './document-log.js';
 import { DocumentRoom, newPeer, type Peer, type Refusal } from './document-room.js';
 import { SYNC_LIMITS, type SyncLimits } from './limits.js';
 import { PendingLedger } from './pending-updates.js';
-import type { NodeContext, StoredEvent } from './engine-types.js';
+import type { StoredEvent, SyncHost } from './engine-types.js';
 import { documentEvent, docNameOfEvent, updateOf } from './events.js';
 import { writeRefusal, readRefusal } from './write-rule.js';
 
@@ -60,7 +60,7 @@ export class SyncServer {
   private readonly socketsByUser = new Map<string, number>();
 
   constructor(
-    private readonly ctx: NodeContext,
+    private readonly ctx: SyncHost,
     private readonly options: SyncOptions = {},
   ) {
     const registers = [ctx.metrics.registry];

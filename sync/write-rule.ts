@@ -11,7 +11,7 @@
  * update is applied and again inside the version-checked append.
  */
 import type { DocRef, ErrorCode } from '../protocol/index.js';
-import type { domain } from '../engine/index.js';
+import type { domain } from './engine-types.js';
 
 type ConversationState = Readonly<domain.ConversationState>;
 

@@ -9,7 +9,7 @@ import type { ClientExtension, ExtensionContext } from '../extension.js';
 import { DocumentSync, type DocumentSyncOptions } from './document-sync.js';
 import { documentStorageOn } from './document-storage.js';
 import { docNames } from '../../protocol/index.js';
-import { seedMessageBody } from '../../protocol/message-body-seed.js';
+import { seedMessageBody } from '../../protocol/yjs/index.js';
 
 export interface DocumentsOptions {
   /** Opens a document socket; default: the global WebSocket with `?token=` (browsers). */

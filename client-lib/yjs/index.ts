@@ -6,5 +6,5 @@
 export { DocumentSync, type DocumentSyncOptions, type SyncStatus, type WebSocketLike } from './document-sync.js';
 export { type DocumentStorage, type KeyValueStorage, MemoryDocumentStorage, documentStorageOn } from './document-storage.js';
 export { docNames } from '../../protocol/index.js';
-export { seedMessageBody, TEXT_NAME } from '../../protocol/message-body-seed.js';
+export { seedMessageBody, TEXT_NAME } from '../../protocol/yjs/index.js';
 export { Documents, type DocumentsOptions } from './documents.js';

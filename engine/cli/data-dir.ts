@@ -7,7 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openLogStore } from '../cluster/index.js';
 import { loadConfig } from '../node/index.js';
-import { SqliteEventStore, withUpcasting, type EventStore } from '../store/index.js';
+import { withUpcasting } from '../domain/index.js';
+import { SqliteEventStore, type EventStore } from '../store/index.js';
 
 export interface DataDirFiles {
   dir: string;

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
 import { loadConfig } from '../node/index.js';
 import { openLogStore } from '../cluster/index.js';
-import { withUpcasting } from '../store/index.js';
+import { withUpcasting } from '../domain/index.js';
 import { progressBar } from './progress.js';
 import { UsageError } from './usage-error.js';
 

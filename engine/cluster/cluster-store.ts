@@ -10,14 +10,29 @@ import { connect } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { NodeConfig } from '../node/index.js';
 import { SqliteEventStore, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
 
+/**
+ * The node settings a cluster member needs (a node's whole configuration satisfies it):
+ * declared here, not imported from the node, because the node is built on the cluster.
+ */
+export interface ClusterSettings {
+  nodeId: string;
+  dataDir: string;
+  natsUrls: string[];
+  streamName: string;
+  /** Stream replicas; null: keep what the stream has (1 for a new one). */
+  replicas: number | null;
+  natsRetryBudgetMs: number;
+  heartbeatSeconds: number;
+  presenceExpirySeconds: number;
+}
+
 /** Connects to JetStream with the node's cluster settings (stream, replicas, retry budget). */
-export async function connectClusterStore(config: NodeConfig, onError: (err: unknown) => void): Promise<JetStreamEventStore> {
+export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<JetStreamEventStore> {
   const replicas = config.replicas ?? (await replicasOfStream(config));
   return JetStreamEventStore.connect({
     servers: config.natsUrls,
@@ -40,7 +55,7 @@ export async function connectClusterStore(config: NodeConfig, onError: (err: unk
  * makes the stream match the replicas it is given, so a node started without
  * PARLEY_REPLICAS must ask rather than assume 1 and scale an R3 log down.
  */
-async function replicasOfStream(config: NodeConfig): Promise<number> {
+async function replicasOfStream(config: ClusterSettings): Promise<number> {
   const nc = await connect({ servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -54,7 +69,7 @@ async function replicasOfStream(config: NodeConfig): Promise<number> {
 }
 
 /** The log of a node's configuration: JetStream when NATS URLs are set, else SQLite in DATA_DIR (for CLI tools such as rebuild). */
-export async function openLogStore(config: NodeConfig): Promise<EventStore> {
+export async function openLogStore(config: ClusterSettings): Promise<EventStore> {
   if (config.natsUrls.length === 0) return new SqliteEventStore({ file: join(config.dataDir, 'events.sqlite') });
   return connectClusterStore(config, () => undefined);
 }
@@ -78,7 +93,7 @@ export interface ClusterMembership {
 }
 
 export function clusterMembership(
-  config: NodeConfig,
+  config: ClusterSettings,
   jetstream: JetStreamEventStore,
   registry: Registry,
   appliedPosition: () => number,

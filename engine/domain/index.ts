@@ -3,4 +3,5 @@ export * from './conversation.js';
 export * from './presence.js';
 export { toNewEvents } from './new-events.js';
 export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
+export { withUpcasting } from './upcasting.js';
 export { isWellFormed, toWellFormed } from './well-formed.js';

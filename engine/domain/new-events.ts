@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NewEvent } from '../store/port.js';
+import type { NewEvent } from '../store/index.js';
 import { schemaVersionOf } from './schema-versions.js';
 
 /** Stamps decided events with ids and metadata, ready to append. */

@@ -6,7 +6,7 @@
  * To change an event's shape: bump its version here, add an upcaster from the previous
  * version, and keep a stored old event in the tests (test/e2e/upcasting.e2e.test.ts).
  */
-import type { StoredEvent } from '../store/port.js';
+import type { StoredEvent } from '../store/index.js';
 
 export const SCHEMA_VERSIONS: Readonly<Record<string, number>> = {
   ConversationCreated: 1,

@@ -2,11 +2,14 @@
  * Admin-only routes (tokens with `role: "admin"`): the event feed, analytics, and the
  * projections' state and rebuilds. Everyone else gets 403.
  */
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ParleyError } from '../../protocol/index.js';
+import { Params, Queries, Requests, Responses } from '../../protocol/schema/index.js';
 import { analyticsReport } from '../../projections/index.js';
 import { streamFeed, type FeedQuery } from './event-feed.js';
 import type { Gateway } from './gateway.js';
+import { errorResponses } from './http-routes.js';
 
 function requireAdmin(request: FastifyRequest): void {
   if (request.user.role !== 'admin') throw new ParleyError('forbidden', 'This route needs an admin token');
@@ -28,36 +31,19 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
       {
         schema: {
           summary: 'Every event from a global position, as NDJSON or Server-Sent Events (Accept: text/event-stream)',
-          querystring: {
-            type: 'object',
-            properties: {
-              from: { type: 'integer', minimum: 0, default: 0 },
-              conversation: { type: 'string', maxLength: 200 },
-              types: { type: 'string', maxLength: 2000 },
-              follow: { type: 'boolean', default: false },
-              limit: { type: 'integer', minimum: 1 },
-            },
-            additionalProperties: false,
-          },
+          querystring: Queries.feed,
         },
       },
       (request, reply) => streamFeed(gw.store, request, reply),
     );
 
-    admin.get<{ Querystring: { from?: string; to?: string; conversation?: string } }>(
+    admin.get<{ Querystring: Static<typeof Queries.analytics> }>(
       '/v1/admin/analytics',
       {
         schema: {
           summary: 'Messages per conversation per hour, active users per day, median time to first reply, reactions by emoji',
-          querystring: {
-            type: 'object',
-            properties: {
-              from: { type: 'string', maxLength: 40, description: 'ISO 8601 time' },
-              to: { type: 'string', maxLength: 40, description: 'ISO 8601 time' },
-              conversation: { type: 'string', maxLength: 200 },
-            },
-            additionalProperties: false,
-          },
+          querystring: Queries.analytics,
+          response: { 200: Responses.analytics, ...errorResponses },
         },
       },
       async (request) => {
@@ -67,7 +53,8 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
       },
     );
 
-    admin.get('/v1/admin/projections', { schema: { summary: 'Each projection: version, checkpoint, lag, state (running, failed, rebuilding), its failure and skipped positions' } }, async () => {
+    const projectionsSummary = 'Each projection: version, checkpoint, lag, state (running, failed, rebuilding), its failure and skipped positions';
+    admin.get('/v1/admin/projections', { schema: { summary: projectionsSummary, response: { 200: Responses.projections, ...errorResponses } } }, async () => {
       const head = await gw.store.headPosition();
       return {
         head,
@@ -81,17 +68,14 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
       };
     });
 
-    admin.post<{ Params: { name: string }; Body: { position: number; reason?: string } }>(
+    admin.post<{ Params: Static<typeof Params.projection>; Body: Static<typeof Requests.skip> }>(
       '/v1/admin/projections/:name/skip',
       {
         schema: {
           summary: 'Make a projection pass over the event at a position (a poison event), recorded; a stopped projection resumes',
-          body: {
-            type: 'object',
-            properties: { position: { type: 'integer', minimum: 1 }, reason: { type: 'string', maxLength: 500 } },
-            required: ['position'],
-            additionalProperties: false,
-          },
+          params: Params.projection,
+          body: Requests.skip,
+          response: { 200: Responses.skip, ...errorResponses },
         },
       },
       async (request) => {
@@ -101,9 +85,15 @@ export function registerAdminRoutes(app: FastifyInstance, gw: Gateway): void {
       },
     );
 
-    admin.post<{ Params: { name: string } }>(
+    admin.post<{ Params: Static<typeof Params.projection> }>(
       '/v1/admin/projections/:name/rebuild',
-      { schema: { summary: 'Truncate a projection and replay the log into it, while the node keeps serving' } },
+      {
+        schema: {
+          summary: 'Truncate a projection and replay the log into it, while the node keeps serving',
+          params: Params.projection,
+          response: { 200: Responses.rebuilt, ...errorResponses },
+        },
+      },
       async (request) => {
         const { name } = request.params;
         if (!gw.runner.projectionNames.includes(name)) throw new ParleyError('invalid_request', `Unknown projection ${name}`);

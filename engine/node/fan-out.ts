@@ -12,12 +12,23 @@ import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
 import { frame, LiveRun } from './frames.js';
 import type { Metrics } from './metrics.js';
-import type { Session } from './session.js';
 
 const PRESENCE_TYPES = new Set(['UserOnline', 'UserOffline', 'NodeExpired', 'NodeResumed']);
 
+/** A socket that live events are delivered to (a WebSocket session). */
+export interface Recipient {
+  readonly userId: string;
+  /** The live events of one commit for a conversation it follows. */
+  offer(run: LiveRun): void;
+  /** Its user left (or was removed from) a conversation at `seq`: no more of its events. */
+  memberLeft(conversationId: string, seq: number): void;
+  /** A frame that may be dropped when the socket is congested (typing, presence). */
+  sendEphemeral(f: string | Buffer): void;
+  send(f: string | Buffer): void;
+}
+
 export class FanOut {
-  private readonly byConversation = new Map<string, Set<Session>>();
+  private readonly byConversation = new Map<string, Set<Recipient>>();
   /** Whether each user was last announced online, so a node's coming and going is told once. */
   private readonly announced = new Map<string, boolean>();
 
@@ -35,13 +46,13 @@ export class FanOut {
     this.onError = (err, message) => log.error({ err }, message);
   }
 
-  add(conversationId: string, session: Session): void {
+  add(conversationId: string, session: Recipient): void {
     let set = this.byConversation.get(conversationId);
     if (!set) this.byConversation.set(conversationId, (set = new Set()));
     set.add(session);
   }
 
-  remove(conversationId: string, session: Session): void {
+  remove(conversationId: string, session: Recipient): void {
     const set = this.byConversation.get(conversationId);
     if (!set) return;
     set.delete(session);
@@ -114,7 +125,7 @@ export class FanOut {
   }
 
   /** Typing is ephemeral: a socket that is not reading misses it rather than buffering it. */
-  typing(conversationId: string, from: Session): void {
+  typing(conversationId: string, from: Recipient): void {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
     // Built once as bytes for all of them (see LiveRun).
@@ -130,7 +141,7 @@ export class FanOut {
     if (!always && this.announced.get(userId) === view.online) return;
     this.announced.set(userId, view.online);
     const f = Buffer.from(frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen }));
-    const reached = new Set<Session>();
+    const reached = new Set<Recipient>();
     for (const conversationId of conversationIdsOf(this.readModels, userId)) {
       for (const s of this.byConversation.get(conversationId) ?? []) {
         if (!reached.has(s)) {

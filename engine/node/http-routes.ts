@@ -4,25 +4,17 @@
  * own writes. Non-members get 403 whether or not the conversation exists.
  */
 import { randomUUID } from 'node:crypto';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ParleyError, type Command, type MessageFormat } from '../../protocol/index.js';
+import { ParleyError, type Command } from '../../protocol/index.js';
+import { CommandResult, Params, Queries, Requests, Responses } from '../../protocol/schema/index.js';
 import { conversationsOf, isMember, membersOf, presenceOf, readMessages, searchMessages } from '../../projections/index.js';
 import type { Gateway } from './gateway.js';
-import { bodies } from './schemas.js';
 
-const idParam = {
-  type: 'object',
-  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
-  required: ['id'],
-} as const;
 const error = { $ref: 'Error#' } as const;
-const errors = { 400: error, 401: error, 403: error, 404: error, 409: error, 413: error, 422: error, 429: error, 503: error };
-const commandResult = {
-  type: 'object',
-  properties: { conversationId: { type: 'string' }, seq: { type: 'integer' }, messageId: { type: 'string' } },
-} as const;
-
-const created = { type: 'object', properties: { id: { type: 'string' }, seq: { type: 'integer' } } } as const;
+/** Every error a route can answer, in the shared error shape. */
+export const errorResponses = { 400: error, 401: error, 403: error, 404: error, 409: error, 413: error, 422: error, 429: error, 500: error, 503: error };
+const commandAnswer = { 200: CommandResult, ...errorResponses };
 
 /**
  * The command id of a request: from the body, the Idempotency-Key header, or fresh. A
@@ -57,13 +49,13 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     if (!isMember(gw.readModels, conversationId, request.user.sub)) throw new ParleyError('forbidden');
   };
 
-  app.post<{ Body: { title: string; members: string[]; commandId?: string } }>(
+  app.post<{ Body: Static<typeof Requests.createConversation> }>(
     '/v1/conversations',
     {
       schema: {
         summary: 'Create a conversation; the caller becomes a member',
-        body: bodies.createConversation,
-        response: { 201: created, 200: created, ...errors },
+        body: Requests.createConversation,
+        response: { 201: Responses.created, 200: Responses.created, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -73,37 +65,41 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.get('/v1/conversations', { schema: { summary: "The caller's conversations with last message and unread count" } }, async (request) => {
-    await gw.consistentReads();
-    return { conversations: conversationsOf(gw.readModels, request.user.sub) };
-  });
+  app.get(
+    '/v1/conversations',
+    { schema: { summary: "The caller's conversations with last message and unread count", response: { 200: Responses.conversations, ...errorResponses } } },
+    async (request) => {
+      await gw.consistentReads();
+      return { conversations: conversationsOf(gw.readModels, request.user.sub) };
+    },
+  );
 
-  app.post<{ Params: { id: string }; Body: { userId: string; commandId?: string } }>(
+  app.post<{ Params: Static<typeof Params.conversation>; Body: Static<typeof Requests.addMember> }>(
     '/v1/conversations/:id/members',
-    { schema: { summary: 'Add a member (invite)', params: idParam, body: bodies.addMember, response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'Add a member (invite)', params: Params.conversation, body: Requests.addMember, response: commandAnswer } },
     async (request) => {
       const cmd: Command = { type: 'AddMember', conversationId: request.params.id, userId: request.body.userId };
       return (await run(request, cmd, commandIdOf(request, request.body))).result;
     },
   );
 
-  app.delete<{ Params: { id: string; userId: string } }>(
+  app.delete<{ Params: Static<typeof Params.member> }>(
     '/v1/conversations/:id/members/:userId',
-    { schema: { summary: 'Remove a member; anyone may remove themselves (leave), the creator anyone', response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'Remove a member; anyone may remove themselves (leave), the creator anyone', params: Params.member, response: commandAnswer } },
     async (request) => {
       const cmd: Command = { type: 'RemoveMember', conversationId: request.params.id, userId: request.params.userId };
       return (await run(request, cmd, commandIdOf(request))).result;
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { clientMessageId: string; text: string; format?: MessageFormat } }>(
+  app.post<{ Params: Static<typeof Params.conversation>; Body: Static<typeof Requests.postMessage> }>(
     '/v1/conversations/:id/messages',
     {
       schema: {
         summary: 'Post a message; re-sending a clientMessageId returns the original result (200) and appends nothing',
-        params: idParam,
-        body: bodies.postMessage,
-        response: { 201: commandResult, 200: commandResult, ...errors },
+        params: Params.conversation,
+        body: Requests.postMessage,
+        response: { 201: CommandResult, ...commandAnswer },
       },
     },
     async (request, reply) => {
@@ -114,21 +110,14 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { after?: number; before?: number; limit: number } }>(
+  app.get<{ Params: Static<typeof Params.conversation>; Querystring: Static<typeof Queries.messages> }>(
     '/v1/conversations/:id/messages',
     {
       schema: {
         summary: 'Messages in seq order: after a seq (forwards, default after=0) or before a seq (the page before it)',
-        params: idParam,
-        querystring: {
-          type: 'object',
-          properties: {
-            after: { type: 'integer', minimum: 0 },
-            before: { type: 'integer', minimum: 1 },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-          additionalProperties: false,
-        },
+        params: Params.conversation,
+        querystring: Queries.messages,
+        response: { 200: Responses.messages, ...errorResponses },
       },
     },
     async (request) => {
@@ -139,18 +128,18 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.delete<{ Params: { id: string; messageId: string } }>(
+  app.delete<{ Params: Static<typeof Params.message> }>(
     '/v1/conversations/:id/messages/:messageId',
-    { schema: { summary: 'Delete a message (its author only)', response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'Delete a message (its author only)', params: Params.message, response: commandAnswer } },
     async (request) => {
       const cmd: Command = { type: 'DeleteMessage', conversationId: request.params.id, messageId: request.params.messageId };
       return (await run(request, cmd, commandIdOf(request))).result;
     },
   );
 
-  app.post<{ Params: { id: string; messageId: string }; Body: { emoji: string; commandId?: string } }>(
+  app.post<{ Params: Static<typeof Params.message>; Body: Static<typeof Requests.reaction> }>(
     '/v1/conversations/:id/messages/:messageId/reactions',
-    { schema: { summary: 'React to a message', body: bodies.reaction, response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'React to a message', params: Params.message, body: Requests.reaction, response: commandAnswer } },
     async (request) => {
       const { id, messageId } = request.params;
       const cmd: Command = { type: 'AddReaction', conversationId: id, messageId, emoji: request.body.emoji };
@@ -158,9 +147,9 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.delete<{ Params: { id: string; messageId: string; emoji: string } }>(
+  app.delete<{ Params: Static<typeof Params.reaction> }>(
     '/v1/conversations/:id/messages/:messageId/reactions/:emoji',
-    { schema: { summary: 'Remove your reaction', response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'Remove your reaction', params: Params.reaction, response: commandAnswer } },
     async (request) => {
       const { id, messageId, emoji } = request.params;
       if (emoji.length > 64) throw new ParleyError('invalid_request', 'emoji is too long');
@@ -169,39 +158,37 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { seq: number; commandId?: string } }>(
+  app.post<{ Params: Static<typeof Params.conversation>; Body: Static<typeof Requests.markRead> }>(
     '/v1/conversations/:id/read',
-    { schema: { summary: 'Set your read marker to a seq', params: idParam, body: bodies.markRead, response: { 200: commandResult, ...errors } } },
+    { schema: { summary: 'Set your read marker to a seq', params: Params.conversation, body: Requests.markRead, response: commandAnswer } },
     async (request) => {
       const cmd: Command = { type: 'MarkRead', conversationId: request.params.id, seq: request.body.seq };
       return (await run(request, cmd, commandIdOf(request, request.body))).result;
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: Static<typeof Params.conversation> }>(
     '/v1/conversations/:id/presence',
-    { schema: { summary: 'Members online now, and when the others were last seen', params: idParam } },
+    {
+      schema: {
+        summary: 'Members online now, and when the others were last seen',
+        params: Params.conversation,
+        response: { 200: Responses.presence, ...errorResponses },
+      },
+    },
     async (request) => {
       await requireMember(request, request.params.id);
       return { members: presenceOf(gw.readModels, membersOf(gw.readModels, request.params.id)) };
     },
   );
 
-  app.get<{ Querystring: { q: string; conversation?: string; limit: number } }>(
+  app.get<{ Querystring: Static<typeof Queries.search> }>(
     '/v1/search',
     {
       schema: {
         summary: "Full-text search over the messages of the caller's conversations, newest first",
-        querystring: {
-          type: 'object',
-          properties: {
-            q: { type: 'string', minLength: 1, maxLength: 500 },
-            conversation: { type: 'string', maxLength: 200 },
-            limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-          },
-          required: ['q'],
-          additionalProperties: false,
-        },
+        querystring: Queries.search,
+        response: { 200: Responses.search, ...errorResponses },
       },
     },
     async (request) => {

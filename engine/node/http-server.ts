@@ -7,7 +7,8 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ERRORS, ParleyError, isParleyError } from '../../protocol/index.js';
+import { ParleyError, isParleyError } from '../../protocol/index.js';
+import { ErrorBody, Responses } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config.js';
 import type { Gateway } from './gateway.js';
 import { registerAdminRoutes } from './admin-routes.js';
@@ -66,12 +67,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   app.decorateRequest('user', null as unknown as TokenClaims);
-  app.addSchema({
-    $id: 'Error',
-    type: 'object',
-    properties: { code: { type: 'string', enum: Object.keys(ERRORS) }, message: { type: 'string' } },
-    required: ['code', 'message'],
-  });
+  app.addSchema({ ...ErrorBody, $id: 'Error' });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Parley', version: '1', description: 'Event-sourced chat engine. WebSocket protocol: PROTOCOL.md' },
@@ -149,7 +145,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
 
 /** Routes that need the node's parts: health, metrics, docs, the API and the gateway. */
 export function registerNodeRoutes(app: FastifyInstance, gw: Gateway): void {
-  app.get('/health', { schema: { summary: 'Liveness: the node id and its store kind' } }, async () => ({
+  app.get('/health', { schema: { summary: 'Liveness: the node id and its store kind', response: { 200: Responses.health } } }, async () => ({
     status: 'ok',
     nodeId: gw.config.nodeId,
     store: gw.store.kind,

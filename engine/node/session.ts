@@ -19,10 +19,11 @@ import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody, ty
 import { isMember } from '../../projections/index.js';
 import { isStoreUnavailableError } from '../store/index.js';
 import { CatchUpSlots } from './catch-up-slots.js';
+import type { Recipient } from './fan-out.js';
 import { errorFrame, frame, type LiveRun } from './frames.js';
-import type { Gateway } from './gateway.js';
 import { checkFrame } from './schemas.js';
 import { SendBuffer, type SlowCloseListener } from './send-buffer.js';
+import type { SessionHost } from './session-host.js';
 import { Subscription, type SubscriptionSink } from './subscription.js';
 import { TokenBucket } from './rate-limit.js';
 
@@ -34,7 +35,7 @@ const CATCH_UPS_AT_ONCE = 4;
 
 const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
 
-export class Session implements SubscriptionSink, SlowCloseListener {
+export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   /** Made at the first subscription. */
   private subs: Map<string, Subscription> | undefined;
   private bucket: TokenBucket | undefined;
@@ -46,7 +47,7 @@ export class Session implements SubscriptionSink, SlowCloseListener {
   constructor(
     private readonly socket: WebSocket,
     readonly userId: string,
-    private readonly gw: Gateway,
+    private readonly gw: SessionHost,
   ) {
     this.buffer = new SendBuffer(socket, gw.sendLimits, this);
   }

@@ -5,6 +5,5 @@
 export * from './port.js';
 export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions, type EventRow } from './sqlite.js';
-export { withUpcasting } from './upcasting.js';
 export { withReadTimings } from './timed-reads.js';
 export { decorate } from './decorate.js';

@@ -30,6 +30,7 @@ import {
   acceptedClientFrameTypes,
   acceptedCommandTypes,
   declaredClientFrameTypes,
+  declaredCommandTypes,
   fastifyRoutes,
   openApiRoutes,
   type OpenApiRoute,
@@ -397,8 +398,9 @@ async function sendFrame(fx: Fixture, who: Principal, key: string, c: FrameCase,
 describe('authorization matrix: WebSocket frames', () => {
   it('has an expectation for every client frame type and command type the protocol declares and the node accepts', () => {
     const declared = declaredClientFrameTypes().sort();
-    expect(acceptedClientFrameTypes().sort(), 'frame schemas (engine/node/schemas.ts) vs ClientFrame (protocol/frames.ts)').toEqual(declared);
-    expect(acceptedCommandTypes().sort(), 'command schemas vs COMMAND_TYPES').toEqual([...COMMAND_TYPES].sort());
+    expect(acceptedClientFrameTypes().sort(), 'frames the node checks vs the ClientFrame schema (protocol/schema)').toEqual(declared);
+    expect(acceptedCommandTypes([...COMMAND_TYPES]).sort(), 'commands the node checks vs COMMAND_TYPES').toEqual([...COMMAND_TYPES].sort());
+    expect(declaredCommandTypes().sort(), 'the Command schema vs COMMAND_TYPES').toEqual([...COMMAND_TYPES].sort());
     const derived = [...declared.filter((t) => t !== 'command'), ...COMMAND_TYPES.map((t) => `command:${t}`)].sort();
     expect(Object.keys(FRAMES).sort()).toEqual(derived);
   });

@@ -2,75 +2,45 @@
  * The node's attack surface, derived rather than copied, so a test that walks it cannot
  * silently miss a route, frame or command added later:
  *
- * - client frame types: the `ClientFrame` union of protocol/frames.ts (the declared
- *   protocol) and the keys of the frame schemas in engine/node/schemas.ts (what the node
- *   actually accepts), both read with the TypeScript parser;
- * - command types: `COMMAND_TYPES` of the protocol and the command schemas' keys;
+ * - client frame and command types: the protocol's schemas (protocol/schema), and which
+ *   of them the node's frame check takes (asked of `checkFrame`, not read from its source);
  * - HTTP routes: the OpenAPI document a node serves at /docs/json, and every route the
  *   Fastify instance has (hidden ones, such as the WebSocket upgrades, included).
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+import { checkFrame } from '../../engine/node/schemas.js';
+import { ClientFrame, Command } from '../../protocol/schema/index.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function parse(relative: string): ts.SourceFile {
-  const file = ROOT + relative;
-  return ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-}
-
-function findTypeAlias(source: ts.SourceFile, name: string): ts.TypeAliasDeclaration {
-  let found: ts.TypeAliasDeclaration | undefined;
-  source.forEachChild((n) => {
-    if (ts.isTypeAliasDeclaration(n) && n.name.text === name) found = n;
+const literalTypes = (union: { anyOf: Array<{ properties: { type: { const?: unknown } } }> }): string[] =>
+  union.anyOf.map((member) => {
+    const type = member.properties.type.const;
+    if (typeof type !== 'string') throw new Error('a union member without a literal type: update test/helpers/protocol-surface.ts');
+    return type;
   });
-  if (!found) throw new Error(`type ${name} not found in ${source.fileName}: update test/helpers/protocol-surface.ts`);
-  return found;
-}
 
-function findObjectLiteral(source: ts.SourceFile, variable: string): ts.ObjectLiteralExpression {
-  let found: ts.ObjectLiteralExpression | undefined;
-  const visit = (n: ts.Node): void => {
-    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.name.text === variable && n.initializer) {
-      let init: ts.Expression = n.initializer;
-      while (ts.isAsExpression(init) || ts.isSatisfiesExpression(init) || ts.isParenthesizedExpression(init)) init = init.expression;
-      if (ts.isObjectLiteralExpression(init)) found = init;
-    }
-    n.forEachChild(visit);
-  };
-  visit(source);
-  if (!found) throw new Error(`object ${variable} not found in ${source.fileName}: update test/helpers/protocol-surface.ts`);
-  return found;
-}
-
-function keysOf(object: ts.ObjectLiteralExpression): string[] {
-  return object.properties.map((p) => {
-    if (!p.name || !(ts.isIdentifier(p.name) || ts.isStringLiteral(p.name))) throw new Error(`unexpected key in ${p.getText()}`);
-    return p.name.text;
-  });
-}
-
-/** The `type` of every member of the `ClientFrame` union in protocol/frames.ts. */
+/** The `type` of every member of the protocol's `ClientFrame` schema. */
 export function declaredClientFrameTypes(): string[] {
-  const alias = findTypeAlias(parse('protocol/frames.ts'), 'ClientFrame');
-  const members = ts.isUnionTypeNode(alias.type) ? alias.type.types : [alias.type];
-  return members.map((m) => {
-    if (!ts.isTypeLiteralNode(m)) throw new Error(`ClientFrame member is not a type literal: ${m.getText()}`);
-    const prop = m.members.find((x) => ts.isPropertySignature(x) && x.name.getText() === 'type') as ts.PropertySignature | undefined;
-    if (!prop?.type || !ts.isLiteralTypeNode(prop.type) || !ts.isStringLiteral(prop.type.literal)) throw new Error(`ClientFrame member without a literal type: ${m.getText()}`);
-    return prop.type.literal.text;
+  return literalTypes(ClientFrame);
+}
+
+/** The `type` of every member of the protocol's `Command` schema. */
+export function declaredCommandTypes(): string[] {
+  return literalTypes(Command);
+}
+
+/** Of `candidates`, the frame types the node's frame check knows (anything but `unknown_command`). */
+export function acceptedClientFrameTypes(candidates: string[] = declaredClientFrameTypes()): string[] {
+  return candidates.filter((type) => {
+    const check = checkFrame({ type });
+    return check.ok || check.code !== 'unknown_command';
   });
 }
 
-/** Frame types the node validates (the keys of `frameSchemas` in engine/node/schemas.ts). */
-export function acceptedClientFrameTypes(): string[] {
-  return keysOf(findObjectLiteral(parse('engine/node/schemas.ts'), 'frameSchemas'));
-}
-
-/** Command types the node validates (the keys of `commandSchemas` in engine/node/schemas.ts). */
-export function acceptedCommandTypes(): string[] {
-  return keysOf(findObjectLiteral(parse('engine/node/schemas.ts'), 'commandSchemas'));
+/** Of `candidates`, the command types the node's frame check knows. */
+export function acceptedCommandTypes(candidates: string[] = declaredCommandTypes()): string[] {
+  return candidates.filter((type) => {
+    const check = checkFrame({ type: 'command', id: 'c', command: { type } });
+    return check.ok || check.code !== 'unknown_command';
+  });
 }
 
 /** A route of the OpenAPI document. */

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { docNames, parseDocName } from '../../protocol/index.js';
-import { SEED_CLIENT_ID, TEXT_NAME, seedMessageBody, seedUpdate } from '../../protocol/message-body-seed.js';
+import { SEED_CLIENT_ID, TEXT_NAME, seedMessageBody, seedUpdate } from '../../protocol/yjs/index.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 

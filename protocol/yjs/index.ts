@@ -8,8 +8,8 @@
  * (or a Yjs upgrade that encodes it differently) would make every stored body diverge from
  * the seeds clients make.
  *
- * Not re-exported by protocol/index.ts: it is the one part of the protocol that needs
- * Yjs, and the rest stays importable without it.
+ * Its own entry (protocol/yjs), not re-exported by protocol/index.ts: it is the one part
+ * of the protocol that needs Yjs, and the rest stays importable without it.
  */
 import * as Y from 'yjs';
 

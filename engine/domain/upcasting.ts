@@ -1,10 +1,10 @@
 /**
  * An EventStore seen through the upcasters: every read and the live feed give events in
- * their current shape. Appends pass through untouched.
+ * their current shape. Appends pass through untouched. The domain knows the shapes, so
+ * it wraps the store (the store knows nothing of the domain).
  */
-import { upcast } from '../domain/schema-versions.js';
-import { decorate } from './decorate.js';
-import type { EventStore } from './port.js';
+import { decorate, type EventStore } from '../store/index.js';
+import { upcast } from './schema-versions.js';
 
 export function withUpcasting(store: EventStore): EventStore {
   return decorate(store, {
