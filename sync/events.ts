@@ -17,21 +17,12 @@
  */
 import type { StoredEvent } from './engine-types.js';
 import { conversationIdOf } from '../engine/store/index.js';
-import { docNames, type DocRef } from '../protocol/index.js';
+import { docNames, type DocRef, type KnownEvent } from '../protocol/index.js';
 import { seedUpdate } from '../protocol/yjs/index.js';
 
-export interface MessageBodyEdited {
-  type: 'MessageBodyEdited';
-  data: { messageId: string; update: string; text: string };
-}
-export interface NotesUpdated {
-  type: 'NotesUpdated';
-  data: { update: string; text: string };
-}
-export interface DraftUpdated {
-  type: 'DraftUpdated';
-  data: { conversationId: string; update: string; text: string };
-}
+export type MessageBodyEdited = KnownEvent<'MessageBodyEdited'>;
+export type NotesUpdated = KnownEvent<'NotesUpdated'>;
+export type DraftUpdated = KnownEvent<'DraftUpdated'>;
 export type DocumentEvent = MessageBodyEdited | NotesUpdated | DraftUpdated;
 
 export const DOCUMENT_EVENT_TYPES = ['MessageBodyEdited', 'NotesUpdated', 'DraftUpdated'] as const;

@@ -6,9 +6,11 @@
  * To change an event's shape: bump its version here, add an upcaster from the previous
  * version, and keep a stored old event in the tests (test/e2e/upcasting.e2e.test.ts).
  */
+import type { EventType } from '../../protocol/index.js';
 import type { StoredEvent } from '../store/index.js';
 
-export const SCHEMA_VERSIONS: Readonly<Record<string, number>> = {
+/** One entry per type of the protocol's event catalogue: a new event type must say its version. */
+export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   ConversationCreated: 1,
   MemberJoined: 1,
   MemberLeft: 1,
@@ -29,7 +31,7 @@ export const SCHEMA_VERSIONS: Readonly<Record<string, number>> = {
 };
 
 export function schemaVersionOf(type: string): number {
-  return SCHEMA_VERSIONS[type] ?? 1;
+  return Object.hasOwn(SCHEMA_VERSIONS, type) ? SCHEMA_VERSIONS[type as EventType] : 1;
 }
 
 type Upcaster = (data: any) => unknown;

@@ -27,6 +27,25 @@ export const ConversationEvents = {
   NotesUpdated: event('NotesUpdated', Type.Object({ update: Type.String(), text: Type.String() })),
 } as const;
 
+/** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */
+export const UserAndNodeEvents = {
+  /** A user's first connection to a node. */
+  UserOnline: event('UserOnline', Type.Object({ userId: Str, nodeId: Str })),
+  /** A user's last disconnection from a node. */
+  UserOffline: event('UserOffline', Type.Object({ userId: Str, nodeId: Str })),
+  /** A Yjs update to the user's private draft of a conversation: base64 update and the merged text. */
+  DraftUpdated: event('DraftUpdated', Type.Object({ conversationId: Str, update: Type.String(), text: Type.String() })),
+  /** The node (re)started: sessions it held before are gone. */
+  NodeStarted: event('NodeStarted', Type.Object({ nodeId: Str })),
+  /** Cluster only: a surviving node saw this node's heartbeats stop, so its sessions are gone. */
+  NodeExpired: event('NodeExpired', Type.Object({ nodeId: Str, lastHeardAt: EpochMs, reportedBy: Str })),
+  /** Cluster only: the expired node is back (its heartbeats resumed); its sessions count again. */
+  NodeResumed: event('NodeResumed', Type.Object({ nodeId: Str })),
+} as const;
+
+/** Every event type the log holds, with its data: the one catalogue (EVENTS.md explains it). */
+export const Events = { ...ConversationEvents, ...UserAndNodeEvents } as const;
+
 export const ConversationEvent = Type.Union(Object.values(ConversationEvents) as Array<(typeof ConversationEvents)[keyof typeof ConversationEvents]>);
 
 /** Where and when an event happened, as delivered on the wire beside its type and data. */
