@@ -130,7 +130,7 @@ export class JetStreamEventStore implements EventStore {
       const js = jetstream(nc, { timeout: options.requestTimeoutMs });
       const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
       const subjects = new SubjectSpace(options.subjectPrefix);
-      await withRetryBudget('create stream', options.retryBudgetMs, () =>
+      await withRetryBudget('create stream', options.startupBudgetMs, () =>
         ensureStream(jsm, {
           name: options.streamName,
           subject: subjects.wildcard,
@@ -138,12 +138,12 @@ export class JetStreamEventStore implements EventStore {
           duplicateWindowMs: options.duplicateWindowMs,
         }),
       );
-      const index = await withRetryBudget('open idempotency index', options.retryBudgetMs, () =>
+      const index = await withRetryBudget('open idempotency index', options.startupBudgetMs, () =>
         IdempotencyIndex.open(nc, `${options.streamName}_IDEMPOTENCY`, options.replicas, options.requestTimeoutMs),
       );
       const log = new JetStreamLog(js, jsm, options, new DuplicateReporter(options.onError));
       // Keys whose index write was lost by a crashed node are findable once we are up.
-      await withRetryBudget('repair idempotency index', options.retryBudgetMs, () => repairIndex(log, index, options.requestTimeoutMs));
+      await withRetryBudget('repair idempotency index', options.startupBudgetMs, () => repairIndex(log, index, options.requestTimeoutMs));
       return new JetStreamEventStore(nc, log, index, subjects, options);
     } catch (err) {
       await nc.close().catch(() => undefined);

@@ -15,6 +15,13 @@ export interface JetStreamStoreOptions {
   /** How long transient failures are retried before StoreUnavailableError (default 15 s). */
   retryBudgetMs?: number;
   /**
+   * How long `connect` waits, once connected, for JetStream to take the stream and the
+   * index (default 60 s, never less than `retryBudgetMs`). A cluster started together with
+   * its nodes elects leaders and answers "insufficient resources" until every peer is
+   * current; a node starting then should wait, not exit. Nothing waits on it meanwhile.
+   */
+  startupBudgetMs?: number;
+  /**
    * How often the idempotency index is repaired from the log (default: half the duplicate
    * window, at most 15 s). Each run moves the shared checkpoint, so a node that restarts
    * re-checks at most this long of traffic before it listens.
@@ -41,6 +48,7 @@ export function resolveOptions(o: JetStreamStoreOptions): ResolvedOptions {
     indexRepairIntervalMs: o.indexRepairIntervalMs ?? Math.min(duplicateWindowMs / 2, 15_000),
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     retryBudgetMs: o.retryBudgetMs ?? 15_000,
+    startupBudgetMs: Math.max(o.startupBudgetMs ?? 60_000, o.retryBudgetMs ?? 15_000),
     name: o.name ?? 'parley-event-store',
     onError: o.onError ?? (() => undefined),
   };
