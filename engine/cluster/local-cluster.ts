@@ -29,7 +29,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PARLEY_BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
-const READY_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 90_000;
 
 export interface LocalClusterOptions {
   nodes: number;

@@ -65,7 +65,7 @@ export async function spawnNode(dataDir: string, env: Record<string, string> = {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`node did not start in time: ${stderr}`));
-    }, 60_000);
+    }, 90_000); // beyond the JetStream store's 60 s start-up wait
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       for (const line of buffer.split('\n')) {
