@@ -27,6 +27,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { natsLogFile, natsServerConfig, natsServerReady, type NatsServerSpec } from './nats-server.js';
 
 const PARLEY_BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const READY_TIMEOUT_MS = 90_000;
@@ -288,7 +289,7 @@ async function startNatsServers(
   sync: string,
   track: (info: Omit<LocalProcess, 'pid'>, child: ChildProcess) => Child,
 ): Promise<Child[]> {
-  const specs = [];
+  const specs: Array<{ name: string; port: number; monitor: number; route: number; dir: string }> = [];
   for (let i = 0; i < count; i++) {
     const [port, route, monitor] =
       basePort === undefined ? [await freePort(), await freePort(), await freePort()] : [basePort + i, basePort + count + i, basePort + 2 * count + i];
@@ -302,22 +303,19 @@ async function startNatsServers(
     }
   }
   const servers: Child[] = [];
-  for (const s of specs) {
+  const natsSpecs: NatsServerSpec[] = specs.map((s) => ({
+    name: s.name,
+    dir: s.dir,
+    port: s.port,
+    monitorPort: s.monitor,
+    ...(count > 1 && { cluster: { name: 'parley-local', port: s.route, routes: specs.filter((o) => o !== s).map((o) => o.route) } }),
+    ...(sync !== 'default' && { syncInterval: sync }),
+  }));
+  for (const [i, s] of specs.entries()) {
     mkdirSync(s.dir, { recursive: true });
-    const lines = [
-      `server_name: ${s.name}`,
-      `listen: 127.0.0.1:${s.port}`,
-      `http: 127.0.0.1:${s.monitor}`,
-      `log_file: "${join(s.dir, 'server.log')}"`,
-      `jetstream { store_dir: "${join(s.dir, 'js')}"${sync === 'default' ? '' : `, sync_interval: "${sync}"`} }`,
-    ];
-    if (count > 1) {
-      const routes = specs.filter((o) => o !== s).map((o) => `nats-route://127.0.0.1:${o.route}`);
-      lines.push(`cluster { name: parley-local, listen: 127.0.0.1:${s.route}, routes: [${routes.join(', ')}] }`);
-    }
     const conf = join(s.dir, 'server.conf');
-    writeFileSync(conf, lines.join('\n') + '\n');
-    const log = join(s.dir, 'server.log');
+    writeFileSync(conf, natsServerConfig(natsSpecs[i]!));
+    const log = natsLogFile(natsSpecs[i]!);
     const child = spawn('/bin/sh', ['-c', NATS_WATCHDOG, 'nats-watchdog', bin, conf, log], {
       stdio: ['ignore', 'pipe', 'ignore', 'pipe'],
       detached: true,
@@ -339,20 +337,13 @@ async function startNatsServers(
     server.serverPid = pid;
     server.info.pid = pid;
   }
-  // Ready = healthy, and for a cluster a JetStream meta leader (streams cannot be made before).
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (const [i, s] of specs.entries()) {
-    for (;;) {
-      const child = servers[i]!.process;
-      if (child.exitCode === 127) throw new Error(`cannot start ${bin} (set NATS_SERVER_BIN or put nats-server on PATH); see ${join(s.dir, 'server.log')}`);
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server ${s.name} exited; see ${join(s.dir, 'server.log')}`);
-      const ok = await fetch(`http://127.0.0.1:${s.monitor}/jsz`, { signal: AbortSignal.timeout(1000) })
-        .then(async (r) => r.ok && (count === 1 || Boolean(((await r.json()) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader)))
-        .catch(() => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`nats-server ${s.name} not ready within ${READY_TIMEOUT_MS} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  for (const [i, spec] of natsSpecs.entries()) {
+    const child = servers[i]!.process;
+    await natsServerReady(spec, child, Math.max(0, deadline - Date.now())).catch((err: Error) => {
+      if (child.exitCode === 127) throw new Error(`cannot start ${bin} (set NATS_SERVER_BIN or put nats-server on PATH); see ${natsLogFile(spec)}`);
+      throw err;
+    });
   }
   return servers;
 }

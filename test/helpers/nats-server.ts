@@ -4,15 +4,16 @@
  * directories (so a restarted member rejoins with its data).
  *
  * The binary is `NATS_SERVER_BIN`, else `nats-server` on PATH. Each server gets its config
- * file, log file and store directory under one temp directory. Readiness is the monitoring
- * endpoint `/healthz` answering 200 (and, for a cluster, `/jsz` naming a meta leader), polled
- * with a deadline instead of fixed sleeps. Every process started here is SIGKILLed when the
+ * file, log file and store directory under one temp directory; the configuration and the
+ * readiness check (/healthz, and for a cluster a JetStream meta leader) are the ones
+ * `parley cluster` uses (engine/cluster/nats-server.ts). Every process started here is SIGKILLed when the
  * test process exits, so a failed test does not leave servers behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { natsServerConfig, natsServerReady, natsStoreDir, type NatsServerSpec } from '../../engine/cluster/index.js';
 import { tempDir } from './temp-dir.js';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -80,13 +81,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface MemberSpec {
-  name: string;
-  dir: string;
-  port: number;
-  monitorPort: number;
-  clusterPort?: number;
-  routes?: number[];
+interface MemberSpec extends NatsServerSpec {
   /** The nats-server binary (default BIN). */
   bin?: string;
 }
@@ -96,52 +91,13 @@ export interface NatsStartOptions {
   bin?: string;
 }
 
-function configOf(spec: MemberSpec): string {
-  const lines = [
-    `server_name: ${spec.name}`,
-    `listen: 127.0.0.1:${spec.port}`,
-    `http: 127.0.0.1:${spec.monitorPort}`,
-    `log_file: "${join(spec.dir, 'server.log')}"`,
-    `jetstream { store_dir: "${join(spec.dir, 'js')}" }`,
-  ];
-  if (spec.clusterPort !== undefined) {
-    const routes = (spec.routes ?? []).map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
-    lines.push(`cluster { name: parley, listen: 127.0.0.1:${spec.clusterPort}, routes: [${routes}] }`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-async function httpJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // /healthz answers JSON, but an older server may answer plain text; keep it as is.
-  }
-  return { status: res.status, body };
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what}: nats-server exited (${child.exitCode ?? child.signalCode}) before it was ready`);
-    }
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${READY_TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 class Member implements NatsServer {
   private child: ChildProcess | undefined;
   readonly configFile: string;
 
-  constructor(private readonly spec: MemberSpec, private readonly clustered: boolean) {
+  constructor(private readonly spec: MemberSpec) {
     this.configFile = join(spec.dir, 'server.conf');
-    writeFileSync(this.configFile, configOf(spec));
+    writeFileSync(this.configFile, natsServerConfig(spec));
   }
 
   get name(): string {
@@ -157,7 +113,7 @@ class Member implements NatsServer {
     return this.spec.monitorPort;
   }
   get storeDir(): string {
-    return join(this.spec.dir, 'js');
+    return natsStoreDir(this.spec);
   }
 
   /** Spawns the process without waiting; `ready()` waits. */
@@ -173,14 +129,7 @@ class Member implements NatsServer {
   }
 
   async ready(): Promise<void> {
-    const child = this.child!;
-    const base = `http://127.0.0.1:${this.spec.monitorPort}`;
-    await waitUntil(this.name, async () => (await httpJson(`${base}/healthz`)).status === 200, child);
-    if (this.clustered) {
-      // /healthz can pass before the JetStream meta group has a leader; stream creation
-      // would then fail, so wait for one.
-      await waitUntil(this.name, async () => Boolean((await httpJson(`${base}/jsz`)).body?.meta_cluster?.leader), child);
-    }
+    await natsServerReady(this.spec, this.child!, READY_TIMEOUT_MS);
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -208,7 +157,7 @@ class Member implements NatsServer {
 export async function startNatsServer(options: NatsStartOptions = {}): Promise<NatsSingle> {
   const dir = tempDir('parley-nats-');
   dirs.add(dir);
-  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin }, false);
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin });
   member.spawn();
   try {
     await member.ready();
@@ -244,18 +193,14 @@ export async function startNatsCluster(size = 3, options: NatsStartOptions = {})
     const memberDir = join(dir.path, `n${i + 1}`);
     mkdirSync(memberDir, { recursive: true });
     members.push(
-      new Member(
-        {
-          name: `n${i + 1}`,
-          dir: memberDir,
-          port: await freePort(),
-          monitorPort: await freePort(),
-          clusterPort: clusterPorts[i]!,
-          routes: clusterPorts.filter((_, j) => j !== i),
-          bin: options.bin,
-        },
-        true,
-      ),
+      new Member({
+        name: `n${i + 1}`,
+        dir: memberDir,
+        port: await freePort(),
+        monitorPort: await freePort(),
+        cluster: { name: 'parley', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i) },
+        bin: options.bin,
+      }),
     );
   }
   const stop = async (): Promise<void> => {
