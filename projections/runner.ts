@@ -30,6 +30,7 @@ import { ParleyError } from '../protocol/index.js';
 import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
+import { Waiters, closedBefore, readyPosition, type Readiness } from './readiness.js';
 import { recordSkip, setupSkips, skippedPositions, type ProjectionSkip } from './skips.js';
 
 export interface RunnerOptions {
@@ -46,7 +47,12 @@ export interface RunnerOptions {
   onRecovered?: (projection: string) => void;
   /** Pause before the first retry of a stopped projection, doubled per failure up to `maxMs`. Default 100 ms .. 10 s. */
   retry?: { initialMs?: number; maxMs?: number };
+  /** Readiness may have changed (a batch applied, a projection stopped or recovered): for a mirror of it elsewhere. */
+  onProgress?: () => void;
 }
+
+/** What the runner reads: the log, page by page, and the live feed. */
+export type ProjectionFeed = Pick<EventStore, 'readAll' | 'subscribe'>;
 
 /** Why and where a projection stopped. */
 export interface ProjectionFailure {
@@ -103,13 +109,13 @@ export class ProjectionRunner {
   private startupBuffer: StoredEvent[][] | null = null;
   private live: StoredEvent[][] = [];
   private drainScheduled = false;
-  private waiters: Array<{ position: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  private readonly waiters = new Waiters();
   private readonly batchSize: number;
   private skips = new Map<string, Set<number>>();
   private stopped = false;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: ProjectionFeed,
     readonly db: Database.Database,
     projections: Array<Projection | ExternalProjection>,
     private readonly options: RunnerOptions = {},
@@ -207,11 +213,21 @@ export class ProjectionRunner {
     return min === Infinity ? 0 : min;
   }
 
-  /** Like `position`, but over the read models that run: the ones readers wait for. */
-  private get readyPosition(): number {
-    let min = Infinity;
-    for (const s of this.slots.values()) if (!s.failure) min = Math.min(min, s.checkpoint);
-    return min;
+  /** How many read models live in the node's own database (external projections not counted). */
+  get ownReadModels(): number {
+    return this.slots.size;
+  }
+
+  /** What readers need to know of each of the node's own read models (see readiness.ts). */
+  readiness(): Readiness[] {
+    return [...this.slots.values()].map((s) => ({
+      name: s.projection.name,
+      checkpoint: s.checkpoint,
+      failed: s.failure !== null,
+      failedAt: s.failure?.position ?? 0,
+      guardsAccess: s.projection.accessRevokedBy !== undefined,
+      revokedAt: s.revokedInLog === undefined ? undefined : nullableMin(s.revokedInLog, s.revokedLive),
+    }));
   }
 
   async start(): Promise<void> {
@@ -248,36 +264,11 @@ export class ProjectionRunner {
    * Past `timeoutMs`, rejects with a coded `unavailable` error.
    */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
-    const closed = this.closedBefore(position);
+    const models = this.readiness();
+    const closed = closedBefore(models, position);
     if (closed) return Promise.reject(closed);
-    if (this.readyPosition >= position) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new ParleyError('unavailable', `read models did not reach position ${position} in ${timeoutMs} ms; try again`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      this.waiters.push({ position, resolve: done, reject: fail });
-    });
-  }
-
-  /** The error for readers of `position` when a read model access control needs is stopped with a revocation missing. */
-  private closedBefore(position: number): ParleyError | null {
-    for (const s of this.slots.values()) {
-      if (!s.failure || !s.projection.accessRevokedBy || s.checkpoint >= position) continue;
-      const at = Math.min(s.revokedInLog ?? Infinity, s.revokedLive ?? Infinity);
-      if (s.revokedInLog === undefined || at <= position) {
-        return new ParleyError('unavailable', `read model ${s.projection.name} is stopped (at position ${s.failure.position}); try again later`);
-      }
-    }
-    return null;
+    if (readyPosition(models) >= position) return Promise.resolve();
+    return this.waiters.wait(position, timeoutMs);
   }
 
   /**
@@ -691,17 +682,24 @@ export class ProjectionRunner {
   }
 
   private notify(): void {
-    if (this.waiters.length === 0) return;
-    const at = this.readyPosition;
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      const closed = this.closedBefore(w.position);
-      if (closed) w.reject(closed);
-      else if (w.position <= at) w.resolve();
-      else still.push(w);
+    try {
+      this.options.onProgress?.();
+    } catch (err) {
+      this.report('(runner)', err, null);
     }
-    this.waiters = still;
+    const models = this.readiness();
+    const at = readyPosition(models);
+    this.waiters.settle(
+      (position) => position <= at,
+      (position) => closedBefore(models, position),
+    );
   }
+}
+
+/** The lower of two positions where null means none. */
+function nullableMin(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }
 
 function errorCode(err: unknown): string | null {
