@@ -4,6 +4,12 @@
  *
  * Live batches travel as JSON text: one string is copied between threads instead of a
  * structured clone of every event object. Everything else is small and rare.
+ *
+ * The live stream is bounded: when the thread falls more than a bound of events behind
+ * what was sent to it (it is blocked, or slower than the log grows), the main thread stops
+ * sending (`behind`: the position of the last event it sent) and the thread pulls the log
+ * from there (`pull`) until a page reaches the head, whose answer says `resumed`: from then
+ * on, live batches come again. No event falls between: see ReadModelThread.servePull.
  */
 import { ParleyError, type ErrorCode } from '../protocol/index.js';
 import type { ProjectionSource } from './projection.js';
@@ -18,6 +24,8 @@ export interface ThreadSettings {
   retry?: { initialMs?: number; maxMs?: number };
   /** Run a PASSIVE WAL checkpoint between batches once the WAL is this large. */
   checkpointBytes: number;
+  /** How much lower than the node's the thread's scheduling priority is (Linux; 0 keeps it). */
+  nice: number;
 }
 
 /** An error as it crosses the thread boundary. */
@@ -29,7 +37,8 @@ export interface WireError {
 
 export type ToThread =
   | { live: string }
-  | { page: number; events?: string; error?: WireError }
+  | { page: number; events?: string; error?: WireError; resumed?: boolean }
+  | { behind: number }
   | { skip: string; position: number; reason: string }
   | { rebuild: number; names: string[] }
   | { stop: true };
@@ -41,7 +50,9 @@ export interface ModelState {
 
 export type FromThread =
   | { read: number; after: number; limit: number }
-  | { progress: ModelState[]; applied: Array<[name: string, position: number, events: number]> }
+  | { pull: number; after: number; limit: number }
+  /** `received`: live events taken off the channel so far (the main thread bounds what is in flight). */
+  | { progress: ModelState[]; applied: Array<[name: string, position: number, events: number]>; received: number }
   | { failed: string; error: WireError; failure: ProjectionFailure | null }
   | { recovered: string }
   | { started: true }

@@ -22,6 +22,13 @@ import type { ProjectionFailure, ProjectionFeed, ProjectionStatus, RunnerOptions
 export interface ThreadOptions extends Pick<RunnerOptions, 'batchSize' | 'retry' | 'onApplied' | 'onError' | 'onRecovered'> {
   /** PASSIVE WAL checkpoints run between batches once the WAL is this large (default 4 MiB). */
   checkpointBytes?: number;
+  /** Lower the thread's scheduling priority by this much (Linux `nice`, 0..19; default 10). */
+  nice?: number;
+  /**
+   * Live events sent to the thread and not yet taken off the channel; past this it pulls
+   * the log instead (read-model-messages.ts), so a stuck thread costs no memory (default 20,000).
+   */
+  maxInFlightEvents?: number;
 }
 
 const RESTART_MIN_MS = 100;
@@ -49,6 +56,12 @@ export class ReadModelThread {
   private outage: Outage | null = null;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private startedAt = 0;
+  /** Live batches go to the thread (false while it pulls the log after falling behind). */
+  private sending = true;
+  private sentEvents = 0;
+  private receivedEvents = 0;
+  /** The newest position the live feed delivered here (sent or not). */
+  private lastLive = 0;
 
   constructor(
     private readonly feed: ProjectionFeed,
@@ -66,6 +79,7 @@ export class ReadModelThread {
       batchSize: options.batchSize,
       retry: options.retry,
       checkpointBytes: options.checkpointBytes ?? 4 * 1024 * 1024,
+      nice: Math.max(0, Math.min(19, options.nice ?? 10)),
     };
   }
 
@@ -85,6 +99,11 @@ export class ReadModelThread {
 
   checkpointOf(name: string): number {
     return this.models.get(name)?.readiness.checkpoint ?? 0;
+  }
+
+  /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
+  get inFlightEvents(): number {
+    return this.sentEvents - this.receivedEvents;
   }
 
   /** The worker's thread id while one runs (for logs and tests). */
@@ -170,15 +189,50 @@ export class ReadModelThread {
     return [...this.models.values()].map((m) => m.readiness);
   }
 
-  /** Live batches go as JSON text; a thread that is down reads them from the log when it is back. */
+  /**
+   * Live batches go as JSON text; a thread that is down reads them from the log when it is
+   * back, and one too far behind is told to pull the log from the last batch it was sent.
+   */
   private forward(events: StoredEvent[]): void {
-    if (!this.worker || this.outage) return;
+    if (events.length === 0) return;
+    const last = events[events.length - 1]!.position;
+    this.lastLive = Math.max(this.lastLive, last);
+    if (!this.worker || this.outage || !this.sending) return;
     this.worker.postMessage({ live: JSON.stringify(events) });
+    this.sentEvents += events.length;
+    if (this.inFlightEvents > (this.options.maxInFlightEvents ?? 20_000)) {
+      this.sending = false;
+      this.worker.postMessage({ behind: last });
+    }
+  }
+
+  /**
+   * A page of the log for a thread that fell behind. When it reaches the head — everything
+   * the live feed delivered here is in it — live batches resume with the next one, decided
+   * in the same turn as the check, so none falls between. (An event both in the page and
+   * in a later live batch is applied once: the runner passes over positions it has.)
+   */
+  private servePull(worker: Worker, id: number, after: number, limit: number): void {
+    this.feed.readAll(after, limit).then(
+      (events) => {
+        if (worker !== this.worker) return;
+        const reached = events.length > 0 ? events[events.length - 1]!.position : after;
+        const resumed = events.length < limit && reached >= this.lastLive;
+        if (resumed) this.sending = true;
+        worker.postMessage({ page: id, events: JSON.stringify(events), resumed });
+      },
+      (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
+    ).catch(() => {
+      // The thread is gone: its successor starts from its checkpoints.
+    });
   }
 
   private spawn(): Promise<void> {
     const worker = new Worker(new URL('./read-model-thread-entry.js', import.meta.url), { workerData: this.settings });
     this.worker = worker;
+    this.sending = true;
+    this.sentEvents = 0;
+    this.receivedEvents = 0;
     let lastError: Error | undefined;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -202,7 +256,11 @@ export class ReadModelThread {
   private heard(worker: Worker, message: FromThread): void {
     try {
       if ('read' in message) this.serveRead(worker, message.read, message.after, message.limit);
-      else if ('progress' in message) this.progressed(message.progress, message.applied);
+      else if ('pull' in message) this.servePull(worker, message.pull, message.after, message.limit);
+      else if ('progress' in message) {
+        this.receivedEvents = message.received;
+        this.progressed(message.progress, message.applied);
+      }
       else if ('failed' in message) this.options.onError?.(message.failed, fromWire(message.error), message.failure!);
       else if ('recovered' in message) this.options.onRecovered?.(message.recovered);
       else if ('rebuilt' in message) {

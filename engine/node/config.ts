@@ -49,6 +49,8 @@ export interface NodeConfig {
   readModelThread: boolean;
   /** The read-model thread runs a PASSIVE WAL checkpoint between batches once the WAL is this large (PARLEY_READ_MODEL_WAL_BYTES). */
   readModelWalBytes: number;
+  /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
+  readModelNice: number;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxSocketsPerUser: overrides.maxSocketsPerUser ?? int(env, 'PARLEY_MAX_SOCKETS_PER_USER', 256),
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
+    readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };

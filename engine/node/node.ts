@@ -95,6 +95,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       new ReadModels(store, file, [...builtInProjections(), ...extensions.flatMap((x) => x.projections ?? []), ...projections], {
         thread: config.readModelThread,
         checkpointBytes: config.readModelWalBytes,
+        nice: config.readModelNice,
         onError: (projection, err, failure) => {
           metrics.projectionErrors.inc({ projection });
           metrics.projectionFailed.set({ projection }, 1);
