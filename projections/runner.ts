@@ -336,7 +336,7 @@ export class ProjectionRunner {
           const p = slot.projection;
           if (bulkLoad && p.beforeBulkLoad) {
             loading.add(slot);
-            this.db.transaction(() => p.beforeBulkLoad!(this.db))();
+            this.writeTransaction(() => p.beforeBulkLoad!(this.db));
           }
         }
         await this.catchUpTogether(slots, onProgress);
@@ -384,7 +384,7 @@ export class ProjectionRunner {
       after = events[events.length - 1]!.position;
       let applied: Array<Applied | null> | null = null;
       try {
-        applied = this.db.transaction(() => going.map((slot) => this.write(slot, events)))();
+        applied = this.writeTransaction(() => going.map((slot) => this.write(slot, events)));
       } catch {
         this.rollbackLeftover();
       }
@@ -406,7 +406,7 @@ export class ProjectionRunner {
    */
   private finishBulkLoad(slot: Slot): void {
     try {
-      this.db.transaction(() => slot.projection.setup(this.db))();
+      this.writeTransaction(() => slot.projection.setup(this.db));
       slot.unfinishedSetup = false;
     } catch (err) {
       this.rollbackLeftover();
@@ -418,10 +418,10 @@ export class ProjectionRunner {
 
   private reset(slot: Slot): void {
     const p = slot.projection;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       p.truncate(this.db);
       this.saveCheckpoint(p, 0);
-    })();
+    });
     slot.checkpoint = 0;
   }
 
@@ -472,7 +472,7 @@ export class ProjectionRunner {
       }
       let applied: Array<Applied | null> | null = null;
       try {
-        applied = this.db.transaction(() => targets.map((slot) => this.write(slot, events)))();
+        applied = this.writeTransaction(() => targets.map((slot) => this.write(slot, events)));
       } catch {
         // Someone failed, and the whole transaction is gone (SQLite may have rolled it back
         // by itself on SQLITE_FULL or an I/O error): each one again on its own, so only the
@@ -521,10 +521,10 @@ export class ProjectionRunner {
     const skipped = this.skips.get(slot.projection.name);
     const relevant = fresh.filter((e) => slot.handles.has(e.type) && !skipped?.has(e.position));
     const last = fresh[fresh.length - 1]!.position;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       if (relevant.length > 0) slot.projection.handle(relevant, this.db);
       this.saveCheckpoint(slot.projection, last);
-    })();
+    });
     return { position: last, events: relevant.length };
   }
 
@@ -536,6 +536,16 @@ export class ProjectionRunner {
     } catch (err) {
       this.report('(runner)', err, null);
     }
+  }
+
+  /**
+   * A transaction that takes the write lock when it begins (nested: a savepoint). The file
+   * may have another writer (the read-model thread beside projections on the main thread):
+   * a deferred transaction that read first could not wait for that writer, it would fail
+   * with SQLITE_BUSY at once; this one waits for it (busy_timeout).
+   */
+  private writeTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** After a failed statement SQLite may leave the transaction open (or have closed it itself). */
@@ -595,7 +605,7 @@ export class ProjectionRunner {
     const attempt = (async () => {
       try {
         if (slot.unfinishedSetup) {
-          this.db.transaction(() => slot.projection.setup(this.db))();
+          this.writeTransaction(() => slot.projection.setup(this.db));
           slot.unfinishedSetup = false;
         }
         const done = (await this.catchUp(slot)) && slot.held!.every((batch) => this.applyOrStop(slot, batch));

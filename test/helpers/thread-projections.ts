@@ -47,3 +47,20 @@ export function blocking(shared: SharedArrayBuffer): Projection {
     },
   };
 }
+
+/**
+ * An app's projection without a `source`: it stays on the main thread and writes to the
+ * same file as the read-model thread, holding the write lock a little while per batch
+ * (many rows), so both writers meet.
+ */
+export const mainThreadWriter: Projection = {
+  name: 'test-main-writer',
+  version: 1,
+  handles: ['MessagePosted', 'ReactionAdded'],
+  setup: (db) => db.exec('CREATE TABLE IF NOT EXISTS test_main_writer (k INTEGER PRIMARY KEY, n INTEGER NOT NULL)'),
+  truncate: (db) => db.exec('DELETE FROM test_main_writer'),
+  handle(events, db) {
+    const bump = db.prepare('INSERT INTO test_main_writer VALUES (?, 1) ON CONFLICT (k) DO UPDATE SET n = n + 1');
+    for (const e of events) for (let k = 0; k < 300; k++) bump.run(e.position * 1000 + k);
+  },
+};
