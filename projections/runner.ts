@@ -470,9 +470,10 @@ export class ProjectionRunner {
         if (slot.held) slot.held.push(events);
         else if (!slot.failure) targets.push(slot);
       }
-      let applied: Array<Applied | null> | null = null;
+      let applied: Array<Applied | null> | null = [];
       try {
-        applied = this.writeTransaction(() => targets.map((slot) => this.write(slot, events)));
+        // None to write (all stopped, or only external lanes here): no transaction, no wait for the file's write lock.
+        if (targets.length > 0) applied = this.writeTransaction(() => targets.map((slot) => this.write(slot, events)));
       } catch {
         // Someone failed, and the whole transaction is gone (SQLite may have rolled it back
         // by itself on SQLITE_FULL or an I/O error): each one again on its own, so only the
@@ -481,7 +482,7 @@ export class ProjectionRunner {
         applied = null;
       }
       if (applied) targets.forEach((slot, i) => this.advance(slot, applied[i]!));
-      else for (const slot of targets) this.applyOrStop(slot, events);
+      else for (const slot of targets) this.applyOrStop(slot, events, true);
       for (const lane of this.lanes.values()) lane.poke();
       this.notify();
     } catch (err) {
@@ -493,8 +494,9 @@ export class ProjectionRunner {
    * Applies a batch to one projection in its own transaction. When that fails, applies it
    * again one event at a time, so everything before the failing event stays applied and
    * the failure names its position; then stops the projection there. True when all applied.
+   * `newest`: the batch is the live feed's latest, right after the checkpoint (see stopOn).
    */
-  private applyOrStop(slot: Slot, events: StoredEvent[]): boolean {
+  private applyOrStop(slot: Slot, events: StoredEvent[], newest = false): boolean {
     try {
       this.advance(slot, this.write(slot, events));
       return true;
@@ -507,7 +509,7 @@ export class ProjectionRunner {
         this.advance(slot, this.write(slot, [e]));
       } catch (err) {
         this.rollbackLeftover();
-        this.stopOn(slot, e, err);
+        this.stopOn(slot, e, err, newest ? events : null);
         return false;
       }
     }
@@ -563,11 +565,19 @@ export class ProjectionRunner {
     return (attempts) => Math.min(max, initial * 2 ** Math.min(30, attempts - 1));
   }
 
-  /** Stops the projection on `e` (null: reading the log failed), reports it and schedules a retry. */
-  private stopOn(slot: Slot, e: StoredEvent | null, err: unknown): void {
+  /**
+   * Stops the projection on `e` (null: reading the log failed), reports it and schedules a
+   * retry. `newest`: the live batch it failed on, when that is all the log holds after its
+   * checkpoint so far (later events come live and are noted): then whether access was taken
+   * away is known at once, and readers are not refused while the log is looked through.
+   */
+  private stopOn(slot: Slot, e: StoredEvent | null, err: unknown, newest: StoredEvent[] | null = null): void {
     const attempts = (slot.failure?.attempts ?? 0) + 1;
     const delay = this.retryDelay(attempts);
-    if (!slot.failure && slot.projection.accessRevokedBy) this.lookForRevocations(slot);
+    if (!slot.failure && slot.projection.accessRevokedBy) {
+      if (newest) this.revocationsIn(slot, newest);
+      else this.lookForRevocations(slot);
+    }
     slot.failure = {
       position: e?.position ?? slot.checkpoint + 1,
       eventType: e?.type ?? null,
@@ -658,6 +668,14 @@ export class ProjectionRunner {
     })().catch(() => {
       // The log cannot be read now: readers stay refused until the projection recovers.
     });
+  }
+
+  /** Like lookForRevocations, for a stop on the newest live batch: nothing after it to read. */
+  private revocationsIn(slot: Slot, newest: StoredEvent[]): void {
+    const revokers = slot.projection.accessRevokedBy!;
+    slot.looks++;
+    slot.revokedLive = null;
+    slot.revokedInLog = newest.find((e) => e.position > slot.checkpoint && revokers.includes(e.type))?.position ?? null;
   }
 
   private noteRevocations(slot: Slot, events: StoredEvent[]): void {

@@ -43,7 +43,7 @@ export function blocking(shared: SharedArrayBuffer): Projection {
       Atomics.store(cells, ENTERED, 1);
       Atomics.notify(cells, ENTERED);
       // Bounded, so a projection that (wrongly) runs on the test's own thread cannot hang it for good.
-      if (Atomics.wait(cells, RELEASED, 0, 10_000) === 'timed-out') Atomics.store(cells, TIMED_OUT, 1);
+      if (Atomics.wait(cells, RELEASED, 0, 30_000) === 'timed-out') Atomics.store(cells, TIMED_OUT, 1);
     },
   };
 }
