@@ -56,6 +56,9 @@ export class ReadModelThread {
   private outage: Outage | null = null;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private startedAt = 0;
+  /** Deaths in a row so far (the backoff grows with them; a thread that ran STABLE_MS starts over). */
+  private lastAttempts = 0;
+  private readonly settings: ThreadSettings;
   /** Live batches go to the thread (false while it pulls the log after falling behind). */
   private sending = true;
   private sentEvents = 0;
@@ -82,8 +85,6 @@ export class ReadModelThread {
       nice: Math.max(0, Math.min(19, options.nice ?? 10)),
     };
   }
-
-  private readonly settings: ThreadSettings;
 
   get projectionNames(): string[] {
     return [...this.versions.keys()];
@@ -339,8 +340,6 @@ export class ReadModelThread {
     }, delay);
     this.restartTimer.unref?.();
   }
-
-  private lastAttempts = 0;
 
   private outageFailure(name: string): ProjectionFailure | null {
     const o = this.outage;
