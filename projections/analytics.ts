@@ -15,6 +15,7 @@ const HOUR = 3_600_000;
 
 export const analytics: Projection = {
   name: 'analytics',
+  source: { module: import.meta.url, export: 'analytics' },
   version: 1,
   handles: ['MessagePosted', 'ReactionAdded', 'ReactionRemoved', 'MessageDeleted', 'ReadMarkerSet', 'MemberJoined', 'ConversationCreated'],
   setup(db) {

@@ -11,6 +11,7 @@ import { prepared } from './prepared.js';
 
 export const conversationList: Projection = {
   name: 'conversation-list',
+  source: { module: import.meta.url, export: 'conversationList' },
   version: 2,
   // Membership: routes authorize with it, so it is never read with a removal missing.
   accessRevokedBy: ['MemberLeft'],

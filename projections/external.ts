@@ -56,7 +56,7 @@ export class ExternalLane {
 
   constructor(
     readonly projection: ExternalProjection,
-    private readonly store: EventStore,
+    private readonly store: Pick<EventStore, 'readAll'>,
     private readonly db: Database.Database,
     private readonly options: LaneOptions,
   ) {

@@ -27,6 +27,7 @@ interface MessageRow {
 
 export const history: Projection = {
   name: 'history',
+  source: { module: import.meta.url, export: 'history' },
   // 2: shows edited message bodies (MessageBodyEdited). 4: rows in log order (row id = the
   // post's position), found by (conversation, seq) through an index a rebuild builds after.
   version: 4,

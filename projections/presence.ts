@@ -23,6 +23,7 @@ export interface PresenceView {
 
 export const presence: Projection = {
   name: 'presence',
+  source: { module: import.meta.url, export: 'presence' },
   version: 1,
   handles: ['UserOnline', 'UserOffline', 'NodeStarted', 'NodeExpired', 'NodeResumed'],
   setup(db) {

@@ -36,6 +36,22 @@ export interface Projection {
    * of its position get `unavailable` instead (fail closed). Stale denials are safe.
    */
   readonly accessRevokedBy?: readonly string[];
+  /**
+   * Where the node's read-model thread finds this projection, so it can be applied off
+   * the event loop (read-model-thread.ts); without one it runs on the main thread.
+   */
+  readonly source?: ProjectionSource;
+}
+
+/**
+ * A projection a worker thread can load for itself (functions cannot cross threads):
+ * `module` (a file URL) exports `export`, either the projection or a factory called with
+ * `args` (structured-cloneable). The loaded projection must match the one given here.
+ */
+export interface ProjectionSource {
+  module: string;
+  export: string;
+  args?: unknown[];
 }
 
 /** Every event type the engine writes, with its data. */

@@ -30,6 +30,7 @@ import { ParleyError } from '../protocol/index.js';
 import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
+import { Waiters, closedBefore, readyPosition, type Readiness } from './readiness.js';
 import { recordSkip, setupSkips, skippedPositions, type ProjectionSkip } from './skips.js';
 
 export interface RunnerOptions {
@@ -46,7 +47,12 @@ export interface RunnerOptions {
   onRecovered?: (projection: string) => void;
   /** Pause before the first retry of a stopped projection, doubled per failure up to `maxMs`. Default 100 ms .. 10 s. */
   retry?: { initialMs?: number; maxMs?: number };
+  /** Readiness may have changed (a batch applied, a projection stopped or recovered): for a mirror of it elsewhere. */
+  onProgress?: () => void;
 }
+
+/** What the runner reads: the log, page by page, and the live feed. */
+export type ProjectionFeed = Pick<EventStore, 'readAll' | 'subscribe'>;
 
 /** Why and where a projection stopped. */
 export interface ProjectionFailure {
@@ -103,13 +109,13 @@ export class ProjectionRunner {
   private startupBuffer: StoredEvent[][] | null = null;
   private live: StoredEvent[][] = [];
   private drainScheduled = false;
-  private waiters: Array<{ position: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  private readonly waiters = new Waiters();
   private readonly batchSize: number;
   private skips = new Map<string, Set<number>>();
   private stopped = false;
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: ProjectionFeed,
     readonly db: Database.Database,
     projections: Array<Projection | ExternalProjection>,
     private readonly options: RunnerOptions = {},
@@ -207,11 +213,21 @@ export class ProjectionRunner {
     return min === Infinity ? 0 : min;
   }
 
-  /** Like `position`, but over the read models that run: the ones readers wait for. */
-  private get readyPosition(): number {
-    let min = Infinity;
-    for (const s of this.slots.values()) if (!s.failure) min = Math.min(min, s.checkpoint);
-    return min;
+  /** How many read models live in the node's own database (external projections not counted). */
+  get ownReadModels(): number {
+    return this.slots.size;
+  }
+
+  /** What readers need to know of each of the node's own read models (see readiness.ts). */
+  readiness(): Readiness[] {
+    return [...this.slots.values()].map((s) => ({
+      name: s.projection.name,
+      checkpoint: s.checkpoint,
+      failed: s.failure !== null,
+      failedAt: s.failure?.position ?? 0,
+      guardsAccess: s.projection.accessRevokedBy !== undefined,
+      revokedAt: s.revokedInLog === undefined ? undefined : nullableMin(s.revokedInLog, s.revokedLive),
+    }));
   }
 
   async start(): Promise<void> {
@@ -248,36 +264,11 @@ export class ProjectionRunner {
    * Past `timeoutMs`, rejects with a coded `unavailable` error.
    */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
-    const closed = this.closedBefore(position);
+    const models = this.readiness();
+    const closed = closedBefore(models, position);
     if (closed) return Promise.reject(closed);
-    if (this.readyPosition >= position) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new ParleyError('unavailable', `read models did not reach position ${position} in ${timeoutMs} ms; try again`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      this.waiters.push({ position, resolve: done, reject: fail });
-    });
-  }
-
-  /** The error for readers of `position` when a read model access control needs is stopped with a revocation missing. */
-  private closedBefore(position: number): ParleyError | null {
-    for (const s of this.slots.values()) {
-      if (!s.failure || !s.projection.accessRevokedBy || s.checkpoint >= position) continue;
-      const at = Math.min(s.revokedInLog ?? Infinity, s.revokedLive ?? Infinity);
-      if (s.revokedInLog === undefined || at <= position) {
-        return new ParleyError('unavailable', `read model ${s.projection.name} is stopped (at position ${s.failure.position}); try again later`);
-      }
-    }
-    return null;
+    if (readyPosition(models) >= position) return Promise.resolve();
+    return this.waiters.wait(position, timeoutMs);
   }
 
   /**
@@ -345,7 +336,7 @@ export class ProjectionRunner {
           const p = slot.projection;
           if (bulkLoad && p.beforeBulkLoad) {
             loading.add(slot);
-            this.db.transaction(() => p.beforeBulkLoad!(this.db))();
+            this.writeTransaction(() => p.beforeBulkLoad!(this.db));
           }
         }
         await this.catchUpTogether(slots, onProgress);
@@ -393,7 +384,7 @@ export class ProjectionRunner {
       after = events[events.length - 1]!.position;
       let applied: Array<Applied | null> | null = null;
       try {
-        applied = this.db.transaction(() => going.map((slot) => this.write(slot, events)))();
+        applied = this.writeTransaction(() => going.map((slot) => this.write(slot, events)));
       } catch {
         this.rollbackLeftover();
       }
@@ -415,7 +406,7 @@ export class ProjectionRunner {
    */
   private finishBulkLoad(slot: Slot): void {
     try {
-      this.db.transaction(() => slot.projection.setup(this.db))();
+      this.writeTransaction(() => slot.projection.setup(this.db));
       slot.unfinishedSetup = false;
     } catch (err) {
       this.rollbackLeftover();
@@ -427,10 +418,10 @@ export class ProjectionRunner {
 
   private reset(slot: Slot): void {
     const p = slot.projection;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       p.truncate(this.db);
       this.saveCheckpoint(p, 0);
-    })();
+    });
     slot.checkpoint = 0;
   }
 
@@ -479,9 +470,10 @@ export class ProjectionRunner {
         if (slot.held) slot.held.push(events);
         else if (!slot.failure) targets.push(slot);
       }
-      let applied: Array<Applied | null> | null = null;
+      let applied: Array<Applied | null> | null = [];
       try {
-        applied = this.db.transaction(() => targets.map((slot) => this.write(slot, events)))();
+        // None to write (all stopped, or only external lanes here): no transaction, no wait for the file's write lock.
+        if (targets.length > 0) applied = this.writeTransaction(() => targets.map((slot) => this.write(slot, events)));
       } catch {
         // Someone failed, and the whole transaction is gone (SQLite may have rolled it back
         // by itself on SQLITE_FULL or an I/O error): each one again on its own, so only the
@@ -490,7 +482,7 @@ export class ProjectionRunner {
         applied = null;
       }
       if (applied) targets.forEach((slot, i) => this.advance(slot, applied[i]!));
-      else for (const slot of targets) this.applyOrStop(slot, events);
+      else for (const slot of targets) this.applyOrStop(slot, events, true);
       for (const lane of this.lanes.values()) lane.poke();
       this.notify();
     } catch (err) {
@@ -502,8 +494,9 @@ export class ProjectionRunner {
    * Applies a batch to one projection in its own transaction. When that fails, applies it
    * again one event at a time, so everything before the failing event stays applied and
    * the failure names its position; then stops the projection there. True when all applied.
+   * `newest`: the batch is the live feed's latest, right after the checkpoint (see stopOn).
    */
-  private applyOrStop(slot: Slot, events: StoredEvent[]): boolean {
+  private applyOrStop(slot: Slot, events: StoredEvent[], newest = false): boolean {
     try {
       this.advance(slot, this.write(slot, events));
       return true;
@@ -516,7 +509,7 @@ export class ProjectionRunner {
         this.advance(slot, this.write(slot, [e]));
       } catch (err) {
         this.rollbackLeftover();
-        this.stopOn(slot, e, err);
+        this.stopOn(slot, e, err, newest ? events : null);
         return false;
       }
     }
@@ -530,10 +523,10 @@ export class ProjectionRunner {
     const skipped = this.skips.get(slot.projection.name);
     const relevant = fresh.filter((e) => slot.handles.has(e.type) && !skipped?.has(e.position));
     const last = fresh[fresh.length - 1]!.position;
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       if (relevant.length > 0) slot.projection.handle(relevant, this.db);
       this.saveCheckpoint(slot.projection, last);
-    })();
+    });
     return { position: last, events: relevant.length };
   }
 
@@ -545,6 +538,16 @@ export class ProjectionRunner {
     } catch (err) {
       this.report('(runner)', err, null);
     }
+  }
+
+  /**
+   * A transaction that takes the write lock when it begins (nested: a savepoint). The file
+   * may have another writer (the read-model thread beside projections on the main thread):
+   * a deferred transaction that read first could not wait for that writer, it would fail
+   * with SQLITE_BUSY at once; this one waits for it (busy_timeout).
+   */
+  private writeTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
   }
 
   /** After a failed statement SQLite may leave the transaction open (or have closed it itself). */
@@ -562,11 +565,19 @@ export class ProjectionRunner {
     return (attempts) => Math.min(max, initial * 2 ** Math.min(30, attempts - 1));
   }
 
-  /** Stops the projection on `e` (null: reading the log failed), reports it and schedules a retry. */
-  private stopOn(slot: Slot, e: StoredEvent | null, err: unknown): void {
+  /**
+   * Stops the projection on `e` (null: reading the log failed), reports it and schedules a
+   * retry. `newest`: the live batch it failed on, when that is all the log holds after its
+   * checkpoint so far (later events come live and are noted): then whether access was taken
+   * away is known at once, and readers are not refused while the log is looked through.
+   */
+  private stopOn(slot: Slot, e: StoredEvent | null, err: unknown, newest: StoredEvent[] | null = null): void {
     const attempts = (slot.failure?.attempts ?? 0) + 1;
     const delay = this.retryDelay(attempts);
-    if (!slot.failure && slot.projection.accessRevokedBy) this.lookForRevocations(slot);
+    if (!slot.failure && slot.projection.accessRevokedBy) {
+      if (newest) this.revocationsIn(slot, newest);
+      else this.lookForRevocations(slot);
+    }
     slot.failure = {
       position: e?.position ?? slot.checkpoint + 1,
       eventType: e?.type ?? null,
@@ -604,7 +615,7 @@ export class ProjectionRunner {
     const attempt = (async () => {
       try {
         if (slot.unfinishedSetup) {
-          this.db.transaction(() => slot.projection.setup(this.db))();
+          this.writeTransaction(() => slot.projection.setup(this.db));
           slot.unfinishedSetup = false;
         }
         const done = (await this.catchUp(slot)) && slot.held!.every((batch) => this.applyOrStop(slot, batch));
@@ -659,6 +670,14 @@ export class ProjectionRunner {
     });
   }
 
+  /** Like lookForRevocations, for a stop on the newest live batch: nothing after it to read. */
+  private revocationsIn(slot: Slot, newest: StoredEvent[]): void {
+    const revokers = slot.projection.accessRevokedBy!;
+    slot.looks++;
+    slot.revokedLive = null;
+    slot.revokedInLog = newest.find((e) => e.position > slot.checkpoint && revokers.includes(e.type))?.position ?? null;
+  }
+
   private noteRevocations(slot: Slot, events: StoredEvent[]): void {
     const revokers = slot.projection.accessRevokedBy;
     if (!revokers) return;
@@ -691,17 +710,24 @@ export class ProjectionRunner {
   }
 
   private notify(): void {
-    if (this.waiters.length === 0) return;
-    const at = this.readyPosition;
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      const closed = this.closedBefore(w.position);
-      if (closed) w.reject(closed);
-      else if (w.position <= at) w.resolve();
-      else still.push(w);
+    try {
+      this.options.onProgress?.();
+    } catch (err) {
+      this.report('(runner)', err, null);
     }
-    this.waiters = still;
+    const models = this.readiness();
+    const at = readyPosition(models);
+    this.waiters.settle(
+      (position) => position <= at,
+      (position) => closedBefore(models, position),
+    );
   }
+}
+
+/** The lower of two positions where null means none. */
+function nullableMin(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }
 
 function errorCode(err: unknown): string | null {

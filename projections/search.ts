@@ -22,6 +22,7 @@ const TRIGGERS = ['search_docs_indexed', 'search_docs_unindexed', 'search_docs_r
 
 export const search: Projection = {
   name: 'search',
+  source: { module: import.meta.url, export: 'search' },
   // 2: external-content FTS5 over search_docs, deletes by row id.
   version: 2,
   handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited'],

@@ -30,6 +30,7 @@ export function documentsProjection(options: DocumentsProjectionOptions = {}): P
   const snapshotEvery = Math.max(1, options.snapshotEvery ?? 100);
   return {
     name: 'sync-documents',
+    source: { module: import.meta.url, export: 'documentsProjection', args: [{ snapshotEvery }] },
     version: 1,
     handles: CONTENT_EVENT_TYPES,
     setup(db) {

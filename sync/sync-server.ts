@@ -49,7 +49,7 @@ export class SyncServer {
   private readonly rooms = new Map<string, DocumentRoom>();
   private readonly sockets = new Set<WebSocket>();
   private readonly stopFeed: () => void;
-  /** Newest position this layer appended outside the command handler (drafts). */
+  /** Newest position this layer appended outside the command handler (drafts) or saw in the feed: loads wait for it. */
   private lastPosition = 0;
   private readonly updates: Counter<'kind' | 'outcome'>;
   private readonly refused: Counter<'reason'>;
@@ -311,6 +311,10 @@ export class SyncServer {
   }
 
   private onFeed(events: StoredEvent[]): void {
+    // A document loaded after this includes these events (the read models are applied off
+    // this thread, a little after the feed: `load` waits for them), whichever node wrote them.
+    const last = events[events.length - 1];
+    if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
     for (const e of events) {
       try {
         const name = docNameOfEvent(e);

@@ -45,6 +45,12 @@ export interface NodeConfig {
   maxSubscriptionsPerUser: number;
   /** Sockets one user may hold open on a node, on /v1/ws and on /v1/sync each (PARLEY_MAX_SOCKETS_PER_USER). */
   maxSocketsPerUser: number;
+  /** Apply the built-in read models on a worker thread, off the event loop (PARLEY_READ_MODEL_THREAD=on|off, default on). */
+  readModelThread: boolean;
+  /** The read-model thread runs a PASSIVE WAL checkpoint between batches once the WAL is this large (PARLEY_READ_MODEL_WAL_BYTES). */
+  readModelWalBytes: number;
+  /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
+  readModelNice: number;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -128,6 +134,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
     maxSubscriptionsPerUser: overrides.maxSubscriptionsPerUser ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_USER', 5000),
     maxSocketsPerUser: overrides.maxSocketsPerUser ?? int(env, 'PARLEY_MAX_SOCKETS_PER_USER', 256),
+    readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
+    readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
+    readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };
@@ -213,6 +222,14 @@ function persistentNodeId(dataDir: string): string {
     throw dataDirError(dataDir, `write the node id ${file} (or set PARLEY_NODE_ID)`, err);
   }
   return id;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
 function int(env: Env, name: string, fallback: number): number {

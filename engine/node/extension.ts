@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
-import type { Projection, ProjectionRunner } from '../../projections/index.js';
+import type { Projection, ReadModelRunner } from '../../projections/index.js';
 import type { EventStore } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
 import type { NodeConfig } from './config.js';
@@ -16,7 +16,7 @@ export interface NodeContext {
   config: NodeConfig;
   store: EventStore;
   readModels: Database.Database;
-  runner: ProjectionRunner;
+  runner: ReadModelRunner;
   /** Appends to conversations with the same authority, ordering and retries as commands. */
   commands: CommandHandler;
   metrics: Metrics;

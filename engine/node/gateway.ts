@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { CLOSE, ParleyError } from '../../protocol/index.js';
-import type { ProjectionRunner } from '../../projections/index.js';
+import type { ReadModelRunner } from '../../projections/index.js';
 import { toNewEvents } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
 import { isStoreUnavailableError, userStream } from '../store/index.js';
@@ -50,7 +50,7 @@ export class Gateway {
     readonly commands: CommandHandler,
     readonly fanOut: FanOut,
     readonly readModels: Database.Database,
-    readonly runner: ProjectionRunner,
+    readonly runner: ReadModelRunner,
     readonly metrics: Metrics,
     readonly log: FastifyBaseLogger,
   ) {

@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ProjectionRunner, builtInProjections, type ExternalProjection, type Projection } from '../../projections/index.js';
+import { ReadModels, builtInProjections, type ExternalProjection, type Projection, type ReadModelRunner } from '../../projections/index.js';
 import { syncExtension } from '../../sync/index.js';
 import { toNewEvents, withUpcasting } from '../domain/index.js';
 import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
@@ -46,7 +46,7 @@ export interface ParleyNode {
   readonly config: NodeConfig;
   readonly app: FastifyInstance;
   readonly store: EventStore;
-  readonly runner: ProjectionRunner;
+  readonly runner: ReadModelRunner;
   /** http://host:port of the running node. */
   readonly url: string;
   readonly port: number;
@@ -69,7 +69,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
             throw natsStartupError(config.natsUrls, err);
           })
         : undefined;
-  let runner: ProjectionRunner | undefined;
+  let runner: ReadModels | undefined;
   const cluster = jetstream && clusterMembership(config, jetstream, metrics.registry, () => runner?.position ?? 0);
   // Everything in the node reads events in their current shape (old ones are upcast),
   // and every read of the log is timed.
@@ -85,23 +85,35 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
     ),
   );
-  const readModels = openInDataDir(config.dataDir, 'readmodels.sqlite', (file) => ProjectionRunner.openDatabase(file));
   // A projection that throws stops alone and retries (projections/runner.ts): counted, shown, logged.
   let logProjectionError = (projection: string, err: unknown, failure: object) => console.error(`projection ${projection} stopped; retrying`, failure, err);
-  runner = new ProjectionRunner(store, readModels, [
-    ...builtInProjections(),
-    ...extensions.flatMap((x) => x.projections ?? []),
-    ...projections,
-  ], {
-    onError: (projection, err, failure) => {
-      metrics.projectionErrors.inc({ projection });
-      metrics.projectionFailed.set({ projection }, 1);
-      logProjectionError(projection, err, failure);
-    },
-    onRecovered: (projection) => metrics.projectionFailed.set({ projection }, 0),
-  });
+  // Built-in read models are applied on their own thread (projections/read-models.ts); `readModels` is this thread's connection, for reads.
+  runner = openInDataDir(
+    config.dataDir,
+    'readmodels.sqlite',
+    (file) =>
+      new ReadModels(store, file, [...builtInProjections(), ...extensions.flatMap((x) => x.projections ?? []), ...projections], {
+        thread: config.readModelThread,
+        checkpointBytes: config.readModelWalBytes,
+        nice: config.readModelNice,
+        onError: (projection, err, failure) => {
+          metrics.projectionErrors.inc({ projection });
+          metrics.projectionFailed.set({ projection }, 1);
+          logProjectionError(projection, err, failure);
+        },
+        onRecovered: (projection) => metrics.projectionFailed.set({ projection }, 0),
+      }),
+  );
+  const readModels = runner.db;
   for (const projection of runner.projectionNames) metrics.projectionFailed.set({ projection }, 0);
-  await runner.start();
+  try {
+    await runner.start();
+  } catch (err) {
+    await runner.stop().catch(() => undefined);
+    runner.close();
+    await store.close().catch(() => undefined);
+    throw new StartupError(`${(err as Error).message}; to apply read models on the main thread instead, set PARLEY_READ_MODEL_THREAD=off`, { cause: err });
+  }
 
   const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
   const fanOut = new FanOut(readModels, metrics, (position) => runner!.waitFor(position));
@@ -151,7 +163,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     stopFanOut();
     await runner!.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
-    readModels.close();
+    runner!.close();
   };
   try {
     await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
@@ -207,7 +219,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
         stopFanOut();
         await runner!.stop();
         await store.close();
-        readModels.close();
+        runner!.close();
       })()),
   };
 }

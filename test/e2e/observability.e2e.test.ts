@@ -1,5 +1,6 @@
 /** /metrics in Prometheus format, group commit seen through it, and the OpenAPI document. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { connectWs } from '../helpers/ws-client.js';
@@ -38,7 +39,10 @@ describe('observability', () => {
     expect(text).toMatch(/parley_commands_total\{type="PostMessage",outcome="ok"[^}]*\} 200/);
     expect(metric(text, 'parley_events_appended_total')).toBeGreaterThanOrEqual(201);
     expect(metric(text, 'parley_append_seconds_count')).toBeGreaterThanOrEqual(200);
-    expect(text).toMatch(/parley_projection_lag_events\{projection="history"[^}]*\} 0/);
+    // Read models are applied on their own thread, just after the acks: their lag drops to 0.
+    await eventually(async () =>
+      expect((await api(node.url, tokenFor('ops')).get('/metrics')).body).toMatch(/parley_projection_lag_events\{projection="history"[^}]*\} 0/),
+    );
     expect(text).toContain('parley_process_resident_memory_bytes');
     expect(text).toContain('parley_nodejs_eventloop_lag_seconds');
     for (const s of sockets) s.close();

@@ -1,0 +1,358 @@
+/**
+ * The read-model thread as the main thread sees it: it starts the worker
+ * (read-model-worker.ts), forwards the live feed to it as JSON text, serves the pages of
+ * the log it asks for while catching up, and mirrors what it reports (checkpoints,
+ * failures, skips), so readers here wait for the position they need (`waitFor`) exactly
+ * as they would with an in-process runner (readiness.ts).
+ *
+ * A thread that dies is reported (`onError` for each of its read models), readers that
+ * need a position it had not reached get `unavailable` (never a hang), and it is started
+ * again after a pause that grows with deaths in a row (100 ms .. 10 s). The new thread
+ * catches up from the checkpoints in the file: each committed in the same transaction as
+ * its read model, so nothing is applied twice or lost.
+ */
+import { Worker } from 'node:worker_threads';
+import type { StoredEvent } from '../engine/store/index.js';
+import { ParleyError } from '../protocol/index.js';
+import type { Projection } from './projection.js';
+import { closedBefore, readyPosition, Waiters } from './readiness.js';
+import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings } from './read-model-messages.js';
+import type { ProjectionFailure, ProjectionFeed, ProjectionStatus, RunnerOptions } from './runner.js';
+
+export interface ThreadOptions extends Pick<RunnerOptions, 'batchSize' | 'retry' | 'onApplied' | 'onError' | 'onRecovered'> {
+  /** PASSIVE WAL checkpoints run between batches once the WAL is this large (default 4 MiB). */
+  checkpointBytes?: number;
+  /** Lower the thread's scheduling priority by this much (Linux `nice`, 0..19; default 10). */
+  nice?: number;
+  /**
+   * Live events sent to the thread and not yet taken off the channel; past this it pulls
+   * the log instead (read-model-messages.ts), so a stuck thread costs no memory (default 20,000).
+   */
+  maxInFlightEvents?: number;
+}
+
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 10_000;
+/** A thread that ran this long before dying starts the backoff over. */
+const STABLE_MS = 60_000;
+const STOP_BOUND_MS = 10_000;
+
+interface Outage {
+  error: string;
+  since: number;
+  attempts: number;
+  nextRetryAt: number | null;
+}
+
+export class ReadModelThread {
+  private worker: Worker | null = null;
+  private readonly models = new Map<string, ModelState>();
+  private readonly versions = new Map<string, number>();
+  private readonly waiters = new Waiters();
+  private readonly rebuilds = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private nextRebuild = 1;
+  private unsubscribe: (() => void) | null = null;
+  private stopping = false;
+  private outage: Outage | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
+  private startedAt = 0;
+  /** Deaths in a row so far (the backoff grows with them; a thread that ran STABLE_MS starts over). */
+  private lastAttempts = 0;
+  private readonly settings: ThreadSettings;
+  /** Live batches go to the thread (false while it pulls the log after falling behind). */
+  private sending = true;
+  private sentEvents = 0;
+  private receivedEvents = 0;
+  /** The newest position the live feed delivered here (sent or not). */
+  private lastLive = 0;
+
+  constructor(
+    private readonly feed: ProjectionFeed,
+    private readonly file: string,
+    projections: Projection[],
+    private readonly options: ThreadOptions = {},
+  ) {
+    for (const p of projections) {
+      if (!p.source) throw new Error(`projection ${p.name} has no source a thread could load it from`);
+      this.versions.set(p.name, p.version);
+    }
+    this.settings = {
+      file,
+      sources: projections.map((p) => p.source!),
+      batchSize: options.batchSize,
+      retry: options.retry,
+      checkpointBytes: options.checkpointBytes ?? 4 * 1024 * 1024,
+      nice: Math.max(0, Math.min(19, options.nice ?? 10)),
+    };
+  }
+
+  get projectionNames(): string[] {
+    return [...this.versions.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.versions.has(name);
+  }
+
+  versionOf(name: string): number | undefined {
+    return this.versions.get(name);
+  }
+
+  checkpointOf(name: string): number {
+    return this.models.get(name)?.readiness.checkpoint ?? 0;
+  }
+
+  /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
+  get inFlightEvents(): number {
+    return this.sentEvents - this.receivedEvents;
+  }
+
+  /** The worker's thread id while one runs (for logs and tests). */
+  get threadId(): number | null {
+    return this.worker?.threadId ?? null;
+  }
+
+  /** Ends the running thread as a crash would (for tests and operators): it is restarted. */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  statusOf(name: string): ProjectionStatus | undefined {
+    if (!this.versions.has(name)) return undefined;
+    const status = this.models.get(name)?.status ?? { state: 'running', failure: null, skipped: [] };
+    if (!this.outage) return status;
+    return { ...status, state: 'failed', failure: this.outageFailure(name) };
+  }
+
+  get position(): number {
+    let min = Infinity;
+    for (const name of this.versions.keys()) min = Math.min(min, this.checkpointOf(name));
+    return min === Infinity ? 0 : min;
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.unsubscribe = this.feed.subscribe((events) => this.forward(events));
+    try {
+      await this.spawn();
+    } catch (err) {
+      this.unsubscribe();
+      this.unsubscribe = null;
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ stop: true });
+    const bound = setTimeout(() => void worker.terminate().catch(() => undefined), STOP_BOUND_MS);
+    await exited;
+    clearTimeout(bound);
+  }
+
+  /** See ProjectionRunner.waitFor; while the thread is down, positions it had not reached are `unavailable`. */
+  waitFor(position: number, timeoutMs = 5000): Promise<void> {
+    if (this.outage) {
+      return this.position >= position
+        ? Promise.resolve()
+        : Promise.reject(new ParleyError('unavailable', `read models are restarting (${this.outage.error}); try again`));
+    }
+    const models = this.readiness();
+    const closed = closedBefore(models, position);
+    if (closed) return Promise.reject(closed);
+    if (readyPosition(models) >= position) return Promise.resolve();
+    return this.waiters.wait(position, timeoutMs);
+  }
+
+  /** Tells the thread about a skip the caller recorded in the file: it retries that read model now. */
+  skipped(name: string, position: number, reason: string): void {
+    this.worker?.postMessage({ skip: name, position, reason });
+  }
+
+  rebuild(names: string[]): Promise<void> {
+    const worker = this.worker;
+    if (!worker || this.outage) return Promise.reject(new ParleyError('unavailable', 'read models are restarting; try again'));
+    const id = this.nextRebuild++;
+    return new Promise((resolve, reject) => {
+      this.rebuilds.set(id, { resolve, reject });
+      worker.postMessage({ rebuild: id, names });
+    });
+  }
+
+  private readiness() {
+    return [...this.models.values()].map((m) => m.readiness);
+  }
+
+  /**
+   * Live batches go as JSON text; a thread that is down reads them from the log when it is
+   * back, and one too far behind is told to pull the log from the last batch it was sent.
+   */
+  private forward(events: StoredEvent[]): void {
+    if (events.length === 0) return;
+    const last = events[events.length - 1]!.position;
+    this.lastLive = Math.max(this.lastLive, last);
+    if (!this.worker || this.outage || !this.sending) return;
+    this.worker.postMessage({ live: JSON.stringify(events) });
+    this.sentEvents += events.length;
+    if (this.inFlightEvents > (this.options.maxInFlightEvents ?? 20_000)) {
+      this.sending = false;
+      this.worker.postMessage({ behind: last });
+    }
+  }
+
+  /**
+   * A page of the log for a thread that fell behind. When it reaches the head — everything
+   * the live feed delivered here is in it — live batches resume with the next one, decided
+   * in the same turn as the check, so none falls between. (An event both in the page and
+   * in a later live batch is applied once: the runner passes over positions it has.)
+   */
+  private servePull(worker: Worker, id: number, after: number, limit: number): void {
+    this.feed.readAll(after, limit).then(
+      (events) => {
+        if (worker !== this.worker) return;
+        const reached = events.length > 0 ? events[events.length - 1]!.position : after;
+        const resumed = events.length < limit && reached >= this.lastLive;
+        if (resumed) this.sending = true;
+        worker.postMessage({ page: id, events: JSON.stringify(events), resumed });
+      },
+      (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
+    ).catch(() => {
+      // The thread is gone: its successor starts from its checkpoints.
+    });
+  }
+
+  private spawn(): Promise<void> {
+    const worker = new Worker(new URL('./read-model-thread-entry.js', import.meta.url), { workerData: this.settings });
+    this.worker = worker;
+    this.sending = true;
+    this.sentEvents = 0;
+    this.receivedEvents = 0;
+    let lastError: Error | undefined;
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (message: FromThread) => {
+        if (worker !== this.worker) return;
+        if ('started' in message) {
+          started = true;
+          this.up();
+          resolve();
+        } else this.heard(worker, message);
+      });
+      worker.on('error', (err) => (lastError = err));
+      worker.on('exit', (code) => {
+        const err = lastError ?? new Error(`the read-model thread exited with code ${code}`);
+        if (!started) reject(new Error(`cannot start the read-model thread for ${this.file}: ${err.message}`, { cause: err }));
+        this.lost(worker, err);
+      });
+    });
+  }
+
+  private heard(worker: Worker, message: FromThread): void {
+    try {
+      if ('read' in message) this.serveRead(worker, message.read, message.after, message.limit);
+      else if ('pull' in message) this.servePull(worker, message.pull, message.after, message.limit);
+      else if ('progress' in message) {
+        this.receivedEvents = message.received;
+        this.progressed(message.progress, message.applied);
+      }
+      else if ('failed' in message) this.options.onError?.(message.failed, fromWire(message.error), message.failure!);
+      else if ('recovered' in message) this.options.onRecovered?.(message.recovered);
+      else if ('rebuilt' in message) {
+        const pending = this.rebuilds.get(message.rebuilt);
+        this.rebuilds.delete(message.rebuilt);
+        if (message.error) pending?.reject(fromWire(message.error));
+        else pending?.resolve();
+      }
+    } catch (err) {
+      console.error('read-model thread: a report could not be handled', err);
+    }
+  }
+
+  private serveRead(worker: Worker, id: number, after: number, limit: number): void {
+    this.feed.readAll(after, limit).then(
+      (events) => worker.postMessage({ page: id, events: JSON.stringify(events) }),
+      (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
+    ).catch(() => {
+      // The thread is gone: its successor asks again.
+    });
+  }
+
+  private progressed(states: ModelState[], applied: Array<[string, number, number]>): void {
+    for (const state of states) this.models.set(state.readiness.name, state);
+    for (const [name, position, events] of applied) this.options.onApplied?.(name, position, events);
+    const models = this.readiness();
+    const at = readyPosition(models);
+    this.waiters.settle(
+      (position) => position <= at,
+      (position) => closedBefore(models, position),
+    );
+  }
+
+  private up(): void {
+    this.startedAt = Date.now();
+    const outage = this.outage;
+    this.outage = null;
+    if (!outage) return;
+    for (const name of this.versions.keys()) {
+      if (this.models.get(name)?.status.failure) continue;
+      try {
+        this.options.onRecovered?.(name);
+      } catch (err) {
+        console.error('read-model thread: onRecovered failed', err);
+      }
+    }
+  }
+
+  /** The thread ended without being asked to: report, fail the readers it would keep waiting, start another. */
+  private lost(worker: Worker, err: Error): void {
+    if (worker !== this.worker) return;
+    this.worker = null;
+    if (this.stopping) return;
+    const now = Date.now();
+    const attempts = this.outage || now - this.startedAt < STABLE_MS ? (this.outage?.attempts ?? this.lastAttempts) + 1 : 1;
+    this.lastAttempts = attempts;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** Math.min(30, attempts - 1));
+    this.outage = { error: err.message, since: this.outage?.since ?? now, attempts, nextRetryAt: now + delay };
+    const unavailable = () => new ParleyError('unavailable', `read models are restarting (${err.message}); try again`);
+    this.waiters.failAll(unavailable);
+    for (const pending of this.rebuilds.values()) pending.reject(unavailable());
+    this.rebuilds.clear();
+    for (const name of this.versions.keys()) {
+      try {
+        this.options.onError?.(name, err, this.outageFailure(name)!);
+      } catch (e) {
+        console.error('read-model thread: onError failed', e);
+      }
+    }
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      if (this.outage) this.outage.nextRetryAt = null;
+      // A thread that fails to start ends up in `lost` again, with a longer pause.
+      this.spawn().catch(() => undefined);
+    }, delay);
+    this.restartTimer.unref?.();
+  }
+
+  private outageFailure(name: string): ProjectionFailure | null {
+    const o = this.outage;
+    if (!o) return null;
+    return {
+      position: this.checkpointOf(name) + 1,
+      eventType: null,
+      stream: null,
+      error: `the read-model thread stopped: ${o.error}; restarting`,
+      code: 'THREAD_EXIT',
+      since: o.since,
+      attempts: o.attempts,
+      nextRetryAt: o.nextRetryAt,
+    };
+  }
+}
