@@ -12,7 +12,7 @@
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
 import type Database from 'better-sqlite3';
 import { prepared } from './prepared.js';
-import type { ProjectionFailure } from './runner.js';
+import type { ProjectionFailure } from './status.js';
 
 export interface ExternalProjection {
   readonly kind: 'external';

@@ -32,6 +32,7 @@ import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
 import { Waiters, closedBefore, readyPosition, type Readiness } from './readiness.js';
 import { recordSkip, setupSkips, skippedPositions, type ProjectionSkip } from './skips.js';
+import type { ProjectionFailure, ProjectionStatus } from './status.js';
 
 export interface RunnerOptions {
   /** How many events to read from the log at a time while catching up. */
@@ -54,28 +55,7 @@ export interface RunnerOptions {
 /** What the runner reads: the log, page by page, and the live feed. */
 export type ProjectionFeed = Pick<EventStore, 'readAll' | 'subscribe'>;
 
-/** Why and where a projection stopped. */
-export interface ProjectionFailure {
-  /** The position of the event it could not apply (the next one after the checkpoint when reading the log failed). */
-  position: number;
-  eventType: string | null;
-  stream: string | null;
-  error: string;
-  /** The error's code when it has one (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR, …). */
-  code: string | null;
-  /** Milliseconds since the epoch of the first failure in a row. */
-  since: number;
-  attempts: number;
-  /** Milliseconds since the epoch of the next retry; null while one runs. */
-  nextRetryAt: number | null;
-}
-
-export interface ProjectionStatus {
-  state: 'running' | 'failed' | 'rebuilding';
-  failure: ProjectionFailure | null;
-  /** Positions an operator told it to pass over. */
-  skipped: number[];
-}
+export type { ProjectionFailure, ProjectionStatus } from './status.js';
 
 interface Slot {
   projection: Projection;
