@@ -1,0 +1,81 @@
+/**
+ * The embedded store sends the next batch to its writer while earlier ones are still
+ * being committed, so the writer can start the next transaction as soon as an fsync
+ * returns. That must not change what an append means: an append decided on top of one
+ * that fails, sent before that failure was known, fails too; a repeated key sent before
+ * its first use was committed is still a duplicate.
+ *
+ * A second connection holding the write lock keeps the writer from committing, so every
+ * batch below is sent before any is answered, whatever the machine's speed.
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteEventStore, isConcurrencyError, type AppendResult } from '../../engine/store/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const event = (id: string) => ({
+  id,
+  type: 'Note',
+  data: { id },
+  metadata: { actor: 'system', commandId: id, correlationId: id, at: Date.now(), schemaVersion: 1 },
+});
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+describe('SQLite store with batches in flight', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: SqliteEventStore;
+  let lock: Database.Database;
+  const batchSizes: number[] = [];
+
+  beforeEach(async () => {
+    dir = tempDir('parley-pipeline-');
+    batchSizes.length = 0;
+    const file = join(dir.path, 'events.sqlite');
+    store = new SqliteEventStore({ file, onBatch: (appends) => batchSizes.push(appends) });
+    await store.append('warm-up', [event('w')], { expectedVersion: 0 }); // the writer is ready
+    batchSizes.length = 0;
+    lock = new Database(file);
+    lock.exec('BEGIN IMMEDIATE');
+  });
+  afterEach(async () => {
+    if (lock.inTransaction) lock.exec('ROLLBACK');
+    lock.close();
+    await store.close();
+    dir.remove();
+  });
+
+  it('fails the dependent appends sent behind a conflict before it was known, and no others', async () => {
+    const s = 'conversation-a';
+    const sent: Array<Promise<AppendResult>> = [];
+    // One per event-loop turn, so one per batch: a0 at 0, a1 decided on a stale 0,
+    // a2 and a3 on top of a1 (a2's expected version happens to be right), a4 queued here.
+    for (const [id, expected] of [['a0', 0], ['a1', 0], ['a2', 1], ['a3', 2], ['a4', 3]] as const) {
+      sent.push(store.append(s, [event(id)], { expectedVersion: expected }));
+      await nextTurn();
+    }
+    lock.exec('COMMIT');
+    const settled = await Promise.allSettled(sent);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'rejected']);
+    for (const r of settled.slice(1)) expect(isConcurrencyError((r as PromiseRejectedResult).reason)).toBe(true);
+    // Four batches were on their way at once (a4 waited for room: it failed either in the
+    // queue here or in the writer, depending on when a0's answer came back).
+    expect(batchSizes.slice(0, 4)).toEqual([1, 1, 1, 1]);
+    expect((await store.readStream(s)).map((e) => e.id)).toEqual(['a0']);
+    expect((await store.append(s, [event('b')], { expectedVersion: 1 })).version).toBe(2);
+  });
+
+  it('answers a key repeated before its first use was committed as a duplicate', async () => {
+    const idempotency = { key: 'k1', fingerprint: 'f', result: { first: true } };
+    const first = store.append('conversation-b', [event('b1')], { expectedVersion: 0, idempotency });
+    await nextTurn();
+    const again = store.append('conversation-c', [event('c1')], { expectedVersion: 0, idempotency: { ...idempotency, result: { first: false } } });
+    await nextTurn();
+    lock.exec('COMMIT');
+    expect((await first).duplicate).toBeNull();
+    expect((await again).duplicate).toEqual({ key: 'k1', fingerprint: 'f', result: { first: true } });
+    expect(await store.streamVersion('conversation-c')).toBe(0);
+    expect(batchSizes).toEqual([1, 1]);
+  });
+});
