@@ -20,6 +20,12 @@
  * be refused to. Logs written before keys were length-prefixed still hold old-form keys:
  * one is looked up too, but only when neither the actor nor the command id contains a
  * `:`: then the old key has exactly one `:` and can only have been written by this actor.
+ *
+ * The key is checked once, by the store, inside the append (a repeat comes back as a
+ * duplicate with the original record). Only a command that is refused or keeps
+ * conflicting looks its key up here: it may have been applied before the state changed
+ * (the message since deleted, the sender since removed), and then its original result is
+ * the answer, not the refusal.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
@@ -99,25 +105,50 @@ export class CommandHandler {
       throw new ParleyError('text_too_long', `The text is longer than ${this.options.maxTextBytes} bytes`);
     }
     const fingerprint = fingerprintOf(command);
-    const prior = await this.findPrior(key, actor, commandId);
-    if (prior) {
-      await this.authorizeRepeat(actor, command, prior, fingerprint);
-      return replay(prior, fingerprint);
-    }
+    const outcome = await this.applyOnce(key, actor, command, commandId, correlationId, fingerprint);
+    if ('applied' in outcome) return { result: outcome.applied, duplicate: false };
+    await this.authorizeRepeat(actor, command, outcome.repeat, fingerprint);
+    return replay(outcome.repeat, fingerprint);
+  }
 
+  /**
+   * Decides and appends the command under its key: the result, or the record of its
+   * first run when the key was used before (told by the append, or looked up when the
+   * command is refused or keeps conflicting now).
+   */
+  private async applyOnce(
+    key: string,
+    actor: string,
+    command: Command,
+    commandId: string,
+    correlationId: string,
+    fingerprint: string,
+  ): Promise<{ applied: CommandResult } | { repeat: IdempotencyRecord }> {
     const conversationId = command.type === 'CreateConversation' ? randomUUID() : command.conversationId;
     const domainCommand = toDomain(command);
-    const outcome = await this.decideAndAppend(conversationId, { actor, commandId, correlationId }, (state) =>
-      decide(domainCommand, state, { actor, newId: randomUUID }),
-      (state, decided) => {
-        const result: CommandResult = { conversationId, seq: state.version };
-        const posted = decided.find((e) => e.type === 'MessagePosted');
-        if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
-        return { key, fingerprint, result };
-      },
-    );
-    if (outcome.duplicate) return replay(outcome.duplicate, fingerprint);
-    return { result: outcome.record!.result as CommandResult, duplicate: false };
+    try {
+      const outcome = await this.decideAndAppend(
+        conversationId,
+        { actor, commandId, correlationId },
+        (state) => decide(domainCommand, state, { actor, newId: randomUUID }),
+        {
+          legacyKey: legacyKey(actor, commandId),
+          recordOf: (state, decided) => {
+            const result: CommandResult = { conversationId, seq: state.version };
+            const posted = decided.find((e) => e.type === 'MessagePosted');
+            if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
+            return { key, fingerprint, result };
+          },
+        },
+      );
+      if (outcome.duplicate) return { repeat: outcome.duplicate };
+      return { applied: outcome.record!.result as CommandResult };
+    } catch (err) {
+      if (!(err instanceof ParleyError) || err.code === 'unavailable') throw err;
+      const prior = await this.findPrior(key, actor, commandId);
+      if (!prior) throw err;
+      return { repeat: prior };
+    }
   }
 
   /** The record of this actor's command id: the current key, or the unambiguous old-form one. */
@@ -169,7 +200,11 @@ export class CommandHandler {
     conversationId: string,
     meta: { actor: string; commandId: string; correlationId: string },
     decideEvents: (state: ConversationState) => DecidedEvent[],
-    recordOf?: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord,
+    idempotency?: {
+      recordOf: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord;
+      /** Looked up by the store with the record's key: see legacyKey(). */
+      legacyKey: string | undefined;
+    },
   ): Promise<{ version: number; events: StoredEvent[]; record?: IdempotencyRecord; duplicate: IdempotencyRecord | null }> {
     const stream = conversationStream(conversationId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -181,7 +216,7 @@ export class CommandHandler {
       const decided = decideEvents(state);
       for (const e of decided) evolve(state, e as ConversationEventData);
       const after = state.version;
-      const record = recordOf?.(state, decided);
+      const record = idempotency?.recordOf(state, decided);
       const events = toNewEvents(decided, meta);
       const started = performance.now();
       try {
@@ -189,6 +224,7 @@ export class CommandHandler {
           // A command that changes nothing still records its id, at no particular version.
           expectedVersion: decided.length === 0 ? 'any' : before,
           idempotency: record,
+          ...(idempotency?.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) {
