@@ -9,10 +9,10 @@
 // them together at once: the next transaction starts as soon as the previous fsync
 // returns, without waiting for the main thread to hear back and send more.
 //
-// In (on workerData.batches):
+// In (on workerData.batches), as one JSON text (one copy between the threads):
 //   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }] }] }
-//   (data, metadata and result are JSON text; n numbers the batches 1, 2, …; seen is the
-//   last n whose results the main thread had handled when it sent this batch)
+//   (n numbers the batches 1, 2, …; seen is the last n whose results the main thread had
+//   handled when it sent this batch; data, metadata and result are stored as JSON text)
 // Out (on parentPort): { ready: true } once the connection is open, then per transaction
 //   { results: [per batch committed in it, in order:
 //     { n, outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { key, fingerprint, result }, version }
@@ -92,9 +92,9 @@ function stage(req, batch, staged, cursor) {
   for (const e of req.events) {
     seq += 1;
     cursor.position += 1;
-    insert.run(cursor.position, req.stream, seq, e.id, e.type, e.data, e.metadata);
+    insert.run(cursor.position, req.stream, seq, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
   }
-  if (req.key) insertKey.run(req.key, req.fingerprint, req.result);
+  if (req.key) insertKey.run(req.key, req.fingerprint, JSON.stringify(req.result));
   staged.set(req.stream, seq);
   return { version: seq, firstSeq: current + 1, firstPosition };
 }
@@ -142,8 +142,8 @@ function forgetKnownFailures(seen) {
 }
 
 batches.on('message', (first) => {
-  const group = [first];
-  for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(next.message);
+  const group = [JSON.parse(first)];
+  for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(JSON.parse(next.message));
   const results = commit(group);
   forgetKnownFailures(group[group.length - 1].seen);
   parentPort.postMessage({ results });

@@ -66,6 +66,15 @@ describe('SQLite store with batches in flight', () => {
     expect((await store.append(s, [event('b')], { expectedVersion: 1 })).version).toBe(2);
   });
 
+  it('rejects an append JSON cannot hold and commits the rest of its batch', async () => {
+    lock.exec('COMMIT');
+    const bad = store.append('conversation-d', [{ ...event('d1'), data: { n: 1n } }], { expectedVersion: 0 });
+    const good = store.append('conversation-e', [event('e1')], { expectedVersion: 0 });
+    await expect(bad).rejects.toThrow(/cannot be stored as JSON/);
+    expect((await good).version).toBe(1);
+    expect(await store.streamVersion('conversation-d')).toBe(0);
+  });
+
   it('answers a key repeated before its first use was committed as a duplicate', async () => {
     const idempotency = { key: 'k1', fingerprint: 'f', result: { first: true } };
     const first = store.append('conversation-b', [event('b1')], { expectedVersion: 0, idempotency });
