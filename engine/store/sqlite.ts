@@ -266,18 +266,23 @@ export class SqliteEventStore implements EventStore {
     this.batches.postMessage(message);
   }
 
-  /** The writer's answer for the batches of one transaction, in the order they were sent. */
+  /**
+   * The writer's answer for the batches of one transaction, in the order they were sent:
+   * all committed, or all rolled back.
+   */
   private committed(results: BatchResult[]): void {
+    const settled: Array<{ sent: SentBatch; outcomes: WriterOutcome[] }> = [];
     for (const result of results) {
       const sent = this.inFlight[0];
       if (!sent || sent.n !== result.n) continue; // not ours: failed already when its writer was lost
       this.inFlight.shift();
       this.answered = result.n;
       if ('error' in result) this.failed(sent, result);
-      else {
-        this.restartDelay = RESTART_MIN_MS;
-        this.settle(sent, result.outcomes);
-      }
+      else settled.push({ sent, outcomes: result.outcomes });
+    }
+    if (settled.length > 0) {
+      this.restartDelay = RESTART_MIN_MS;
+      this.settle(settled);
     }
     if (this.pending.length > 0) this.flush();
     else if (this.inFlight.length === 0) this.drained?.();
@@ -300,9 +305,32 @@ export class SqliteEventStore implements EventStore {
     this.catchUpFeed();
   }
 
-  private settle(sent: SentBatch, outcomes: WriterOutcome[]): void {
+  /** Answers the appends of the batches committed in one transaction, after one feed update. */
+  private settle(transaction: Array<{ sent: SentBatch; outcomes: WriterOutcome[] }>): void {
+    const results = transaction.map(({ sent, outcomes }) => this.outcomesOf(sent, outcomes));
+    const appended = results.flatMap((batch) => batch.flatMap((r) => (r instanceof Error ? [] : r.events)));
+    const appends = transaction.reduce((sum, { sent }) => sum + sent.appends.length, 0);
+    this.options.onBatch?.(appends, appended.length, (performance.now() - transaction[0]!.sent.started) / 1000);
+    // The feed sees the transaction before the appenders hear back, so in-process read
+    // models are up to date by the time a client gets its ack. A failure answered before
+    // it may have fed its events already (catchUpFeed reads the log): not twice.
+    const unfed = appended.length > 0 && appended[0]!.position <= this.head ? appended.filter((e) => e.position > this.head) : appended;
+    if (unfed.length > 0) {
+      this.head = unfed[unfed.length - 1]!.position;
+      this.emit(unfed);
+    }
+    transaction.forEach(({ sent }, b) =>
+      sent.appends.forEach((req, i) => {
+        const r = results[b]![i]!;
+        if (r instanceof Error) req.reject(r);
+        else req.resolve(r);
+      }),
+    );
+  }
+
+  /** What each append of a committed batch comes to; fails the appends queued here behind a failed one. */
+  private outcomesOf(sent: SentBatch, outcomes: WriterOutcome[]): Array<AppendResult | Error> {
     const results: Array<AppendResult | Error> = [];
-    const appended: StoredEvent[] = [];
     /** Streams with a failed dependent append, and the write failure behind it if it was one. */
     const broken = new Map<string, Error | undefined>();
     sent.appends.forEach((req, i) => {
@@ -331,7 +359,6 @@ export class SqliteEventStore implements EventStore {
           metadata: e.metadata,
         }));
         this.versions.set(req.stream, o.version);
-        appended.push(...stored);
         results.push({ stream: req.stream, version: o.version, events: stored, duplicate: null });
       }
     });
@@ -344,20 +371,7 @@ export class SqliteEventStore implements EventStore {
         return false;
       });
     }
-    this.options.onBatch?.(sent.appends.length, appended.length, (performance.now() - sent.started) / 1000);
-    // The feed sees the batch before the appenders hear back, so in-process read models
-    // are up to date by the time a client gets its ack. A failure answered before this
-    // batch may have fed its events already (catchUpFeed reads the log): not twice.
-    const unfed = appended.length > 0 && appended[0]!.position <= this.head ? appended.filter((e) => e.position > this.head) : appended;
-    if (unfed.length > 0) {
-      this.head = unfed[unfed.length - 1]!.position;
-      this.emit(unfed);
-    }
-    sent.appends.forEach((req, i) => {
-      const r = results[i]!;
-      if (r instanceof Error) req.reject(r);
-      else req.resolve(r);
-    });
+    return results;
   }
 
   /**
