@@ -272,14 +272,19 @@ export class SqliteEventStore implements EventStore {
    */
   private committed(results: BatchResult[]): void {
     const settled: Array<{ sent: SentBatch; outcomes: WriterOutcome[] }> = [];
+    const rolledBack: SentBatch[] = [];
+    let failure: WriteError | undefined;
     for (const result of results) {
       const sent = this.inFlight[0];
       if (!sent || sent.n !== result.n) continue; // not ours: failed already when its writer was lost
       this.inFlight.shift();
       this.answered = result.n;
-      if ('error' in result) this.failed(sent, result);
-      else settled.push({ sent, outcomes: result.outcomes });
+      if ('error' in result) {
+        rolledBack.push(sent);
+        failure = result;
+      } else settled.push({ sent, outcomes: result.outcomes });
     }
+    if (failure) this.failed(rolledBack, failure);
     if (settled.length > 0) {
       this.restartDelay = RESTART_MIN_MS;
       this.settle(settled);
@@ -288,20 +293,21 @@ export class SqliteEventStore implements EventStore {
     else if (this.inFlight.length === 0) this.drained?.();
   }
 
-  /** The batch rolled back (disk full, I/O error, duplicate event id): nothing of it is acked. */
-  private failed(sent: SentBatch, reply: WriteError): void {
+  /** The transaction rolled back (disk full, I/O error, duplicate event id): nothing of it is acked. */
+  private failed(rolledBack: SentBatch[], reply: WriteError): void {
     this.versions.clear();
     const err = writeFailure(reply.error, reply.code, this.options.file);
     this.options.onWriteFailure?.(err);
+    const appends = rolledBack.flatMap((sent) => sent.appends);
     // Appends queued behind it on the same streams were decided on top of its events
     // (those already sent, the writer fails itself).
-    const failed = new Set(sent.appends.filter((req) => req.options.expectedVersion !== 'any').map((req) => req.stream));
+    const failed = new Set(appends.filter((req) => req.options.expectedVersion !== 'any').map((req) => req.stream));
     this.pending = this.pending.filter((req) => {
       if (req.options.expectedVersion === 'any' || !failed.has(req.stream)) return true;
       req.reject(err);
       return false;
     });
-    for (const req of sent.appends) req.reject(err);
+    for (const req of appends) req.reject(err);
     this.catchUpFeed();
   }
 
