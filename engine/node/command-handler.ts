@@ -22,10 +22,11 @@
  * `:`: then the old key has exactly one `:` and can only have been written by this actor.
  *
  * The key is checked once, by the store, inside the append (a repeat comes back as a
- * duplicate with the original record). Only a command that is refused or keeps
- * conflicting looks its key up here: it may have been applied before the state changed
- * (the message since deleted, the sender since removed), and then its original result is
- * the answer, not the refusal.
+ * duplicate with the original record); repeats of commands this node saw lately are known
+ * without asking (recent-records.ts). Only a command that is refused or keeps conflicting
+ * looks its key up here: it may have been applied before the state changed (the message
+ * since deleted, the sender since removed), and then its original result is the answer,
+ * not the refusal.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
@@ -48,6 +49,7 @@ import {
   type StoredEvent,
 } from '../store/index.js';
 import type { Metrics } from './metrics.js';
+import { RecentRecords } from './recent-records.js';
 
 export interface Outcome {
   result: CommandResult;
@@ -67,6 +69,7 @@ export class CommandHandler {
   private readonly states = new Map<string, ConversationState>();
   private readonly loading = new Map<string, Promise<ConversationState>>();
   private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly recent = new RecentRecords(10_000);
   /** The newest log position this node appended; reads wait for read models to reach it. */
   lastPosition = 0;
 
@@ -105,8 +108,13 @@ export class CommandHandler {
       throw new ParleyError('text_too_long', `The text is longer than ${this.options.maxTextBytes} bytes`);
     }
     const fingerprint = fingerprintOf(command);
-    const outcome = await this.applyOnce(key, actor, command, commandId, correlationId, fingerprint);
-    if ('applied' in outcome) return { result: outcome.applied, duplicate: false };
+    const known = this.recent.get(key);
+    const outcome = known ? { repeat: known } : await this.applyOnce(key, actor, command, commandId, correlationId, fingerprint);
+    if ('applied' in outcome) {
+      this.recent.remember(key, { key, fingerprint, result: outcome.applied });
+      return { result: outcome.applied, duplicate: false };
+    }
+    this.recent.remember(key, outcome.repeat);
     await this.authorizeRepeat(actor, command, outcome.repeat, fingerprint);
     return replay(outcome.repeat, fingerprint);
   }

@@ -120,8 +120,8 @@ describe('idempotency keys are per actor, and a repeat needs the authority of a 
   });
 
   it('answers a retry of a command applied before its message was deleted with its original result', async () => {
-    // The key is no longer looked up before deciding: a retry that the state would now
-    // refuse (message_deleted) must still find its first run's record.
+    // A retry that the state would now refuse (message_deleted) still gets its first run's
+    // result (without this node's memory of it too: test/int/command-repeats.int.test.ts).
     const alice = api(node.url, tokenFor('alice'));
     const c = await conversation('alice', []);
     const posted = await alice.post(`/v1/conversations/${c}/messages`, { clientMessageId: 'p1', text: 'soon gone' });
