@@ -13,7 +13,8 @@
 //   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }] }] }
 //   (n numbers the batches 1, 2, …; seen is the last n whose results the main thread had
 //   handled when it sent this batch; data, metadata and result are stored as JSON text)
-// Out (on parentPort): { ready: true } once the connection is open, then per transaction
+// Out: { ready: true } on parentPort once the connection is open, then per transaction on
+// the batch port (so the main thread can take every answer that queued up at once, too)
 //   { results: [per batch committed in it, in order:
 //     { n, outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { key, fingerprint, result }, version }
 //                     | { conflict: actual } | { error, code }] }
@@ -146,5 +147,5 @@ batches.on('message', (first) => {
   for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(JSON.parse(next.message));
   const results = commit(group);
   forgetKnownFailures(group[group.length - 1].seen);
-  parentPort.postMessage({ results });
+  batches.postMessage({ results });
 });

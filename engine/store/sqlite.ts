@@ -20,7 +20,7 @@
  * the disk has room. Should the writer thread itself die, it is started again (with
  * backoff) and the events it committed without reporting are fed to the listeners.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   AppendOptions,
@@ -52,7 +52,16 @@ type WriterOutcome =
   | { conflict: number }
   | WriteError;
 type BatchResult = { n: number } & ({ outcomes: WriterOutcome[] } | WriteError);
-type WriterReply = { ready: true } | { results: BatchResult[] };
+/** The writer's answer for the batches of one transaction. */
+interface TransactionResults {
+  results: BatchResult[];
+}
+
+/** A batch the writer committed, with what became of each of its appends. */
+interface CommittedBatch {
+  sent: SentBatch;
+  outcomes: WriterOutcome[];
+}
 
 /** A batch sent to the writer and not yet answered. */
 interface SentBatch {
@@ -73,11 +82,11 @@ export function writeFailure(message: string, code: string | undefined, file: st
 }
 
 /**
- * Batches sent to the writer and not yet answered. Above 1 the writer always finds the
- * next batch waiting when a commit ends; a small bound keeps what a slow disk makes the
- * node hold in the pending queue, where it forms ever larger batches.
+ * Batches sent to the writer and not yet answered. Above 1 the writer finds the next
+ * batch waiting when a commit ends; at 2 the rest queues up here meanwhile and goes as one
+ * larger batch, so a busy node does not pay per-transaction costs for many small ones.
  */
-const MAX_BATCHES_IN_FLIGHT = 4;
+const MAX_BATCHES_IN_FLIGHT = 2;
 
 const RESTART_MIN_MS = 250;
 const RESTART_MAX_MS = 10_000;
@@ -179,10 +188,18 @@ export class SqliteEventStore implements EventStore {
     this.batches = port1;
     this.sent = 0;
     this.answered = 0;
-    writer.on('message', (reply: WriterReply) => {
-      if (writer !== this.writer) return; // a lost writer's last words: its batches were already failed
-      if ('ready' in reply) this.ready(writer);
-      else this.committed(reply.results);
+    port1.on('message', (first: TransactionResults) => {
+      if (port1 !== this.batches) return; // a lost writer's last words: its batches were already failed
+      // Every answer that queued up while this thread was busy, settled together: one
+      // feed update for all of them (read models and fan-out pay per update, not per event).
+      const transactions = [first.results];
+      for (let next = receiveMessageOnPort(port1); next; next = receiveMessageOnPort(port1)) {
+        transactions.push((next.message as TransactionResults).results);
+      }
+      this.committed(transactions);
+    });
+    writer.on('message', (reply: { ready: true }) => {
+      if (writer === this.writer && reply.ready) this.ready(writer);
     });
     writer.on('error', (err) => this.writerLost(writer, err));
     writer.on('exit', (code) => this.writerLost(writer, new Error(`the SQLite writer thread exited (${code})`)));
@@ -267,24 +284,26 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * The writer's answer for the batches of one transaction, in the order they were sent:
-   * all committed, or all rolled back.
+   * The writer's answers for the batches of one or more transactions, in the order they
+   * were sent (each transaction all committed, or all rolled back).
    */
-  private committed(results: BatchResult[]): void {
-    const settled: Array<{ sent: SentBatch; outcomes: WriterOutcome[] }> = [];
-    const rolledBack: SentBatch[] = [];
-    let failure: WriteError | undefined;
-    for (const result of results) {
-      const sent = this.inFlight[0];
-      if (!sent || sent.n !== result.n) continue; // not ours: failed already when its writer was lost
-      this.inFlight.shift();
-      this.answered = result.n;
-      if ('error' in result) {
-        rolledBack.push(sent);
-        failure = result;
-      } else settled.push({ sent, outcomes: result.outcomes });
+  private committed(transactions: BatchResult[][]): void {
+    const settled: CommittedBatch[][] = [];
+    for (const results of transactions) {
+      const committed: CommittedBatch[] = [];
+      const rolledBack: SentBatch[] = [];
+      for (const result of results) {
+        const sent = this.inFlight[0];
+        if (!sent || sent.n !== result.n) continue; // not ours: failed already when its writer was lost
+        this.inFlight.shift();
+        this.answered = result.n;
+        if ('error' in result) rolledBack.push(sent);
+        else committed.push({ sent, outcomes: result.outcomes });
+      }
+      const failure = results.find((r): r is BatchResult & WriteError => 'error' in r);
+      if (failure && rolledBack.length > 0) this.failed(rolledBack, failure);
+      if (committed.length > 0) settled.push(committed);
     }
-    if (failure) this.failed(rolledBack, failure);
     if (settled.length > 0) {
       this.restartDelay = RESTART_MIN_MS;
       this.settle(settled);
@@ -311,27 +330,33 @@ export class SqliteEventStore implements EventStore {
     this.catchUpFeed();
   }
 
-  /** Answers the appends of the batches committed in one transaction, after one feed update. */
-  private settle(transaction: Array<{ sent: SentBatch; outcomes: WriterOutcome[] }>): void {
-    const results = transaction.map(({ sent, outcomes }) => this.outcomesOf(sent, outcomes));
-    const appended = results.flatMap((batch) => batch.flatMap((r) => (r instanceof Error ? [] : r.events)));
-    const appends = transaction.reduce((sum, { sent }) => sum + sent.appends.length, 0);
-    this.options.onBatch?.(appends, appended.length, (performance.now() - transaction[0]!.sent.started) / 1000);
-    // The feed sees the transaction before the appenders hear back, so in-process read
-    // models are up to date by the time a client gets its ack. A failure answered before
-    // it may have fed its events already (catchUpFeed reads the log): not twice.
+  /** Answers the appends of the batches of committed transactions, after one feed update. */
+  private settle(transactions: CommittedBatch[][]): void {
+    const now = performance.now();
+    const appended: StoredEvent[] = [];
+    const answers = transactions.flatMap((batches) => {
+      const results = batches.map(({ sent, outcomes }) => this.outcomesOf(sent, outcomes));
+      const events = results.flatMap((batch) => batch.flatMap((r) => (r instanceof Error ? [] : r.events)));
+      const appends = batches.reduce((sum, { sent }) => sum + sent.appends.length, 0);
+      this.options.onBatch?.(appends, events.length, (now - batches[0]!.sent.started) / 1000);
+      appended.push(...events);
+      return batches.map(({ sent }, b) => ({ sent, results: results[b]! }));
+    });
+    // The feed sees the events before the appenders hear back, so in-process read models
+    // are up to date by the time a client gets its ack. A failure answered with them may
+    // have fed them already (catchUpFeed reads the log): not twice.
     const unfed = appended.length > 0 && appended[0]!.position <= this.head ? appended.filter((e) => e.position > this.head) : appended;
     if (unfed.length > 0) {
       this.head = unfed[unfed.length - 1]!.position;
       this.emit(unfed);
     }
-    transaction.forEach(({ sent }, b) =>
+    for (const { sent, results } of answers) {
       sent.appends.forEach((req, i) => {
-        const r = results[b]![i]!;
+        const r = results[i]!;
         if (r instanceof Error) req.reject(r);
         else req.resolve(r);
-      }),
-    );
+      });
+    }
   }
 
   /** What each append of a committed batch comes to; fails the appends queued here behind a failed one. */
