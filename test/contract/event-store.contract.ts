@@ -105,9 +105,11 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       // version (4), 6-11 on top of 5; `any` appends beside them do not depend on it.
       const appends: Array<Promise<unknown>> = [];
       const loose: Array<Promise<unknown>> = [];
+      // Settled below; handled from the start, so an early rejection is not "unhandled".
+      const handled = <T,>(p: Promise<T>) => (p.catch(() => undefined), p);
       for (let i = 0; i < 12; i++) {
-        appends.push(store.append(stream, [ev(`E${i}`)], { expectedVersion: i <= 5 ? Math.min(i, 4) : i - 1 }));
-        if (i % 3 === 0) loose.push(store.append(stream, [], { expectedVersion: 'any' }));
+        appends.push(handled(store.append(stream, [ev(`E${i}`)], { expectedVersion: i <= 5 ? Math.min(i, 4) : i - 1 })));
+        if (i % 3 === 0) loose.push(handled(store.append(stream, [], { expectedVersion: 'any' })));
         await new Promise((r) => setImmediate(r));
       }
       const settled = await Promise.allSettled(appends);
