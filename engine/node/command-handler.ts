@@ -20,6 +20,13 @@
  * be refused to. Logs written before keys were length-prefixed still hold old-form keys:
  * one is looked up too, but only when neither the actor nor the command id contains a
  * `:`: then the old key has exactly one `:` and can only have been written by this actor.
+ *
+ * The key is checked once, by the store, inside the append (a repeat comes back as a
+ * duplicate with the original record); repeats of commands this node saw lately are known
+ * without asking (recent-records.ts). Only a command that is refused or keeps conflicting
+ * looks its key up here: it may have been applied before the state changed (the message
+ * since deleted, the sender since removed), and then its original result is the answer,
+ * not the refusal.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
@@ -42,6 +49,7 @@ import {
   type StoredEvent,
 } from '../store/index.js';
 import type { Metrics } from './metrics.js';
+import { RecentRecords } from './recent-records.js';
 
 export interface Outcome {
   result: CommandResult;
@@ -61,6 +69,7 @@ export class CommandHandler {
   private readonly states = new Map<string, ConversationState>();
   private readonly loading = new Map<string, Promise<ConversationState>>();
   private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly recent = new RecentRecords(10_000);
   /** The newest log position this node appended; reads wait for read models to reach it. */
   lastPosition = 0;
 
@@ -99,25 +108,55 @@ export class CommandHandler {
       throw new ParleyError('text_too_long', `The text is longer than ${this.options.maxTextBytes} bytes`);
     }
     const fingerprint = fingerprintOf(command);
-    const prior = await this.findPrior(key, actor, commandId);
-    if (prior) {
-      await this.authorizeRepeat(actor, command, prior, fingerprint);
-      return replay(prior, fingerprint);
+    const known = this.recent.get(key);
+    const outcome = known ? { repeat: known } : await this.applyOnce(key, actor, command, commandId, correlationId, fingerprint);
+    if ('applied' in outcome) {
+      this.recent.remember(key, { key, fingerprint, result: outcome.applied });
+      return { result: outcome.applied, duplicate: false };
     }
+    this.recent.remember(key, outcome.repeat);
+    await this.authorizeRepeat(actor, command, outcome.repeat, fingerprint);
+    return replay(outcome.repeat, fingerprint);
+  }
 
+  /**
+   * Decides and appends the command under its key: the result, or the record of its
+   * first run when the key was used before (told by the append, or looked up when the
+   * command is refused or keeps conflicting now).
+   */
+  private async applyOnce(
+    key: string,
+    actor: string,
+    command: Command,
+    commandId: string,
+    correlationId: string,
+    fingerprint: string,
+  ): Promise<{ applied: CommandResult } | { repeat: IdempotencyRecord }> {
     const conversationId = command.type === 'CreateConversation' ? randomUUID() : command.conversationId;
     const domainCommand = toDomain(command);
-    const outcome = await this.decideAndAppend(conversationId, { actor, commandId, correlationId }, (state) =>
-      decide(domainCommand, state, { actor, newId: randomUUID }),
-      (state, decided) => {
-        const result: CommandResult = { conversationId, seq: state.version };
-        const posted = decided.find((e) => e.type === 'MessagePosted');
-        if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
-        return { key, fingerprint, result };
-      },
-    );
-    if (outcome.duplicate) return replay(outcome.duplicate, fingerprint);
-    return { result: outcome.record!.result as CommandResult, duplicate: false };
+    try {
+      const outcome = await this.decideAndAppend(
+        conversationId,
+        { actor, commandId, correlationId },
+        (state) => decide(domainCommand, state, { actor, newId: randomUUID }),
+        {
+          legacyKey: legacyKey(actor, commandId),
+          recordOf: (state, decided) => {
+            const result: CommandResult = { conversationId, seq: state.version };
+            const posted = decided.find((e) => e.type === 'MessagePosted');
+            if (posted) result.messageId = (posted.data as { messageId: string }).messageId;
+            return { key, fingerprint, result };
+          },
+        },
+      );
+      if (outcome.duplicate) return { repeat: outcome.duplicate };
+      return { applied: outcome.record!.result as CommandResult };
+    } catch (err) {
+      if (!(err instanceof ParleyError) || err.code === 'unavailable') throw err;
+      const prior = await this.findPrior(key, actor, commandId);
+      if (!prior) throw err;
+      return { repeat: prior };
+    }
   }
 
   /** The record of this actor's command id: the current key, or the unambiguous old-form one. */
@@ -169,7 +208,11 @@ export class CommandHandler {
     conversationId: string,
     meta: { actor: string; commandId: string; correlationId: string },
     decideEvents: (state: ConversationState) => DecidedEvent[],
-    recordOf?: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord,
+    idempotency?: {
+      recordOf: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord;
+      /** Looked up by the store with the record's key: see legacyKey(). */
+      legacyKey: string | undefined;
+    },
   ): Promise<{ version: number; events: StoredEvent[]; record?: IdempotencyRecord; duplicate: IdempotencyRecord | null }> {
     const stream = conversationStream(conversationId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -181,7 +224,7 @@ export class CommandHandler {
       const decided = decideEvents(state);
       for (const e of decided) evolve(state, e as ConversationEventData);
       const after = state.version;
-      const record = recordOf?.(state, decided);
+      const record = idempotency?.recordOf(state, decided);
       const events = toNewEvents(decided, meta);
       const started = performance.now();
       try {
@@ -189,6 +232,7 @@ export class CommandHandler {
           // A command that changes nothing still records its id, at no particular version.
           expectedVersion: decided.length === 0 ? 'any' : before,
           idempotency: record,
+          ...(idempotency?.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) {

@@ -9,7 +9,8 @@
  *   appends nothing. Appends with an expected version that were queued behind a failed
  *   (or duplicate) append on the same stream reject too: they were decided on top of it.
  * - An append that carries an idempotency key records it with the events, atomically;
- *   appending the same key again returns the first result and appends nothing.
+ *   appending the same key again returns the first result and appends nothing. The check
+ *   happens inside the append, so callers need not look the key up first.
  * - `append` resolves only once the events are durable.
  */
 export interface EventMetadata {
@@ -52,6 +53,12 @@ export interface IdempotencyRecord {
 export interface AppendOptions {
   expectedVersion: ExpectedVersion;
   idempotency?: IdempotencyRecord;
+  /**
+   * Another key the same command may have been recorded under (an older key form): an
+   * append whose `idempotency.key` is new but whose legacy key is recorded is a duplicate
+   * too. Looked up only, never recorded; ignored without `idempotency`.
+   */
+  legacyKey?: string;
 }
 
 export interface AppendResult {

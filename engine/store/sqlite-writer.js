@@ -1,21 +1,38 @@
-// The embedded store's writer thread. It owns the write connection and commits each batch
-// of appends in one transaction with synchronous=FULL, so the fsync happens here while the
-// node's main thread keeps serving sockets (and gathering the next batch).
+// The embedded store's writer thread. It owns the write connection and commits batches
+// of appends with synchronous=FULL, so the fsync happens here while the node's main
+// thread keeps serving sockets (and gathering the next batch).
 //
 // Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader.
 //
-// In:  [{ stream, expected: number | 'any', key?, fingerprint?, result?, events: [{ id, type, data, metadata }] }]
-//      (data, metadata and result are JSON text)
-// Out: { ready: true } once the connection is open, then per batch
-//      { outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { fingerprint, result }, version } | { conflict: actual }] }
-//      or { error, code } when the whole transaction rolled back (code: SQLITE_FULL,
-//      SQLITE_IOERR_…, ENOSPC…, so the store can tell a full or failing disk from a bug).
+// Batches come on their own MessagePort (workerData.batches), so that after a commit this
+// thread can take every batch that queued meanwhile (receiveMessageOnPort) and commit
+// them together at once: the next transaction starts as soon as the previous fsync
+// returns, without waiting for the main thread to hear back and send more.
 //
-// A failed batch leaves nothing behind: the transaction is rolled back (SQLite does it
-// itself for SQLITE_FULL and I/O errors; we make sure), the cached versions are dropped and
-// the head is read again, and the next batch starts on a clean connection. So when the disk
+// In (on workerData.batches), as one JSON text (one copy between the threads):
+//   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }] }] }
+//   (n numbers the batches 1, 2, …; seen is the last n whose results the main thread had
+//   handled when it sent this batch; data, metadata and result are stored as JSON text)
+// Out: { ready: true } on parentPort once the connection is open, then per transaction on
+// the batch port (so the main thread can take every answer that queued up at once, too)
+//   { results: [per batch committed in it, in order:
+//     { n, outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { key, fingerprint, result }, version }
+//                     | { conflict: actual } | { error, code }] }
+//     or { n, error, code } when the whole transaction rolled back] }
+//   (code: SQLITE_FULL, SQLITE_IOERR_…, ENOSPC…, so the store can tell a full or failing
+//   disk from a bug).
+//
+// Appends with an expected version queued behind one that failed (a conflict, a duplicate
+// with events, or a rolled-back batch) on the same stream fail too: they were decided on
+// top of its events. "Behind" spans batches: a batch sent before the main thread knew of
+// the failure (its `seen` is older than the failing batch) is behind it; one sent after
+// was gathered on fresh state (the main thread failed its own queue when it heard).
+//
+// A failed transaction leaves nothing behind: it is rolled back (SQLite does it itself
+// for SQLITE_FULL and I/O errors; we make sure), the cached versions are dropped and the
+// head is read again, and the next batch starts on a clean connection. So when the disk
 // has room again the very next batch commits: the thread never stays wedged.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 const db = new Database(workerData.file);
@@ -29,6 +46,9 @@ const insertKey = db.prepare('INSERT INTO idempotency (key, fingerprint, result)
 const versions = new Map();
 const headOf = db.prepare('SELECT max(position) FROM events').pluck();
 let head = headOf.get() ?? 0;
+/** stream → { n, failure? }: the last batch in which a dependent append on it failed. */
+const brokenAt = new Map();
+const batches = workerData.batches;
 parentPort.postMessage({ ready: true });
 
 function currentVersion(stream, staged) {
@@ -40,47 +60,58 @@ function currentVersion(stream, staged) {
   return v;
 }
 
-parentPort.on('message', (batch) => {
+/** The recorded idempotency record of the append's key or, failing that, its legacy key. */
+function priorRecord(req) {
+  if (!req.key) return undefined;
+  for (const key of req.legacyKey ? [req.key, req.legacyKey] : [req.key]) {
+    const row = findKey.get(key);
+    if (row) return { key, fingerprint: row.fingerprint, result: row.result };
+  }
+  return undefined;
+}
+
+/** Stages one append in the open transaction and says how it went. */
+function stage(req, batch, staged, cursor) {
+  const current = currentVersion(req.stream, staged);
+  const dependent = req.expected !== 'any';
+  const broken = dependent ? brokenAt.get(req.stream) : undefined;
+  if (broken && broken.n > batch.seen) {
+    if (broken.n !== batch.n) brokenAt.set(req.stream, { n: batch.n, failure: broken.failure });
+    return broken.failure ?? { conflict: current };
+  }
+  const prior = priorRecord(req);
+  if (prior) {
+    if (dependent && req.events.length > 0) brokenAt.set(req.stream, { n: batch.n });
+    return { duplicate: prior, version: current };
+  }
+  if (dependent && req.expected !== current) {
+    brokenAt.set(req.stream, { n: batch.n });
+    return { conflict: current };
+  }
+  const firstPosition = cursor.position + 1;
+  let seq = current;
+  for (const e of req.events) {
+    seq += 1;
+    cursor.position += 1;
+    insert.run(cursor.position, req.stream, seq, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+  }
+  if (req.key) insertKey.run(req.key, req.fingerprint, JSON.stringify(req.result));
+  staged.set(req.stream, seq);
+  return { version: seq, firstSeq: current + 1, firstPosition };
+}
+
+/** Commits the batches in one transaction; on failure none of them is in the log. */
+function commit(group) {
   const staged = new Map();
-  // Streams where an append with an expected version failed or was a duplicate: the
-  // appends behind it were decided on top of its events and fail too.
-  const broken = new Map();
-  const outcomes = [];
-  let position = head;
+  const cursor = { position: head };
+  let results;
   try {
-    db.transaction(() => {
-      for (const req of batch) {
-        const current = currentVersion(req.stream, staged);
-        const dependent = req.expected !== 'any';
-        if (dependent && broken.has(req.stream)) {
-          outcomes.push({ conflict: current });
-          continue;
-        }
-        const prior = req.key ? findKey.get(req.key) : undefined;
-        if (prior) {
-          if (dependent && req.events.length > 0) broken.set(req.stream, true);
-          outcomes.push({ duplicate: prior, version: current });
-          continue;
-        }
-        if (dependent && req.expected !== current) {
-          broken.set(req.stream, true);
-          outcomes.push({ conflict: current });
-          continue;
-        }
-        const firstPosition = position + 1;
-        let seq = current;
-        for (const e of req.events) {
-          seq += 1;
-          position += 1;
-          insert.run(position, req.stream, seq, e.id, e.type, e.data, e.metadata);
-        }
-        if (req.key) insertKey.run(req.key, req.fingerprint, req.result);
-        staged.set(req.stream, seq);
-        outcomes.push({ version: seq, firstSeq: current + 1, firstPosition });
-      }
-    })();
+    // IMMEDIATE: the write lock is taken (waiting for it within busy_timeout) before anything
+    // is read, so another connection's write never fails the batch with SQLITE_BUSY midway.
+    results = db
+      .transaction(() => group.map((batch) => ({ n: batch.n, outcomes: batch.appends.map((req) => stage(req, batch, staged, cursor)) })))
+      .immediate();
   } catch (err) {
-    // Rolled back: nothing of the batch is in the log, and cached versions may be wrong.
     if (db.inTransaction) {
       try {
         db.exec('ROLLBACK');
@@ -92,13 +123,29 @@ parentPort.on('message', (batch) => {
     try {
       head = headOf.get() ?? 0;
     } catch {
-      // Unreadable for now: the head of the last good batch is still right.
+      // Unreadable for now: the head of the last good transaction is still right.
     }
     const code = err && typeof err === 'object' && typeof err.code === 'string' ? err.code : undefined;
-    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err), code });
-    return;
+    const failure = { error: err instanceof Error ? err.message : String(err), code };
+    for (const batch of group) {
+      for (const req of batch.appends) if (req.expected !== 'any') brokenAt.set(req.stream, { n: batch.n, failure });
+    }
+    return group.map((batch) => ({ n: batch.n, ...failure }));
   }
-  head = position;
+  head = cursor.position;
   for (const [stream, v] of staged) versions.set(stream, v);
-  parentPort.postMessage({ outcomes });
+  return results;
+}
+
+/** Forgets failures every batch still to come was sent knowing of. */
+function forgetKnownFailures(seen) {
+  for (const [stream, broken] of brokenAt) if (broken.n <= seen) brokenAt.delete(stream);
+}
+
+batches.on('message', (first) => {
+  const group = [JSON.parse(first)];
+  for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(JSON.parse(next.message));
+  const results = commit(group);
+  forgetKnownFailures(group[group.length - 1].seen);
+  batches.postMessage({ results });
 });

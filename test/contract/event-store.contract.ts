@@ -99,6 +99,28 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect((await store.append(stream, [ev('D')], { expectedVersion: 1 })).version).toBe(2);
     });
 
+    it('fails exactly the dependent appends behind a conflict, however they are batched', async () => {
+      // As a command handler pipelines them, one event-loop turn apart (each its own batch,
+      // several on their way to the disk at once): 0-4 in order, 5 decided on a stale
+      // version (4), 6-11 on top of 5; `any` appends beside them do not depend on it.
+      const appends: Array<Promise<unknown>> = [];
+      const loose: Array<Promise<unknown>> = [];
+      // Settled below; handled from the start, so an early rejection is not "unhandled".
+      const handled = <T,>(p: Promise<T>) => (p.catch(() => undefined), p);
+      for (let i = 0; i < 12; i++) {
+        appends.push(handled(store.append(stream, [ev(`E${i}`)], { expectedVersion: i <= 5 ? Math.min(i, 4) : i - 1 })));
+        if (i % 3 === 0) loose.push(handled(store.append(stream, [], { expectedVersion: 'any' })));
+        await new Promise((r) => setImmediate(r));
+      }
+      const settled = await Promise.allSettled(appends);
+      expect(settled.map((r) => r.status)).toEqual([...Array<string>(5).fill('fulfilled'), ...Array<string>(7).fill('rejected')]);
+      for (const r of settled.slice(5)) expect(isConcurrencyError((r as PromiseRejectedResult).reason)).toBe(true);
+      expect((await Promise.allSettled(loose)).every((r) => r.status === 'fulfilled')).toBe(true);
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['E0', 'E1', 'E2', 'E3', 'E4']);
+      // Appends made after the failure was known go through.
+      expect((await store.append(stream, [ev('F')], { expectedVersion: 5 })).version).toBe(6);
+    });
+
     it('records an idempotency key once and returns the original record on a repeat', async () => {
       const key = `alice:${randomUUID()}`;
       const first = await store.append(stream, [ev('A')], {
@@ -115,6 +137,31 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect(await store.streamVersion(stream)).toBe(1);
       expect(await store.findIdempotency(key)).toEqual({ key, fingerprint: 'f1', result: { seq: 1 } });
       expect(await store.findIdempotency(`alice:${randomUUID()}`)).toBeUndefined();
+    });
+
+    it('answers an append whose legacy key is recorded as a duplicate, and never records a legacy key', async () => {
+      const commandId = randomUUID();
+      const legacyKey = `alice:${commandId}`;
+      await store.append(stream, [ev('A')], { expectedVersion: 0, idempotency: { key: legacyKey, fingerprint: 'f1', result: { seq: 1 } } });
+      const key = `5:alice:${commandId}`;
+      const again = await store.append(stream, [ev('A')], {
+        expectedVersion: 1,
+        idempotency: { key, fingerprint: 'f1', result: { seq: 2 } },
+        legacyKey,
+      });
+      expect(again.duplicate).toMatchObject({ fingerprint: 'f1', result: { seq: 1 } });
+      expect(again.events).toEqual([]);
+      expect(await store.streamVersion(stream)).toBe(1);
+
+      const fresh = randomUUID();
+      const first = await store.append(stream, [ev('B')], {
+        expectedVersion: 1,
+        idempotency: { key: `5:alice:${fresh}`, fingerprint: 'f2', result: { seq: 2 } },
+        legacyKey: `alice:${fresh}`,
+      });
+      expect(first.duplicate).toBeNull();
+      expect(await store.findIdempotency(`alice:${fresh}`)).toBeUndefined();
+      expect((await store.findIdempotency(`5:alice:${fresh}`))?.result).toEqual({ seq: 2 });
     });
 
     it('reads a stream forwards after a seq and backwards before a seq, bounded by limit', async () => {

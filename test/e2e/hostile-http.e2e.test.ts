@@ -119,6 +119,29 @@ describe('idempotency keys are per actor, and a repeat needs the authority of a 
     });
   });
 
+  it('answers a retry of a command applied before its message was deleted with its original result', async () => {
+    // A retry that the state would now refuse (message_deleted) still gets its first run's
+    // result (without this node's memory of it too: test/int/command-repeats.int.test.ts).
+    const alice = api(node.url, tokenFor('alice'));
+    const c = await conversation('alice', []);
+    const posted = await alice.post(`/v1/conversations/${c}/messages`, { clientMessageId: 'p1', text: 'soon gone' });
+    const reactions = `/v1/conversations/${c}/messages/${posted.body.messageId}/reactions`;
+    const reacted = await alice.post(reactions, { emoji: '👍', commandId: 'r1' });
+    expect(reacted.status).toBe(200);
+    expect((await alice.delete(`/v1/conversations/${c}/messages/${posted.body.messageId}`)).status).toBe(200);
+    const version = await node.store.streamVersion(`conversation-${c}`);
+
+    expect(await alice.post(reactions, { emoji: '👍', commandId: 'r1' })).toMatchObject({ status: 200, body: reacted.body });
+    expect(await alice.post(reactions, { emoji: '🎉', commandId: 'r1' })).toMatchObject({ body: { code: 'idempotency_mismatch' } });
+    expect(await alice.post(reactions, { emoji: '👍', commandId: 'r2' })).toMatchObject({ body: { code: 'message_deleted' } });
+    // A retry the state still allows is a duplicate too, not a second message.
+    expect(await alice.post(`/v1/conversations/${c}/messages`, { clientMessageId: 'p1', text: 'soon gone' })).toMatchObject({
+      status: 200,
+      body: posted.body,
+    });
+    expect(await node.store.streamVersion(`conversation-${c}`)).toBe(version);
+  });
+
   it('still answers retries of commands keyed before keys were length-prefixed', async () => {
     const dir = tempDir();
     let old: TestNode | undefined = await startTestNode({ dataDir: dir.path });

@@ -100,7 +100,7 @@ export class StreamAppender {
   private async appendNow(stream: string, subject: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     const key = options.idempotency?.key;
     if (key) {
-      const prior = await withRetryBudget('find idempotency key', this.options.retryBudgetMs, () => this.index.find(key));
+      const prior = await withRetryBudget('find idempotency key', this.options.retryBudgetMs, () => this.findRecord(key, options.legacyKey));
       if (prior) return this.duplicateResult(stream, prior);
     }
     // The feed must exist before our message does, or a listener could miss it.
@@ -197,6 +197,12 @@ export class StreamAppender {
       if (options.idempotency) await this.recordKey(options.idempotency, stream, ackSeq);
       return result;
     }
+  }
+
+  /** The index's record of the key or, failing that, of the legacy key (looked up in parallel). */
+  private async findRecord(key: string, legacyKey: string | undefined): Promise<IdempotencyRecord | undefined> {
+    const [current, legacy] = await Promise.all([this.index.find(key), legacyKey === undefined ? undefined : this.index.find(legacyKey)]);
+    return current ?? legacy;
   }
 
   /** Looks through the envelopes after `afterVersion` for this append's own message or key. */
