@@ -8,12 +8,12 @@
  */
 import type Database from 'better-sqlite3';
 import { conversationIdOf } from '../engine/store/index.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 const HOUR = 3_600_000;
 
-export const analytics: Projection = {
+export const analytics = defineProjection({
   name: 'analytics',
   source: { module: import.meta.url, export: 'analytics' },
   version: 1,
@@ -80,7 +80,7 @@ export const analytics: Projection = {
   beforeBulkLoad(db) {
     db.exec('DROP INDEX IF EXISTS analytics_replies_by_seconds');
   },
-};
+});
 
 /**
  * Time to first reply: per conversation, whose message waits for a reply and since when.

@@ -5,11 +5,11 @@
 import type Database from 'better-sqlite3';
 import { conversationIdOf } from '../engine/store/index.js';
 import type { ConversationSummary } from '../protocol/index.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 
-export const conversationList: Projection = {
+export const conversationList = defineProjection({
   name: 'conversation-list',
   source: { module: import.meta.url, export: 'conversationList' },
   version: 2,
@@ -93,7 +93,7 @@ export const conversationList: Projection = {
   beforeBulkLoad(db) {
     db.exec('DROP INDEX IF EXISTS members_by_user');
   },
-};
+});
 
 function addMember(db: Database.Database, conversationId: string, userId: string): void {
   prepared(db, 'INSERT OR IGNORE INTO members (conversation_id, user_id) VALUES (?, ?)').run(conversationId, userId);

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../engine/store/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import type { HistoryMessage } from '../protocol/index.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 /** A message as the history API serves it (the shared wire shape). */
@@ -25,7 +25,7 @@ interface MessageRow {
   deleted: number;
 }
 
-export const history: Projection = {
+export const history = defineProjection({
   name: 'history',
   source: { module: import.meta.url, export: 'history' },
   // 2: shows edited message bodies (MessageBodyEdited). 4: rows in log order (row id = the
@@ -92,7 +92,7 @@ export const history: Projection = {
     // The log has one event per (stream, seq), so the load cannot break the unique index.
     db.exec('DROP INDEX IF EXISTS messages_by_seq');
   },
-};
+});
 
 /**
  * Reactions are stored as JSON `{ emoji: [user ids] }`. Emoji are user input (`constructor`,

@@ -12,9 +12,9 @@ import type { Projection } from './projection.js';
 export {
   defineProjection,
   defineExternalProjection,
+  asKnown,
   type Projection,
   type EventOf,
-  type KnownEvent,
   type KnownEventType,
 } from './projection.js';
 export type { ExternalProjection } from './external.js';

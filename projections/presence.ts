@@ -11,7 +11,7 @@
  *   is not in the log and acts at once, before `NodeExpired` has travelled the feed.
  */
 import type Database from 'better-sqlite3';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 export interface PresenceView {
@@ -21,7 +21,7 @@ export interface PresenceView {
   lastSeen: number | null;
 }
 
-export const presence: Projection = {
+export const presence = defineProjection({
   name: 'presence',
   source: { module: import.meta.url, export: 'presence' },
   version: 1,
@@ -75,7 +75,7 @@ export const presence: Projection = {
   truncate(db) {
     db.exec('DELETE FROM presence_sessions; DELETE FROM presence_last_seen; DELETE FROM presence_nodes_expired;');
   },
-};
+});
 
 /**
  * This node's own view of peers that stopped sending heartbeats: node id → when it was

@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { PresenceEventData } from '../engine/domain/index.js';
 import type { StoredEvent } from '../engine/store/index.js';
-import type { ConversationEventData } from '../protocol/index.js';
+import type { EventCatalogue, EventType } from '../protocol/index.js';
 import type { ExternalProjection } from './external.js';
 
 /**
@@ -55,16 +54,22 @@ export interface ProjectionSource {
 }
 
 /** Every event type the engine writes, with its data. */
-export type KnownEvent =
-  | ConversationEventData
-  | PresenceEventData
-  | { type: 'DraftUpdated'; data: { conversationId: string; update: string; text: string } };
-export type KnownEventType = KnownEvent['type'];
+/** Every event type the engine writes: the protocol's event catalogue. */
+export type KnownEventType = EventType;
 
 /** A stored event of one of the given types, its `data` typed accordingly. */
 export type EventOf<T extends KnownEventType> = {
-  [K in T]: Omit<StoredEvent<Extract<KnownEvent, { type: K }>['data']>, 'type'> & { type: K };
+  [K in T]: Omit<StoredEvent<EventCatalogue[K]>, 'type'> & { type: K };
 }[T];
+
+/**
+ * A stored event seen as one of the catalogue's, so `switch (e.type)` or `e.type === …`
+ * types its data. The log holds current shapes (upcast on read); a type outside the
+ * catalogue matches no case and falls to `default`.
+ */
+export function asKnown(e: StoredEvent): EventOf<KnownEventType> {
+  return e as unknown as EventOf<KnownEventType>;
+}
 
 /**
  * Writes a projection with typed events: `handle` receives only the listed types, and

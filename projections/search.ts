@@ -15,12 +15,12 @@
 import type Database from 'better-sqlite3';
 import { toWellFormed } from '../engine/domain/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
-import type { Projection } from './projection.js';
+import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 const TRIGGERS = ['search_docs_indexed', 'search_docs_unindexed', 'search_docs_reindexed'];
 
-export const search: Projection = {
+export const search = defineProjection({
   name: 'search',
   source: { module: import.meta.url, export: 'search' },
   // 2: external-content FTS5 over search_docs, deletes by row id.
@@ -75,7 +75,7 @@ export const search: Projection = {
   beforeBulkLoad(db) {
     for (const name of TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${name}`);
   },
-};
+});
 
 export interface SearchHit {
   conversationId: string;

@@ -17,6 +17,7 @@
  */
 import type { StoredEvent } from './engine-types.js';
 import { conversationIdOf } from '../engine/store/index.js';
+import { asKnown } from '../projections/index.js';
 import { docNames, type DocRef, type KnownEvent } from '../protocol/index.js';
 import { seedUpdate } from '../protocol/yjs/index.js';
 
@@ -43,7 +44,8 @@ export function documentEvent(ref: DocRef, update: Uint8Array, text: string): Do
 }
 
 /** The document a stored event updates, or undefined when it is not a document event. */
-export function docNameOfEvent(e: StoredEvent): string | undefined {
+export function docNameOfEvent(stored: StoredEvent): string | undefined {
+  const e = asKnown(stored);
   switch (e.type) {
     case 'MessagePosted': {
       const c = conversationIdOf(e.stream);

@@ -26,6 +26,7 @@ import { loadDocument } from './document-log.js';
 import { DocumentRoom, newPeer, type Peer, type Refusal } from './document-room.js';
 import { SYNC_LIMITS, type SyncLimits } from './limits.js';
 import { PendingLedger } from './pending-updates.js';
+import { asKnown, type EventOf } from '../projections/index.js';
 import type { StoredEvent, SyncHost } from './engine-types.js';
 import { documentEvent, docNameOfEvent, updateOf } from './events.js';
 import { writeRefusal, readRefusal } from './write-rule.js';
@@ -322,7 +323,8 @@ export class SyncServer {
           this.rooms.get(name)?.applyDurable(updateOf(e));
           continue;
         }
-        if (e.type === 'MemberLeft' || e.type === 'MessageDeleted') this.authorityChanged(e);
+        const known = asKnown(e);
+        if (known.type === 'MemberLeft' || known.type === 'MessageDeleted') this.authorityChanged(known);
       } catch (err) {
         this.ctx.app.log.error({ err, position: e.position }, 'sync: could not apply an event of the feed');
       }
@@ -330,7 +332,7 @@ export class SyncServer {
   }
 
   /** A member who left loses the conversation's documents; a deleted message loses its body. */
-  private authorityChanged(e: StoredEvent): void {
+  private authorityChanged(e: EventOf<'MemberLeft' | 'MessageDeleted'>): void {
     const conversationId = conversationIdOf(e.stream);
     if (!conversationId) return;
     for (const room of this.rooms.values()) {

@@ -22,7 +22,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import { toNewEvents } from '../domain/index.js';
 import { isConcurrencyError, nodeStream, type EventStore, type StoredEvent } from '../store/index.js';
-import { isNodeExpired, nodeLiveness, nodesWithSessions } from '../../projections/index.js';
+import { asKnown, isNodeExpired, nodeLiveness, nodesWithSessions } from '../../projections/index.js';
 import { Heartbeats, type Heartbeat, type HeartbeatOptions } from './heartbeats.js';
 
 export interface ClusterPresenceOptions {
@@ -120,7 +120,8 @@ export class ClusterPresence {
 
   /** Someone declared this node dead while it was only cut off: say it is back. */
   private watch(events: StoredEvent[]): void {
-    for (const e of events) {
+    for (const stored of events) {
+      const e = asKnown(stored);
       if (e.type !== 'NodeExpired' || e.data?.nodeId !== this.o.nodeId || this.stopped) continue;
       this.o.log.warn({ reportedBy: e.data.reportedBy }, 'this node was declared dead by a peer; resuming');
       this.resumeLogged();

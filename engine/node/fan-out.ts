@@ -7,7 +7,7 @@
  * conversation with the user — including the users of a node that went silent or came back (cluster presence).
  */
 import type Database from 'better-sqlite3';
-import { conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
+import { asKnown, conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
 import { frame, LiveRun } from './frames.js';
@@ -84,9 +84,10 @@ export class FanOut {
     if (presence.length === 0) return;
     this.readModelsAt(presence[presence.length - 1]!.position).then(
       () => {
-        for (const e of presence) {
+        for (const stored of presence) {
+          const e = asKnown(stored);
           if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
-          else this.nodePresenceChanged(e.data.nodeId);
+          else if (e.type === 'NodeStarted' || e.type === 'NodeExpired' || e.type === 'NodeResumed') this.nodePresenceChanged(e.data.nodeId);
         }
       },
       () => undefined, // read models did not catch up in time: the next change announces again
@@ -116,7 +117,7 @@ export class FanOut {
       }
     }
     this.metrics.eventsDelivered.inc(sessions.size * events.length);
-    const e = events[events.length - 1]!;
+    const e = asKnown(events[events.length - 1]!);
     if (e.type === 'MemberLeft') {
       // A user who left stops receiving the conversation, on every socket they have, at
       // once: a catch-up in flight stops too, and never sends what came after.

@@ -30,7 +30,7 @@ export interface NewEvent {
   metadata: EventMetadata;
 }
 
-export interface StoredEvent<T = any> {
+export interface StoredEvent<T = unknown> {
   stream: string;
   seq: number;
   position: number;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { asKnown } from '../../projections/index.js';
 
 let nats: NatsSingle;
 let a: TestNode;
@@ -49,8 +50,9 @@ describe('authority across nodes under contention', () => {
     const members = new Set(['alice', 'bob']);
     const outsiders: string[] = [];
     for (const e of await a.store.readStream(`conversation-${id}`, { limit: 100_000 })) {
-      if (e.type === 'MemberJoined') members.add(e.data.userId);
-      if (e.type === 'MessagePosted' && !members.has(e.data.author)) outsiders.push(`${e.data.author}@${e.seq}`);
+      const k = asKnown(e);
+      if (k.type === 'MemberJoined') members.add(k.data.userId);
+      if (k.type === 'MessagePosted' && !members.has(k.data.author)) outsiders.push(`${k.data.author}@${k.seq}`);
     }
     expect(outsiders).toEqual([]);
   }, 120_000);

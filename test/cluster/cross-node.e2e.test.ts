@@ -13,6 +13,7 @@ import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { spawnNode, startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
+import { asKnown } from '../../projections/index.js';
 
 let nats: NatsSingle;
 let nodes: TestNode[];
@@ -176,7 +177,7 @@ describe('nodes over one JetStream stream', () => {
     await fay.next((f) => f.type === 'ready');
     await eventually(async () => {
       const all = await nodes[0]!.store.readAll(0, 100_000);
-      expect(all.some((e) => e.type === 'UserOnline' && e.data.userId === 'fay')).toBe(true);
+      expect(all.map(asKnown).some((e) => e.type === 'UserOnline' && e.data.userId === 'fay')).toBe(true);
     });
     // The sentinel: a witness node that goes silent (SIGSTOP) after the clean leave is
     // declared expired after its last heartbeat, so once its NodeExpired is in the log the
@@ -196,8 +197,8 @@ describe('nodes over one JetStream stream', () => {
       witness.process.kill('SIGSTOP');
       const expired = await eventually(async () => {
         const all = await nodes[0]!.store.readAll(0, 100_000);
-        expect(all.some((e) => e.type === 'NodeExpired' && e.data.nodeId === witnessId)).toBe(true);
-        return all;
+        expect(all.map(asKnown).some((e) => e.type === 'NodeExpired' && e.data.nodeId === witnessId)).toBe(true);
+        return all.map(asKnown);
       }, 15_000);
       // Its users went offline through the log, and nobody recorded its death.
       expect(expired.filter((e) => e.type === 'NodeExpired' && e.data.nodeId === leaving.config.nodeId)).toEqual([]);

@@ -115,7 +115,7 @@ describe('a duplicate seq in the JetStream log', () => {
       const client = await JetStreamEventStore.connect({ servers: nats.url, streamName, subjectPrefix: `parley.log.${streamName}` });
       try {
         await forge(client, `parley.log.${streamName}.${stream}`, stream, last.seq, [
-          { id: randomUUID(), type: last.type, data: { ...last.data, messageId: randomUUID(), text: 'forged' }, metadata: last.metadata },
+          { id: randomUUID(), type: last.type, data: { ...(last.data as object), messageId: randomUUID(), text: 'forged' }, metadata: last.metadata },
         ]);
       } finally {
         await client.close();

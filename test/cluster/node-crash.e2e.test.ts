@@ -129,7 +129,7 @@ describe('kill -9 of a node in a cluster', () => {
     for (const t of texts) count.set(t, (count.get(t) ?? 0) + 1);
     for (const [cmid, seq] of acked) {
       expect(count.get(cmid), cmid).toBe(1);
-      expect(log.find((e) => e.seq === seq)?.data.text, `${cmid} acked at ${seq}`).toBe(cmid);
+      expect((log.find((e) => e.seq === seq)?.data as { text?: string } | undefined)?.text, `${cmid} acked at ${seq}`).toBe(cmid);
     }
     for (const t of carolSent) expect(count.get(t), t).toBe(1);
     expect([...count.values()].every((n) => n === 1)).toBe(true);

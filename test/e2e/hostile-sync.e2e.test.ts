@@ -270,7 +270,7 @@ describe('sync: updates whose dependencies are missing', () => {
     await eventually(() => expect(text(reader)).toBe('bob: hello world!'));
     expect(await metric(n, 'parley_sync_pending_bytes')).toBe(0);
     const events = (await n.store.readStream(`conversation-${c}`)).filter((e) => e.type === 'NotesUpdated');
-    expect(events.map((e) => [e.metadata.actor, e.data.text])).toEqual([
+    expect(events.map((e) => [e.metadata.actor, (e.data as { text: string }).text])).toEqual([
       ['alice', 'hello world'],
       ['bob', 'bob: hello world'],
       ['alice', 'bob: hello world!'],

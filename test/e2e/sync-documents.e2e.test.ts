@@ -11,6 +11,7 @@ import { loadDocument, rebuildDocument, syncExtension, type SyncExtension } from
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { asKnown } from '../../projections/index.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -99,11 +100,11 @@ describe('sync: notes with a stock y-websocket provider', () => {
     a.awareness.setLocalStateField('user', { name: 'alice' });
     await eventually(() => expect([...b.awareness.getStates().values()].some((s) => s.user?.name === 'alice')).toBe(true));
 
-    const events = (await streamEvents(n, `conversation-${c}`)).filter((e) => e.type === 'NotesUpdated');
+    const events = (await streamEvents(n, `conversation-${c}`)).map(asKnown).filter((e) => e.type === 'NotesUpdated');
     expect(events.length).toBeGreaterThanOrEqual(2);
-    expect(events.at(-1)!.data.text).toBe('# agenda: ship it');
+    expect(events.at(-1)!.type === 'NotesUpdated' && events.at(-1)!.data.text).toBe('# agenda: ship it');
     expect(events.map((e) => e.metadata.actor)).toEqual(expect.arrayContaining(['alice', 'bob']));
-    expect(typeof events[0]!.data.update).toBe('string');
+    expect(typeof (events[0]!.data as { update?: unknown }).update).toBe('string');
   });
 
   it('refuses sockets without a token and non-members, and frees documents nobody holds', async () => {
@@ -265,7 +266,7 @@ describe('sync: history, resync and loading', () => {
       const expected = text(a);
       const e = await eventually(async () => {
         const last = (await n.store.readStream(stream)).filter((x) => x.type === 'NotesUpdated').at(-1);
-        expect(last?.data.text).toBe(expected);
+        expect((last?.data as { text?: string } | undefined)?.text).toBe(expected);
         return last!;
       });
       textAfterEach.push({ position: e.position, at: e.metadata.at, text: expected });
@@ -314,7 +315,7 @@ describe('sync: history, resync and loading', () => {
       a.doc.getText('text').insert(0, String(i % 10));
       await eventually(async () => {
         const last = (await n.store.readStream(`conversation-${c}`)).filter((e) => e.type === 'NotesUpdated').at(-1);
-        expect(last?.data.text).toBe(text(a));
+        expect((last?.data as { text?: string } | undefined)?.text).toBe(text(a));
       });
     }
     await eventually(async () => {

@@ -101,7 +101,7 @@ describe('projection API', () => {
             failOnce = false;
             throw new Error('warehouse unreachable');
           }
-          for (const e of events) seen.set(e.position, e.data.text); // idempotent upsert by position
+          for (const e of events) seen.set(e.position, (e.data as { text: string }).text); // idempotent upsert by position
         },
         async truncate() {
           truncated += 1;

@@ -246,8 +246,8 @@ describe('projection runner under failures', () => {
       version: 1,
       handles: ['MessagePosted'],
       async handle(events: StoredEvent[]) {
-        for (const e of events) if (e.data.text === 'poison') throw new Error('warehouse rejects it');
-        for (const e of events) seen.set(e.position, e.data.text);
+        for (const e of events) if ((e.data as { text?: string }).text === 'poison') throw new Error('warehouse rejects it');
+        for (const e of events) seen.set(e.position, (e.data as { text: string }).text);
       },
       async truncate() {
         seen.clear();

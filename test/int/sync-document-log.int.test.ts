@@ -88,7 +88,7 @@ describe('sync: document log', () => {
     }
     await done();
     const edits = (await store.readStream(conversationStream(C))).filter((e) => e.type === 'MessageBodyEdited');
-    expect(edits.map((e) => e.data.text)).toEqual(texts);
+    expect(edits.map((e) => (e.data as { text: string }).text)).toEqual(texts);
     for (const [i, e] of edits.entries()) {
       expect((await rebuildDocument(store, name, { position: e.position })).getText('text').toString()).toBe(texts[i]);
     }
