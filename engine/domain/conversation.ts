@@ -7,7 +7,7 @@
  * The state holds only what decisions need: members, the creator, and per message its
  * author, whether it was deleted and which reactions it carries.
  */
-import { ParleyError, type ConversationEventData, type MessageFormat } from '../../protocol/index.js';
+import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
 
 export interface MessageState {
   author: string;
@@ -29,15 +29,15 @@ export function initialState(): ConversationState {
 }
 
 /** A command addressed to an existing (or, for Create, a new) conversation. */
-export type ConversationCommand =
-  | { type: 'CreateConversation'; title: string; members: string[] }
-  | { type: 'AddMember'; userId: string }
-  | { type: 'RemoveMember'; userId: string }
-  | { type: 'PostMessage'; text: string; format?: MessageFormat }
-  | { type: 'DeleteMessage'; messageId: string }
-  | { type: 'AddReaction'; messageId: string; emoji: string }
-  | { type: 'RemoveReaction'; messageId: string; emoji: string }
-  | { type: 'MarkRead'; seq: number };
+/** A client's command as the decider sees it: the protocol's, without the conversation id (the stream says it). */
+export type ConversationCommand = Command extends infer C ? (C extends { conversationId: string } ? Omit<C, 'conversationId'> : C) : never;
+
+/** The decider's view of a command. */
+export function toConversationCommand(command: Command): ConversationCommand {
+  if (!('conversationId' in command)) return command;
+  const { conversationId: _inTheStream, ...rest } = command;
+  return rest as ConversationCommand;
+}
 
 export interface DecideContext {
   actor: string;

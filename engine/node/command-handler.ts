@@ -37,7 +37,7 @@ import {
   isWellFormed,
   toNewEvents,
   toWellFormed,
-  type ConversationCommand,
+  toConversationCommand,
   type ConversationState,
 } from '../domain/index.js';
 import {
@@ -133,7 +133,7 @@ export class CommandHandler {
     fingerprint: string,
   ): Promise<{ applied: CommandResult } | { repeat: IdempotencyRecord }> {
     const conversationId = command.type === 'CreateConversation' ? randomUUID() : command.conversationId;
-    const domainCommand = toDomain(command);
+    const domainCommand = toConversationCommand(command);
     try {
       const outcome = await this.decideAndAppend(
         conversationId,
@@ -366,27 +366,4 @@ function replay(prior: { fingerprint: string; result: unknown }, fingerprint: st
 function fingerprintOf(command: Command): string {
   const entries = Object.entries(command).sort(([a], [b]) => (a < b ? -1 : 1));
   return createHash('sha256').update(JSON.stringify(entries)).digest('base64url').slice(0, 22);
-}
-
-function toDomain(command: Command): ConversationCommand {
-  switch (command.type) {
-    case 'CreateConversation':
-      return { type: command.type, title: command.title, members: command.members };
-    case 'AddMember':
-    case 'RemoveMember':
-      return { type: command.type, userId: command.userId };
-    case 'PostMessage':
-      return { type: command.type, text: command.text, format: command.format };
-    case 'DeleteMessage':
-      return { type: command.type, messageId: command.messageId };
-    case 'AddReaction':
-    case 'RemoveReaction':
-      return { type: command.type, messageId: command.messageId, emoji: command.emoji };
-    case 'MarkRead':
-      return { type: command.type, seq: command.seq };
-    default: {
-      const never: never = command;
-      throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);
-    }
-  }
 }
