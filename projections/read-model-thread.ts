@@ -12,7 +12,7 @@
  * its read model, so nothing is applied twice or lost.
  */
 import { Worker } from 'node:worker_threads';
-import type { StoredEvent } from '../engine/store/index.js';
+import { backoffDelay, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
 import type { Projection } from './projection.js';
 import { closedBefore, readyPosition, Waiters } from './readiness.js';
@@ -31,8 +31,8 @@ export interface ThreadOptions extends Pick<RunnerOptions, 'batchSize' | 'retry'
   maxInFlightEvents?: number;
 }
 
-const RESTART_MIN_MS = 100;
-const RESTART_MAX_MS = 10_000;
+/** Pauses before restarting a read-model thread that died, growing while it keeps dying. */
+const RESTART = { initialMs: 100, maxMs: 10_000 };
 /** A thread that ran this long before dying starts the backoff over. */
 const STABLE_MS = 60_000;
 const STOP_BOUND_MS = 10_000;
@@ -318,7 +318,7 @@ export class ReadModelThread {
     const now = Date.now();
     const attempts = this.outage || now - this.startedAt < STABLE_MS ? (this.outage?.attempts ?? this.lastAttempts) + 1 : 1;
     this.lastAttempts = attempts;
-    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** Math.min(30, attempts - 1));
+    const delay = backoffDelay(attempts - 1, RESTART);
     this.outage = { error: err.message, since: this.outage?.since ?? now, attempts, nextRetryAt: now + delay };
     const unavailable = () => new ParleyError('unavailable', `read models are restarting (${err.message}); try again`);
     this.waiters.failAll(unavailable);

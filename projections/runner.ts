@@ -25,7 +25,7 @@
  * does not get there within the bound gives `unavailable` too.
  */
 import Database from 'better-sqlite3';
-import type { EventStore, StoredEvent } from '../engine/store/index.js';
+import { backoffDelay, type EventStore, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
 import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
@@ -542,7 +542,7 @@ export class ProjectionRunner {
   private get retryDelay(): (attempts: number) => number {
     const initial = this.options.retry?.initialMs ?? 100;
     const max = this.options.retry?.maxMs ?? 10_000;
-    return (attempts) => Math.min(max, initial * 2 ** Math.min(30, attempts - 1));
+    return (attempts) => backoffDelay(attempts - 1, { initialMs: initial, maxMs: max });
   }
 
   /**

@@ -5,7 +5,7 @@
  * at or before that position, so nothing is printed twice and nothing is skipped.
  */
 import { parseArgs } from 'node:util';
-import type { StoredEvent } from '../store/index.js';
+import { backoffDelay, type StoredEvent } from '../store/index.js';
 import { writeLine } from './progress.js';
 import { integerFlag, UsageError } from './usage-error.js';
 
@@ -26,7 +26,8 @@ Reconnects with backoff when the connection drops, resuming after the last posit
 printed. Stops on Ctrl-C with a summary on stderr.
 `;
 
-const MAX_BACKOFF_MS = 5000;
+/** Pauses between reconnects: from 250 ms up to 5 s, jittered so tails do not come back together. */
+const RETRY = { initialMs: 250, maxMs: 5000, jitter: 'equal' } as const;
 
 export async function tail(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -66,7 +67,7 @@ export async function tail(args: string[]): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   try {
-    let backoff = 250;
+    let retry = 0;
     while (!stopper.signal.aborted) {
       const query = new URLSearchParams();
       if (last !== undefined) query.set('from', String(last));
@@ -79,9 +80,9 @@ export async function tail(args: string[]): Promise<void> {
       } catch (err) {
         if (stopper.signal.aborted) break;
         if (values.once) throw new Error(`cannot reach ${base}: ${(err as Error).message}`);
-        process.stderr.write(`parley tail: cannot reach ${base} (${(err as Error).message}); retrying in ${(backoff / 1000).toFixed(1)} s\n`);
-        await sleep(jitter(backoff), stopper.signal);
-        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+        const delay = backoffDelay(retry++, RETRY);
+        process.stderr.write(`parley tail: cannot reach ${base} (${(err as Error).message}); retrying in ${(delay / 1000).toFixed(1)} s\n`);
+        await sleep(delay, stopper.signal);
         reconnects += 1;
         continue;
       }
@@ -90,14 +91,13 @@ export async function tail(args: string[]): Promise<void> {
       if (res.status >= 400 && res.status < 500) throw new Error(`the node refused the request (${res.status}): ${(await res.text()).slice(0, 500)}`);
       if (!res.ok || !res.body) {
         process.stderr.write(`parley tail: the node answered ${res.status}; retrying\n`);
-        await sleep(jitter(backoff), stopper.signal);
-        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+        await sleep(backoffDelay(retry++, RETRY), stopper.signal);
         reconnects += 1;
         continue;
       }
       try {
         for await (const line of lines(res.body)) {
-          backoff = 250;
+          retry = 0;
           const e = JSON.parse(line) as StoredEvent;
           // The feed may start at `from` inclusive; whatever it resends is skipped here.
           if (last !== undefined && e.position <= last) continue;
@@ -115,8 +115,7 @@ export async function tail(args: string[]): Promise<void> {
         process.stderr.write(`parley tail: feed interrupted (${(err as Error).message}); resuming after position ${last ?? 'start'}\n`);
       }
       if (values.once || stopper.signal.aborted) break;
-      await sleep(jitter(backoff), stopper.signal);
-      backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+      await sleep(backoffDelay(retry++, RETRY), stopper.signal);
       reconnects += 1;
     }
   } finally {
@@ -144,9 +143,6 @@ async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> 
   if (buffer.trim() !== '') yield buffer.trim();
 }
 
-function jitter(ms: number): number {
-  return ms / 2 + Math.random() * (ms / 2);
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

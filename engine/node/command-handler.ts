@@ -41,6 +41,7 @@ import {
   type ConversationState,
 } from '../domain/index.js';
 import {
+  backoffDelay,
   conversationStream,
   isConcurrencyError,
   isStoreUnavailableError,
@@ -58,6 +59,8 @@ export interface Outcome {
 }
 
 const MAX_ATTEMPTS = 8;
+/** Pauses before deciding again after a conflict: anywhere in a window doubling from 2 ms, so racing writers spread out. */
+const CONFLICT_RETRY = { initialMs: 1, maxMs: 128, jitter: 'full' } as const;
 
 /** An event a decider produced, before it gets an id and metadata. */
 export interface DecidedEvent {
@@ -218,7 +221,7 @@ export class CommandHandler {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // Another node is writing this conversation: back off a little (jittered) so the
       // writers stop colliding, instead of burning the attempts back to back.
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt));
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoffDelay(attempt, CONFLICT_RETRY)));
       const state = await this.load(stream);
       const before = state.version;
       const decided = decideEvents(state);

@@ -15,7 +15,7 @@ import { CLOSE, ParleyError } from '../../protocol/index.js';
 import type { ReadModelRunner } from '../../projections/index.js';
 import { toNewEvents } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
-import { isStoreUnavailableError, userStream } from '../store/index.js';
+import { backoffDelay, isStoreUnavailableError, userStream } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
 import type { NodeConfig } from './config.js';
 import type { FanOut } from './fan-out.js';
@@ -25,6 +25,9 @@ import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { sendBufferLimits, type SendBufferLimits } from './send-buffer.js';
 import { Session } from './session.js';
 import { verifyToken } from './token.js';
+
+/** Pauses between attempts to record a presence change while the store is unavailable. */
+const PRESENCE_RETRY = { initialMs: 250, maxMs: 10_000 };
 
 export class Gateway {
   private readonly userBuckets: KeyedBuckets;
@@ -257,7 +260,7 @@ export class Gateway {
       commandId: `presence-${this.config.nodeId}`,
     });
     const record = async () => {
-      for (let delay = 250; ; delay = Math.min(delay * 2, 10_000)) {
+      for (let retry = 0; ; retry++) {
         try {
           await this.store.append(userStream(userId), events, { expectedVersion: 'any' });
           return;
@@ -266,7 +269,7 @@ export class Gateway {
             this.log.warn({ err, userId, type }, 'could not record presence');
             return;
           }
-          await new Promise((r) => setTimeout(r, delay));
+          await new Promise((r) => setTimeout(r, backoffDelay(retry, PRESENCE_RETRY)));
         }
       }
     };

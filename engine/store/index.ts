@@ -7,3 +7,4 @@ export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions, type EventRow } from './sqlite.js';
 export { withReadTimings } from './timed-reads.js';
 export { decorate } from './decorate.js';
+export { backoffDelay, type Backoff } from './backoff.js';

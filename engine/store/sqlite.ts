@@ -33,6 +33,7 @@ import type {
   ReadStreamOptions,
   StoredEvent,
 } from './port.js';
+import { backoffDelay } from './backoff.js';
 import { ConcurrencyError, StoreUnavailableError } from './errors.js';
 
 interface PendingAppend {
@@ -91,8 +92,8 @@ export function writeFailure(message: string, code: string | undefined, file: st
  */
 const PIPELINE_BELOW_APPENDS = 8;
 
-const RESTART_MIN_MS = 250;
-const RESTART_MAX_MS = 10_000;
+/** Pauses before restarting a writer thread that died, growing while it keeps dying. */
+const RESTART = { initialMs: 250, maxMs: 10_000 };
 
 /** A row of the `events` table, as SQLite holds it (data and metadata as JSON text). */
 export interface EventRow {
@@ -153,7 +154,7 @@ export class SqliteEventStore implements EventStore {
   /** Some writer has opened the file: one that dies now is restarted, not a start-up failure. */
   private writerOpened = false;
   private restartTimer: NodeJS.Timeout | undefined;
-  private restartDelay = RESTART_MIN_MS;
+  private restarts = 0;
   private drained: (() => void) | null = null;
   private failure: Error | null = null;
   private readonly listeners = new Set<FeedListener>();
@@ -247,8 +248,7 @@ export class SqliteEventStore implements EventStore {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (!this.closed) this.writer = this.startWriter();
-    }, this.restartDelay);
-    this.restartDelay = Math.min(this.restartDelay * 2, RESTART_MAX_MS);
+    }, backoffDelay(this.restarts++, RESTART));
   }
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
@@ -314,7 +314,7 @@ export class SqliteEventStore implements EventStore {
       if (committed.length > 0) settled.push(committed);
     }
     if (settled.length > 0) {
-      this.restartDelay = RESTART_MIN_MS;
+      this.restarts = 0;
       this.settle(settled);
     }
     if (this.pending.length > 0) this.flush();

@@ -7,7 +7,10 @@
  * Retrying a publish is safe because every append carries a `Nats-Msg-Id`: if the first
  * attempt was stored and only its ack was lost, the retry is answered as a duplicate.
  */
+import { backoffDelay } from '../backoff.js';
 import { StoreUnavailableError } from '../errors.js';
+
+const RETRY = { initialMs: 50, maxMs: 1000 };
 
 const TRANSIENT_NAMES = new Set([
   'TimeoutError',
@@ -30,17 +33,16 @@ export function isTransient(err: unknown): boolean {
 
 export async function withRetryBudget<T>(what: string, budgetMs: number, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + budgetMs;
-  let delay = 50;
-  for (;;) {
+  for (let retry = 0; ; retry++) {
     try {
       return await attempt();
     } catch (err) {
       if (!isTransient(err)) throw err;
+      const delay = backoffDelay(retry, RETRY);
       if (Date.now() + delay > deadline) {
         throw new StoreUnavailableError(`${what}: NATS unavailable for ${budgetMs} ms`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 1000);
     }
   }
 }

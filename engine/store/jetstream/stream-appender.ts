@@ -17,6 +17,7 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { AppendOptions, AppendResult, IdempotencyRecord, NewEvent } from '../port.js';
 import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
+import { backoffDelay } from '../backoff.js';
 import { withRetryBudget } from './availability.js';
 import { encodeEnvelope, storedEventsOf, versionAfter, type Envelope } from './envelope.js';
 import type { IdempotencyIndex } from './idempotency-index.js';
@@ -188,7 +189,7 @@ export class StreamAppender {
             `append to ${stream}: the server reports message ${msgID} as already published (duplicate ack at sequence ${ackSeq}) but it is not in the log after ${this.options.retryBudgetMs} ms`,
           );
         }
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** Math.min(refresh, 5))));
+        await new Promise((r) => setTimeout(r, backoffDelay(refresh, { initialMs: 50, maxMs: 1000 })));
         continue;
       }
       const result: AppendResult = { stream, version: versionAfter(envelope), events: storedEventsOf(envelope, ackSeq), duplicate: null };
