@@ -67,7 +67,8 @@ describe('durability', () => {
       expect(r).toMatchObject({ type: 'ack', duplicate: true, result: { seq } });
     }
     const all = await bob.get(`/v1/conversations/${c.id}/messages?limit=1000`);
-    expect(all.body.messages).toHaveLength(300);
+    // What the restarted node logged, should this fail (a read model stopped, say).
+    expect(all.body.messages, again.problems()).toHaveLength(300);
     expect(new Set(all.body.messages.map((m: { text: string }) => m.text)).size).toBe(300);
     retry.close();
   });

@@ -48,6 +48,8 @@ export interface SpawnedNode {
   /** Resolves with the exit code (or signal) once the process has ended. */
   exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): Promise<number | string>;
+  /** The node's log lines at warn level and above, and its stderr, for a failure message. */
+  problems(): string;
 }
 
 /** Runs `parley serve` as a child process on a random port and waits until it listens. */
@@ -59,6 +61,14 @@ export async function spawnNode(dataDir: string, env: Record<string, string> = {
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
+  // pino levels: 40 warn, 50 error, 60 fatal. Kept (bounded) so a failed test can say what the node saw.
+  const problems: string[] = [];
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (/^\{"level":[4-6]0/.test(line) && problems.length < 200) problems.push(line.slice(0, 2000));
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     // A node that never says it listens is killed here: a test that gives up must not leave it running.
@@ -86,5 +96,6 @@ export async function spawnNode(dataDir: string, env: Record<string, string> = {
       child.kill(signal);
       return exited;
     },
+    problems: () => [...problems, stderr.slice(-4000)].filter(Boolean).join('\n'),
   };
 }
