@@ -144,6 +144,7 @@ export class CommandHandler {
         (state) => decide(domainCommand, state, { actor, newId: randomUUID }),
         {
           legacyKey: legacyKey(actor, commandId),
+          findPrior: () => this.findPrior(key, actor, commandId),
           recordOf: (state, decided) => {
             const result: CommandResult = { conversationId, seq: state.version };
             const posted = decided.find((e) => e.type === 'MessagePosted');
@@ -215,6 +216,8 @@ export class CommandHandler {
       recordOf: (state: ConversationState, decided: DecidedEvent[]) => IdempotencyRecord;
       /** Looked up by the store with the record's key: see legacyKey(). */
       legacyKey: string | undefined;
+      /** The key's record, if the command ran before: asked after a conflict, before deciding again. */
+      findPrior: () => Promise<IdempotencyRecord | undefined>;
     },
   ): Promise<{ version: number; events: StoredEvent[]; record?: IdempotencyRecord; duplicate: IdempotencyRecord | null }> {
     const stream = conversationStream(conversationId);
@@ -248,7 +251,16 @@ export class CommandHandler {
         return { version: after, events: appended.events, record, duplicate: null };
       } catch (err) {
         this.states.delete(stream);
-        if (isConcurrencyError(err)) continue;
+        if (isConcurrencyError(err)) {
+          // A conflict is also what an append gets when it was queued behind a repeat of an
+          // earlier command (decided as new, then found a duplicate): a client resending its
+          // whole outbox after a restart fills the pipeline with those. Asking for the key
+          // here answers each repeat after one round instead of letting them take down the
+          // new commands behind them until those run out of attempts.
+          const prior = idempotency && (await idempotency.findPrior());
+          if (prior) return { version: before, events: [], duplicate: prior };
+          continue;
+        }
         if (isStoreUnavailableError(err)) throw new ParleyError('unavailable', undefined, { cause: err });
         throw err;
       }
