@@ -8,3 +8,4 @@ export { SqliteEventStore, type SqliteStoreOptions, type EventRow } from './sqli
 export { withReadTimings } from './timed-reads.js';
 export { decorate } from './decorate.js';
 export { backoffDelay, type Backoff } from './backoff.js';
+export { BoundedMap } from './bounded-map.js';
