@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import type { AwarenessHolder } from './awareness-owners.js';
 import { PendingUpdates } from './pending-updates.js';
 
+/** A socket that holds the document, and what it makes the room hold. */
 export interface Peer extends AwarenessHolder {
   readonly socket: WebSocket;
   readonly userId: string;
@@ -18,6 +19,7 @@ export interface Peer extends AwarenessHolder {
   queuedBytes: number;
 }
 
+/** A peer that holds nothing yet. */
 export function newPeer(socket: WebSocket, userId: string): Peer {
   return { socket, userId, awarenessClients: new Set(), pending: new PendingUpdates(), queuedBytes: 0 };
 }

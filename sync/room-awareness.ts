@@ -26,6 +26,7 @@ export interface RoomAwarenessDeps {
 /** Released client ids remembered (so only their user may take them back at the same clock). */
 const REMEMBERED_RELEASED = 1024;
 
+/** The room's Awareness, fed only what each socket may change, relayed to every socket. */
 export class RoomAwareness {
   private readonly awareness = new awarenessProtocol.Awareness(new Y.Doc());
   private readonly owners: AwarenessOwners<Peer>;

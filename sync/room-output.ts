@@ -20,6 +20,7 @@ export interface RoomOutputDeps {
   leave(socket: WebSocket): void;
 }
 
+/** Sends, denials and cut-offs for the sockets of one room. */
 export class RoomOutput {
   constructor(private readonly deps: RoomOutputDeps) {}
 

@@ -18,6 +18,7 @@ export interface Held {
   updates: number;
 }
 
+/** One room's updates waiting for dependencies: per-writer records, totals, wake-ups. */
 export class RoomPending {
   /** Peers whose pending record is not empty, and the room's totals over them. */
   private readonly peers = new Set<Peer>();

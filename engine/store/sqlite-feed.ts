@@ -12,6 +12,7 @@ import type { FeedListener, StoredEvent } from './port.js';
 /** Reads events in position order after a position (the store's own connection). */
 export type ReadAfter = (afterPosition: number, limit: number) => StoredEvent[];
 
+/** The listeners of the store's feed and the newest position they were given. */
 export class CommittedFeed {
   private readonly listeners = new Set<FeedListener>();
 

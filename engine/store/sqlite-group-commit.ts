@@ -51,6 +51,7 @@ interface CommittedBatch {
   outcomes: WriterOutcome[];
 }
 
+/** What group commit needs of the store: its writer, its version cache, its feed, its observers. */
 export interface GroupCommitDeps {
   file: string;
   /** The current writer thread: batches go to it only while it is ready. */
@@ -62,6 +63,7 @@ export interface GroupCommitDeps {
   onWriteFailure?: (err: Error) => void;
 }
 
+/** The appends queued for and sent to the writer, and how each is answered. */
 export class GroupCommit {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { IdempotencyRecord, ReadStreamOptions, StoredEvent } from './port.js';
 import type { EventRow } from './sqlite-schema.js';
 
+/** The store's prepared read statements, returning events as the port shapes them. */
 export class SqliteReads {
   private readonly stmts;
 

@@ -20,15 +20,18 @@ export interface PendingAppend {
   reject: (e: unknown) => void;
 }
 
+/** A failure the writer reports (code: SQLITE_FULL, SQLITE_IOERR_…, ENOSPC…, or none). */
 export interface WriteError {
   error: string;
   code?: string;
 }
+/** What became of one append: committed, a duplicate of a recorded key, a conflict, or failed. */
 export type WriterOutcome =
   | { version: number; firstSeq: number; firstPosition: number }
   | { duplicate: { key: string; fingerprint: string; result: string }; version: number }
   | { conflict: number }
   | WriteError;
+/** The writer's answer for one batch: an outcome per append, or the error that rolled it back. */
 export type BatchResult = { n: number } & ({ outcomes: WriterOutcome[] } | WriteError);
 /** The writer's answer for the batches of one transaction. */
 export interface TransactionResults {

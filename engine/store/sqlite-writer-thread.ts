@@ -23,6 +23,7 @@ export interface WriterThreadEvents {
   onLost(err: Error, opened: boolean): void;
 }
 
+/** The current writer thread, its batch port, and its restarts. */
 export class WriterThread {
   /** Undefined while a writer that died waits to be started again. */
   private worker: Worker | undefined;

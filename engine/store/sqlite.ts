@@ -43,6 +43,7 @@ export interface SqliteStoreOptions {
   onWriteFailure?: (err: Error) => void;
 }
 
+/** The embedded EventStore: durable appends through the writer thread, reads and feed on this one. */
 export class SqliteEventStore implements EventStore {
   readonly kind = 'sqlite';
   readonly db: Database.Database;
