@@ -17,6 +17,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type * as awarenessProtocol from 'y-protocols/awareness';
+import { BoundedMap } from '../engine/store/index.js';
 import { AWARENESS_MAX_DEPTH } from './limits.js';
 
 /** One socket's side: the client ids it owns. */
@@ -37,12 +38,20 @@ export interface AwarenessVerdict {
 /** Client id → owning socket, plus who owned released ids (bounded). */
 export class AwarenessOwners<H extends AwarenessHolder> {
   private readonly owners = new Map<number, H>();
-  private readonly released = new Map<number, string>();
+  /**
+   * Released id → the user who owned it; only the newest are kept. Awareness keeps a clock
+   * per id forever, so a forgotten id's clock goes too unless a state still uses it.
+   */
+  private readonly released: BoundedMap<number, string>;
 
   constructor(
     private readonly awareness: awarenessProtocol.Awareness,
     private readonly limits: { clientsPerSocket: number; stateBytes: number; remembered: number },
-  ) {}
+  ) {
+    this.released = new BoundedMap(limits.remembered, (id) => {
+      if (!awareness.states.has(id)) awareness.meta.delete(id);
+    });
+  }
 
   /** Checks one awareness update from `from`; claims new client ids for it. */
   filter(from: H, update: Uint8Array): AwarenessVerdict {
@@ -108,10 +117,8 @@ export class AwarenessOwners<H extends AwarenessHolder> {
     for (const id of ids) {
       if (this.owners.get(id) !== holder) continue;
       this.owners.delete(id);
-      this.released.delete(id);
       this.released.set(id, holder.userId);
     }
-    this.forgetOldest();
     return ids;
   }
 
@@ -122,15 +129,6 @@ export class AwarenessOwners<H extends AwarenessHolder> {
     // The same user again at the same clock (a reconnect): let Awareness take it as new.
     this.awareness.meta.delete(id);
     return true;
-  }
-
-  /** Awareness keeps a clock per id forever; keep only the newest released ones. */
-  private forgetOldest(): void {
-    for (const id of this.released.keys()) {
-      if (this.released.size <= this.limits.remembered) break;
-      this.released.delete(id);
-      if (!this.awareness.states.has(id)) this.awareness.meta.delete(id);
-    }
   }
 }
 

@@ -10,61 +10,27 @@
  *
  * What one socket can make the room hold is bounded (limits.ts): updates waiting for
  * missing dependencies live in the writer's own record, never in the shared document
- * (pending-updates.ts); frames queued for writing; awareness ids and states
- * (awareness-owners.ts); bytes queued to a socket that does not read. Past a bound the
- * socket is told why (`limit_exceeded`) and closed with a transient code, so it resyncs
- * with step 1/2 when it reconnects and nothing acknowledged is lost. Every path in here
- * that runs outside a caller's try (queued writes, Yjs and awareness events, the
+ * (room-pending.ts); frames queued for writing; awareness ids and states
+ * (room-awareness.ts); bytes queued to a socket that does not read (room-output.ts). Past
+ * a bound the socket is told why (`limit_exceeded`) and closed with a transient code, so
+ * it resyncs with step 1/2 when it reconnects and nothing acknowledged is lost. Every path
+ * in here that runs outside a caller's try (queued writes, Yjs and awareness events, the
  * awareness timer) catches, logs and closes the socket concerned.
  */
-import * as decoding from 'lib0/decoding';
 import type { WebSocket } from 'ws';
-import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { CLOSE, ParleyError, isParleyError, type DocRef, type ErrorBody, type ErrorCode } from '../protocol/index.js';
+import { CLOSE, ParleyError, isParleyError, type DocRef, type ErrorCode } from '../protocol/index.js';
 import { TEXT_NAME } from '../protocol/yjs/index.js';
-import { AwarenessOwners, type AwarenessHolder } from './awareness-owners.js';
 import type { SyncLimits } from './limits.js';
-import { PendingUpdates, type PendingLedger } from './pending-updates.js';
-import {
-  MESSAGE_AUTH,
-  MESSAGE_AWARENESS,
-  MESSAGE_QUERY_AWARENESS,
-  MESSAGE_SYNC,
-  SYNC_STEP1,
-  SYNC_STEP2,
-  SYNC_UPDATE,
-  writeAwarenessFrame,
-  writeDeniedFrame,
-  writeSyncFrame,
-} from './wire.js';
-
-export interface Peer extends AwarenessHolder {
-  readonly socket: WebSocket;
-  readonly userId: string;
-  /** Awareness client ids this socket owns; removed when it goes. */
-  readonly awarenessClients: Set<number>;
-  /** This socket's updates that wait for missing dependencies (never in the shared doc). */
-  readonly pending: PendingUpdates;
-  /** Bytes of this socket's frames queued for writing and not handled yet. */
-  queuedBytes: number;
-}
-
-export function newPeer(socket: WebSocket, userId: string): Peer {
-  return { socket, userId, awarenessClients: new Set(), pending: new PendingUpdates(), queuedBytes: 0 };
-}
+import type { Peer, Refusal } from './peer.js';
+import type { PendingLedger } from './pending-updates.js';
+import { RoomAwareness } from './room-awareness.js';
+import { RoomOutput } from './room-output.js';
+import { RoomPending, type Held } from './room-pending.js';
+import { addsTo, isEmptyUpdate } from './update-effects.js';
+import { SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, readFrame, writeSyncFrame } from './wire.js';
 
 export type WriteOutcome = 'ok' | 'noop' | ErrorCode;
-
-/** Why the room refused or cut off a socket, for the metric. */
-export type Refusal =
-  | 'pending_limit'
-  | 'queue_limit'
-  | 'slow_consumer'
-  | 'awareness_foreign'
-  | 'awareness_limit'
-  | 'awareness_invalid'
-  | 'internal';
 
 export interface RoomDeps {
   readonly name: string;
@@ -97,31 +63,21 @@ export class DocumentRoom {
   joining = 0;
   doc: Y.Doc | null = null;
   readonly ready: Promise<void>;
-  /** The server holds no awareness state itself; this doc only gives Awareness a client id. */
-  private readonly awareness = new awarenessProtocol.Awareness(new Y.Doc());
-  private readonly owners: AwarenessOwners<Peer>;
+  private readonly output: RoomOutput;
+  private readonly awareness: RoomAwareness;
+  private readonly pending: RoomPending;
   private queue: Promise<void> = Promise.resolve();
+  /** What a write being applied integrated (the doc's updates with origin WRITING). */
   private captured: Uint8Array[] | null = null;
+  /** Durable updates from the feed that came before the document was loaded. */
   private early: Uint8Array[] = [];
   private closed = false;
-  /** Peers whose pending record is not empty, and the room's totals over them. */
-  private readonly pendingPeers = new Set<Peer>();
-  private pendingBytes = 0;
-  private pendingUpdates = 0;
-  /** Peers whose pending updates may integrate now (the doc moved past what they wait for). */
-  private readonly woken = new Set<Peer>();
-  /** Durable updates (log, feed) that wait for dependencies; retried as the doc moves. */
-  private durablePending = new PendingUpdates();
-  private durableWoken = false;
 
   constructor(private readonly deps: RoomDeps) {
-    this.awareness.setLocalState(null);
-    this.awareness.on('update', this.onAwareness);
-    this.owners = new AwarenessOwners(this.awareness, {
-      clientsPerSocket: deps.limits.awarenessClientsPerSocket,
-      stateBytes: deps.limits.awarenessStateBytes,
-      remembered: 1024,
-    });
+    const { onRefused, onError } = deps;
+    this.output = new RoomOutput({ sendBufferBytes: deps.sendBufferBytes, onRefused, onError, leave: (socket) => this.leave(socket) });
+    this.awareness = new RoomAwareness({ limits: deps.limits, output: this.output, peers: () => this.peers.values(), onRefused, onError });
+    this.pending = new RoomPending(deps.limits, deps.pendingByUser);
     this.ready = this.deps.load().then(
       (doc) => this.attach(doc),
       (err) => {
@@ -150,17 +106,17 @@ export class DocumentRoom {
   }
 
   /** Bytes of updates held waiting for dependencies, all writers. */
-  get pendingHeld(): { bytes: number; updates: number } {
-    return { bytes: this.pendingBytes, updates: this.pendingUpdates };
+  get pendingHeld(): Held {
+    return this.pending.held;
   }
 
   /** Adds a socket that may read the document and opens the sync (server's step 1 first). */
   join(peer: Peer): void {
     this.peers.set(peer.socket, peer);
     this.enqueue(peer, async () => {
-      this.send(peer, writeSyncFrame(SYNC_STEP1, Y.encodeStateVector(this.doc!)));
-      const states = [...this.awareness.getStates().keys()];
-      if (states.length > 0) this.send(peer, writeAwarenessFrame(this.awareness, states));
+      this.output.send(peer, writeSyncFrame(SYNC_STEP1, Y.encodeStateVector(this.doc!)));
+      const states = this.awareness.statesFrame();
+      if (states) this.output.send(peer, states);
     });
   }
 
@@ -169,10 +125,8 @@ export class DocumentRoom {
     const peer = this.peers.get(socket);
     if (!peer) return;
     this.peers.delete(socket);
-    this.dropPending(peer);
-    this.woken.delete(peer);
-    const ids = this.owners.release(peer);
-    if (ids.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, ids, null);
+    this.pending.forget(peer);
+    this.awareness.release(peer);
   }
 
   /** An update that is already in the log (from the feed): apply it and forward what is new. */
@@ -183,7 +137,7 @@ export class DocumentRoom {
     }
     try {
       Y.applyUpdate(this.doc, update, DURABLE);
-      this.durablePending.setAside(this.doc);
+      this.pending.setAsideDurable(this.doc);
       this.retryDurable();
       this.wakePeers(null);
     } catch (err) {
@@ -195,51 +149,50 @@ export class DocumentRoom {
   receive(peer: Peer, data: Uint8Array): void {
     if (!this.peers.has(peer.socket)) return;
     try {
-      const decoder = decoding.createDecoder(data);
-      const type = decoding.readVarUint(decoder);
-      switch (type) {
-        case MESSAGE_SYNC: {
-          const syncType = decoding.readVarUint(decoder);
-          const bytes = decoding.readVarUint8Array(decoder);
-          if (syncType === SYNC_STEP1) {
-            Y.decodeStateVector(bytes); // throws on garbage, answered below
-            if (!this.admit(peer, bytes.byteLength)) return;
-            // Only what the peer lacks: the diff against its state vector.
-            this.enqueue(peer, async () => {
-              peer.queuedBytes -= bytes.byteLength;
-              this.send(peer, writeSyncFrame(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc!, bytes)));
-            });
-          } else if (syncType === SYNC_STEP2 || syncType === SYNC_UPDATE) {
-            if (!this.admit(peer, bytes.byteLength)) return;
-            this.enqueue(peer, () => {
-              peer.queuedBytes -= bytes.byteLength;
-              return this.write(peer, bytes);
-            });
-          } else {
-            this.deny(peer, 'invalid_request', 'Unknown sync message type');
-          }
+      const frame = readFrame(data);
+      switch (frame.type) {
+        case 'step1': {
+          const stateVector = frame.stateVector;
+          if (!this.admit(peer, stateVector.byteLength)) return;
+          // Only what the peer lacks: the diff against its state vector.
+          this.enqueue(peer, async () => {
+            peer.queuedBytes -= stateVector.byteLength;
+            this.output.send(peer, writeSyncFrame(SYNC_STEP2, Y.encodeStateAsUpdate(this.doc!, stateVector)));
+          });
           break;
         }
-        case MESSAGE_AWARENESS:
-          this.receiveAwareness(peer, decoding.readVarUint8Array(decoder));
+        case 'update': {
+          const update = frame.update;
+          if (!this.admit(peer, update.byteLength)) return;
+          this.enqueue(peer, () => {
+            peer.queuedBytes -= update.byteLength;
+            return this.write(peer, update);
+          });
           break;
-        case MESSAGE_QUERY_AWARENESS:
-          this.send(peer, writeAwarenessFrame(this.awareness, [...this.awareness.getStates().keys()]));
+        }
+        case 'awareness':
+          this.awareness.receive(peer, frame.update);
           break;
-        case MESSAGE_AUTH:
+        case 'query-awareness':
+          this.awareness.answerQuery(peer);
+          break;
+        case 'auth':
+          break;
+        case 'unknown':
+          this.output.deny(peer, 'invalid_request', frame.message);
           break;
         default:
-          this.deny(peer, 'invalid_request', 'Unknown message type');
+          frame satisfies never;
       }
     } catch {
-      this.deny(peer, 'invalid_request', 'Malformed y-protocols frame');
+      this.output.deny(peer, 'invalid_request', 'Malformed y-protocols frame');
     }
   }
 
   /** Closes every socket of `userId` (they lost the right to read). */
   revoke(userId: string | null, code: number, reason: string): void {
     for (const peer of [...this.peers.values()]) {
-      if (userId === null || peer.userId === userId) this.cutOff(peer, code, reason);
+      if (userId === null || peer.userId === userId) this.output.cutOff(peer, code, reason);
     }
   }
 
@@ -250,28 +203,9 @@ export class DocumentRoom {
 
   destroy(): void {
     this.closed = true;
-    for (const peer of this.pendingPeers) this.dropPending(peer);
-    this.awareness.off('update', this.onAwareness);
-    this.awareness.doc.destroy();
+    this.pending.dropAll();
     this.awareness.destroy();
     this.doc?.destroy();
-  }
-
-  private receiveAwareness(peer: Peer, update: Uint8Array): void {
-    const verdict = this.owners.filter(peer, update);
-    if (verdict.foreign > 0) this.deps.onRefused('awareness_foreign', verdict.foreign);
-    if (verdict.update) awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict.update, peer);
-    if (verdict.refused === 'limit_exceeded') {
-      this.deps.onRefused('awareness_limit');
-      this.deny(
-        peer,
-        'limit_exceeded',
-        `At most ${this.deps.limits.awarenessClientsPerSocket} awareness client ids per socket, states of at most ${this.deps.limits.awarenessStateBytes} bytes`,
-      );
-    } else if (verdict.refused) {
-      this.deps.onRefused('awareness_invalid');
-      this.deny(peer, 'invalid_request', 'Malformed awareness update');
-    }
   }
 
   /** Counts a frame against the socket's write queue; false (and the socket cut off) past it. */
@@ -281,8 +215,8 @@ export class DocumentRoom {
       return true;
     }
     this.deps.onRefused('queue_limit');
-    this.deny(peer, 'limit_exceeded', `More than ${this.deps.limits.queuedBytesPerSocket} bytes of updates are waiting to be written`);
-    this.cutOff(peer, CLOSE.tryAgainLater, 'limit_exceeded');
+    this.output.deny(peer, 'limit_exceeded', `More than ${this.deps.limits.queuedBytesPerSocket} bytes of updates are waiting to be written`);
+    this.output.cutOff(peer, CLOSE.tryAgainLater, 'limit_exceeded');
     return false;
   }
 
@@ -298,7 +232,7 @@ export class DocumentRoom {
         empty = isEmptyUpdate(update);
       } catch {
         this.deps.onWrite('invalid_request');
-        return this.deny(peer, 'invalid_request', 'The update could not be decoded');
+        return this.output.deny(peer, 'invalid_request', 'The update could not be decoded');
       }
       if (empty) return;
     } else if (peer.pending.empty) {
@@ -306,14 +240,34 @@ export class DocumentRoom {
     }
     const refusal = await this.deps.writeRefusal(peer.userId);
     if (this.closed || !this.peers.has(peer.socket)) return;
-    const doc = this.doc!;
     if (refusal) {
-      this.dropPending(peer);
+      this.pending.drop(peer);
       // A reader's step 2 carries the delete set it received from us: not a write.
-      if (update && !addsTo(doc, update)) return;
+      if (update && !addsTo(this.doc!, update)) return;
       this.deps.onWrite(refusal);
-      return this.deny(peer, refusal);
+      return this.output.deny(peer, refusal);
     }
+    // Synchronous from applying to reading the text to append: nothing else moves the doc meanwhile.
+    const integrated = this.integrate(peer, update);
+    if (integrated === 'unappliable') {
+      await this.reload();
+      this.deps.onWrite('invalid_request');
+      return this.output.deny(peer, 'invalid_request', 'The update could not be applied');
+    }
+    if (integrated === null) {
+      this.afterChange(peer);
+      return this.deps.onWrite('noop');
+    }
+    await this.persist(peer, integrated);
+  }
+
+  /**
+   * Applies `update` (and what `peer` set aside that may integrate now) to the document.
+   * Returns what integrated as one update, null when nothing did, 'unappliable' when Yjs
+   * threw (what the peer set aside is dropped; the document must be reloaded).
+   */
+  private integrate(peer: Peer, update: Uint8Array | null): Uint8Array | null | 'unappliable' {
+    const doc = this.doc!;
     const before = { bytes: peer.pending.bytes, updates: peer.pending.updates };
     this.captured = [];
     try {
@@ -324,7 +278,7 @@ export class DocumentRoom {
       }
       // What this peer set aside earlier may integrate now. Each round needs the document
       // to have moved past what the record waits for, so few rounds ever run.
-      for (let round = 0; round < 4 && (retry || this.woken.delete(peer)); round++) {
+      for (let round = 0; round < 4 && (retry || this.pending.takeWoken(peer)); round++) {
         retry = false;
         const held = peer.pending.drain();
         if (!held) break;
@@ -333,27 +287,26 @@ export class DocumentRoom {
       }
     } catch {
       this.captured = null;
-      this.account(peer, before);
-      this.dropPending(peer);
-      await this.reload();
-      this.deps.onWrite('invalid_request');
-      return this.deny(peer, 'invalid_request', 'The update could not be applied');
+      this.pending.account(peer, before);
+      this.pending.drop(peer);
+      return 'unappliable';
     }
     const captured = this.captured;
     this.captured = null;
-    if (!this.account(peer, before)) {
+    if (!this.pending.account(peer, before)) {
       // Past a bound: what this peer set aside is dropped (account did); what integrated
-      // is still appended below, and the socket resyncs when it reconnects.
+      // is still appended, and the socket resyncs when it reconnects.
       this.deps.onRefused('pending_limit');
-      this.deny(peer, 'limit_exceeded', 'Too many updates are waiting for changes this document does not have');
-      this.cutOff(peer, CLOSE.tryAgainLater, 'limit_exceeded');
+      this.output.deny(peer, 'limit_exceeded', 'Too many updates are waiting for changes this document does not have');
+      this.output.cutOff(peer, CLOSE.tryAgainLater, 'limit_exceeded');
     }
-    if (captured.length === 0) {
-      this.afterChange(peer);
-      return this.deps.onWrite('noop');
-    }
-    const integrated = captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
-    const text = doc.getText(TEXT_NAME).toString();
+    if (captured.length === 0) return null;
+    return captured.length === 1 ? captured[0]! : Y.mergeUpdates(captured);
+  }
+
+  /** Appends what integrated and, once durable, forwards it; on failure reloads from the log. */
+  private async persist(peer: Peer, integrated: Uint8Array): Promise<void> {
+    const text = this.doc!.getText(TEXT_NAME).toString();
     try {
       if (Buffer.byteLength(text, 'utf8') > this.deps.maxTextBytes) {
         throw new ParleyError('text_too_long', `The document's text is longer than ${this.deps.maxTextBytes} bytes`);
@@ -364,52 +317,11 @@ export class DocumentRoom {
       const e = isParleyError(err) ? err : new ParleyError('internal', undefined, { cause: err });
       if (e.code === 'internal') this.deps.onError(err);
       this.deps.onWrite(e.code);
-      return this.deny(peer, e.code, e.message);
+      return this.output.deny(peer, e.code, e.message);
     }
     this.deps.onWrite('ok');
-    this.broadcast(writeSyncFrame(SYNC_UPDATE, integrated), peer.socket);
+    this.output.broadcast(this.peers.values(), writeSyncFrame(SYNC_UPDATE, integrated), peer.socket);
     this.afterChange(peer);
-  }
-
-  /**
-   * Books the change of `peer`'s pending record since `before` in the room's and the
-   * user's totals; false (nothing booked) when that would pass a bound.
-   */
-  private account(peer: Peer, before: { bytes: number; updates: number }): boolean {
-    const bytes = peer.pending.bytes - before.bytes;
-    const updates = peer.pending.updates - before.updates;
-    const limits = this.deps.limits;
-    const grows = bytes > 0 || updates > 0;
-    if (
-      grows &&
-      (this.pendingBytes + bytes > limits.pendingBytesPerDocument ||
-        this.pendingUpdates + updates > limits.pendingUpdatesPerDocument ||
-        this.deps.pendingByUser.wouldExceed(peer.userId, bytes, updates))
-    ) {
-      // Book nothing: the caller drops the record, which unbooks what `before` held.
-      peer.pending.clear();
-      this.unbook(peer, before);
-      return false;
-    }
-    this.pendingBytes += bytes;
-    this.pendingUpdates += updates;
-    this.deps.pendingByUser.add(peer.userId, bytes, updates);
-    if (peer.pending.empty) this.pendingPeers.delete(peer);
-    else this.pendingPeers.add(peer);
-    return true;
-  }
-
-  /** Drops what `peer` set aside and unbooks it. */
-  private dropPending(peer: Peer): void {
-    this.unbook(peer, { bytes: peer.pending.bytes, updates: peer.pending.updates });
-    peer.pending.clear();
-  }
-
-  private unbook(peer: Peer, held: { bytes: number; updates: number }): void {
-    this.pendingBytes -= held.bytes;
-    this.pendingUpdates -= held.updates;
-    this.deps.pendingByUser.add(peer.userId, -held.bytes, -held.updates);
-    this.pendingPeers.delete(peer);
   }
 
   /** After the document moved: durable updates and other peers' pending ones may integrate. */
@@ -419,41 +331,22 @@ export class DocumentRoom {
   }
 
   private retryDurable(): void {
-    for (let round = 0; round < 4 && this.durableWoken && this.doc; round++) {
-      this.durableWoken = false;
-      const held = this.durablePending.drain();
-      if (!held) return;
-      Y.applyUpdateV2(this.doc, held, DURABLE);
-      this.durablePending.setAside(this.doc);
-    }
+    if (this.doc) this.pending.retryDurable(this.doc, DURABLE);
   }
 
   /** Queues a retry for every peer (but `except`, which retries in its own write) that woke. */
   private wakePeers(except: Peer | null): void {
-    for (const peer of [...this.woken]) {
-      if (peer === except) continue;
-      this.woken.delete(peer);
-      this.enqueue(peer, () => this.write(peer, null));
-    }
+    for (const peer of this.pending.takeWokenPeers(except)) this.enqueue(peer, () => this.write(peer, null));
   }
 
   private attach(doc: Y.Doc): void {
     doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === WRITING && this.captured) this.captured.push(update);
-      else this.broadcast(writeSyncFrame(SYNC_UPDATE, update), null);
+      else this.output.broadcast(this.peers.values(), writeSyncFrame(SYNC_UPDATE, update));
     });
-    doc.on('afterTransaction', (tr: Y.Transaction) => {
-      if (this.pendingPeers.size === 0 && this.durablePending.empty) return;
-      for (const [client, state] of tr.afterState) {
-        if ((tr.beforeState.get(client) ?? 0) === state) continue;
-        for (const peer of this.pendingPeers) if (peer.pending.wakes(client, state)) this.woken.add(peer);
-        if (this.durablePending.wakes(client, state)) this.durableWoken = true;
-      }
-    });
+    doc.on('afterTransaction', (tr: Y.Transaction) => this.pending.observe(tr));
     this.doc = doc;
-    // A stored state may hold updates waiting for others (e.g. edits on a message's seed).
-    this.durablePending = new PendingUpdates();
-    this.durablePending.setAside(doc);
+    this.pending.startDurable(doc);
     const early = this.early;
     this.early = [];
     for (const u of early) this.applyDurable(u);
@@ -483,92 +376,13 @@ export class DocumentRoom {
   private enqueue(peer: Peer, task: () => Promise<void>): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
       try {
-        if (isParleyError(err) && err.code === 'unavailable') return this.cutOff(peer, CLOSE.tryAgainLater, 'unavailable');
+        if (isParleyError(err) && err.code === 'unavailable') return this.output.cutOff(peer, CLOSE.tryAgainLater, 'unavailable');
         this.deps.onError(err);
         this.deps.onRefused('internal');
-        this.cutOff(peer, 1011, 'internal');
+        this.output.cutOff(peer, 1011, 'internal');
       } catch {
         // the queue must never reject: later tasks would be skipped
       }
     });
-  }
-
-  private broadcast(frame: Uint8Array, except: WebSocket | null): void {
-    for (const peer of [...this.peers.values()]) if (peer.socket !== except) this.send(peer, frame);
-  }
-
-  /**
-   * Sends unless the socket's unread bytes are past the bound: then it is closed as a slow
-   * consumer (4504, transient). It resyncs with step 1/2 when it reconnects, so dropping
-   * what it did not read loses nothing; the node holds at most the bound plus one frame.
-   */
-  private send(peer: Peer, frame: Uint8Array): void {
-    const socket = peer.socket;
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > this.deps.sendBufferBytes) {
-      this.deps.onRefused('slow_consumer');
-      this.cutOff(peer, CLOSE.slowConsumer, 'limit_exceeded');
-      return;
-    }
-    try {
-      socket.send(frame);
-    } catch (err) {
-      this.deps.onError(err);
-      this.cutOff(peer, 1011, 'internal');
-    }
-  }
-
-  private deny(peer: Peer, code: ErrorCode, message?: string): void {
-    const body: ErrorBody = new ParleyError(code, message).toBody();
-    this.send(peer, writeDeniedFrame(body));
-  }
-
-  /** Forgets the socket and closes it with `code` (the reason is an error code). */
-  private cutOff(peer: Peer, code: number, reason: string): void {
-    this.leave(peer.socket);
-    try {
-      peer.socket.close(code, reason);
-    } catch {
-      peer.socket.terminate();
-    }
-  }
-
-  private readonly onAwareness = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    _origin: unknown,
-  ): void => {
-    // Also runs from Awareness' own timer (expired states): it must not throw.
-    try {
-      const frame = writeAwarenessFrame(this.awareness, [...added, ...updated, ...removed]);
-      for (const peer of [...this.peers.values()]) this.send(peer, frame);
-    } catch (err) {
-      this.deps.onError(err);
-    }
-  };
-}
-
-/** Throws when the bytes are not a Yjs update. */
-function isEmptyUpdate(update: Uint8Array): boolean {
-  // The smallest update, "no structs, no deletes", is two zero bytes.
-  if (update.length <= 2) return true;
-  const decoded = Y.decodeUpdate(update);
-  return decoded.structs.length === 0 && decoded.ds.clients.size === 0;
-}
-
-/** True when applying `update` would change `doc` (new items or new deletions). */
-function addsTo(doc: Y.Doc, update: Uint8Array): boolean {
-  try {
-    const diff = Y.decodeUpdate(Y.diffUpdate(update, Y.encodeStateVector(doc)));
-    if (diff.structs.length > 0) return true;
-    if (diff.ds.clients.size === 0) return false;
-    const scratch = new Y.Doc();
-    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(doc));
-    let changed = false;
-    scratch.on('update', () => (changed = true));
-    Y.applyUpdate(scratch, update);
-    scratch.destroy();
-    return changed;
-  } catch {
-    return true;
   }
 }

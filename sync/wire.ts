@@ -23,11 +23,13 @@
  * (pending updates, queued frames), 4504 `limit_exceeded` (it does not read: no frame
  * first, its buffer is full), 4503 `rate_limited`; 1011 `internal` for an unexpected error.
  */
+import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as authProtocol from 'y-protocols/auth';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
-import { MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_SYNC, type ErrorBody } from '../protocol/index.js';
+import * as Y from 'yjs';
+import { MESSAGE_AUTH, MESSAGE_AWARENESS, MESSAGE_QUERY_AWARENESS, MESSAGE_SYNC, type ErrorBody } from '../protocol/index.js';
 
 export { MESSAGE_SYNC, MESSAGE_AWARENESS, MESSAGE_AUTH, MESSAGE_QUERY_AWARENESS } from '../protocol/index.js';
 
@@ -55,4 +57,40 @@ export function writeDeniedFrame(error: ErrorBody): Uint8Array {
   encoding.writeVarUint(encoder, MESSAGE_AUTH);
   authProtocol.writePermissionDenied(encoder, JSON.stringify(error));
   return encoding.toUint8Array(encoder);
+}
+
+/** A client's frame, as the server acts on it. */
+export type ClientFrame =
+  | { type: 'step1'; stateVector: Uint8Array }
+  /** Step 2 or an update: both are writes. */
+  | { type: 'update'; update: Uint8Array }
+  | { type: 'awareness'; update: Uint8Array }
+  | { type: 'query-awareness' }
+  | { type: 'auth' }
+  | { type: 'unknown'; message: string };
+
+/** Reads one frame from a client; throws when it is malformed (a step 1's state vector included). */
+export function readFrame(data: Uint8Array): ClientFrame {
+  const decoder = decoding.createDecoder(data);
+  const type = decoding.readVarUint(decoder);
+  switch (type) {
+    case MESSAGE_SYNC: {
+      const syncType = decoding.readVarUint(decoder);
+      const bytes = decoding.readVarUint8Array(decoder);
+      if (syncType === SYNC_STEP1) {
+        Y.decodeStateVector(bytes); // throws on garbage
+        return { type: 'step1', stateVector: bytes };
+      }
+      if (syncType === SYNC_STEP2 || syncType === SYNC_UPDATE) return { type: 'update', update: bytes };
+      return { type: 'unknown', message: 'Unknown sync message type' };
+    }
+    case MESSAGE_AWARENESS:
+      return { type: 'awareness', update: decoding.readVarUint8Array(decoder) };
+    case MESSAGE_QUERY_AWARENESS:
+      return { type: 'query-awareness' };
+    case MESSAGE_AUTH:
+      return { type: 'auth' };
+    default:
+      return { type: 'unknown', message: 'Unknown message type' };
+  }
 }

@@ -6,12 +6,14 @@
  * commands pipelined behind it. A record never changes once written, so a cached one is
  * never stale; one that is not here is found by the store's check inside the append.
  */
-import type { IdempotencyRecord } from '../store/index.js';
+import { BoundedMap, type IdempotencyRecord } from '../store/index.js';
 
 export class RecentRecords {
-  private readonly records = new Map<string, IdempotencyRecord>();
+  private readonly records: BoundedMap<string, IdempotencyRecord>;
 
-  constructor(private readonly max: number) {}
+  constructor(max: number) {
+    this.records = new BoundedMap(max);
+  }
 
   get(key: string): IdempotencyRecord | undefined {
     return this.records.get(key);
@@ -19,8 +21,6 @@ export class RecentRecords {
 
   /** Remembers `record` under `key` (the current key form, whatever key it was found under). */
   remember(key: string, record: IdempotencyRecord): void {
-    this.records.delete(key);
     this.records.set(key, record);
-    if (this.records.size > this.max) this.records.delete(this.records.keys().next().value!);
   }
 }

@@ -4,7 +4,9 @@
  */
 export * from './port.js';
 export * from './errors.js';
-export { SqliteEventStore, type SqliteStoreOptions, type EventRow } from './sqlite.js';
+export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';
+export type { EventRow } from './sqlite-schema.js';
 export { withReadTimings } from './timed-reads.js';
 export { decorate } from './decorate.js';
 export { backoffDelay, type Backoff } from './backoff.js';
+export { BoundedMap } from './bounded-map.js';

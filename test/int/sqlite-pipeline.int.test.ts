@@ -22,8 +22,8 @@ const event = (id: string) => ({
 });
 
 const nextTurn = () => new Promise((r) => setImmediate(r));
-/** Batches sent to the writer and not answered yet (the store's own bookkeeping). */
-const batchesInFlight = (store: SqliteEventStore) => (store as unknown as { inFlight: unknown[] }).inFlight.length;
+/** Batches sent to the writer and not answered yet (the store's group commit's own bookkeeping). */
+const batchesInFlight = (store: SqliteEventStore) => (store as unknown as { commits: { inFlight: unknown[] } }).commits.inFlight.length;
 
 describe('SQLite store with batches in flight', () => {
   let dir: ReturnType<typeof tempDir>;

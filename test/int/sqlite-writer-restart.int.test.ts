@@ -30,7 +30,9 @@ describe('SQLite writer thread', () => {
       for (let i = 1; i <= 5; i++) await store.append('s', [event(`a${i}`)], { expectedVersion: i - 1 });
 
       // Kill the thread (as an out-of-memory or a native crash would) with an append in flight.
-      const writer = (store as unknown as { writer: Worker }).writer;
+      /** The store's current writer thread (undefined while one that died waits to restart). */
+      const current = () => (store as unknown as { writer: { worker: Worker | undefined } }).writer.worker;
+      const writer = current()!;
       const inFlight = store.append('s', [event('lost?')], { expectedVersion: 5 });
       await writer.terminate();
       const outcome = await inFlight.then(
@@ -45,7 +47,6 @@ describe('SQLite writer thread', () => {
       await expect(store.append('s', [event('meanwhile')], { expectedVersion: version })).rejects.toSatisfy(isStoreUnavailableError);
       // The new writer exists but has not said it is ready: an append now waits for it, and
       // its events reach the feed once (the restart's catch-up of the feed must not repeat them).
-      const current = () => (store as unknown as { writer: Worker | undefined }).writer;
       await eventually(() => expect(current() && current() !== writer).toBe(true), 10_000, 1);
       const early = store.append('s', [event('after')], { expectedVersion: version });
       await new Promise((r) => setImmediate(r));

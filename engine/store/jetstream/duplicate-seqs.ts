@@ -20,6 +20,7 @@
  * stand, which is right for every envelope except a duplicate whose winner came before the
  * reader's start. The read models keep the first row per seq regardless, so they agree.
  */
+import { BoundedMap } from '../bounded-map.js';
 import { versionAfter, type Envelope } from './envelope.js';
 
 /** A skipped envelope: its first seq was already taken by an earlier envelope. */
@@ -48,12 +49,14 @@ export interface DuplicateSeq {
 
 /** Applies the rule over envelopes read in JetStream order; bounded to `maxStreams` streams. */
 export class StandingFilter {
-  private readonly versions = new Map<string, number>();
+  private readonly versions: BoundedMap<string, number>;
 
   constructor(
     private readonly onDuplicate: (d: DuplicateSeqError) => void,
-    private readonly maxStreams = Number.POSITIVE_INFINITY,
-  ) {}
+    maxStreams = Number.POSITIVE_INFINITY,
+  ) {
+    this.versions = new BoundedMap(maxStreams);
+  }
 
   /** True when the envelope stands; false (and reported) when its first seq is taken. */
   admit(env: Envelope, jetstreamSeq: number): boolean {
@@ -62,12 +65,7 @@ export class StandingFilter {
       this.onDuplicate(new DuplicateSeqError(env.stream, env.firstSeq, jetstreamSeq, known));
       return false;
     }
-    this.versions.delete(env.stream);
     this.versions.set(env.stream, versionAfter(env));
-    if (this.versions.size > this.maxStreams) {
-      const oldest = this.versions.keys().next().value;
-      if (oldest !== undefined) this.versions.delete(oldest);
-    }
     return true;
   }
 
@@ -82,7 +80,8 @@ export class StandingFilter {
  * again), so the error log and the metric count envelopes, not reads.
  */
 export class DuplicateReporter {
-  private readonly seen = new Set<number>();
+  /** JetStream sequences already reported (the oldest forgotten past 100 000). */
+  private readonly seen = new BoundedMap<number, true>(100_000);
   /** Distinct duplicate envelopes seen by this store instance. */
   count = 0;
 
@@ -90,8 +89,7 @@ export class DuplicateReporter {
 
   report = (d: DuplicateSeqError): void => {
     if (this.seen.has(d.jetstreamSeq)) return;
-    this.seen.add(d.jetstreamSeq);
-    if (this.seen.size > 100_000) this.seen.delete(this.seen.values().next().value!);
+    this.seen.set(d.jetstreamSeq, true);
     this.count++;
     this.onError(d);
   };

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { BoundedMap } from '../bounded-map.js';
 import type { IdempotencyRecord } from '../port.js';
 
 interface IndexEntry extends IdempotencyRecord {
@@ -36,9 +37,11 @@ export function indexKeyOf(key: string): string {
 
 export class IdempotencyIndex {
   // Recently seen records, so a retry storm does not hit the KV for every attempt.
-  private readonly recent = new Map<string, IdempotencyRecord>();
+  private readonly recent: BoundedMap<string, IdempotencyRecord>;
 
-  private constructor(private readonly kv: KV, private readonly recentMax: number) {}
+  private constructor(private readonly kv: KV, recentMax: number) {
+    this.recent = new BoundedMap(recentMax);
+  }
 
   static async open(nc: NatsConnection, bucket: string, replicas: number, timeoutMs: number): Promise<IdempotencyIndex> {
     const kv = await new Kvm(nc).create(bucket, {
@@ -97,9 +100,5 @@ export class IdempotencyIndex {
 
   remember(record: IdempotencyRecord): void {
     this.recent.set(record.key, record);
-    if (this.recent.size > this.recentMax) {
-      const oldest = this.recent.keys().next().value;
-      if (oldest !== undefined) this.recent.delete(oldest);
-    }
   }
 }

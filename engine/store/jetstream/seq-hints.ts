@@ -8,22 +8,22 @@
  * samples. Bounded: at most SAMPLES entries per subject (thinned by half when full) and
  * at most `maxSubjects` subjects (oldest dropped).
  */
+import { BoundedMap } from '../bounded-map.js';
+
 const SAMPLES = 64;
 
 export class SeqHints {
-  private readonly bySubject = new Map<string, Array<[firstSeq: number, jetstreamSeq: number]>>();
+  private readonly bySubject: BoundedMap<string, Array<[firstSeq: number, jetstreamSeq: number]>>;
 
-  constructor(private readonly maxSubjects: number) {}
+  constructor(maxSubjects: number) {
+    this.bySubject = new BoundedMap(maxSubjects);
+  }
 
   learn(subject: string, firstSeq: number, jetstreamSeq: number): void {
     let samples = this.bySubject.get(subject);
     if (!samples) {
       samples = [];
       this.bySubject.set(subject, samples);
-      if (this.bySubject.size > this.maxSubjects) {
-        const oldest = this.bySubject.keys().next().value;
-        if (oldest !== undefined) this.bySubject.delete(oldest);
-      }
     }
     const last = samples[samples.length - 1];
     if (last && last[0] >= firstSeq) {

@@ -4,6 +4,8 @@
  * A bounded cache (oldest entry evicted first); an entry may lag the server when another
  * node appended, which the server then reports and the caller refreshes.
  */
+import { BoundedMap } from '../bounded-map.js';
+
 export interface Tip {
   version: number;
   jetstreamSeq: number;
@@ -12,9 +14,11 @@ export interface Tip {
 }
 
 export class StreamTips {
-  private readonly tips = new Map<string, Tip>();
+  private readonly tips: BoundedMap<string, Tip>;
 
-  constructor(private readonly max: number) {}
+  constructor(max: number) {
+    this.tips = new BoundedMap(max);
+  }
 
   get(stream: string): Tip | undefined {
     return this.tips.get(stream);
@@ -24,12 +28,7 @@ export class StreamTips {
     // Never move a tip backwards: a slow lookup must not undo a newer ack.
     const known = this.tips.get(stream);
     if (known && known.jetstreamSeq > tip.jetstreamSeq) return;
-    this.tips.delete(stream);
     this.tips.set(stream, tip);
-    if (this.tips.size > this.max) {
-      const oldest = this.tips.keys().next().value;
-      if (oldest !== undefined) this.tips.delete(oldest);
-    }
   }
 
   forget(stream: string): void {

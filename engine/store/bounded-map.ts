@@ -1,0 +1,61 @@
+/**
+ * A Map with a ceiling: past `max` entries the oldest goes. The server's caches (stream
+ * tips, seq hints, idempotency records, standing versions, released awareness ids) are
+ * keyed by what clients choose, so each must be bounded; this is the one way they are.
+ *
+ * "Oldest" is by the last `set`: setting a key makes it the newest, reading it does not
+ * (the caches here are refreshed by what is written, and a read that reordered would cost
+ * a delete and an insert on every hit). A Map underneath, never a plain object: a key such
+ * as `constructor` or `__proto__` is just a key.
+ */
+export class BoundedMap<K, V> {
+  private readonly entries = new Map<K, V>();
+
+  /**
+   * @param max entries kept (at least 1)
+   * @param onEvict told of each entry dropped for room (not of `delete` or `clear`)
+   */
+  constructor(
+    readonly max: number,
+    private readonly onEvict?: (key: K, value: V) => void,
+  ) {
+    if (!(max >= 1)) throw new RangeError(`a bounded map keeps at least one entry, got ${max}`);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Stores `value` as the newest entry, then drops the oldest while past `max`. */
+  set(key: K, value: V): this {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    for (const [oldest, old] of this.entries) {
+      if (this.entries.size <= this.max) break;
+      this.entries.delete(oldest);
+      this.onEvict?.(oldest, old);
+    }
+    return this;
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Keys, oldest first. */
+  keys(): IterableIterator<K> {
+    return this.entries.keys();
+  }
+}

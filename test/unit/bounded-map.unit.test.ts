@@ -1,0 +1,57 @@
+/** The one bounded map of the server: a ceiling, oldest-by-last-set eviction, hostile keys. */
+import { describe, expect, it } from 'vitest';
+import { BoundedMap } from '../../engine/store/index.js';
+
+describe('BoundedMap', () => {
+  it('keeps at most max entries, dropping the oldest and saying which', () => {
+    const evicted: Array<[string, number]> = [];
+    const map = new BoundedMap<string, number>(3, (k, v) => evicted.push([k, v]));
+    for (const [i, k] of ['a', 'b', 'c', 'd', 'e'].entries()) map.set(k, i);
+    expect(map.size).toBe(3);
+    expect([...map.keys()]).toEqual(['c', 'd', 'e']);
+    expect(evicted).toEqual([
+      ['a', 0],
+      ['b', 1],
+    ]);
+    expect(map.get('a')).toBeUndefined();
+    expect(map.get('e')).toBe(4);
+  });
+
+  it('makes a key newest when it is set again, not when it is read', () => {
+    const map = new BoundedMap<string, number>(2);
+    map.set('a', 1).set('b', 2);
+    expect(map.get('a')).toBe(1);
+    map.set('c', 3); // a was only read: it is still the oldest
+    expect([...map.keys()]).toEqual(['b', 'c']);
+    map.set('b', 20).set('d', 4); // b was set again: c goes
+    expect([...map.keys()]).toEqual(['b', 'd']);
+    expect(map.get('b')).toBe(20);
+  });
+
+  it('does not report deletes and clears as evictions', () => {
+    const evicted: string[] = [];
+    const map = new BoundedMap<string, number>(2, (k) => evicted.push(k));
+    map.set('a', 1).set('b', 2);
+    expect(map.delete('a')).toBe(true);
+    expect(map.delete('a')).toBe(false);
+    map.set('c', 3);
+    map.clear();
+    expect(map.size).toBe(0);
+    expect(evicted).toEqual([]);
+  });
+
+  it('takes any string as a plain key, prototype names included', () => {
+    const map = new BoundedMap<string, string>(10);
+    for (const k of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect(map.has(k)).toBe(false);
+    map.set('__proto__', 'x').set('constructor', 'y');
+    expect(map.get('__proto__')).toBe('x');
+    expect(map.get('constructor')).toBe('y');
+    expect(map.get('toString')).toBeUndefined();
+    expect(map.size).toBe(2);
+  });
+
+  it('refuses a ceiling below one', () => {
+    expect(() => new BoundedMap(0)).toThrow(RangeError);
+    expect(() => new BoundedMap(Number.NaN)).toThrow(RangeError);
+  });
+});
