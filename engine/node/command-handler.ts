@@ -42,6 +42,7 @@ import {
 } from '../domain/index.js';
 import {
   backoffDelay,
+  BoundedMap,
   conversationStream,
   isConcurrencyError,
   isStoreUnavailableError,
@@ -69,7 +70,7 @@ export interface DecidedEvent {
 }
 
 export class CommandHandler {
-  private readonly states = new Map<string, ConversationState>();
+  private readonly states: BoundedMap<string, ConversationState>;
   private readonly loading = new Map<string, Promise<ConversationState>>();
   private readonly inflight = new Map<string, Promise<Outcome>>();
   private readonly recent = new RecentRecords(10_000);
@@ -80,7 +81,9 @@ export class CommandHandler {
     private readonly store: EventStore,
     private readonly metrics: Metrics,
     private readonly options: { maxTextBytes: number; cachedConversations?: number },
-  ) {}
+  ) {
+    this.states = new BoundedMap(options.cachedConversations ?? 10_000);
+  }
 
   /** Runs a command for `actor` exactly once per (actor, commandId). */
   handle(actor: string, command: Command, commandId: string, correlationId?: string): Promise<Outcome> {
@@ -272,8 +275,7 @@ export class CommandHandler {
   private async load(stream: string): Promise<ConversationState> {
     const cached = this.states.get(stream);
     if (cached) {
-      this.states.delete(stream);
-      this.states.set(stream, cached);
+      this.states.set(stream, cached); // most recently used
       return cached;
     }
     let loading = this.loading.get(stream);
@@ -286,8 +288,6 @@ export class CommandHandler {
     const current = this.states.get(stream);
     if (current) return current;
     this.states.set(stream, state);
-    const cap = this.options.cachedConversations ?? 10_000;
-    if (this.states.size > cap) this.states.delete(this.states.keys().next().value!);
     return state;
   }
 

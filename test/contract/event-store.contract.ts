@@ -7,7 +7,7 @@
  * restart case can close one and open the next.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventStore, NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { isConcurrencyError } from '../../engine/store/errors.js';
 import { eventually } from '../helpers/eventually.js';
@@ -202,6 +202,35 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       await eventually(() => expect(witness.map((e) => e.type)).toEqual(['after']));
       stopWitness();
       expect(seen).toHaveLength(5);
+    });
+
+    it('reports a listener that throws and keeps feeding it and the others', async () => {
+      const uncaught: unknown[] = [];
+      const onUncaught = (err: unknown) => uncaught.push(err);
+      process.on('uncaughtException', onUncaught);
+      const reported = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      const faulty: number[] = [];
+      const good: number[] = [];
+      const stopFaulty = store.subscribe((events) => {
+        faulty.push(...events.filter((e) => e.stream === stream).map((e) => e.seq));
+        throw new Error('a faulty listener');
+      });
+      const stopGood = store.subscribe((events) => good.push(...events.filter((e) => e.stream === stream).map((e) => e.seq)));
+      try {
+        await store.append(stream, [ev('one')], { expectedVersion: 0 });
+        await store.append(stream, [ev('two')], { expectedVersion: 1 });
+        await eventually(() => expect(good).toEqual([1, 2]));
+        expect(faulty).toEqual([1, 2]);
+        // A microtask or two for a rethrow that must not come.
+        await new Promise((r) => setImmediate(r));
+        expect(uncaught).toEqual([]);
+        expect(reported.mock.calls.some((call) => call.some((a) => a instanceof Error && a.message === 'a faulty listener'))).toBe(true);
+      } finally {
+        stopFaulty();
+        stopGood();
+        reported.mockRestore();
+        process.off('uncaughtException', onUncaught);
+      }
     });
 
     it('keeps events, versions and idempotency keys across a restart', async () => {
