@@ -24,7 +24,7 @@ import * as Y from 'yjs';
 import { CLOSE, ParleyError, isParleyError, type DocRef, type ErrorBody, type ErrorCode } from '../protocol/index.js';
 import { TEXT_NAME } from '../protocol/yjs/index.js';
 import { AwarenessOwners, type AwarenessHolder } from './awareness-owners.js';
-import type { SyncLimits } from './limits.js';
+import type { SyncLimits } from './limits/index.js';
 import { PendingUpdates, type PendingLedger } from './pending-updates.js';
 import {
   MESSAGE_AUTH,

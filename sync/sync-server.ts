@@ -24,7 +24,7 @@ import { conversationIdOf, isStoreUnavailableError, userStream } from '../engine
 import { CLOSE, ParleyError, parseDocName, type DocRef, type ErrorCode } from '../protocol/index.js';
 import { loadDocument } from './document-log.js';
 import { DocumentRoom, newPeer, type Peer, type Refusal } from './document-room.js';
-import { SYNC_LIMITS, type SyncLimits } from './limits.js';
+import { SYNC_LIMITS, type SyncLimits } from './limits/index.js';
 import { PendingLedger } from './pending-updates.js';
 import { asKnown, type EventOf } from '../projections/index.js';
 import type { StoredEvent, SyncHost } from './engine-types.js';
