@@ -3,15 +3,18 @@
  * load generators that drive them. Everything started here is registered, so a run that
  * ends (or fails, or is interrupted) stops all of it and removes its temporary dirs.
  */
-import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_SECRET } from './jwt.js';
 
-const PARLEY_BIN = fileURLToPath(new URL('../bin/parley.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PARLEY_BIN = join(ROOT, 'bin/parley.js');
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 const children = new Set<ChildProcess>();
@@ -137,8 +140,22 @@ export interface ParleyOptions {
   nodeArgs?: string[];
 }
 
+let built = false;
+
+/**
+ * The node and CLI under test run compiled (bin/parley.js → dist/), as deployed. dist/ is
+ * rebuilt (incremental tsc, `npm run build`) before the first one starts, so a run never
+ * measures stale code.
+ */
+function ensureBuilt(): void {
+  if (built) return;
+  execFileSync(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  built = true;
+}
+
 /** Runs `parley serve` on 127.0.0.1 with rate limits off and quiet logs. */
 export async function startParley(options: ParleyOptions = {}): Promise<Server & { dataDir: string }> {
+  ensureBuilt();
   const dataDir = options.dataDir ?? tempDir();
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), PARLEY_BIN, 'serve'], {
@@ -176,6 +193,7 @@ export interface CliRun {
 export async function runParleyCli(args: string[], options: { env?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<CliRun> {
   const env: Record<string, string | undefined> = { ...process.env, PARLEY_JWT_SECRET: BENCH_SECRET, LOG_LEVEL: 'warn', ...options.env };
   delete env.NATS_URL;
+  ensureBuilt();
   const t0 = performance.now();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), PARLEY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -36,6 +36,15 @@ const RESTART = { initialMs: 100, maxMs: 10_000 };
 /** A thread that ran this long before dying starts the backoff over. */
 const STABLE_MS = 60_000;
 const STOP_BOUND_MS = 10_000;
+/**
+ * The thread's code. Compiled (dist/), this module and its sibling read-model-worker.js are
+ * JavaScript and the thread loads the worker directly (no tsx). Run from source (tests,
+ * development) a worker thread does not inherit the TypeScript loader, so it starts from
+ * read-model-thread-entry.js, which registers tsx before loading read-model-worker.ts.
+ */
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('./read-model-thread-entry.js', import.meta.url)
+  : new URL('./read-model-worker.js', import.meta.url);
 
 interface Outage {
   error: string;
@@ -229,7 +238,7 @@ export class ReadModelThread {
   }
 
   private spawn(): Promise<void> {
-    const worker = new Worker(new URL('./read-model-thread-entry.js', import.meta.url), { workerData: this.settings });
+    const worker = new Worker(WORKER_URL, { workerData: this.settings });
     this.worker = worker;
     this.sending = true;
     this.sentEvents = 0;

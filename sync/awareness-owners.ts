@@ -18,7 +18,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type * as awarenessProtocol from 'y-protocols/awareness';
 import { BoundedMap } from '../engine/store/index.js';
-import { AWARENESS_MAX_DEPTH } from './limits.js';
+import { AWARENESS_MAX_DEPTH } from './limits/index.js';
 
 /** One socket's side: the client ids it owns. */
 export interface AwarenessHolder {

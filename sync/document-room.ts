@@ -21,7 +21,7 @@ import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { CLOSE, ParleyError, isParleyError, type DocRef, type ErrorCode } from '../protocol/index.js';
 import { TEXT_NAME } from '../protocol/yjs/index.js';
-import type { SyncLimits } from './limits.js';
+import type { SyncLimits } from './limits/index.js';
 import type { Peer, Refusal } from './peer.js';
 import type { PendingLedger } from './pending-updates.js';
 import { RoomAwareness } from './room-awareness.js';

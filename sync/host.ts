@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import type { ConversationState } from '../engine/domain/index.js';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
 import type { Projection } from '../projections/index.js';
-import type { SyncLimits } from './limits.js';
+import type { SyncLimits } from './limits/index.js';
 
 export interface SyncHost {
   app: FastifyInstance;

@@ -20,7 +20,7 @@ export {
 } from './events.js';
 export { rebuildDocument, loadDocument, documentsProjection, type AsOf, type LoadedDocument } from './document-log.js';
 export { readRefusal, writeRefusal } from './write-rule.js';
-export { SYNC_LIMITS, type SyncLimits } from './limits.js';
+export { SYNC_LIMITS, type SyncLimits } from './limits/index.js';
 export type { SyncOptions, SyncServer } from './sync-server.js';
 export type { SyncHost, SyncNodeExtension } from './host.js';
 

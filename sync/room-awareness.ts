@@ -9,7 +9,7 @@
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import { AwarenessOwners } from './awareness-owners.js';
-import type { SyncLimits } from './limits.js';
+import type { SyncLimits } from './limits/index.js';
 import type { Peer, Refusal } from './peer.js';
 import type { RoomOutput } from './room-output.js';
 import { writeAwarenessFrame } from './wire.js';

@@ -8,7 +8,7 @@
  * them: a peer's as a write of that peer, the durable ones as they are.
  */
 import * as Y from 'yjs';
-import type { SyncLimits } from './limits.js';
+import type { SyncLimits } from './limits/index.js';
 import type { Peer } from './peer.js';
 import { PendingUpdates, type PendingLedger } from './pending-updates.js';
 

@@ -25,7 +25,7 @@ import { CLOSE, ParleyError, parseDocName, type DocRef, type ErrorCode } from '.
 import { loadDocument } from './document-log.js';
 import { DocumentRoom } from './document-room.js';
 import { newPeer, type Peer, type Refusal } from './peer.js';
-import { SYNC_LIMITS, type SyncLimits } from './limits.js';
+import { SYNC_LIMITS, type SyncLimits } from './limits/index.js';
 import { PendingLedger } from './pending-updates.js';
 import { asKnown, type EventOf } from '../projections/index.js';
 import type { StoredEvent, SyncHost } from './engine-types.js';

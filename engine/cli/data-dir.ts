@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openLogStore } from '../cluster/index.js';
-import { loadConfig } from '../node/index.js';
+import { loadConfig } from '../node/config/index.js';
 import { withUpcasting } from '../domain/index.js';
 import { SqliteEventStore, type EventStore } from '../store/index.js';
 

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
-import { loadConfig } from '../node/index.js';
+import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
 import { progressBar } from './progress.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, signToken } from '../node/index.js';
+import { loadConfig, signToken } from '../node/config/index.js';
 
 const HELP = `usage: parley token <userId> [--ttl 24h] [--admin] [--data-dir DIR]
 

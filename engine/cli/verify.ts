@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { builtInProjections, skipsOf, type Projection } from '../../projections/index.js';
 import type { SqliteEventStore, StoredEvent } from '../store/index.js';
 import { openLogStore } from '../cluster/index.js';
-import { loadConfig } from '../node/index.js';
+import { loadConfig } from '../node/config/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { dataDirFiles, openExistingStore } from './data-dir.js';
 import { elapsed, progressBar } from './progress.js';

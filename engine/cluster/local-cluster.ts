@@ -29,7 +29,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsLogFile, natsServerConfig, natsServerReady, type NatsServerSpec } from './nats-server.js';
 
-const PARLEY_BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
+/**
+ * The nodes run the same code as this process: the compiled CLI next to this module in
+ * dist/, or, run from source (tests, development), the TypeScript CLI through tsx.
+ */
+const PARLEY_BIN = fileURLToPath(
+  import.meta.url.endsWith('.ts') ? new URL('../../bin/parley-dev.js', import.meta.url) : new URL('../cli/main.js', import.meta.url),
+);
 const READY_TIMEOUT_MS = 90_000;
 
 export interface LocalClusterOptions {

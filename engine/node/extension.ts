@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Projection, ReadModelRunner } from '../../projections/index.js';
 import type { EventStore } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
-import type { NodeConfig } from './config.js';
+import type { NodeConfig } from './config/index.js';
 import type { Metrics } from './metrics.js';
-import type { TokenClaims } from './token.js';
+import type { TokenClaims } from './config/index.js';
 
 export interface NodeContext {
   app: FastifyInstance;

@@ -17,14 +17,14 @@ import { toNewEvents } from '../domain/index.js';
 import type { EventStore } from '../store/index.js';
 import { backoffDelay, isStoreUnavailableError, userStream } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
-import type { NodeConfig } from './config.js';
+import type { NodeConfig } from './config/index.js';
 import type { FanOut } from './fan-out.js';
 import { errorFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { sendBufferLimits, type SendBufferLimits } from './send-buffer.js';
 import { Session } from './session.js';
-import { verifyToken } from './token.js';
+import { verifyToken } from './config/index.js';
 
 /** Pauses between attempts to record a presence change while the store is unavailable. */
 const PRESENCE_RETRY = { initialMs: 250, maxMs: 10_000 };

@@ -9,13 +9,13 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ParleyError, isParleyError } from '../../protocol/index.js';
 import { ErrorBody, Responses } from '../../protocol/schema/index.js';
-import type { NodeConfig } from './config.js';
+import type { NodeConfig } from './config/index.js';
 import type { Gateway } from './gateway.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerRoutes } from './http-routes.js';
 import { registerCors } from './cors.js';
 import { KeyedBuckets } from './rate-limit.js';
-import { verifyToken, type TokenClaims } from './token.js';
+import { verifyToken, type TokenClaims } from './config/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

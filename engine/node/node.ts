@@ -23,13 +23,13 @@ import { clusterMembership, connectClusterStore, type ClusterMembership } from '
 import { SqliteEventStore, nodeStream, withReadTimings, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { CommandHandler } from './command-handler.js';
-import { StartupError, dataDirError, loadConfig, type NodeConfig } from './config.js';
+import { StartupError, dataDirError, loadConfig, type NodeConfig } from './config/index.js';
 import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer, registerNodeRoutes } from './http-server.js';
 import { createMetrics } from './metrics.js';
 import type { NodeContext, NodeExtension } from './extension.js';
-import { verifyToken } from './token.js';
+import { verifyToken } from './config/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */

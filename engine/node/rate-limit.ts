@@ -1,4 +1,4 @@
-import type { RateLimit } from './config.js';
+import type { RateLimit } from './config/index.js';
 
 /** A token bucket: `take()` is false once the caller has used up its rate and burst. */
 export class TokenBucket {

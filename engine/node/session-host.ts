@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EventStore } from '../store/index.js';
 import type { CommandHandler } from './command-handler.js';
-import type { NodeConfig } from './config.js';
+import type { NodeConfig } from './config/index.js';
 import type { FanOut } from './fan-out.js';
 import type { Metrics } from './metrics.js';
 import type { TokenBucket } from './rate-limit.js';

@@ -7,13 +7,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { freePortRange } from '../helpers/ports.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir('parley-cluster-lifecycle-');
 afterAll(() => dir.remove());
 

@@ -6,15 +6,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../engine/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { freePortRange } from '../helpers/ports.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir('parley-cluster-cli-');
 afterAll(() => dir.remove());
 

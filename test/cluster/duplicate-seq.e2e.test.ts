@@ -10,7 +10,6 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { JetStreamEventStore, DuplicateSeqError, type JetStreamStoreOptions } from '../../engine/store/jetstream/index.js';
@@ -19,6 +18,7 @@ import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { PARLEY_BIN } from '../helpers/cli.js';
 
 let nats: NatsSingle;
 beforeAll(async () => {
@@ -137,7 +137,7 @@ describe('a duplicate seq in the JetStream log', () => {
       const verify = await new Promise<{ code: number | null; out: string }>((resolve) => {
         execFile(
           process.execPath,
-          [fileURLToPath(new URL('../../bin/parley.js', import.meta.url)), 'verify', '--data-dir', n1.dataDir, '--nats', nats.url],
+          [PARLEY_BIN, 'verify', '--data-dir', n1.dataDir, '--nats', nats.url],
           { env: { ...process.env, PARLEY_STREAM: streamName } },
           (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
         );

@@ -8,14 +8,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dirs = [tempDir(), tempDir(), tempDir(), tempDir()];
 const [source, copy, corruptTarget, files] = dirs.map((d) => d.path) as [string, string, string, string];
 let node: TestNode | undefined;

@@ -1,11 +1,10 @@
 /** Every `parley` command answers --help with exit 0; unknown flags are usage errors (exit 2). */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const COMMANDS = ['serve', 'token', 'rebuild', 'replay', 'tail', 'export', 'import', 'stats', 'verify'];
 
 describe('parley --help', () => {

@@ -1,14 +1,13 @@
 /** `parley stats`: the numbers match what was written. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, TEST_SECRET } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir();
 afterAll(() => dir.remove());
 

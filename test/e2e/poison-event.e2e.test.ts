@@ -7,16 +7,15 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defineProjection } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const HOSTILE = ['constructor', '__proto__', 'valueOf', 'toString', 'hasOwnProperty'];
 
 /** A custom read model (as an app would add one) that cannot apply messages starting with "poison". */

@@ -8,7 +8,6 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DocumentSync, docNames, type WebSocketLike } from '../../client-lib/yjs/index.js';
@@ -17,9 +16,9 @@ import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir();
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

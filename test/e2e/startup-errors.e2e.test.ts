@@ -11,14 +11,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/nats-server.js';
 import { spawnNode, TEST_SECRET } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const dir = tempDir('parley-startup-');
 
 interface Run {

@@ -4,12 +4,11 @@
  * tests that kill it with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { signToken, startNode, type ParleyNode, type StartNodeOptions } from '../../engine/index.js';
 import { tempDir } from './temp-dir.js';
+import { PARLEY_BIN as BIN } from './cli.js';
 
 export const TEST_SECRET = 'test-secret-of-at-least-32-characters!';
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 
 export function tokenFor(userId: string, options: { role?: 'admin' | 'user'; ttlSeconds?: number } = {}): string {
   return signToken(TEST_SECRET, { sub: userId, ...options });
@@ -52,9 +51,13 @@ export interface SpawnedNode {
   problems(): string;
 }
 
-/** Runs `parley serve` as a child process on a random port and waits until it listens. */
-export async function spawnNode(dataDir: string, env: Record<string, string> = {}): Promise<SpawnedNode> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+/**
+ * Runs `parley serve` as a child process on a random port and waits until it listens.
+ * `cli` is what node runs before `serve`: the source through tsx unless a test says otherwise
+ * (the compiled CLI's test passes its node flags and dist/'s main.js).
+ */
+export async function spawnNode(dataDir: string, env: Record<string, string> = {}, cli: string[] = [BIN]): Promise<SpawnedNode> {
+  const child = spawn(process.execPath, [...cli, 'serve'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CLOCK_TOLERANCE_SECONDS, DEFAULT_TTL_SECONDS, signClaims, signToken, verifyToken } from '../../engine/node/token.js';
+import { CLOCK_TOLERANCE_SECONDS, DEFAULT_TTL_SECONDS, signClaims, signToken, verifyToken } from '../../engine/node/config/token.js';
 
 const SECRET = 'unit-secret-of-at-least-32-characters!!';
 const NOW = 1_800_000_000; // seconds

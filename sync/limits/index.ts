@@ -14,7 +14,8 @@
  *   (4504, transient) and resyncs (step 1/2) when it reconnects.
  *
  * The node's configuration carries these (`NodeConfig.syncLimits`, PARLEY_SYNC_* variables);
- * `syncExtension({ limits })` overrides them for one node.
+ * `syncExtension({ limits })` overrides them for one node. A folder of its own, so the
+ * node's configuration takes these defaults without loading Yjs (`parley token` starts fast).
  */
 export interface SyncLimits {
   /** Bytes of Yjs updates waiting for missing dependencies, per user across their sockets. */

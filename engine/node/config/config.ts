@@ -6,8 +6,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../protocol/index.js';
-import { SYNC_LIMITS, type SyncLimits } from '../../sync/index.js';
+import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
+import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
