@@ -10,3 +10,4 @@ export * from './frames.js';
 export * from './http.js';
 export * from './doc-names.js';
 export * from './sync-frames.js';
+export { isWellFormed, toWellFormed } from './well-formed.js';

@@ -4,4 +4,4 @@ export * from './presence.js';
 export { toNewEvents } from './new-events.js';
 export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
 export { withUpcasting } from './upcasting.js';
-export { isWellFormed, toWellFormed } from './well-formed.js';
+export { isWellFormed, toWellFormed } from '../../protocol/index.js';

@@ -12,7 +12,7 @@
  * read-model keys), and `role` is one of the known roles.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isWellFormed } from '../../domain/index.js';
+import { isWellFormed } from '../../../protocol/index.js';
 
 export type Role = 'admin' | 'user';
 
