@@ -35,6 +35,7 @@ import type {
 } from './port.js';
 import { backoffDelay } from './backoff.js';
 import { ConcurrencyError, StoreUnavailableError } from './errors.js';
+import { idempotencyRecordsOf } from './sqlite-idempotency.js';
 
 interface PendingAppend {
   stream: string;
@@ -496,6 +497,10 @@ export class SqliteEventStore implements EventStore {
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
     return this.readKey(key);
+  }
+
+  idempotencyRecords(): AsyncIterable<IdempotencyRecord> {
+    return idempotencyRecordsOf(this.db);
   }
 
   subscribe(listener: FeedListener): () => void {
