@@ -5,6 +5,7 @@
  * data directory. Commands then use only the EventStore port, whichever it is.
  */
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { openLogStore } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
 import { loadConfig } from '../node/index.js';
@@ -33,8 +34,10 @@ export async function openLog(files: DataDirFiles, nats: string | undefined, opt
     mkdirSync(files.dir, { recursive: true });
     return { store: new SqliteEventStore({ file: files.events }), where: files.events, jetstream: undefined };
   }
-  // Only the log settings matter here; a fixed secret and id keep the CLI from creating files.
-  const config = loadConfig({ ...env, NATS_URL: urls }, { dataDir: files.dir, jwtSecret: 'ops-cli-needs-no-secret-000000', nodeId: 'cli' });
+  // Only the log settings matter here. A fixed secret and id keep the CLI from creating
+  // files, and the system's temporary directory (which exists) stands in for the data
+  // directory, which loadConfig would create and the JetStream log does not use.
+  const config = loadConfig({ ...env, NATS_URL: urls }, { dataDir: tmpdir(), jwtSecret: 'ops-cli-needs-no-secret-000000', nodeId: 'cli' });
   const store = await openLogStore(config);
   return {
     store,
