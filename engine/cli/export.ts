@@ -4,10 +4,13 @@
  * cluster's JetStream stream as it reads a data directory. It reads one snapshot, so it
  * may run while nodes serve: events committed after the export started are not in the file.
  */
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import type { EventStore, IdempotencyRecord } from '../store/index.js';
+import type { EventStore } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
 import { eventsUpTo } from './log-scan.js';
 import { eventLine, headerLine, idempotencyLine, trailerLine } from './log-file.js';
@@ -73,20 +76,46 @@ async function writeLog(store: EventStore, out: NodeJS.WritableStream): Promise<
   // Keys before the head: a key is recorded with its events, so every key listed now has
   // its events at or below the head read next. Listing keys after the events could take
   // in a key whose command came after the head, and an import would then answer a retry
-  // of it with a seq its log does not have.
-  const keys: IdempotencyRecord[] = [];
-  for await (const record of store.idempotencyRecords()) keys.push(record);
-  const head = await store.headPosition();
-  await put(headerLine(head));
-  const bar = progressBar('export', head);
-  let events = 0;
-  for await (const page of eventsUpTo(store, head)) {
-    for (const e of page) await put(eventLine(e));
-    events += page.length;
-    bar.update(page[page.length - 1]!.position);
+  // of it with a seq its log does not have. They wait in a file, not in memory.
+  const keys = await spoolKeys(store);
+  try {
+    const head = await store.headPosition();
+    await put(headerLine(head));
+    const bar = progressBar('export', head);
+    let events = 0;
+    for await (const page of eventsUpTo(store, head)) {
+      for (const e of page) await put(eventLine(e));
+      events += page.length;
+      bar.update(page[page.length - 1]!.position);
+    }
+    bar.finish();
+    await pipeline(createReadStream(keys.file), out, { end: false });
+    written += statSync(keys.file).size;
+    await put(trailerLine(events, keys.count));
+    return { events, keys: keys.count, written };
+  } finally {
+    keys.dispose();
   }
-  bar.finish();
-  for (const record of keys) await put(idempotencyLine(record));
-  await put(trailerLine(events, keys.length));
-  return { events, keys: keys.length, written };
+}
+
+/** Every idempotency record as a log-file line, in a temporary file. */
+async function spoolKeys(store: EventStore): Promise<{ file: string; count: number; dispose: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-export-'));
+  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  const file = join(dir, 'idempotency.ndjson');
+  const spool = createWriteStream(file);
+  let count = 0;
+  try {
+    for await (const record of store.idempotencyRecords()) {
+      await writeLine(spool, idempotencyLine(record));
+      count += 1;
+    }
+    spool.end();
+    await once(spool, 'finish');
+    return { file, count, dispose };
+  } catch (err) {
+    spool.destroy();
+    dispose();
+    throw err;
+  }
 }
