@@ -34,8 +34,13 @@ number and nothing is imported. Read models in DATA_DIR are removed, so the node
 them on start. --in - (the default) reads stdin. Run it while the nodes are stopped.
 `;
 
-/** Where idempotency records go: keys are appended on their own, with no events. */
-export const IMPORTED_KEYS_STREAM = nodeStream('parley-import');
+/**
+ * Where idempotency records go: the file does not say which append a key came with, so
+ * each is appended on its own, with no events, to one of a few streams of their own
+ * (never a conversation's, whose reads would skip over them). Several, because JetStream
+ * runs one stream's appends one after another and keys need no order.
+ */
+const IMPORTED_KEY_STREAMS = Array.from({ length: 16 }, (_, i) => nodeStream(`parley-import-${i}`));
 
 /** Consecutive events of one stream go in one append, up to these bounds. */
 const GROUP_EVENTS = 100;
@@ -119,14 +124,16 @@ class ImportStopped extends Error {
 }
 
 async function load(store: EventStore, file: string): Promise<Loaded> {
-  const appends = new OrderedAppends(store);
+  const embedded = store.kind === 'sqlite';
+  let appends = new OrderedAppends(embedded ? 256 : 1);
   const loaded: Loaded = { events: 0, keys: 0, positionsKept: true };
+  let keysSent = 0;
   let group: { stream: string; events: NewEvent[]; positions: number[]; firstSeq: number; bytes: number } | undefined;
   const flush = () => {
     if (!group) return;
     const { stream, events, positions, firstSeq } = group;
     group = undefined;
-    appends.add(stream, events, firstSeq - 1, undefined, (r) => {
+    appends.add(store, stream, events, firstSeq - 1, undefined, (r) => {
       if (r.events.some((e, i) => e.position !== positions[i])) loaded.positionsKept = false;
       loaded.events += r.events.length;
     });
@@ -141,9 +148,15 @@ async function load(store: EventStore, file: string): Promise<Loaded> {
         group.positions.push(line.position);
         group.bytes += bytes;
       } else if (line.kind === 'idempotency') {
-        flush();
+        if (keysSent === 0) {
+          // The events are all in; keys need no order, so more of them may be in flight.
+          flush();
+          await appends.drain();
+          appends = new OrderedAppends(embedded ? 256 : 64);
+        }
         const record: IdempotencyRecord = { key: line.key, fingerprint: line.fingerprint, result: line.result };
-        appends.add(IMPORTED_KEYS_STREAM, [], 'any', record, () => void (loaded.keys += 1));
+        const stream = IMPORTED_KEY_STREAMS[keysSent++ % IMPORTED_KEY_STREAMS.length]!;
+        appends.add(store, stream, [], 'any', record, () => void (loaded.keys += 1));
       }
       await appends.room();
     }
@@ -157,22 +170,20 @@ async function load(store: EventStore, file: string): Promise<Loaded> {
 }
 
 /**
- * Appends made in the file's order. The embedded store commits appends in the order they
- * are made (one queue, one writer thread), so many may be in flight and its group commit
- * batches them; JetStream runs appends to different streams in parallel, so there one at
- * a time keeps the file's order (positions follow it). Keys have no order to keep.
+ * Appends with at most `window` in flight. Events must land in the file's order: the
+ * embedded store commits appends in the order they are made (one queue, one writer
+ * thread), so there many may be in flight and its group commit batches them; JetStream
+ * runs appends to different streams in parallel, so there one at a time keeps the order
+ * (positions follow it). Keys have no order to keep.
  */
 class OrderedAppends {
-  private readonly window: number;
   private readonly inFlight: Array<Promise<void>> = [];
   private failure: unknown;
 
-  constructor(private readonly store: EventStore) {
-    this.window = store.kind === 'sqlite' ? 256 : 1;
-  }
+  constructor(private readonly window: number) {}
 
-  add(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion, idempotency: IdempotencyRecord | undefined, done: (r: AppendResult) => void): void {
-    const append = this.store.append(stream, events, { expectedVersion, ...(idempotency && { idempotency }) });
+  add(store: EventStore, stream: string, events: NewEvent[], expectedVersion: ExpectedVersion, idempotency: IdempotencyRecord | undefined, done: (r: AppendResult) => void): void {
+    const append = store.append(stream, events, { expectedVersion, ...(idempotency && { idempotency }) });
     this.inFlight.push(
       append.then(done).catch((err: unknown) => {
         this.failure ??= err;
