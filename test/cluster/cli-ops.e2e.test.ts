@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -59,9 +59,13 @@ afterAll(async () => {
 });
 
 async function parley(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return parleyOn(streamName, ...args);
+}
+
+async function parleyOn(stream: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
-      env: { ...process.env, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_STREAM: streamName, NATS_URL: '' },
+      env: { ...process.env, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_STREAM: stream, NATS_URL: '' },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -124,11 +128,23 @@ describe('the ops CLI on a JetStream stream', { timeout: 120_000 }, () => {
     expect(strip(backToSqlite)).toEqual(strip(fromSqlite));
   });
 
-  it('refuses to import into a stream that is not empty', async () => {
+  it('refuses to import into a stream that is not empty, and a bad file into an empty one, appending nothing', async () => {
     const res = await parley('import', '--nats', nats.url, '--in', fromSqlite);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/not empty/);
-    expect(withoutPositions(fromJetStream)).toEqual(withoutPositions(fromSqlite));
+    const after = join(files, 'after-refusal.ndjson');
+    expect((await parley('export', '--nats', nats.url, '--out', after)).code).toBe(0);
+    expect(withoutPositions(after)).toEqual(withoutPositions(fromSqlite));
+
+    // The last line is checked before the first append: a truncated file leaves the stream empty.
+    const truncated = join(files, 'truncated.ndjson');
+    writeFileSync(truncated, readFileSync(fromSqlite, 'utf8').split('\n').slice(0, -2).join('\n'));
+    const other = `${streamName}_B`;
+    const bad = await parleyOn(other, 'import', '--nats', nats.url, '--in', truncated);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/truncated/);
+    const stats = JSON.parse((await parleyOn(other, 'stats', '--json', '--nats', nats.url, '--data-dir', empty)).stdout);
+    expect([stats.events, stats.idempotencyRecords, stats.headPosition]).toEqual([0, 0, 0]);
   });
 
   it('counts the same in stats on both stores', async () => {
