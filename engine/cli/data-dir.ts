@@ -5,10 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openLogStore } from '../cluster/index.js';
-import { loadConfig } from '../node/config/index.js';
-import { withUpcasting } from '../domain/index.js';
-import { SqliteEventStore, type EventStore } from '../store/index.js';
+import { SqliteEventStore } from '../store/index.js';
 
 export interface DataDirFiles {
   dir: string;
@@ -28,19 +25,6 @@ export function openExistingStore(files: DataDirFiles): SqliteEventStore {
     throw new Error(`no event store at ${files.events} (use --data-dir or DATA_DIR to point at a node's data directory)`);
   }
   return new SqliteEventStore({ file: files.events });
-}
-
-/**
- * The log to read: the cluster's JetStream stream when NATS URLs are given (`--nats` or
- * NATS_URL, with PARLEY_STREAM), else the embedded store of the data directory. Events
- * come in their current shape (upcast), as the node sees them.
- */
-export async function openLogForReading(files: DataDirFiles, nats: string | undefined, env = process.env): Promise<EventStore> {
-  const urls = nats ?? env.NATS_URL;
-  if (!urls) return withUpcasting(openExistingStore(files));
-  // Only the log settings matter here; a fixed secret and id keep the CLI from creating files.
-  const config = loadConfig({ ...env, NATS_URL: urls }, { dataDir: files.dir, jwtSecret: 'replay-needs-no-secret-000000', nodeId: 'cli' });
-  return withUpcasting(await openLogStore(config));
 }
 
 /** Size of a file in bytes, 0 when it does not exist. */

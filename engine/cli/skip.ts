@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, recordSkip, skipsOf } from '../../projections/index.js';
-import { dataDirFiles, openLogForReading } from './data-dir.js';
+import { dataDirFiles } from './data-dir.js';
+import { openLogForReading } from './open-log.js';
 import { tableExists } from './read-model-tables.js';
 import { UsageError, integerFlag } from './usage-error.js';
 

@@ -92,6 +92,11 @@ export interface EventStore {
   /** The position of the newest event in the store (0 when empty). */
   headPosition(): Promise<number>;
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Every recorded idempotency record, each key once, in key order (UTF-8 byte order, as
+   * SQLite's BINARY collation sorts): for tools that copy or count the log (export, stats).
+   */
+  idempotencyRecords(): AsyncIterable<IdempotencyRecord>;
   /** Live feed of committed events in position order, from now on. */
   subscribe(listener: FeedListener): () => void;
   close(): Promise<void>;

@@ -26,6 +26,7 @@ import type {
 import { BoundedMap } from './bounded-map.js';
 import { StoreUnavailableError } from './errors.js';
 import { CommittedFeed } from './sqlite-feed.js';
+import { idempotencyRecordsOf } from './sqlite-idempotency.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteReads } from './sqlite-reads.js';
 import { openEventsFile } from './sqlite-schema.js';
@@ -111,6 +112,10 @@ export class SqliteEventStore implements EventStore {
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
     return this.reads.idempotency(key);
+  }
+
+  idempotencyRecords(): AsyncIterable<IdempotencyRecord> {
+    return idempotencyRecordsOf(this.db);
   }
 
   subscribe(listener: FeedListener): () => void {

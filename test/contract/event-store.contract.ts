@@ -164,6 +164,26 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect((await store.findIdempotency(`5:alice:${fresh}`))?.result).toEqual({ seq: 2 });
     });
 
+    it('lists every idempotency record once, in UTF-8 byte order of the keys, key-only appends included', async () => {
+      const tag = randomUUID();
+      // Chosen so UTF-16 order (JavaScript's <) and UTF-8 byte order disagree: U+FF5E < U+1F600 in bytes only.
+      const keys = [`${tag}:b`, `${tag}:a`, `${tag}:\u{1F600}`, `${tag}:\uFF5E`, `${tag}:a:2`];
+      await store.append(stream, [ev('A')], { expectedVersion: 0, idempotency: { key: keys[0]!, fingerprint: 'f0', result: { seq: 1 } } });
+      await store.append(stream, [ev('B'), ev('C')], { expectedVersion: 1, idempotency: { key: keys[1]!, fingerprint: 'f1', result: { seq: 3 } } });
+      await store.append(stream, [], { expectedVersion: 'any', idempotency: { key: keys[2]!, fingerprint: 'f2', result: { seq: 3 } } });
+      await store.append(`conversation-${randomUUID()}`, [ev('D')], { expectedVersion: 0, idempotency: { key: keys[3]!, fingerprint: 'f3', result: null } });
+      await store.append(stream, [ev('E')], { expectedVersion: 3, idempotency: { key: keys[4]!, fingerprint: 'f4', result: { seq: 4 } } });
+      // A repeat records nothing new.
+      await store.append(stream, [ev('E')], { expectedVersion: 4, idempotency: { key: keys[0]!, fingerprint: 'f0', result: { seq: 5 } } });
+      const listed = [];
+      for await (const r of store.idempotencyRecords()) if (r.key.startsWith(tag)) listed.push(r);
+      const byteOrder = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      expect(byteOrder).not.toEqual([...keys].sort());
+      expect(listed.map((r) => r.key)).toEqual(byteOrder);
+      expect(listed.find((r) => r.key === keys[0])).toEqual({ key: keys[0], fingerprint: 'f0', result: { seq: 1 } });
+      expect(listed.find((r) => r.key === keys[3])).toEqual({ key: keys[3], fingerprint: 'f3', result: null });
+    });
+
     it('reads a stream forwards after a seq and backwards before a seq, bounded by limit', async () => {
       await store.append(stream, Array.from({ length: 10 }, (_, i) => ev(`E${i + 1}`)), { expectedVersion: 0 });
       const fwd = await store.readStream(stream, { afterSeq: 3, limit: 4 });

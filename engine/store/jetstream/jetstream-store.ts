@@ -33,6 +33,7 @@ import { DuplicateReporter, StandingFilter, type DuplicateSeq } from './duplicat
 import { MAX_EVENTS_PER_APPEND } from './envelope.js';
 import { featuresOf, type ServerFeatures } from './features.js';
 import { IdempotencyIndex } from './idempotency-index.js';
+import { idempotencyRecordsIn } from './idempotency-records.js';
 import { JetStreamLog } from './jetstream-log.js';
 import { LiveFeed } from './live-feed.js';
 import { resolveOptions, type JetStreamStoreOptions, type ResolvedOptions } from './options.js';
@@ -197,6 +198,10 @@ export class JetStreamEventStore implements EventStore {
 
   findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
     return withRetryBudget('find idempotency key', this.options.retryBudgetMs, () => this.index.find(key));
+  }
+
+  idempotencyRecords(): AsyncIterable<IdempotencyRecord> {
+    return idempotencyRecordsIn(this.log, this.options);
   }
 
   subscribe(listener: FeedListener): () => void {
