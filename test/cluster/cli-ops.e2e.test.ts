@@ -10,7 +10,6 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -19,9 +18,9 @@ import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PARLEY_BIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 const streamName = `PARLEY_OPS_${randomUUID().slice(0, 8)}`;
 const dirs = [tempDir(), tempDir(), tempDir(), tempDir()];
 const [source, back, files, empty] = dirs.map((d) => d.path) as [string, string, string, string];
@@ -64,7 +63,7 @@ async function parley(...args: string[]): Promise<{ code: number; stdout: string
 
 async function parleyOn(stream: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
+    const { stdout, stderr } = await exec(process.execPath, [PARLEY_BIN, ...args], {
       env: { ...process.env, PARLEY_JWT_SECRET: TEST_SECRET, PARLEY_STREAM: stream, NATS_URL: '' },
     });
     return { code: 0, stdout, stderr };
