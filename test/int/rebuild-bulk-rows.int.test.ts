@@ -1,0 +1,93 @@
+/**
+ * A bulk load (`parley rebuild`) finds the rows of history, the conversation list and search
+ * by message id in memory instead of through their unique indexes (built after the load).
+ * The tables it leaves must be the ones built event by event, row for row — also when the
+ * log holds a message id posted twice or posted again after a delete, and when a page's
+ * shared transaction rolls back (a poison event in another read model) and every read model
+ * applies that page again on its own, after the in-memory map saw rows that are gone.
+ * Real SQLite files.
+ */
+import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteEventStore, type NewEvent } from '../../engine/store/index.js';
+import { ProjectionRunner, builtInProjections, conversationsOf, defineProjection, readMessages, searchMessages } from '../../projections/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const dir = tempDir();
+const open: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+let clock = Date.UTC(2026, 10, 30, 9);
+function event(type: string, data: object, actor = 'alice'): NewEvent {
+  clock += 1000;
+  return { id: randomUUID(), type, data, metadata: { actor, commandId: randomUUID(), correlationId: 'c', at: clock, schemaVersion: type === 'MessagePosted' ? 2 : 1 } };
+}
+const posted = (messageId: string, text: string, author = 'alice') => event('MessagePosted', { messageId, author, text, format: 'plain' }, author);
+const deleted = (messageId: string) => event('MessageDeleted', { messageId, deletedBy: 'alice' });
+
+/** Throws on the message whose text is "poison" until told not to: its page's shared transaction rolls back. */
+let poisoned = true;
+const tripwire = defineProjection({
+  name: 'tripwire',
+  version: 1,
+  handles: ['MessagePosted'],
+  setup: () => {},
+  truncate: () => {},
+  handle(events) {
+    if (poisoned && events.some((e) => e.data.text === 'poison')) throw new Error('tripwire');
+  },
+});
+
+const TABLES = ['messages', 'list_messages', 'search_docs', 'conversations', 'members'];
+
+function snapshot(db: Database.Database) {
+  const tables = Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
+  return {
+    tables,
+    history: readMessages(db, 'c1', { limit: 1000 }),
+    list: ['alice', 'bob'].map((u) => conversationsOf(db, u)),
+    search: ['zebra', 'lion', 'again', 'edited', 'poison'].map((q) => searchMessages(db, 'bob', q, { limit: 500 })),
+    indexes: db.prepare("SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') ORDER BY name").all(),
+  };
+}
+
+describe('bulk load with message rows found in memory', () => {
+  it('leaves the tables and answers built event by event, through duplicates, re-posts and rolled-back pages', async () => {
+    const store = new SqliteEventStore({ file: join(dir.path, 'events.sqlite') });
+    const db = ProjectionRunner.openDatabase(join(dir.path, 'readmodels.sqlite'));
+    open.push(store, db);
+    const events: NewEvent[] = [event('ConversationCreated', { title: 't', createdBy: 'alice', members: ['alice', 'bob'] })];
+    for (let i = 0; i < 120; i++) {
+      events.push(posted(`m${i}`, i === 57 ? 'poison' : `${i % 2 ? 'zebra' : 'lion'} ${i}`, i % 3 ? 'bob' : 'alice'));
+      if (i % 7 === 6) events.push(deleted(`m${i - 3}`));
+      if (i % 9 === 4) events.push(event('MessageBodyEdited', { messageId: `m${i - 1}`, update: '', text: `edited zebra ${i}` }));
+      if (i % 8 === 5) events.push(event('ReactionAdded', { messageId: `m${i - 2}`, userId: 'bob', emoji: '🔥' }, 'bob'));
+      if (i % 10 === 8) events.push(event('ReadMarkerSet', { userId: 'alice', seq: events.length - 5 }));
+    }
+    // Not what the deciders write, but what a log may hold: the same id posted twice, and again after a delete.
+    events.push(posted('m10', 'zebra twice'), deleted('m20'), posted('m20', 'zebra again'), event('MessageBodyEdited', { messageId: 'm20', update: '', text: 'again edited' }));
+    await store.append('conversation-c1', events, { expectedVersion: 0 });
+
+    poisoned = false;
+    const live = new ProjectionRunner(store, db, [...builtInProjections(), tripwire], { onError: () => {} });
+    open.push({ close: () => live.stop() });
+    await live.start();
+    const expected = snapshot(db);
+    expect(expected.tables.messages).toHaveLength(120);
+    expect(expected.search[2]!.map((h) => h.messageId)).toEqual(['m20']);
+    await live.stop();
+
+    // Pages of 16: the page with "poison" rolls back for everyone, then each applies it alone.
+    poisoned = true;
+    const runner = new ProjectionRunner(store, db, [...builtInProjections(), tripwire], { batchSize: 16, onError: () => {}, retry: { initialMs: 60_000 } });
+    open.push({ close: () => runner.stop() });
+    const err = await runner.rebuild(undefined, undefined, { bulkLoad: true }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^projection tripwire stopped/);
+    for (const p of builtInProjections()) expect(runner.statusOf(p.name)?.state).toBe('running');
+    expect(snapshot(db)).toEqual(expected);
+  });
+});
