@@ -42,7 +42,7 @@ const tripwire = defineProjection({
   },
 });
 
-const TABLES = ['messages', 'list_messages', 'search_docs', 'conversations', 'members'];
+const TABLES = ['messages', 'list_messages', 'search_docs', 'conversations', 'members', 'analytics_messages_hourly', 'analytics_active_users', 'analytics_replies', 'analytics_waiting', 'analytics_reactions'];
 
 function snapshot(db: Database.Database) {
   const tables = Object.fromEntries(TABLES.map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all()]));
