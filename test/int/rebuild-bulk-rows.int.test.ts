@@ -70,6 +70,8 @@ describe('bulk load with message rows found in memory', () => {
     }
     // Not what the deciders write, but what a log may hold: the same id posted twice, and again after a delete.
     events.push(posted('m10', 'zebra twice'), deleted('m20'), posted('m20', 'zebra again'), event('MessageBodyEdited', { messageId: 'm20', update: '', text: 'again edited' }));
+    // And twice in a row, so both are in one page and the first may not be written yet when the second comes.
+    events.push(posted('m500', 'lion first'), posted('m500', 'lion second'));
     await store.append('conversation-c1', events, { expectedVersion: 0 });
 
     poisoned = false;
@@ -77,7 +79,7 @@ describe('bulk load with message rows found in memory', () => {
     open.push({ close: () => live.stop() });
     await live.start();
     const expected = snapshot(db);
-    expect(expected.tables.messages).toHaveLength(120);
+    expect(expected.tables.messages).toHaveLength(121);
     expect(expected.search[2]!.map((h) => h.messageId)).toEqual(['m20']);
     await live.stop();
 
