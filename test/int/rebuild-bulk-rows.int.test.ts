@@ -5,6 +5,7 @@
  * log holds a message id posted twice or posted again after a delete, and when a page's
  * shared transaction rolls back (a poison event in another read model) and every read model
  * applies that page again on its own, after the in-memory map saw rows that are gone.
+ * A load cut short (the map lost with the process) is healed by the next start's `setup`.
  * Real SQLite files.
  */
 import type Database from 'better-sqlite3';
@@ -91,5 +92,33 @@ describe('bulk load with message rows found in memory', () => {
     expect((err as Error).message).toMatch(/^projection tripwire stopped/);
     for (const p of builtInProjections()) expect(runner.statusOf(p.name)?.state).toBe('running');
     expect(snapshot(db)).toEqual(expected);
+  });
+
+  it('heals a bulk load cut short: the next start builds the message-id indexes, and deletes find their rows through them', async () => {
+    const store = new SqliteEventStore({ file: join(dir.path, 'cut-events.sqlite') });
+    const file = join(dir.path, 'cut-readmodels.sqlite');
+    const db = ProjectionRunner.openDatabase(file);
+    open.push(store, db);
+    await store.append('conversation-c1', [event('ConversationCreated', { title: 't', createdBy: 'alice', members: ['alice', 'bob'] }), posted('m1', 'zebra one'), posted('m2', 'zebra two')], {
+      expectedVersion: 0,
+    });
+    const first = new ProjectionRunner(store, db, builtInProjections());
+    await first.start();
+    await first.stop();
+    // What `parley rebuild` leaves when it is killed mid-load: what only readers need dropped.
+    for (const p of builtInProjections()) p.beforeBulkLoad?.(db);
+    const messageIdIndexes = () =>
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%by_message_id' ORDER BY name").pluck().all();
+    expect(messageIdIndexes()).toEqual([]);
+
+    const again = new ProjectionRunner(store, ProjectionRunner.openDatabase(file), builtInProjections());
+    open.push(again.db, { close: () => again.stop() });
+    expect(messageIdIndexes()).toEqual(['list_messages_by_message_id', 'messages_by_message_id', 'search_docs_by_message_id']);
+    await again.start();
+    await store.append('conversation-c1', [deleted('m1')], { expectedVersion: 3 });
+    await again.waitFor(await store.headPosition());
+    expect(readMessages(again.db, 'c1', { limit: 10 }).map((m) => [m.messageId, m.deleted])).toEqual([['m1', true], ['m2', false]]);
+    expect(searchMessages(again.db, 'bob', 'zebra').map((h) => h.messageId)).toEqual(['m2']);
+    expect(conversationsOf(again.db, 'bob')[0]?.lastMessage?.messageId).toBe('m2');
   });
 });
