@@ -12,6 +12,7 @@ import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 export const analytics = defineProjection({
   name: 'analytics',
@@ -39,26 +40,27 @@ export const analytics = defineProjection({
     const react = prepared(db, 'INSERT INTO analytics_reactions VALUES (?, ?) ON CONFLICT DO UPDATE SET count = max(0, count + excluded.count)');
     // Within a batch, counts and who waits for a reply are kept here and written once at
     // the end; the rows come out as if written event by event.
-    const activeSeen = new Set<string>();
-    const hourly = new Map<string, { conversationId: string; hour: number; count: number }>();
+    const activeSeen = new Map<string, Set<string>>();
+    const hourly = new Map<string, Map<number, number>>();
     const waiting = new Waiting(db);
+    const days = new DayNames();
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (!conversationId) continue;
-      const day = new Date(e.metadata.at).toISOString().slice(0, 10);
-      // Keyed as JSON, so no pair of user-chosen strings can collide with another pair.
-      const key = JSON.stringify([day, e.metadata.actor]);
-      if (!activeSeen.has(key)) {
-        activeSeen.add(key);
+      const day = days.of(e.metadata.at);
+      // Per day, the users seen in this batch: nested, so no pair of user-chosen strings can collide with another pair.
+      let seen = activeSeen.get(day);
+      if (!seen) activeSeen.set(day, (seen = new Set()));
+      if (!seen.has(e.metadata.actor)) {
+        seen.add(e.metadata.actor);
         active.run(day, e.metadata.actor);
       }
       switch (e.type) {
         case 'MessagePosted': {
           const hour = Math.floor(e.metadata.at / HOUR) * HOUR;
-          const slot = JSON.stringify([conversationId, hour]);
-          const h = hourly.get(slot);
-          if (h) h.count += 1;
-          else hourly.set(slot, { conversationId, hour, count: 1 });
+          let counts = hourly.get(conversationId);
+          if (!counts) hourly.set(conversationId, (counts = new Map()));
+          counts.set(hour, (counts.get(hour) ?? 0) + 1);
           waiting.replied(conversationId, e.data.author, e.metadata.at);
           break;
         }
@@ -70,7 +72,7 @@ export const analytics = defineProjection({
       }
     }
     const count = prepared(db, 'INSERT INTO analytics_messages_hourly VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count');
-    for (const h of hourly.values()) count.run(h.conversationId, h.hour, h.count);
+    for (const [conversationId, counts] of hourly) for (const [hour, n] of counts) count.run(conversationId, hour, n);
     waiting.save();
   },
   truncate(db) {
@@ -89,14 +91,17 @@ export const analytics = defineProjection({
 class Waiting {
   private readonly current = new Map<string, { author: string; since: number } | null>();
   private readonly changed = new Set<string>();
+  private readonly sample: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.sample = prepared(db, 'INSERT INTO analytics_replies VALUES (?, ?, ?)');
+  }
 
   /** Someone spoke: a sample when the last speaker was someone else; they now wait for a reply. */
   replied(conversationId: string, author: string, at: number): void {
     const waiting = this.get(conversationId);
     if (waiting?.author === author) return;
-    if (waiting) prepared(this.db, 'INSERT INTO analytics_replies VALUES (?, ?, ?)').run(conversationId, at, (at - waiting.since) / 1000);
+    if (waiting) this.sample.run(conversationId, at, (at - waiting.since) / 1000);
     this.current.set(conversationId, { author, since: at });
     this.changed.add(conversationId);
   }
@@ -118,6 +123,21 @@ class Waiting {
       this.current.set(conversationId, w);
     }
     return w;
+  }
+}
+
+/** ISO days (YYYY-MM-DD, UTC) of times in ms; a batch's events mostly fall on one day, so the last is kept. */
+class DayNames {
+  private day = NaN;
+  private name = '';
+
+  of(at: number): string {
+    const day = Math.floor(at / DAY);
+    if (day !== this.day) {
+      this.day = day;
+      this.name = new Date(at).toISOString().slice(0, 10);
+    }
+    return this.name;
   }
 }
 

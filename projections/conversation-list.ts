@@ -7,12 +7,21 @@ import { conversationIdOf } from '../engine/store/index.js';
 import type { ConversationSummary } from '../protocol/index.js';
 import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
+import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
+const ROWS: MessageTable = {
+  table: 'list_messages',
+  index: 'list_messages_by_message_id',
+  createIndex: 'CREATE UNIQUE INDEX IF NOT EXISTS list_messages_by_message_id ON list_messages (message_id)',
+};
 
 export const conversationList = defineProjection({
   name: 'conversation-list',
   source: { module: import.meta.url, export: 'conversationList' },
-  version: 2,
+  // 3: live messages in log order (row id = the post's position) with their indexes built
+  // after a rebuild's load, instead of a tree clustered by conversation and kept current
+  // insert by insert (most of a rebuild's time).
+  version: 3,
   // Membership: routes authorize with it, so it is never read with a removal missing.
   accessRevokedBy: ['MemberLeft'],
   handles: [
@@ -40,18 +49,21 @@ export const conversationList = defineProjection({
       CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id);
       -- Live (not deleted) messages, enough to count unread and show the last one.
       CREATE TABLE IF NOT EXISTS list_messages (
-        conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id TEXT NOT NULL UNIQUE,
-        author TEXT NOT NULL, text TEXT NOT NULL, sent_at INTEGER NOT NULL,
-        PRIMARY KEY (conversation_id, seq)
-      ) WITHOUT ROWID;
+        position INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id TEXT NOT NULL,
+        author TEXT NOT NULL, text TEXT NOT NULL, sent_at INTEGER NOT NULL
+      );
+      -- Unread counts read this index alone (author included); the last message starts here.
+      CREATE INDEX IF NOT EXISTS list_messages_by_seq ON list_messages (conversation_id, seq, author);
     `);
+    endBulkLoad(db, ROWS);
   },
   handle(events, db) {
     const create = prepared(db, 'INSERT OR IGNORE INTO conversations (id, title, created_by, created_at, last_seq, last_at) VALUES (?, ?, ?, ?, 0, 0)');
     const leave = prepared(db, 'DELETE FROM members WHERE conversation_id = ? AND user_id = ?');
-    const post = prepared(db, 'INSERT OR IGNORE INTO list_messages VALUES (?, ?, ?, ?, ?, ?)');
-    const remove = prepared(db, 'DELETE FROM list_messages WHERE message_id = ?');
-    const edit = prepared(db, 'UPDATE list_messages SET text = ? WHERE message_id = ?');
+    const rows = messageRows(db, ROWS);
+    const post = prepared(db, 'INSERT OR IGNORE INTO list_messages VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const remove = prepared(db, 'DELETE FROM list_messages WHERE position = ?');
+    const edit = prepared(db, 'UPDATE list_messages SET text = ? WHERE position = ?');
     const read = prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?');
     const bump = prepared(db, 'UPDATE conversations SET last_seq = ?, last_at = ? WHERE id = ?');
     // Each conversation's last event of the batch: one update per conversation, not per event.
@@ -71,13 +83,15 @@ export const conversationList = defineProjection({
           leave.run(id, e.data.userId);
           break;
         case 'MessagePosted':
-          post.run(id, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at);
+          if (rows.mayInsert(e.data.messageId) && post.run(e.position, id, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at).changes > 0) {
+            rows.inserted(e.data.messageId, e.position);
+          }
           break;
         case 'MessageDeleted':
-          remove.run(e.data.messageId);
+          remove.run(rows.find(e.data.messageId));
           break;
         case 'MessageBodyEdited':
-          edit.run(e.data.text, e.data.messageId);
+          edit.run(e.data.text, rows.find(e.data.messageId));
           break;
         case 'ReadMarkerSet':
           read.run(e.data.seq, id, e.data.userId);
@@ -90,8 +104,13 @@ export const conversationList = defineProjection({
   truncate(db) {
     db.exec('DELETE FROM conversations; DELETE FROM members; DELETE FROM list_messages;');
   },
+  drop(db) {
+    // v2's list_messages was WITHOUT ROWID, clustered by (conversation, seq).
+    db.exec('DROP TABLE IF EXISTS list_messages; DROP TABLE IF EXISTS members; DROP TABLE IF EXISTS conversations;');
+  },
   beforeBulkLoad(db) {
-    db.exec('DROP INDEX IF EXISTS members_by_user');
+    db.exec('DROP INDEX IF EXISTS members_by_user; DROP INDEX IF EXISTS list_messages_by_seq');
+    startBulkLoad(db, ROWS);
   },
 });
 

@@ -10,6 +10,13 @@ import { conversationIdOf } from '../engine/store/index.js';
 import type { HistoryMessage } from '../protocol/index.js';
 import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
+import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
+
+const ROWS: MessageTable = {
+  table: 'messages',
+  index: 'messages_by_message_id',
+  createIndex: 'CREATE UNIQUE INDEX IF NOT EXISTS messages_by_message_id ON messages (message_id)',
+};
 
 /** A message as the history API serves it (the shared wire shape). */
 export type MessageView = HistoryMessage;
@@ -30,7 +37,8 @@ export const history = defineProjection({
   source: { module: import.meta.url, export: 'history' },
   // 2: shows edited message bodies (MessageBodyEdited). 4: rows in log order (row id = the
   // post's position), found by (conversation, seq) through an index a rebuild builds after.
-  version: 4,
+  // 5: the message-id index is a named one, so a rebuild can build it after too.
+  version: 5,
   handles: ['MessagePosted', 'MessageDeleted', 'ReactionAdded', 'ReactionRemoved', 'MessageBodyEdited'],
   setup(db) {
     // Rows are appended in log order, not inserted all over a tree clustered by
@@ -39,7 +47,7 @@ export const history = defineProjection({
       position INTEGER PRIMARY KEY,
       conversation_id TEXT NOT NULL,
       seq INTEGER NOT NULL,
-      message_id TEXT NOT NULL UNIQUE,
+      message_id TEXT NOT NULL,
       author TEXT NOT NULL,
       text TEXT NOT NULL,
       sent_at INTEGER NOT NULL,
@@ -48,35 +56,41 @@ export const history = defineProjection({
       deleted INTEGER NOT NULL DEFAULT 0
     );
     CREATE UNIQUE INDEX IF NOT EXISTS messages_by_seq ON messages (conversation_id, seq);`);
+    endBulkLoad(db, ROWS);
   },
   handle(events, db) {
+    const rows = messageRows(db, ROWS);
     const insert = prepared(
       db,
       'INSERT OR IGNORE INTO messages (position, conversation_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE message_id = ?");
-    const edit = prepared(db, 'UPDATE messages SET text = ? WHERE message_id = ? AND conversation_id = ? AND deleted = 0');
-    const getReactions = prepared(db, 'SELECT reactions FROM messages WHERE message_id = ?').pluck();
-    const setReactions = prepared(db, 'UPDATE messages SET reactions = ? WHERE message_id = ?');
+    const remove = prepared(db, "UPDATE messages SET deleted = 1, text = '', reactions = '{}' WHERE position = ?");
+    const edit = prepared(db, 'UPDATE messages SET text = ? WHERE position = ? AND conversation_id = ? AND deleted = 0');
+    const getReactions = prepared(db, 'SELECT reactions FROM messages WHERE position = ?').pluck();
+    const setReactions = prepared(db, 'UPDATE messages SET reactions = ? WHERE position = ?');
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (!conversationId) continue;
       switch (e.type) {
-        case 'MessagePosted':
-          insert.run(e.position, conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
+        case 'MessagePosted': {
+          if (!rows.mayInsert(e.data.messageId)) break;
+          const { changes } = insert.run(e.position, conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
+          if (changes > 0) rows.inserted(e.data.messageId, e.position);
           break;
+        }
         case 'MessageDeleted':
-          remove.run(e.data.messageId);
+          remove.run(rows.find(e.data.messageId));
           break;
         case 'MessageBodyEdited':
           // The event carries the merged text, so history never decodes Yjs.
-          edit.run(e.data.text, e.data.messageId, conversationId);
+          edit.run(e.data.text, rows.find(e.data.messageId), conversationId);
           break;
         case 'ReactionAdded':
         case 'ReactionRemoved': {
-          const raw = getReactions.get(e.data.messageId) as string | undefined;
+          const row = rows.find(e.data.messageId);
+          const raw = getReactions.get(row) as string | undefined;
           if (raw === undefined) break;
-          setReactions.run(applyReaction(raw, e), e.data.messageId);
+          setReactions.run(applyReaction(raw, e), row);
           break;
         }
       }
@@ -91,6 +105,7 @@ export const history = defineProjection({
   beforeBulkLoad(db) {
     // The log has one event per (stream, seq), so the load cannot break the unique index.
     db.exec('DROP INDEX IF EXISTS messages_by_seq');
+    startBulkLoad(db, ROWS);
   },
 });
 

@@ -17,19 +17,26 @@ import { toWellFormed } from '../engine/domain/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
+import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
 const TRIGGERS = ['search_docs_indexed', 'search_docs_unindexed', 'search_docs_reindexed'];
+const ROWS: MessageTable = {
+  table: 'search_docs',
+  index: 'search_docs_by_message_id',
+  createIndex: 'CREATE UNIQUE INDEX IF NOT EXISTS search_docs_by_message_id ON search_docs (message_id)',
+};
 
 export const search = defineProjection({
   name: 'search',
   source: { module: import.meta.url, export: 'search' },
-  // 2: external-content FTS5 over search_docs, deletes by row id.
-  version: 2,
+  // 2: external-content FTS5 over search_docs, deletes by row id. 3: the message-id
+  // index is a named one, so a rebuild can build it after the load too.
+  version: 3,
   handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited'],
   setup(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS search_docs (
-        id INTEGER PRIMARY KEY, message_id TEXT UNIQUE, conversation_id TEXT, seq INTEGER, author TEXT, at INTEGER, text TEXT);
+        id INTEGER PRIMARY KEY, message_id TEXT, conversation_id TEXT, seq INTEGER, author TEXT, at INTEGER, text TEXT);
       CREATE VIRTUAL TABLE IF NOT EXISTS search_messages USING fts5(
         text, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');`);
     const healing = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)").pluck().get(...TRIGGERS) !== TRIGGERS.length;
@@ -46,20 +53,24 @@ export const search = defineProjection({
         INSERT INTO search_messages (rowid, text) VALUES (new.id, new.text);
       END;`);
     if (healing) db.exec("INSERT INTO search_messages (search_messages) VALUES ('rebuild')");
+    endBulkLoad(db, ROWS);
   },
   handle(events, db) {
+    const rows = messageRows(db, ROWS);
     const insert = prepared(db, 'INSERT OR IGNORE INTO search_docs (id, message_id, conversation_id, seq, author, at, text) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const remove = prepared(db, 'DELETE FROM search_docs WHERE message_id = ?');
-    const edit = prepared(db, 'UPDATE search_docs SET text = ? WHERE message_id = ?');
+    const remove = prepared(db, 'DELETE FROM search_docs WHERE id = ?');
+    const edit = prepared(db, 'UPDATE search_docs SET text = ? WHERE id = ?');
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (!conversationId) continue;
       if (e.type === 'MessagePosted') {
-        insert.run(e.position, e.data.messageId, conversationId, e.seq, e.data.author, e.metadata.at, e.data.text);
+        if (!rows.mayInsert(e.data.messageId)) continue;
+        const { changes } = insert.run(e.position, e.data.messageId, conversationId, e.seq, e.data.author, e.metadata.at, e.data.text);
+        if (changes > 0) rows.inserted(e.data.messageId, e.position);
       } else if (e.type === 'MessageDeleted') {
-        remove.run(e.data.messageId);
+        remove.run(rows.find(e.data.messageId));
       } else if (e.type === 'MessageBodyEdited' && typeof e.data.text === 'string') {
-        edit.run(e.data.text, e.data.messageId);
+        edit.run(e.data.text, rows.find(e.data.messageId));
       }
     }
   },
@@ -74,6 +85,7 @@ export const search = defineProjection({
   },
   beforeBulkLoad(db) {
     for (const name of TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${name}`);
+    startBulkLoad(db, ROWS);
   },
 });
 
