@@ -10,7 +10,6 @@
  * during the outage does not stay online for ever — and a reconnect meanwhile waits
  * behind it instead of overtaking it.
  */
-import type { FastifyBaseLogger } from 'fastify';
 import { toNewEvents } from '../domain/index.js';
 import { backoffDelay, isStoreUnavailableError, userStream, type EventStore } from '../store/index.js';
 
@@ -23,6 +22,12 @@ export interface PresenceLog {
   offline(userId: string): void;
 }
 
+/** Where a change that could not be recorded is reported (the node's log). */
+export interface PresenceLogger {
+  warn(obj: object, message: string): void;
+  error(obj: object, message: string): void;
+}
+
 export class PresenceRecorder implements PresenceLog {
   /** Appends in flight; a closing node waits for them before closing its store. */
   private readonly recording = new Set<Promise<unknown>>();
@@ -33,7 +38,7 @@ export class PresenceRecorder implements PresenceLog {
   constructor(
     private readonly store: Pick<EventStore, 'append'>,
     private readonly nodeId: string,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: PresenceLogger,
   ) {}
 
   online(userId: string): void {
