@@ -21,18 +21,18 @@ import { syncExtension } from '../../sync/index.js';
 import type { ClusterMembership } from '../cluster/index.js';
 import type { EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
-import { loadConfig, verifyToken, type NodeConfig } from './config/index.js';
+import { loadConfig, verifyToken, type NodeConfig, type TokenClaims } from './config/index.js';
 import type { NodeContext, NodeExtension } from './extension.js';
 import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
 import { listen } from './listen.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { holdRequestsUntilStarted, recordNodeStarted } from './node-started.js';
 import { openStore } from './open-store.js';
 import { PresenceRecorder } from './presence-recorder.js';
 import { registerRoutes, type ReadAccess } from './routes/index.js';
-import { sessionHost } from './session-host.js';
+import { sessionHost, type SessionHostParts } from './session-host.js';
 import { abandon, shutDown, type RunningParts } from './shutdown.js';
 import { startReadModels } from './start-read-models.js';
 import { UserLimits } from './user-limits.js';
@@ -66,7 +66,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const config = loadConfig(env ?? process.env, overrides);
   const metrics = createMetrics(config.nodeId);
 
-  // The log, then the read models: cluster heartbeats report how far the latter are.
+  // The log, then the read models (the cluster's feed-lag metric asks how far they are).
   let runnerPosition = () => 0;
   const opened = await openStore(config, metrics, givenStore, () => runnerPosition());
   const { store, jetstream, cluster } = opened;
@@ -92,45 +92,45 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const gate = holdRequestsUntilStarted(app);
   opened.reportErrorsTo(app.log, () => gate.started);
 
-  // The WebSocket gateway: it tells presence of a user's first and last socket, and hands each session its host.
   const users = new UserLimits(config);
-  const presence = new PresenceRecorder(store, config.nodeId, app.log);
   const tokens = (token: string) => verifyToken(config.jwtSecret, token);
-  const gateway = new Gateway({
-    settings: config,
-    verifyToken: tokens,
-    userRate: users,
-    presence,
-    sessions: sessionHost({ config, commands, store, fanOut, readModels: runner.db, runner, consistentReads: reads.consistentReads, users, metrics, log: app.log }),
+  const { gateway, presence } = openWebSockets(config, tokens, {
+    commands,
+    store,
+    fanOut,
+    readModels: runner.db,
+    runner,
+    consistentReads: reads.consistentReads,
+    users,
     metrics,
     log: app.log,
   });
 
-  await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway });
-  const context: NodeContext = {
-    app,
-    config,
-    store,
-    readModels: runner.db,
-    runner,
-    commands,
-    metrics,
-    verifyToken: tokens,
-    consistentReads: reads.consistentReads,
-    connectionLimiter: (userId) => users.connectionLimiter(userId),
-  };
-  for (const x of extensions) await x.register(context);
-  cluster?.join({ store, readModels: runner.db, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
-  if (config.jwtSecretSource === 'generated') {
-    app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
-  }
-
   const parts: RunningParts = { gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
   let address: { url: string; port: number };
   try {
+    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway });
+    const context: NodeContext = {
+      app,
+      config,
+      store,
+      readModels: runner.db,
+      runner,
+      commands,
+      metrics,
+      verifyToken: tokens,
+      consistentReads: reads.consistentReads,
+      connectionLimiter: (userId) => users.connectionLimiter(userId),
+    };
+    for (const x of extensions) await x.register(context);
+    cluster?.join({ store, readModels: runner.db, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
+    if (config.jwtSecretSource === 'generated') {
+      app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
+    }
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : 'DATA_DIR / --data-dir');
   } catch (err) {
+    // Started half-way (an extension, the port, the first append): let go of what holds the process open.
     await abandon(parts);
     throw err;
   }
@@ -149,4 +149,26 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
 
   let closing: Promise<void> | undefined;
   return { config, app, store, runner, url, port, cluster, close: () => (closing ??= shutDown(parts)) };
+}
+
+/**
+ * The WebSocket side: the gateway tells presence of a user's first and last socket on
+ * this node, and hands every session the one host made of the node's parts.
+ */
+function openWebSockets(
+  config: NodeConfig,
+  verify: (token: string) => TokenClaims | null,
+  parts: Omit<SessionHostParts, 'config' | 'store' | 'users' | 'metrics'> & { store: EventStore; users: UserLimits; metrics: Metrics },
+): { gateway: Gateway; presence: PresenceRecorder } {
+  const presence = new PresenceRecorder(parts.store, config.nodeId, parts.log);
+  const gateway = new Gateway({
+    settings: config,
+    verifyToken: verify,
+    userRate: parts.users,
+    presence,
+    sessions: sessionHost({ config, ...parts }),
+    metrics: parts.metrics,
+    log: parts.log,
+  });
+  return { gateway, presence };
 }
