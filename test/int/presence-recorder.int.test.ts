@@ -93,7 +93,7 @@ describe('PresenceRecorder', () => {
       // A writer that has opened the file is restarted when it dies (one that never did is a start-up failure).
       await sqlite.append('warm-up', [event('w')], { expectedVersion: 'any' });
       // Kill the writer thread: appends fail as unavailable until it is restarted (after a backoff).
-      await (sqlite as unknown as { writer: Worker }).writer.terminate();
+      await (sqlite as unknown as { writer: { worker: Worker } }).writer.worker.terminate();
       await expect(sqlite.append('probe', [event('p')], { expectedVersion: 'any' })).rejects.toSatisfy(isStoreUnavailableError);
 
       const presence = new PresenceRecorder(store, 'n1', log);
