@@ -39,7 +39,7 @@ export class FanOut {
     private readonly readModelsAt: (position: number) => Promise<void>,
   ) {}
 
-  /** Where failures off the request path are reported; the gateway gives the node's log. */
+  /** Where failures off the request path are reported; the node gives its log. */
   private onError: (err: unknown, message: string) => void = (err, message) => console.error(message, err);
 
   reportErrorsTo(log: { error(obj: object, message: string): void }): void {

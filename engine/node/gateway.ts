@@ -5,61 +5,55 @@
  * clients that cannot set either, with an `auth` frame within PARLEY_AUTH_TIMEOUT_SECONDS.
  * A socket without a valid token is closed with 4401 (or 4408 on timeout): browsers
  * cannot read an HTTP status from a failed upgrade, but they can read a close code.
+ *
+ * The gateway keeps the WebSocket side only: the upgrade, authentication, a user's open
+ * sockets (bounded) and their shutdown. Presence is recorded elsewhere (it is told of a
+ * user's first and last socket), and each session gets the node's parts it uses from its
+ * own SessionHost, not through the gateway.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type Database from 'better-sqlite3';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { CLOSE, ParleyError } from '../../protocol/index.js';
-import type { ReadModelRunner } from '../../projections/index.js';
-import { toNewEvents } from '../domain/index.js';
-import type { EventStore } from '../store/index.js';
-import { backoffDelay, isStoreUnavailableError, userStream } from '../store/index.js';
-import type { CommandHandler } from './command-handler.js';
-import type { NodeConfig } from './config/index.js';
-import type { FanOut } from './fan-out.js';
+import type { NodeConfig, TokenClaims } from './config/index.js';
 import { errorFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
-import { KeyedBuckets, TokenBucket } from './rate-limit.js';
-import { sendBufferLimits, type SendBufferLimits } from './send-buffer.js';
+import type { PresenceLog } from './presence-recorder.js';
 import { Session } from './session.js';
-import { verifyToken } from './config/index.js';
+import type { SessionHost } from './session-host.js';
 
-/** Pauses between attempts to record a presence change while the store is unavailable. */
-const PRESENCE_RETRY = { initialMs: 250, maxMs: 10_000 };
+/** What the gateway needs from the node. */
+export interface GatewayDeps {
+  readonly settings: Pick<NodeConfig, 'nodeId' | 'maxTextBytes' | 'authTimeoutSeconds' | 'maxSocketsPerUser'>;
+  verifyToken(token: string): TokenClaims | null;
+  /** The user's rate on this node, shared by all their connections: opening a socket takes from it. */
+  readonly userRate: { takeForUser(userId: string): boolean };
+  /** Told when a user's first socket on this node opens and their last one closes. */
+  readonly presence: PresenceLog;
+  /** What every session is given. */
+  readonly sessions: SessionHost;
+  readonly metrics: Pick<Metrics, 'sockets' | 'errorsSent'>;
+  readonly log: FastifyBaseLogger;
+}
 
 export class Gateway {
-  private readonly userBuckets: KeyedBuckets;
-  /** The send-buffer limits every socket shares. */
-  readonly sendLimits: SendBufferLimits;
   /** Each authenticated socket's session, for the socket listeners every socket shares. */
   private readonly sessions = new WeakMap<WebSocket, Session>();
   private readonly onSocketMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
   private readonly onSocketClose: (this: WebSocket) => void;
   private readonly onSocketError: (this: WebSocket, err: Error) => void;
-  /** Open sockets per user on this node: presence events mark the 0↔1 transitions. */
+  /** Open sockets per user on this node: bounded, and their 0↔1 transitions are presence. */
   private readonly connections = new Map<string, number>();
-  readonly sockets = new Set<WebSocket>();
-  /** Presence appends in flight; a closing node waits for them before closing its store. */
-  private readonly recording = new Set<Promise<unknown>>();
-  private readonly presenceChains = new Map<string, Promise<void>>();
-  private readonly subscriptionsByUser = new Map<string, number>();
-  private closing = false;
+  private readonly sockets = new Set<WebSocket>();
+  private readonly config: GatewayDeps['settings'];
+  private readonly log: FastifyBaseLogger;
+  private readonly metrics: GatewayDeps['metrics'];
 
-  constructor(
-    readonly config: NodeConfig,
-    readonly store: EventStore,
-    readonly commands: CommandHandler,
-    readonly fanOut: FanOut,
-    readonly readModels: Database.Database,
-    readonly runner: ReadModelRunner,
-    readonly metrics: Metrics,
-    readonly log: FastifyBaseLogger,
-  ) {
-    this.userBuckets = new KeyedBuckets(config.rateLimitPerUser);
-    this.sendLimits = sendBufferLimits(config.maxSendBufferBytes, config.slowConsumerSeconds * 1000);
-    fanOut.reportErrorsTo(log);
+  constructor(private readonly deps: GatewayDeps) {
+    this.config = deps.settings;
+    this.log = deps.log;
+    this.metrics = deps.metrics;
     // One function per event for all sockets (the socket is `this`), not three closures each.
     const gw = this;
     this.onSocketMessage = function (data, isBinary) {
@@ -88,32 +82,10 @@ export class Gateway {
     };
   }
 
-  /** Applies the connection's and the user's rate limits; false means refuse. */
-  allow(userId: string, connection: TokenBucket): boolean {
-    return connection.take() && this.userBuckets.take(userId);
-  }
-
-  /** A limiter for one more connection of `userId` (sync sockets use it too). */
-  connectionLimiter(userId: string): { take(): boolean } {
-    const bucket = new TokenBucket(this.config.rateLimitPerConnection);
-    return { take: () => this.allow(userId, bucket) };
-  }
-
-  /** Read models have applied everything this node appended (read-your-writes). */
-  consistentReads(): Promise<void> {
-    return this.runner.waitFor(this.commands.lastPosition);
-  }
-
-  register(app: FastifyInstance): void {
-    app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => {
-      this.letGoOfUpgrade(socket, request.raw);
-      this.guarded(
-        socket,
-        'upgrade',
-        () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token),
-        true,
-      );
-    });
+  /** Takes a socket the `/v1/ws` route upgraded: authenticates it (now or by its first frame) and gives it a session. */
+  connect(socket: WebSocket, request: FastifyRequest): void {
+    this.letGoOfUpgrade(socket, request.raw);
+    this.guarded(socket, 'upgrade', () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token), true);
   }
 
   /**
@@ -185,14 +157,14 @@ export class Gateway {
   }
 
   private authenticate(socket: WebSocket, token: string): void {
-    const claims = verifyToken(this.config.jwtSecret, token);
+    const claims = this.deps.verifyToken(token);
     if (!claims) {
       socket.send(errorFrame(new ParleyError('unauthorized').toBody()));
       socket.close(CLOSE.unauthorized, 'invalid token');
       return;
     }
     if (!this.admit(socket, claims.sub)) return;
-    const session = new Session(socket, claims.sub, this);
+    const session = new Session(socket, claims.sub, this.deps.sessions);
     this.sessions.set(socket, session);
     this.sockets.add(socket);
     this.metrics.sockets.inc();
@@ -200,18 +172,6 @@ export class Gateway {
     socket.on('message', this.onSocketMessage);
     socket.on('close', this.onSocketClose);
     session.send(frame({ type: 'ready', userId: claims.sub, nodeId: this.config.nodeId, maxTextBytes: this.config.maxTextBytes }));
-  }
-
-  /**
-   * Counts a user's subscriptions over all their sockets on this node; `+1` is refused
-   * (false) past PARLEY_MAX_SUBSCRIPTIONS_PER_USER.
-   */
-  subscriptionsChanged(userId: string, delta: 1 | -1): boolean {
-    const n = (this.subscriptionsByUser.get(userId) ?? 0) + delta;
-    if (delta > 0 && n > this.config.maxSubscriptionsPerUser) return false;
-    if (n <= 0) this.subscriptionsByUser.delete(userId);
-    else this.subscriptionsByUser.set(userId, n);
-    return true;
   }
 
   /**
@@ -224,7 +184,7 @@ export class Gateway {
     const max = this.config.maxSocketsPerUser;
     let refusal: ParleyError | undefined;
     if ((this.connections.get(userId) ?? 0) >= max) refusal = new ParleyError('limit_exceeded', `At most ${max} connections per user`);
-    else if (!this.userBuckets.take(userId)) refusal = new ParleyError('rate_limited');
+    else if (!this.deps.userRate.takeForUser(userId)) refusal = new ParleyError('rate_limited');
     if (!refusal) return true;
     this.metrics.errorsSent.inc({ code: refusal.code });
     socket.send(errorFrame(refusal.toBody()));
@@ -235,7 +195,7 @@ export class Gateway {
   private userConnected(userId: string): void {
     const n = (this.connections.get(userId) ?? 0) + 1;
     this.connections.set(userId, n);
-    if (n === 1) this.presence('UserOnline', userId);
+    if (n === 1) this.deps.presence.online(userId);
   }
 
   private userDisconnected(userId: string): void {
@@ -245,62 +205,17 @@ export class Gateway {
       return;
     }
     this.connections.delete(userId);
-    this.presence('UserOffline', userId);
-  }
-
-  /**
-   * Records a presence change. A user's changes are appended in order, one after the
-   * other; while the store is unavailable (a NATS outage) the change is retried with
-   * backoff, so a user who left during the outage does not stay online for ever — and a
-   * reconnect meanwhile waits behind it instead of overtaking it.
-   */
-  private presence(type: 'UserOnline' | 'UserOffline', userId: string): void {
-    const events = toNewEvents([{ type, data: { userId, nodeId: this.config.nodeId } }], {
-      actor: userId,
-      commandId: `presence-${this.config.nodeId}`,
-    });
-    const record = async () => {
-      for (let retry = 0; ; retry++) {
-        try {
-          await this.store.append(userStream(userId), events, { expectedVersion: 'any' });
-          return;
-        } catch (err) {
-          if (this.closing || !isStoreUnavailableError(err)) {
-            this.log.warn({ err, userId, type }, 'could not record presence');
-            return;
-          }
-          await new Promise((r) => setTimeout(r, backoffDelay(retry, PRESENCE_RETRY)));
-        }
-      }
-    };
-    const previous = this.presenceChains.get(userId) ?? Promise.resolve();
-    const done: Promise<void> = previous
-      .then(record)
-      .catch((err: unknown) => this.log.error({ err, userId, type }, 'could not record presence'))
-      .finally(() => {
-        this.recording.delete(done);
-        if (this.presenceChains.get(userId) === done) this.presenceChains.delete(userId);
-      });
-    this.presenceChains.set(userId, done);
-    this.recording.add(done);
-  }
-
-  /** Resolves when every presence change so far is in the log. */
-  async settled(): Promise<void> {
-    await Promise.allSettled([...this.recording]);
+    this.deps.presence.offline(userId);
   }
 
   /**
    * Closes every socket with a transient code so clients reconnect (elsewhere or later),
-   * waits briefly for the close handshakes, and for their users' offline events.
+   * and waits briefly for the close handshakes; the rest are cut.
    */
-  async shutdown(graceMs = 2000): Promise<void> {
+  async closeSockets(graceMs = 2000): Promise<void> {
     for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.sockets) s.terminate();
-    // Offline events get one try each from here on: a node going down does not wait out an outage.
-    this.closing = true;
-    await this.settled();
   }
 }

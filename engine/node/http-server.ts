@@ -1,18 +1,17 @@
 /**
- * The Fastify app: bearer-token auth on every route but /health, one error shape for
- * everything (codes from protocol/errors.ts), OpenAPI at /docs/json, Prometheus at
- * /metrics, the HTTP API and the WebSocket gateway.
+ * The Fastify app and what every route shares: bearer-token auth on every route but the
+ * public ones, one error shape for everything (codes from protocol/errors.ts), the
+ * nosniff header, CORS, request ids, body validation, the OpenAPI collector and the
+ * WebSocket plugin. All of it is on the root instance, so the route plugins (routes/)
+ * inherit it; the routes themselves are registered by the node.
  */
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ParleyError, isParleyError } from '../../protocol/index.js';
-import { ErrorBody, Responses } from '../../protocol/schema/index.js';
+import { ErrorBody } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config/index.js';
-import type { Gateway } from './gateway.js';
-import { registerAdminRoutes } from './admin-routes.js';
-import { registerRoutes } from './http-routes.js';
 import { registerCors } from './cors.js';
 import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './config/index.js';
@@ -141,26 +140,4 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ParleyError('not_found').toBody()));
   return app;
-}
-
-/** Routes that need the node's parts: health, metrics, docs, the API and the gateway. */
-export function registerNodeRoutes(app: FastifyInstance, gw: Gateway): void {
-  app.get('/health', { schema: { summary: 'Liveness: the node id and its store kind', response: { 200: Responses.health } } }, async () => ({
-    status: 'ok',
-    nodeId: gw.config.nodeId,
-    store: gw.store.kind,
-  }));
-  app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
-    const head = await gw.store.headPosition();
-    for (const name of gw.runner.projectionNames) {
-      const at = gw.runner.checkpointOf(name);
-      gw.metrics.projectionLag.set({ projection: name }, Math.max(0, head - at));
-      gw.metrics.projectionPosition.set({ projection: name }, at);
-    }
-    return reply.type(gw.metrics.registry.contentType).send(await gw.metrics.registry.metrics());
-  });
-  app.get('/docs/json', { schema: { hide: true } as object }, async () => app.swagger());
-  registerRoutes(app, gw);
-  registerAdminRoutes(app, gw);
-  gw.register(app);
 }

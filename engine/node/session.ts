@@ -16,7 +16,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { WebSocket } from 'ws';
 import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody, type SubscribeFrom } from '../../protocol/index.js';
-import { isMember } from '../../projections/index.js';
 import { isStoreUnavailableError } from '../store/index.js';
 import { CatchUpSlots } from './catch-up-slots.js';
 import type { Recipient } from './fan-out.js';
@@ -47,9 +46,9 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   constructor(
     private readonly socket: WebSocket,
     readonly userId: string,
-    private readonly gw: SessionHost,
+    private readonly host: SessionHost,
   ) {
-    this.buffer = new SendBuffer(socket, gw.sendLimits, this);
+    this.buffer = new SendBuffer(socket, host.sendLimits, this);
   }
 
   private get subscriptions(): ReadonlyMap<string, Subscription> {
@@ -57,8 +56,8 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   }
 
   slowClosed(reason: string): void {
-    this.gw.metrics.slowConsumers.inc({ action: 'close' });
-    this.gw.log.warn({ userId: this.userId, reason }, 'slow consumer closed');
+    this.host.metrics.slowConsumers.inc({ action: 'close' });
+    this.host.log.warn({ userId: this.userId, reason }, 'slow consumer closed');
   }
 
   get open(): boolean {
@@ -95,8 +94,8 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   }
 
   async stillMember(conversationId: string, position: number): Promise<boolean> {
-    await this.gw.runner.waitFor(position);
-    return isMember(this.gw.readModels, conversationId, this.userId);
+    await this.host.readModelsAt(position);
+    return this.host.isMember(conversationId, this.userId);
   }
 
   ended(sub: Subscription, body: ErrorBody): void {
@@ -108,12 +107,12 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   failed(sub: Subscription, err: unknown): void {
     if (isParleyError(err)) return this.ended(sub, err.toBody());
     if (isStoreUnavailableError(err)) return this.ended(sub, new ParleyError('unavailable').toBody());
-    this.gw.log.error({ err, userId: this.userId, conversationId: sub.conversationId }, 'catch-up failed');
+    this.host.log.error({ err, userId: this.userId, conversationId: sub.conversationId }, 'catch-up failed');
     this.ended(sub, new ParleyError('internal').toBody());
   }
 
   fellBack(): void {
-    this.gw.metrics.slowConsumers.inc({ action: 'fallback' });
+    this.host.metrics.slowConsumers.inc({ action: 'fallback' });
   }
 
   tooSlow(reason: string): void {
@@ -143,8 +142,8 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
     if (!sub) return;
     sub.stop();
     this.subs!.delete(conversationId);
-    this.gw.fanOut.remove(conversationId, this);
-    this.gw.subscriptionsChanged(this.userId, -1);
+    this.host.fanOut.remove(conversationId, this);
+    this.host.subscriptionsChanged(this.userId, -1);
   }
 
   /** Releases everything the socket held. */
@@ -156,7 +155,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
     let id: string | undefined;
     try {
-      if (!this.gw.allow(this.userId, (this.bucket ??= new TokenBucket(this.gw.config.rateLimitPerConnection)))) return this.struck();
+      if (!this.host.allow(this.userId, (this.bucket ??= new TokenBucket(this.host.limits.rateLimitPerConnection)))) return this.struck();
       if (isBinary) return this.fail({ code: 'invalid_request', message: 'Binary frames are not part of this protocol' });
       if (!isUtf8(data)) return this.fail(new ParleyError('invalid_utf8').toBody());
       let parsed: unknown;
@@ -173,7 +172,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
       await this.dispatch(parsed as ClientFrame);
     } catch (err) {
       if (isParleyError(err)) return this.fail(err.toBody(), { id });
-      this.gw.log.error({ err, userId: this.userId }, 'frame handling failed');
+      this.host.log.error({ err, userId: this.userId }, 'frame handling failed');
       this.fail(new ParleyError('internal').toBody(), { id });
     }
   }
@@ -195,9 +194,9 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
         // Over the socket the command id is the correlation id, in the log and in the events.
         // Both lines are debug: one per command is the hot path (counts are in
         // parley_commands_total), and refusals are as frequent as a client makes them.
-        const log = this.gw.log;
+        const log = this.host.log;
         try {
-          const outcome = await this.gw.commands.handle(this.userId, f.command, f.id);
+          const outcome = await this.host.commands.handle(this.userId, f.command, f.id);
           log.debug({ correlationId: f.id, userId: this.userId, command: f.command.type, seq: outcome.result.seq, duplicate: outcome.duplicate }, 'command handled');
           this.send(frame({ type: 'ack', id: f.id, result: outcome.result, duplicate: outcome.duplicate }));
         } catch (err) {
@@ -212,7 +211,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
         for (const id of f.conversationIds) this.dropSubscription(id);
         return;
       case 'typing':
-        if (this.subscriptions.has(f.conversationId)) this.gw.fanOut.typing(f.conversationId, this);
+        if (this.subscriptions.has(f.conversationId)) this.host.fanOut.typing(f.conversationId, this);
         else this.fail(new ParleyError('forbidden').toBody(), { conversationId: f.conversationId });
         return;
       case 'ping':
@@ -234,38 +233,38 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
       wanted.delete(e.conversationId);
       wanted.set(e.conversationId, e.afterSeq);
     }
-    const { maxSubscribeEntries, maxSubscriptionsPerSocket } = this.gw.config;
+    const { maxSubscribeEntries, maxSubscriptionsPerSocket, maxSubscriptionsPerUser, catchUpLimit, slowConsumerSeconds } = this.host.limits;
     if (wanted.size > maxSubscribeEntries) {
       throw new ParleyError('limit_exceeded', `A subscribe frame may name at most ${maxSubscribeEntries} conversations`);
     }
-    await this.gw.consistentReads();
+    await this.host.consistentReads();
     for (const [conversationId, afterSeq] of wanted) {
       if (!this.open) return;
-      if (!isMember(this.gw.readModels, conversationId, this.userId)) {
+      if (!this.host.isMember(conversationId, this.userId)) {
         this.fail(new ParleyError('forbidden').toBody(), { conversationId });
         continue;
       }
       const replaced = this.subscriptions.get(conversationId);
       if (replaced) {
         replaced.stop();
-      } else if (this.subscriptions.size >= maxSubscriptionsPerSocket || !this.gw.subscriptionsChanged(this.userId, +1)) {
-        const message = `At most ${maxSubscriptionsPerSocket} subscriptions per connection and ${this.gw.config.maxSubscriptionsPerUser} per user`;
+      } else if (this.subscriptions.size >= maxSubscriptionsPerSocket || !this.host.subscriptionsChanged(this.userId, +1)) {
+        const message = `At most ${maxSubscriptionsPerSocket} subscriptions per connection and ${maxSubscriptionsPerUser} per user`;
         this.fail({ code: 'limit_exceeded', message }, { conversationId });
         continue;
       }
-      const sub = new Subscription(conversationId, this.userId, afterSeq, this, this.gw.store, {
-        catchUpLimit: this.gw.config.catchUpLimit,
-        slowConsumerMs: this.gw.config.slowConsumerSeconds * 1000,
+      const sub = new Subscription(conversationId, this.userId, afterSeq, this, this.host.streams, {
+        catchUpLimit,
+        slowConsumerMs: slowConsumerSeconds * 1000,
       });
       (this.subs ??= new Map()).set(conversationId, sub);
       // Registered before catching up, so nothing committed meanwhile is missed.
-      this.gw.fanOut.add(conversationId, this);
+      this.host.fanOut.add(conversationId, this);
       sub.start().catch((err: unknown) => this.failed(sub, err));
     }
   }
 
   private fail(body: ErrorBody, extra: { id?: string; conversationId?: string } = {}): void {
-    this.gw.metrics.errorsSent.inc({ code: body.code });
+    this.host.metrics.errorsSent.inc({ code: body.code });
     this.send(errorFrame(body, extra));
   }
 }

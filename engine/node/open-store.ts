@@ -1,0 +1,100 @@
+/**
+ * Start-up, first job: open the event log. SQLite in the data directory, or — given NATS
+ * URLs (NATS_URL, `--nats`) or a JetStream store — a JetStream stream shared with the
+ * other nodes of a cluster, with cluster membership (heartbeats, bus metrics).
+ *
+ * Everything in the node reads events in their current shape (old ones are upcast), and
+ * every read of the log is timed. The store's background errors (feed hiccups, index
+ * repair, a full disk) go to the node's log once it exists (`reportErrorsTo`).
+ */
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { withUpcasting } from '../domain/index.js';
+import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
+import { SqliteEventStore, withReadTimings, type EventStore } from '../store/index.js';
+import { JetStreamEventStore } from '../store/jetstream/index.js';
+import { StartupError, dataDirError, type NodeConfig } from './config/index.js';
+import type { Metrics } from './metrics.js';
+
+export interface OpenedStore {
+  /** The log as the node uses it: upcast and timed. */
+  readonly store: EventStore;
+  /** Set when the log is a JetStream stream. */
+  readonly jetstream: JetStreamEventStore | undefined;
+  /** Set when the store is JetStream: heartbeats, peers alive. */
+  readonly cluster: ClusterMembership | undefined;
+  /**
+   * From now on the store's background errors go to `log`. Until `started()` is true, a
+   * failing embedded store is the start-up error itself, reported once by the caller.
+   */
+  reportErrorsTo(log: FastifyBaseLogger, started: () => boolean): void;
+}
+
+/**
+ * Opens the given store, the cluster's, or the embedded one. `readModelsPosition` is
+ * what cluster heartbeats tell the peers (the read models start after the store).
+ */
+export async function openStore(config: NodeConfig, metrics: Metrics, givenStore: EventStore | undefined, readModelsPosition: () => number): Promise<OpenedStore> {
+  let reportError: (err: unknown) => void = () => undefined;
+  const jetstream =
+    givenStore instanceof JetStreamEventStore
+      ? givenStore
+      : !givenStore && config.natsUrls.length > 0
+        ? await connectClusterStore(config, (err) => reportError(err)).catch((err: unknown) => {
+            throw natsStartupError(config.natsUrls, err);
+          })
+        : undefined;
+  const cluster = jetstream && clusterMembership(config, jetstream, metrics.registry, readModelsPosition);
+  const store = withUpcasting(
+    withReadTimings(
+      cluster
+        ? cluster.busMetrics.timedAppends(jetstream!)
+        : (givenStore ??
+            openEmbeddedStore(config.dataDir, metrics, (err) => {
+              metrics.storeWriteFailures.inc();
+              reportError(err);
+            })),
+      (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
+    ),
+  );
+  return {
+    store,
+    jetstream,
+    cluster,
+    reportErrorsTo(log, started) {
+      reportError = (err) =>
+        jetstream
+          ? // A duplicate seq in the log (duplicate-seqs.ts) is a broken invariant, not a hiccup.
+            log[(err as { code?: unknown })?.code === 'duplicate_seq' ? 'error' : 'warn']({ err }, 'event store (NATS JetStream)')
+          : started() && log.error({ err }, 'event store (SQLite): write failed');
+    },
+  };
+}
+
+/** The embedded store in the data directory, with its group commits and write failures observed. */
+function openEmbeddedStore(dataDir: string, metrics: Metrics, onWriteFailure: (err: Error) => void): SqliteEventStore {
+  return openInDataDir(
+    dataDir,
+    'events.sqlite',
+    (file) => new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), onWriteFailure }),
+  );
+}
+
+/** Opens a SQLite file of the data directory; a failure names the file and DATA_DIR (SQLite's own says neither). */
+export function openInDataDir<T>(dataDir: string, name: string, open: (file: string) => T): T {
+  const file = join(dataDir, name);
+  try {
+    return open(file);
+  } catch (err) {
+    throw dataDirError(dataDir, `open ${file}`, err);
+  }
+}
+
+/** NATS could not be reached (or refused us): say which servers and which setting. */
+function natsStartupError(urls: string[], err: unknown): Error {
+  if (!(err instanceof Error) || err.name === 'ConfigError' || err.name === 'StartupError') return err as Error;
+  const unreachable = err.name === 'ConnectionError' || err.name === 'TimeoutError' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/.test(String((err.cause as Error | undefined)?.message));
+  const what = unreachable ? `cannot reach NATS at ${urls.join(',')}` : `cannot open the log in NATS JetStream at ${urls.join(',')}`;
+  const hint = unreachable ? 'is nats-server running there? check NATS_URL / --nats' : 'check NATS_URL / --nats and PARLEY_STREAM';
+  return new StartupError(`${what}: ${err.message}; ${hint}`, { cause: err });
+}

@@ -1,0 +1,48 @@
+/**
+ * The node's routes, each group an encapsulated Fastify plugin given only the parts it
+ * uses. What every route shares stays on the root app (http-server.ts) and reaches each
+ * plugin from there: the auth and nosniff hooks, CORS, the error and not-found handlers,
+ * the shared `Error` schema, the OpenAPI collector and the WebSocket upgrade handling.
+ * Hooks a plugin adds (the admin check) stay within it.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ReadModelRunner } from '../../../projections/index.js';
+import type { EventStore } from '../../store/index.js';
+import type { Gateway } from '../gateway.js';
+import type { Metrics } from '../metrics.js';
+import { adminRoutes } from './admin-routes.js';
+import { conversationRoutes } from './conversation-routes.js';
+import { historyRoutes } from './history-routes.js';
+import { messageRoutes } from './message-routes.js';
+import { nodeRoutes } from './node-routes.js';
+import { projectionRoutes } from './projection-routes.js';
+import type { ReadAccess } from './read-access.js';
+import type { CommandRunner } from './run-command.js';
+import { websocketRoute } from './websocket-route.js';
+
+export type { ReadAccess } from './read-access.js';
+
+/** The node's parts the routes use between them; registerRoutes hands each plugin its own few. */
+export interface RoutesDeps {
+  readonly nodeId: string;
+  readonly store: EventStore;
+  readonly runner: ReadModelRunner;
+  readonly metrics: Metrics;
+  readonly commands: CommandRunner;
+  readonly reads: ReadAccess;
+  readonly gateway: Pick<Gateway, 'connect'>;
+}
+
+/**
+ * Registers every route group, in the order the OpenAPI document lists them. Awaited, so
+ * each plugin loads now, with the root's hooks as they are.
+ */
+export async function registerRoutes(app: FastifyInstance, { nodeId, store, runner, metrics, commands, reads, gateway }: RoutesDeps): Promise<void> {
+  await app.register(nodeRoutes, { nodeId, store, runner, metrics });
+  await app.register(conversationRoutes, { commands, reads });
+  await app.register(messageRoutes, { commands });
+  await app.register(historyRoutes, { reads });
+  await app.register(adminRoutes, { store, reads });
+  await app.register(projectionRoutes, { runner, store });
+  await app.register(websocketRoute, { gateway });
+}

@@ -1,0 +1,12 @@
+/** `/v1/ws`: the upgrade to the WebSocket protocol (PROTOCOL.md); the gateway takes the socket from there. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Gateway } from '../gateway.js';
+
+export interface WebSocketRouteDeps {
+  readonly gateway: Pick<Gateway, 'connect'>;
+}
+
+export const websocketRoute: FastifyPluginAsync<WebSocketRouteDeps> = async (app, { gateway }) => {
+  // Authenticates on its own (header, ?token= or an auth frame): http-server.ts lists it as public.
+  app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => gateway.connect(socket, request));
+};
