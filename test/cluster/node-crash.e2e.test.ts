@@ -53,7 +53,7 @@ describe('kill -9 of a node in a cluster', () => {
 
     // dave is connected only to the victim; alice watches presence from node B.
     const dave = await connectWs(victim.url, tokenFor('dave'));
-    await dave.next((f) => f.type === 'ready');
+    const victimId = ((await dave.next((f) => f.type === 'ready')) as { nodeId: string }).nodeId;
     const alice = await connectWs(b.url, tokenFor('alice'));
     await alice.next((f) => f.type === 'ready');
     alice.send({ type: 'subscribe', conversations: [{ conversationId: id, afterSeq: 0 }] });
@@ -102,6 +102,7 @@ describe('kill -9 of a node in a cluster', () => {
     })();
 
     await eventually(() => expect(acked.size).toBeGreaterThan(30), 10_000);
+    const beforeKill = await b.store.headPosition();
     await victim.kill('SIGKILL');
     const killedAt = Date.now();
     victimAlive = false;
@@ -145,8 +146,11 @@ describe('kill -9 of a node in a cluster', () => {
     await carol.close();
     alice.close();
 
-    // The dead node's expiry is in the log once, recorded by one of the survivors.
-    const nodeEvents = await b.store.readAll(0, 100_000);
-    expect(nodeEvents.filter((e) => e.type === 'NodeExpired').length).toBe(1);
+    // The dead node's expiry is in the log once, recorded by one of the survivors. Counted
+    // from the kill on and for the victim only: on a loaded machine a 1.2 s expiry can also
+    // lapse for a node that was merely starved of CPU earlier, which then says it resumed.
+    const nodeEvents = await b.store.readAll(beforeKill, 100_000);
+    const expiries = nodeEvents.filter((e) => e.type === 'NodeExpired' && (e.data as { nodeId: string }).nodeId === victimId);
+    expect(expiries.length).toBe(1);
   }, 60_000);
 });

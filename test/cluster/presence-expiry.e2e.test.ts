@@ -55,6 +55,7 @@ describe('presence when a node goes silent and comes back', () => {
     await eventually(async () => expect((await erinOnObserver()).online).toBe(true));
 
     // Silent, not dead: the socket stays open, the heartbeats stop.
+    const beforeStop = await observer.store.headPosition();
     paused.process.kill('SIGSTOP');
     const stoppedAt = Date.now();
     const mark = alice.frames.length;
@@ -62,9 +63,10 @@ describe('presence when a node goes silent and comes back', () => {
     // Slack for the poll and a busy machine; the heartbeats put the bound at the expiry itself.
     expect(Date.now() - stoppedAt).toBeLessThanOrEqual(EXPIRY_SECONDS * 1000 + 1000);
     await alice.next((f) => f.type === 'presence' && f.userId === 'erin' && !f.online, 2000, mark);
-    // The survivor recorded the expiry in the log.
+    // The survivor recorded the expiry in the log, once (counted from the stop: on a loaded
+    // machine the 1.2 s expiry can lapse earlier too, for a node merely starved of CPU).
     await eventually(async () => {
-      const all = await observer.store.readAll(0, 10_000);
+      const all = await observer.store.readAll(beforeStop, 10_000);
       expect(all.filter((e) => e.type === 'NodeExpired').length).toBe(1);
     });
 
