@@ -12,12 +12,6 @@
  * On Linux the thread lowers its own scheduling priority (`nice`): on a machine with few
  * cores, the event loop and the store's writer get the CPU first when all three want it,
  * and the read models take the rest (readers wait for them, acks and fan-out do not).
- *
- * Under load live batches are applied at most one transaction per LIVE_INTERVAL_MS: each
- * transaction writes its touched pages to the WAL again (an FTS segment, B-tree interiors,
- * the checkpoints row), about 10 pages whether it holds one event or fifty, and the WAL is
- * checkpointed into the file once more. A batch that comes after a quiet spell is applied
- * at once, as before.
  */
 import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -35,13 +29,6 @@ const post = (message: FromThread): void => port.postMessage(message);
 type Page = { events: StoredEvent[]; resumed: boolean };
 
 /**
- * The shortest time between two live transactions. Measured (quick fanout, 500 posts/s):
- * one transaction per commit wrote 8–14 WAL pages per post. Readers waiting for a position
- * wait at most this much longer, and only under load; acks and fan-out never wait for it.
- */
-const LIVE_INTERVAL_MS = 10;
-
-/**
  * The log as the main thread serves it: pages on request, live batches as they commit
  * and, when it stopped sending them because this thread fell behind, pages pulled from
  * where it stopped until one reaches the head (see read-model-messages.ts).
@@ -54,10 +41,6 @@ class ForwardedFeed implements ProjectionFeed {
   received = 0;
   /** The newest position handed to the runner: a page and the live batch after it may overlap. */
   private delivered = 0;
-  /** Live batches held back (see LIVE_INTERVAL_MS), oldest first, and the timer that hands them on. */
-  private held: StoredEvent[][] = [];
-  private handOnTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastHandedOn = -Infinity;
 
   async readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
     return (await this.request({ read: 0, after: afterPosition, limit })).events;
@@ -101,41 +84,15 @@ class ForwardedFeed implements ProjectionFeed {
     };
   }
 
-  /**
-   * Batches before the runner subscribed are dropped: they are in the log it catches up
-   * from. Batches that come less than LIVE_INTERVAL_MS after the last one handed on are
-   * held and handed on together when it has passed.
-   */
+  /** Batches before the runner subscribed are dropped: they are in the log it catches up from. */
   live(text: string): void {
     const events = JSON.parse(text) as StoredEvent[];
     this.received += events.length;
-    if (events.length === 0) return;
-    this.held.push(events);
-    if (this.handOnTimer) return;
-    const wait = this.lastHandedOn + LIVE_INTERVAL_MS - performance.now();
-    if (wait <= 0) this.handOnHeld();
-    else this.handOnTimer = setTimeout(() => this.handOnHeld(), wait);
-  }
-
-  /** Hands the held live batches to the runner as one (also before a stop, so none is left behind). */
-  handOnHeld(): void {
-    clearTimeout(this.handOnTimer);
-    this.handOnTimer = undefined;
-    if (this.held.length === 0) return;
-    const events = this.held.length === 1 ? this.held[0]! : this.held.flat();
-    this.held = [];
-    this.lastHandedOn = performance.now();
-    try {
-      this.deliver(events);
-    } catch (err) {
-      console.error('read-model thread: a live batch could not be handed on', err);
-    }
+    this.deliver(events);
   }
 
   /** Hands the runner each position once, in order (it filters by checkpoint only after a batch is applied). */
   private deliver(events: StoredEvent[]): void {
-    // Live batches held back come before anything handed on after them (a pulled page).
-    if (this.held.length > 0) this.handOnHeld();
     if (!this.listener || events.length === 0) return;
     const fresh = events[0]!.position > this.delivered ? events : events.filter((e) => e.position > this.delivered);
     if (fresh.length === 0) return;
@@ -227,7 +184,6 @@ function rebuild(id: number, names: string[]): void {
 
 async function stop(): Promise<void> {
   try {
-    feed.handOnHeld();
     await runner?.stop();
     runner?.db.close();
   } finally {
