@@ -50,6 +50,42 @@ describe('BoundedMap', () => {
     expect(map.size).toBe(2);
   });
 
+  it('evicts in last-set order over a long random run of sets, deletes and clears (a model Map checks it)', () => {
+    const seed = Number(process.env.PARLEY_SEED ?? Date.now() % 2 ** 31);
+    let state = seed;
+    const random = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+    const max = 50;
+    const evicted: string[] = [];
+    const map = new BoundedMap<string, number>(max, (k) => evicted.push(k));
+    const model = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const key = `k${random(200)}`;
+      const op = random(100);
+      if (op < 85) {
+        map.set(key, i);
+        model.delete(key);
+        model.set(key, i);
+        const expected: string[] = [];
+        while (model.size > max) {
+          const oldest = model.keys().next().value!;
+          model.delete(oldest);
+          expected.push(oldest);
+        }
+        expect(evicted.splice(0), `seed ${seed}, step ${i}`).toEqual(expected);
+      } else if (op < 99) {
+        expect(map.delete(key)).toBe(model.delete(key));
+      } else {
+        map.clear();
+        model.clear();
+      }
+      expect(map.size, `seed ${seed}, step ${i}`).toBe(model.size);
+    }
+    expect([...map.keys()], `seed ${seed}`).toEqual([...model.keys()]);
+  });
+
   it('refuses a ceiling below one', () => {
     expect(() => new BoundedMap(0)).toThrow(RangeError);
     expect(() => new BoundedMap(Number.NaN)).toThrow(RangeError);
