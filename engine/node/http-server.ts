@@ -99,10 +99,13 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
       maxPayload: config.maxFrameBytes,
       // We check UTF-8 ourselves so a bad frame gets a coded error instead of a dropped connection.
       skipUTF8Validation: true,
-      // Compression is offered, but only frames over 1 KiB are compressed: ws applies the
-      // threshold only without context takeover, and per-socket zlib contexts would cost
-      // ~220 KiB per connection and put every small frame through the zlib threadpool.
-      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
+      // Compression only when asked for (PARLEY_WS_DEFLATE): the negotiated parameters cost
+      // ~0.85 KiB of heap per idle socket (as much as everything else Parley keeps for one
+      // on top of ws), and on a LAN catch-up arrives sooner uncompressed. When on, only
+      // frames over 1 KiB are compressed: ws applies the threshold only without context
+      // takeover, and per-socket zlib contexts would cost ~220 KiB per connection and put
+      // every small frame through the zlib threadpool.
+      perMessageDeflate: config.wsDeflate && { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
     },
   });
 

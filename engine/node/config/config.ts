@@ -51,6 +51,12 @@ export interface NodeConfig {
   readModelWalBytes: number;
   /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
   readModelNice: number;
+  /**
+   * Offer permessage-deflate on /v1/ws and /v1/sync (PARLEY_WS_DEFLATE=on|off, default off):
+   * frames over 1 KiB (catch-up pages, sync state) go compressed, at ~0.85 KiB more heap per
+   * idle socket and zlib work per large frame; worth it on slow links, not on a LAN.
+   */
+  wsDeflate: boolean;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -137,6 +143,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
+    wsDeflate: overrides.wsDeflate ?? onOff(env, 'PARLEY_WS_DEFLATE', false),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };
