@@ -53,7 +53,7 @@ export interface NodeConfig {
   readModelNice: number;
   /**
    * Offer permessage-deflate on /v1/ws and /v1/sync (PARLEY_WS_DEFLATE=on|off, default off):
-   * frames over 1 KiB (catch-up pages, sync state) go compressed, at ~0.85 KiB more heap per
+   * frames over 1 KiB (catch-up pages, sync state) go compressed, at ~0.57 KiB more heap per
    * idle socket and zlib work per large frame; worth it on slow links, not on a LAN.
    */
   wsDeflate: boolean;
