@@ -4,6 +4,7 @@
  */
 import WebSocket from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/index.js';
+import { EVENTUALLY_MS } from './eventually.js';
 
 export interface TestSocket {
   frames: ServerFrame[];
@@ -46,7 +47,7 @@ export async function connectWs(baseUrl: string, token?: string, options: { via?
   });
   if (via === 'frame' && token) ws.send(JSON.stringify({ type: 'auth', token }));
 
-  const next = <T extends ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs = 5000, from = 0) =>
+  const next = <T extends ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs = EVENTUALLY_MS, from = 0) =>
     new Promise<T>((resolve, reject) => {
       const check = () => {
         const found = frames.slice(from).find(match);
