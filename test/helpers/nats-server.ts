@@ -84,11 +84,15 @@ export async function freePort(): Promise<number> {
 interface MemberSpec extends NatsServerSpec {
   /** The nats-server binary (default BIN). */
   bin?: string;
+  /** Appended to the configuration file. */
+  extraConfig?: string;
 }
 
 export interface NatsStartOptions {
   /** Another nats-server binary than NATS_SERVER_BIN / PATH, e.g. an old one to test refusals. */
   bin?: string;
+  /** Blocks appended to the server's configuration, e.g. `tls { … }` or `authorization { … }`. */
+  extraConfig?: string;
 }
 
 class Member implements NatsServer {
@@ -97,7 +101,7 @@ class Member implements NatsServer {
 
   constructor(private readonly spec: MemberSpec) {
     this.configFile = join(spec.dir, 'server.conf');
-    writeFileSync(this.configFile, natsServerConfig(spec));
+    writeFileSync(this.configFile, natsServerConfig(spec) + (spec.extraConfig ?? ''));
   }
 
   get name(): string {
@@ -157,7 +161,7 @@ class Member implements NatsServer {
 export async function startNatsServer(options: NatsStartOptions = {}): Promise<NatsSingle> {
   const dir = tempDir('parley-nats-');
   dirs.add(dir);
-  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin });
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin, extraConfig: options.extraConfig });
   member.spawn();
   try {
     await member.ready();
