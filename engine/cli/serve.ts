@@ -69,10 +69,13 @@ export async function serve(args: string[]): Promise<void> {
   watchParent(() => stop('launcher gone'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  // SIGHUP re-reads the TLS certificate (a renewal); its default action would end the process.
+  // SIGHUP re-reads the TLS certificate (a renewal); its default action would end the
+  // process. One that comes while starting is done once the node is up (the files may
+  // have changed after start-up read them).
+  let reloadRequested = false;
   process.on('SIGHUP', () => {
     if (node) node.reloadTls();
-    else process.stderr.write('parley: SIGHUP while starting: the certificate being loaded is the one on disk now\n');
+    else reloadRequested = true;
   });
   node = await startNode({
     ...(values.port !== undefined && { port: Number(values.port) }),
@@ -89,6 +92,7 @@ export async function serve(args: string[]): Promise<void> {
     throw err;
   });
   if (stopRequested) stop(stopRequested);
+  else if (reloadRequested) node.reloadTls();
 }
 
 /**
