@@ -1,5 +1,5 @@
 /**
- * HTTPS and WSS as an operator runs them: `parley serve` with PARLEY_TLS_CERT /
+ * HTTPS and WSS (/v1/ws and /v1/sync) as an operator runs them: `parley serve` with PARLEY_TLS_CERT /
  * PARLEY_TLS_KEY pointing at PEM files signed by a CA the test made and trusts. A renewal
  * is a new file and SIGHUP: new connections see the new certificate (compared by
  * fingerprint) while a WSS connection opened before keeps working; a broken file on
@@ -13,9 +13,12 @@ import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { docNames } from '../../sync/index.js';
 import { certificateAuthority, issueCertificate, type Authority, type Issued } from '../helpers/certificates.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { isStep2 } from '../helpers/hostile-sync.js';
 import { spawnNode, TEST_SECRET, tokenFor, type SpawnedNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
@@ -46,16 +49,20 @@ function servedFingerprint(url: string): Promise<string> {
   });
 }
 
-/** A GET over HTTPS trusting only the test's CA (`trust: null`: the system's CAs). */
-function httpsGet(url: string, token?: string, trust: string | null = ca.pem): Promise<{ status: number; body: any }> {
+/** A JSON request over HTTPS on a fresh connection trusting only the test's CA (`trust: null`: the system's CAs). */
+function https(url: string, options: { method?: string; token?: string; body?: unknown; trust?: string | null } = {}): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {
+    ...(options.token && { authorization: `Bearer ${options.token}` }),
+    ...(options.body !== undefined && { 'content-type': 'application/json' }),
+  };
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: trust ?? undefined, agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+    const req = request(url, { method: options.method ?? 'GET', ca: options.trust === null ? undefined : ca.pem, agent: false, headers }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
     });
     req.once('error', reject);
-    req.end();
+    req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
   });
 }
 
@@ -98,19 +105,11 @@ describe('HTTPS and WSS', () => {
   it('serves HTTPS and WSS with the configured certificate to a client trusting its CA', async () => {
     expect(node.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(await servedFingerprint(node.url)).toBe(first.fingerprint256);
-    expect(await httpsGet(`${node.url}/health`)).toMatchObject({ status: 200 });
+    expect(await https(`${node.url}/health`)).toMatchObject({ status: 200 });
     // Really TLS with the test's CA: a client that trusts only the system's CAs refuses it.
-    await expect(httpsGet(`${node.url}/health`, undefined, null)).rejects.toThrow(/certificate/);
+    await expect(https(`${node.url}/health`, { trust: null })).rejects.toThrow(/certificate/);
 
-    const created = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = request(`${node.url}/v1/conversations`, { method: 'POST', ca: ca.pem, headers: { authorization: `Bearer ${tokenFor('alice')}`, 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      });
-      req.once('error', reject);
-      req.end(JSON.stringify({ title: 'tls', members: ['bob'] }));
-    });
+    const created = await https(`${node.url}/v1/conversations`, { method: 'POST', token: tokenFor('alice'), body: { title: 'tls', members: ['bob'] } });
     expect(created.status).toBe(201);
     conversationId = created.body.id;
 
@@ -118,10 +117,22 @@ describe('HTTPS and WSS', () => {
     await bob.next((f) => f.type === 'ready');
     const ack = await bob.command('over-wss', { type: 'PostMessage', conversationId, text: 'over wss' });
     expect(ack).toMatchObject({ type: 'ack' });
-    const history = await httpsGet(`${node.url}/v1/conversations/${conversationId}/messages`, tokenFor('alice'));
+    const history = await https(`${node.url}/v1/conversations/${conversationId}/messages`, { token: tokenFor('alice') });
     expect(history.status).toBe(200);
     expect(JSON.stringify(history.body)).toContain('over wss');
     bob.close();
+
+    // The Yjs sync endpoint rides the same server: a document syncs over WSS.
+    const sync = new WebSocket(`${node.url.replace(/^https/, 'wss')}/v1/sync/${encodeURIComponent(docNames.notes(conversationId))}`, {
+      ca: ca.pem,
+      headers: { authorization: `Bearer ${tokenFor('alice')}` },
+    });
+    const frames: Uint8Array[] = [];
+    sync.on('message', (d: Buffer) => frames.push(new Uint8Array(d)));
+    await new Promise((resolve, reject) => sync.once('open', resolve).once('error', reject));
+    sync.send(new Uint8Array([0, 0, 1, 0])); // sync step 1, empty state vector
+    await eventually(() => expect(frames.some(isStep2)).toBe(true));
+    sync.close();
   });
 
   it('SIGHUP with a renewed certificate: new connections get it, an open WSS connection stays up', async () => {
@@ -159,7 +170,7 @@ describe('HTTPS and WSS', () => {
 
     expect(node.process.exitCode).toBeNull();
     expect(await servedFingerprint(node.url)).toBe(before);
-    expect(await httpsGet(`${node.url}/health`)).toMatchObject({ status: 200 });
+    expect(await https(`${node.url}/health`)).toMatchObject({ status: 200 });
     expect(await bob.command('after-bad-reload', { type: 'PostMessage', conversationId, text: 'still here' })).toMatchObject({ type: 'ack' });
     bob.close();
   });
