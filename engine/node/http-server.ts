@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { SecureContextOptions } from 'node:tls';
 import { ParleyError, isParleyError } from '../../protocol/index.js';
 import { ErrorBody } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config/index.js';
@@ -29,7 +30,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
 const PUBLIC_PREFIXES = ['/v1/sync/'];
 
-export async function createHttpServer(config: NodeConfig): Promise<FastifyInstance> {
+/** `https`: the certificate to serve HTTPS and WSS with (tls.ts); none: plain HTTP. */
+export async function createHttpServer(config: NodeConfig, https?: SecureContextOptions): Promise<FastifyInstance> {
+  const server = { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 };
   const app = Fastify({
     logger: { level: config.logLevel },
     // Feeds stream for hours; on shutdown every remaining connection is cut (sockets were closed gracefully before).
@@ -40,9 +43,12 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     // 401 is answered but the body still read), so a trickle of them exhausts the node's
     // file descriptors. A request (≤ bodyLimit) must arrive within 30 s, checked every 5 s.
     // Node only enforces it when given to createServer (set afterwards, as Fastify's own
-    // option is, it is ignored while headersTimeout is longer), hence `http` too.
+    // option is, it is ignored while headersTimeout is longer), hence `http` (and `https`) too.
     requestTimeout: 30_000,
-    http: { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 },
+    http: server,
+    // A TLS handshake gets 10 s (Node's default is 120 s), as bodies get a bound: a
+    // connection that never finishes one holds a file descriptor meanwhile.
+    ...(https && { https: { ...https, ...server, handshakeTimeout: 10_000 } }),
     // The request id is the correlation id: on every log line of the request and in the
     // metadata of every event it appends, kept for ever. A client's X-Request-Id is taken
     // only when it looks like an id; a 12 KB one was stored with each event (past the text

@@ -81,11 +81,15 @@ function logTail(spec: NatsServerSpec, lines = 15): string {
 interface MemberSpec extends NatsServerSpec {
   /** The nats-server binary (default BIN). */
   bin?: string;
+  /** Appended to the configuration file. */
+  extraConfig?: string;
 }
 
 export interface NatsStartOptions {
   /** Another nats-server binary than NATS_SERVER_BIN / PATH, e.g. an old one to test refusals. */
   bin?: string;
+  /** Blocks appended to the server's configuration, e.g. `tls { … }` or `authorization { … }`. */
+  extraConfig?: string;
 }
 
 class Member implements NatsServer {
@@ -94,7 +98,7 @@ class Member implements NatsServer {
 
   constructor(private readonly spec: MemberSpec) {
     this.configFile = join(spec.dir, 'server.conf');
-    writeFileSync(this.configFile, natsServerConfig(spec));
+    writeFileSync(this.configFile, natsServerConfig(spec) + (spec.extraConfig ?? ''));
   }
 
   get name(): string {
@@ -162,7 +166,7 @@ class Member implements NatsServer {
 export async function startNatsServer(options: NatsStartOptions = {}): Promise<NatsSingle> {
   const dir = tempDir('parley-nats-');
   dirs.add(dir);
-  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin });
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin, extraConfig: options.extraConfig });
   member.spawn();
   try {
     await member.ready();

@@ -20,10 +20,11 @@ export interface TestSocket {
   ws: WebSocket;
 }
 
-export async function connectWs(baseUrl: string, token?: string, options: { via?: 'header' | 'query' | 'frame' } = {}): Promise<TestSocket> {
+/** `ca`: the certificate authority to trust for a wss:// node (test/helpers/certificates.ts). */
+export async function connectWs(baseUrl: string, token?: string, options: { via?: 'header' | 'query' | 'frame'; ca?: string } = {}): Promise<TestSocket> {
   const via = options.via ?? 'header';
   const url = baseUrl.replace(/^http/, 'ws') + '/v1/ws' + (via === 'query' && token ? `?token=${encodeURIComponent(token)}` : '');
-  const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {} });
+  const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {}, ...(options.ca && { ca: options.ca }) });
   const frames: ServerFrame[] = [];
   const waiters = new Set<() => void>();
   const types: string[] = [];

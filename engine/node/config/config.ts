@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
+import { ConfigError } from './errors.js';
+import { tlsSettings, type TlsSettings } from './tls-settings.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -15,7 +17,8 @@ export interface RateLimit {
   burst: number;
 }
 
-export interface NodeConfig {
+/** TLS and NATS credentials (TlsSettings) are in tls-settings.ts. */
+export interface NodeConfig extends TlsSettings {
   port: number;
   host: string;
   dataDir: string;
@@ -73,10 +76,7 @@ export interface NodeConfig {
   presenceExpirySeconds: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'invalid_config';
-}
+export { ConfigError };
 
 /**
  * The node could not start for a reason outside it (NATS unreachable, a data directory
@@ -146,6 +146,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     wsDeflate: overrides.wsDeflate ?? onOff(env, 'PARLEY_WS_DEFLATE', false),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
+    ...tlsSettings(env, overrides),
   };
 }
 
