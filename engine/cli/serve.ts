@@ -16,7 +16,7 @@ Runs one node. Without NATS the log is the embedded SQLite store in DATA_DIR; wi
 cluster, and DATA_DIR holds only this node's read models and id. Environment:
   PORT (8080), HOST (0.0.0.0), DATA_DIR (./data), PARLEY_JWT_SECRET, NODE_ENV,
   PARLEY_MAX_TEXT_BYTES (16384), PARLEY_RATE_PER_CONNECTION (50), PARLEY_RATE_PER_USER (100),
-  PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
+  PARLEY_RATE_READS_PER_USER (200), PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
 Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),
