@@ -111,7 +111,7 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
   app.addHook('onRequest', async (_request, reply) => {
     reply.raw.setHeader('x-content-type-options', 'nosniff');
   });
-  registerCors(app, config.corsOrigins);
+  await registerCors(app, config.corsOrigins);
   // Per-user rate limits are a preParsing hook of their own (request-limits.ts).
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0]!;
