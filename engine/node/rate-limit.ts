@@ -33,9 +33,10 @@ export class TokenBucket {
  * Users whose buckets one node keeps. Keys are user ids from verified tokens, not free
  * text, but an identity provider can mint many: past this the oldest bucket goes. Dropping
  * one only hands its user a fresh burst, so a user with this many identities gains nothing
- * they did not have already. About 150 bytes a bucket.
+ * they did not have already. About 300 bytes a user (measured with 33-character ids), so
+ * 15 MB for a full budget.
  */
-export const MAX_TRACKED_USERS = 100_000;
+export const MAX_TRACKED_USERS = 50_000;
 
 /**
  * One bucket per key (user id), created on demand. A bucket's age is when it was created,
