@@ -16,7 +16,7 @@ Runs one node. Without NATS the log is the embedded SQLite store in DATA_DIR; wi
 cluster, and DATA_DIR holds only this node's read models and id. Environment:
   PORT (8080), HOST (0.0.0.0), DATA_DIR (./data), PARLEY_JWT_SECRET, NODE_ENV,
   PARLEY_MAX_TEXT_BYTES (16384), PARLEY_RATE_PER_CONNECTION (50), PARLEY_RATE_PER_USER (100),
-  PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
+  PARLEY_RATE_READS_PER_USER (200), PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
 TLS (SIGHUP re-reads the certificate):
   PARLEY_TLS_CERT, PARLEY_TLS_KEY (PEM files: serve HTTPS and WSS),
   PARLEY_TLS_TERMINATED_BY_PROXY (1: a proxy in front terminates TLS; NODE_ENV=production needs one of the two)

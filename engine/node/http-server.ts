@@ -14,7 +14,6 @@ import { ParleyError, isParleyError } from '../../protocol/index.js';
 import { ErrorBody } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config/index.js';
 import { registerCors } from './cors.js';
-import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './config/index.js';
 
 declare module 'fastify' {
@@ -121,8 +120,8 @@ export async function createHttpServer(config: NodeConfig, https?: SecureContext
   app.addHook('onRequest', async (_request, reply) => {
     reply.raw.setHeader('x-content-type-options', 'nosniff');
   });
-  registerCors(app, config.corsOrigins);
-  const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
+  await registerCors(app, config.corsOrigins);
+  // Per-user rate limits are a preParsing hook of their own (request-limits.ts).
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0]!;
     if (PUBLIC_ROUTES.has(path) || PUBLIC_PREFIXES.some((p) => path.startsWith(p))) return;
@@ -130,7 +129,6 @@ export async function createHttpServer(config: NodeConfig, https?: SecureContext
     const claims = header?.startsWith('Bearer ') ? verifyToken(config.jwtSecret, header.slice(7)) : null;
     if (!claims) throw new ParleyError('unauthorized');
     request.user = claims;
-    if (request.method !== 'GET' && !httpBuckets.take(claims.sub)) throw new ParleyError('rate_limited');
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
@@ -145,6 +143,8 @@ export async function createHttpServer(config: NodeConfig, https?: SecureContext
       request.log.error({ err }, 'request failed');
       e = new ParleyError('internal');
     }
+    // Every 429 says when to come back; the rate limits set their own, exact, figure.
+    if (e.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     return reply.code(e.status).send(e.toBody());
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ParleyError('not_found').toBody()));

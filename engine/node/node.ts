@@ -37,6 +37,7 @@ import { abandon, shutDown, type RunningParts } from './shutdown.js';
 import { startReadModels } from './start-read-models.js';
 import { describeCertificate, loadServerTls, reloadServerTls } from './tls.js';
 import { UserLimits } from './user-limits.js';
+import { limitRequests } from './request-limits.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -102,6 +103,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   opened.reportErrorsTo(app.log, () => gate.started);
 
   const users = new UserLimits(config);
+  limitRequests(app, users);
   const tokens = (token: string) => verifyToken(config.jwtSecret, token);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,

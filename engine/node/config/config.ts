@@ -33,6 +33,8 @@ export interface NodeConfig extends TlsSettings {
   catchUpLimit: number;
   rateLimitPerConnection: RateLimit;
   rateLimitPerUser: RateLimit;
+  /** HTTP reads (GET) per user, a budget apart from rateLimitPerUser (PARLEY_RATE_READS_PER_USER). */
+  rateLimitReadsPerUser: RateLimit;
   logLevel: string;
   /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
   authTimeoutSeconds: number;
@@ -122,7 +124,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
     catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
     rateLimitPerConnection: overrides.rateLimitPerConnection ?? rate(env, 'PARLEY_RATE_PER_CONNECTION', 50),
-    rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
+    ...userRates(env, overrides),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
     maxSendBufferBytes: overrides.maxSendBufferBytes ?? int(env, 'PARLEY_MAX_SEND_BUFFER_BYTES', 4 * 1024 * 1024),
@@ -188,6 +190,18 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
     heartbeatSeconds,
     presenceExpirySeconds,
   };
+}
+
+/**
+ * A user's two budgets. Reads default to 200/s (burst 400) unless PARLEY_RATE_PER_USER is
+ * 0: that has always meant "no per-user limit", and a deployment or test that says so
+ * should not find its reads limited by a setting it has never heard of.
+ */
+function userRates(env: Env, overrides: Partial<NodeConfig>): Pick<NodeConfig, 'rateLimitPerUser' | 'rateLimitReadsPerUser'> {
+  const writes = overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100);
+  const readsOff = writes.perSecond === 0 && !env.PARLEY_RATE_READS_PER_USER;
+  const reads = overrides.rateLimitReadsPerUser ?? (readsOff ? { perSecond: 0, burst: 0 } : rate(env, 'PARLEY_RATE_READS_PER_USER', 200));
+  return { rateLimitPerUser: writes, rateLimitReadsPerUser: reads };
 }
 
 /** A positive number of seconds; fractions allowed (tests use short heartbeats). */
