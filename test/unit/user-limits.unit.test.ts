@@ -76,4 +76,12 @@ describe('read budget configuration', () => {
     expect(loadConfig(env({ PARLEY_RATE_PER_USER: '0' })).rateLimitReadsPerUser.perSecond).toBe(0);
     expect(loadConfig(env({ PARLEY_RATE_PER_USER: '0', PARLEY_RATE_READS_PER_USER: '5' })).rateLimitReadsPerUser).toEqual({ perSecond: 5, burst: 10 });
   });
+
+  it('refuses a burst below 1 with a rate above 0: that bucket would refuse every request', () => {
+    for (const name of ['PARLEY_RATE_PER_USER', 'PARLEY_RATE_READS_PER_USER', 'PARLEY_RATE_PER_CONNECTION']) {
+      expect(() => loadConfig(env({ [name]: '5:0' }))).toThrow(new RegExp(`${name}: a burst below 1`));
+      expect(() => loadConfig(env({ [name]: '5:0.5' }))).toThrow(/would refuse every request/);
+    }
+    expect(loadConfig(env({ PARLEY_RATE_PER_USER: '0:0' })).rateLimitPerUser).toEqual({ perSecond: 0, burst: 0 });
+  });
 });

@@ -270,5 +270,7 @@ function rate(env: Env, name: string, fallback: number): RateLimit {
   const perSecond = Number(r);
   const burst = b === undefined ? perSecond * 2 : Number(b);
   if (!(perSecond >= 0) || !(burst >= 0)) throw new ConfigError(`${name} must look like "50" or "50:200", got "${raw}"`);
+  // A bucket that never holds a whole token refuses everything for ever.
+  if (perSecond > 0 && burst < 1) throw new ConfigError(`${name}: a burst below 1 would refuse every request; give at least 1 (got "${raw}")`);
   return { perSecond, burst };
 }
