@@ -21,7 +21,8 @@ import { syncExtension } from '../../sync/index.js';
 import type { ClusterMembership } from '../cluster/index.js';
 import type { EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
-import { loadConfig, verifyToken, type NodeConfig, type TokenClaims } from './config/index.js';
+import { bearerOf, createTokenVerifier, type TokenVerifier } from './auth/index.js';
+import { loadConfig, type NodeConfig } from './config/index.js';
 import type { NodeContext, NodeExtension } from './extension.js';
 import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
@@ -86,14 +87,15 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   // The HTTP server; from here on the parts report to its log.
-  const app = await createHttpServer(config);
+  // Key-fetch failures are reported to the app's log, which exists once the verifier does.
+  const tokens = createTokenVerifier(config.auth, config.jwtSecret, { log: { warn: (obj, msg) => app.log.warn(obj, msg) } });
+  const app = await createHttpServer(config, tokens);
   readModels.reportErrorsTo(app.log);
   fanOut.reportErrorsTo(app.log);
   const gate = holdRequestsUntilStarted(app);
   opened.reportErrorsTo(app.log, () => gate.started);
 
   const users = new UserLimits(config);
-  const tokens = (token: string) => verifyToken(config.jwtSecret, token);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,
     store,
@@ -118,7 +120,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       runner,
       commands,
       metrics,
-      verifyToken: tokens,
+      authenticateUpgrade: async (request) => {
+        const token = bearerOf(request, true);
+        return token === undefined ? null : tokens.verify(token);
+      },
       consistentReads: reads.consistentReads,
       connectionLimiter: (userId) => users.connectionLimiter(userId),
     };
@@ -157,13 +162,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
  */
 function openWebSockets(
   config: NodeConfig,
-  verify: (token: string) => TokenClaims | null,
+  tokens: TokenVerifier,
   parts: Omit<SessionHostParts, 'config' | 'store' | 'users' | 'metrics'> & { store: EventStore; users: UserLimits; metrics: Metrics },
 ): { gateway: Gateway; presence: PresenceRecorder } {
   const presence = new PresenceRecorder(parts.store, config.nodeId, parts.log);
   const gateway = new Gateway({
     settings: config,
-    verifyToken: verify,
+    tokens,
     userRate: parts.users,
     presence,
     sessions: sessionHost({ config, ...parts }),
