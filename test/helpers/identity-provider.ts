@@ -48,6 +48,8 @@ export interface TestIdentityProvider {
   readonly fetches: number;
   /** The key new tokens are signed with (the first one, until rotated). */
   readonly current: SigningKey;
+  /** Every key published now. */
+  readonly keys: readonly SigningKey[];
   /** A token from this provider for `sub` (valid issuer, audience, an hour left). */
   token(sub: string, extra?: JWTPayload): Promise<string>;
   /** Publishes a new key and signs with it from now on. */
@@ -85,6 +87,9 @@ export async function startIdentityProvider(algs: Alg[] = ['ES256']): Promise<Te
     },
     get current() {
       return current;
+    },
+    get keys() {
+      return [...keys];
     },
     token: (sub, extra) => signWith(current, claimsFor(sub, extra)),
     async rotate(alg = current.alg) {
