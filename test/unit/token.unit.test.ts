@@ -5,9 +5,10 @@
  * strictly as a request body. Public keys and JWKS: test/e2e/identity-provider.e2e.test.ts.
  */
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier, DEFAULT_TTL_SECONDS, signClaims, signToken } from '../../engine/node/auth/index.js';
-import { authSettings, type AuthSettings } from '../../engine/node/config/index.js';
+import { authSettings, loadConfig, type AuthSettings } from '../../engine/node/config/index.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SECRET = 'unit-secret-of-at-least-32-characters!!';
 const NOW = 1_800_000_000; // seconds
@@ -144,5 +145,29 @@ describe('token settings', () => {
     expect(fail({ PARLEY_JWKS_URL: 'http://id.example/jwks', NODE_ENV: 'production' })).toThrow(/https/);
     expect(fail({ PARLEY_JWT_PUBLIC_KEY_FILE: '/nonexistent/key.pem' })).toThrow(/cannot read/);
     expect(fail({ PARLEY_JWT_CLOCK_TOLERANCE_SECONDS: '-1' })).toThrow(/0 to 300/);
+  });
+});
+
+describe('NODE_ENV=production and the HS256 secret', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+  const load = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir.path, ...env });
+
+  it('refuses a missing or short secret, naming what to set; takes one of 32 bytes or more', () => {
+    expect(() => load({})).toThrow(/PARLEY_JWT_SECRET is required.*32.*PARLEY_JWKS_URL/);
+    expect(() => load({ PARLEY_JWT_SECRET: 'x'.repeat(31) })).toThrow(/31 bytes.*at least 32/);
+    // Bytes, not characters: 11 three-byte characters are 33 bytes.
+    expect(load({ PARLEY_JWT_SECRET: '€'.repeat(11) }).jwtSecretSource).toBe('env');
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { dataDir: dir.path, jwtSecret: 'short-but-16-chars' })).toThrow(/at least 32/);
+  });
+
+  it('needs no secret when tokens come from an identity provider', () => {
+    const config = load({ PARLEY_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
+    expect(config.jwtSecretSource).toBe('none');
+    expect(config.auth.keySource).toEqual({ kind: 'jwks', url: 'https://id.example/.well-known/jwks.json' });
+  });
+
+  it('keeps the development secret outside production', () => {
+    expect(loadConfig({ DATA_DIR: dir.path }).jwtSecretSource).toMatch(/generated|file/);
   });
 });

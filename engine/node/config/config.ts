@@ -1,7 +1,8 @@
 /**
  * Node configuration from the environment (and CLI flags, which the CLI maps onto the
  * same names). Every knob has a default that suits a developer's laptop; production
- * (NODE_ENV=production) refuses to start without a configured JWT secret.
+ * (NODE_ENV=production) refuses to start with a missing, generated or short (< 32 bytes)
+ * JWT secret, unless tokens come from an identity provider (JWKS URL or public key file).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -213,7 +214,7 @@ function refuseWeakSecret(secret: { value: string; source: NodeConfig['jwtSecret
 
 function resolveSecret(env: Env, dataDir: string, auth: AuthSettings): { value: string; source: 'env' | 'generated' | 'file' | 'none' } {
   if (env.PARLEY_JWT_SECRET) {
-    if (env.PARLEY_JWT_SECRET.length < 16) throw new ConfigError('PARLEY_JWT_SECRET must be at least 16 characters');
+    if (Buffer.byteLength(env.PARLEY_JWT_SECRET, 'utf8') < 16) throw new ConfigError('PARLEY_JWT_SECRET must be at least 16 bytes');
     return { value: env.PARLEY_JWT_SECRET, source: 'env' };
   }
   if (env.NODE_ENV === 'production') {
