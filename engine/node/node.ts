@@ -129,7 +129,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     };
     for (const x of extensions) await x.register(context);
     cluster?.join({ store, readModels: runner.db, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
-    if (config.jwtSecretSource === 'generated') {
+    if (config.jwtSecretSource === 'generated' && config.auth.keySource.kind === 'secret') {
       app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
     }
     address = await listen(app, config);
@@ -147,6 +147,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       nodeId: config.nodeId,
       store: store.kind,
       dataDir: config.dataDir,
+      tokens: config.auth.keySource.kind === 'jwks' ? config.auth.keySource.url : config.auth.keySource.kind === 'pem' ? config.auth.keySource.file : 'PARLEY_JWT_SECRET',
       ...(jetstream && { stream: config.streamName, replicas: config.replicas, natsServer: jetstream.serverVersion, natsFeatures: jetstream.features }),
     },
     'parley node listening',

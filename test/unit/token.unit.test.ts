@@ -61,6 +61,15 @@ describe('tokens', () => {
     expect(await verify(signClaims(SECRET, { ...valid, nbf: 'now' }))).toBeNull();
   });
 
+  it('remembers a verified token only while it is valid, and never for a time before it was verified', async () => {
+    const v = createTokenVerifier(DEFAULTS, SECRET);
+    const token = signClaims(SECRET, { sub: 'carol', nbf: NOW + 600, exp: NOW + 660 });
+    expect(await v.verify(token, (NOW + 600) * 1000)).toMatchObject({ sub: 'carol' });
+    expect(await v.verify(token, (NOW + 601) * 1000)).toMatchObject({ sub: 'carol' });
+    expect(await v.verify(token, NOW * 1000)).toBeNull();
+    expect(await v.verify(token, (NOW + 660) * 1000)).toBeNull();
+  });
+
   it('refuses an iat in the future beyond the tolerance', async () => {
     expect(await verify(signClaims(SECRET, { ...valid, iat: NOW + TOLERANCE }))).not.toBeNull();
     expect(await verify(signClaims(SECRET, { ...valid, iat: NOW + TOLERANCE + 1 }))).toBeNull();

@@ -14,15 +14,19 @@
  * transient close), never `unauthorized`, which tells a client to give up.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, importJWK, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { ParleyError } from '../../../protocol/index.js';
 import type { AuthSettings } from '../config/index.js';
 import { claimsOf, type TokenClaims } from './claims.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /** Longer tokens are refused before any parsing: real ones are a few KB at most. */
 export const MAX_TOKEN_LENGTH = 8192;
 /** After a failed JWKS fetch, no other is tried for this long (or the cooldown, if shorter). */
 const FAILED_FETCH_BACKOFF_MS = 5000;
+/** Tokens whose verification is remembered (verified-tokens.ts), and for how long at most. */
+const VERIFIED_TOKENS = 4096;
+const VERIFIED_FOR_MS = 60_000;
 
 export interface TokenVerifier {
   /** The caller the token names, or null when it is not a valid token; rejects with `unavailable` when keys cannot be fetched. */
@@ -51,13 +55,22 @@ export function createTokenVerifier(settings: AuthSettings, secret: string, opti
     ...(settings.issuers.length > 0 && { issuer: settings.issuers }),
     ...(settings.audiences.length > 0 && { audience: settings.audiences }),
   };
+  // With a JWKS, no longer than the key set is cached: a withdrawn key's tokens stop as soon as without this.
+  const verified = new VerifiedTokens(
+    VERIFIED_TOKENS,
+    settings.keySource.kind === 'jwks' ? Math.min(VERIFIED_FOR_MS, settings.jwksCacheSeconds * 1000) : VERIFIED_FOR_MS,
+  );
   let lastWarning = 0;
   return {
     async verify(token, nowMs = Date.now()) {
       if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+      const known = verified.get(token, nowMs);
+      if (known) return known;
       try {
         const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, { ...verifyOptions, currentDate: new Date(nowMs) });
-        return claimsOf(payload as Record<string, unknown>, nowMs / 1000, settings);
+        const claims = claimsOf(payload as Record<string, unknown>, nowMs / 1000, settings);
+        if (claims) verified.set(token, claims, nowMs);
+        return claims;
       } catch (err) {
         if (!(err instanceof KeysUnavailable)) return null;
         if (Date.now() - lastWarning > FAILED_FETCH_BACKOFF_MS) {
@@ -70,17 +83,32 @@ export function createTokenVerifier(settings: AuthSettings, secret: string, opti
   };
 }
 
-function keyOf(settings: AuthSettings, secret: string, options: VerifierOptions): Uint8Array | KeyObject | JWTVerifyGetKey {
+function keyOf(settings: AuthSettings, secret: string, options: VerifierOptions): KeyObject | JWTVerifyGetKey {
   const source = settings.keySource;
   switch (source.kind) {
     case 'secret':
-      return new TextEncoder().encode(secret);
+      return secretKeys(secret);
     case 'pem':
       // An SPKI public key or an X.509 certificate; jose checks the key type against each token's alg.
       return createPublicKey(source.pem);
     case 'jwks':
       return remoteKeys(source.url, settings, options.fetch ?? fetch);
   }
+}
+
+/**
+ * The secret as a WebCrypto key per HS algorithm, imported once: given raw bytes, jose
+ * imports them again for every token. jose checks `alg` against the allowed list before
+ * asking, so this holds at most one key per allowed algorithm.
+ */
+function secretKeys(secret: string): JWTVerifyGetKey {
+  const jwk = { kty: 'oct', k: Buffer.from(secret, 'utf8').toString('base64url') };
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return (header) => {
+    let key = keys.get(header.alg!);
+    if (!key) keys.set(header.alg!, (key = importJWK(jwk, header.alg) as Promise<CryptoKey>));
+    return key;
+  };
 }
 
 /** jose's remote key set, with fetch failures turned into KeysUnavailable and backed off. */
