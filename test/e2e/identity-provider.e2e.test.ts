@@ -200,4 +200,23 @@ describe('NODE_ENV=production', () => {
     }
     expect(short.stderr).toContain('is 24 bytes');
   });
+
+  it('parley token will not mint HS256 tokens for a node that takes its identity provider\'s only', async () => {
+    const dir = tempDir();
+    cleanup.push(async () => dir.remove());
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [PARLEY_BIN, 'token', 'alice', '--data-dir', dir.path], {
+        env: { ...process.env, PARLEY_JWKS_URL: 'https://id.parley.test/.well-known/jwks.json', NODE_ENV: 'production', PARLEY_JWT_SECRET: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('PARLEY_JWKS_URL');
+  });
 });
