@@ -5,6 +5,8 @@
  * strictly as a request body. Public keys and JWKS: test/e2e/identity-provider.e2e.test.ts.
  */
 import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier, DEFAULT_TTL_SECONDS, signClaims, signToken } from '../../engine/node/auth/index.js';
 import { authSettings, loadConfig, type AuthSettings } from '../../engine/node/config/index.js';
@@ -153,6 +155,11 @@ describe('token settings', () => {
     expect(fail({ PARLEY_JWKS_URL: 'file:///etc/passwd' })).toThrow(/http/);
     expect(fail({ PARLEY_JWKS_URL: 'http://id.example/jwks', NODE_ENV: 'production' })).toThrow(/https/);
     expect(fail({ PARLEY_JWT_PUBLIC_KEY_FILE: '/nonexistent/key.pem' })).toThrow(/cannot read/);
+    const dir = tempDir();
+    const broken = join(dir.path, 'broken.pem');
+    writeFileSync(broken, '-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n');
+    expect(fail({ PARLEY_JWT_PUBLIC_KEY_FILE: broken })).toThrow(/not a usable public key/);
+    dir.remove();
     expect(fail({ PARLEY_JWT_CLOCK_TOLERANCE_SECONDS: '-1' })).toThrow(/0 to 300/);
   });
 });

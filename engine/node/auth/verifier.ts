@@ -36,7 +36,7 @@ export interface TokenVerifier {
 export interface VerifierOptions {
   /** Where key-fetch failures are reported (at most one line per backoff). */
   log?: { warn(obj: object, msg: string): void };
-  /** The fetch the JWKS uses (default: global fetch); tests count calls through it. */
+  /** The fetch the JWKS uses (default: the global fetch). */
   fetch?: typeof fetch;
 }
 

@@ -6,6 +6,7 @@
  * provider's JWKS URL. An asymmetric source never accepts HS* (a public key used as an
  * HMAC secret is the classic algorithm-confusion forgery) and `none` is never accepted.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export type KeySource = { kind: 'secret' } | { kind: 'pem'; file: string; pem: string } | { kind: 'jwks'; url: string };
@@ -95,6 +96,11 @@ function keySourceOf(env: Env, fail: (message: string) => Error): KeySource {
     }
     if (!/-----BEGIN (PUBLIC KEY|CERTIFICATE)-----/.test(pem)) {
       throw fail(`PARLEY_JWT_PUBLIC_KEY_FILE: ${file} holds no PEM public key or certificate (-----BEGIN PUBLIC KEY-----)`);
+    }
+    try {
+      createPublicKey(pem);
+    } catch (err) {
+      throw fail(`PARLEY_JWT_PUBLIC_KEY_FILE: ${file} is not a usable public key: ${(err as Error).message}`);
     }
     return { kind: 'pem', file, pem };
   }
