@@ -1,22 +1,16 @@
 /**
- * HS256 tokens for the benchmark: the load generators sign them and the peer servers
- * verify them, in the same format Parley's gateway accepts, so every system pays for a
- * real signature check per connection.
+ * HS256 tokens for the benchmark: the load generators sign them with Parley's own minting
+ * (token.ts) and the peer servers verify them here, in the same format Parley's gateway
+ * accepts, so every system pays for a real signature check per connection.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const BENCH_SECRET = 'bench-secret-of-at-least-32-characters!!';
 
-const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
-
-export function signBenchToken(sub: string, secret = BENCH_SECRET): string {
-  // Parley refuses tokens without `exp`; a day outlasts any benchmark run.
-  const iat = Math.floor(Date.now() / 1000);
-  const body = `${HEADER}.${Buffer.from(JSON.stringify({ sub, iat, exp: iat + 86_400 })).toString('base64url')}`;
-  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
-}
-
-/** The token's subject, or null when the signature does not match. */
+/**
+ * The token's subject, or null when the signature does not match: the peers' check, kept
+ * to one HMAC (their own servers would use whatever their stack offers; Parley's is jose).
+ */
 export function verifyBenchToken(token: string, secret = BENCH_SECRET): string | null {
   const parts = token.split('.');
   if (parts.length !== 3) return null;

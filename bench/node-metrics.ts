@@ -1,5 +1,5 @@
 /** Reads figures a benchmark wants to explain from a running node's `/metrics`. */
-import { signBenchToken } from './jwt.js';
+import { signBenchToken } from './token.js';
 
 /** Mean appends per group commit (one fsync each) since the node started. */
 export async function meanGroupCommit(url: string): Promise<number | undefined> {

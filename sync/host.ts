@@ -4,7 +4,7 @@
  * is built on sync, not the other way round. A node's context satisfies it as it is.
  */
 import type Database from 'better-sqlite3';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ConversationState } from '../engine/domain/index.js';
 import type { EventStore, StoredEvent } from '../engine/store/index.js';
@@ -29,7 +29,8 @@ export interface SyncHost {
     ): Promise<{ seq: number; events: StoredEvent[] }>;
   };
   metrics: { registry: Registry };
-  verifyToken(token: string): { sub: string } | null;
+  /** The caller of an upgrade (its bearer token), null without a valid one; rejects with `unavailable` when keys cannot be fetched. */
+  authenticateUpgrade(request: FastifyRequest): Promise<{ sub: string } | null>;
   connectionLimiter(userId: string): { take(): boolean };
 }
 

@@ -3,7 +3,7 @@
  * socket (as y-websocket expects), speaking y-protocols (see wire.ts).
  *
  * A socket authenticates at the upgrade (`Authorization: Bearer …`, or `?token=…` for
- * browsers), then must be allowed to read the document; otherwise it is closed with 4401
+ * browsers; the node reads and verifies it, SyncHost.authenticateUpgrade), then must be allowed to read the document; otherwise it is closed with 4401
  * or 4403. Documents are loaded on demand from the read model (snapshot + later updates)
  * and unloaded when their last socket goes. Every node applies the document events of its
  * store feed to the documents it holds, so sockets on different nodes see each other.
@@ -123,8 +123,9 @@ export class SyncServer {
     let peer: Peer | null = null;
     let room: DocumentRoom | null = null;
     let counted = false;
-    const userId = this.authenticate(request);
-    const limiter = userId ? this.ctx.connectionLimiter(userId) : null;
+    // Set once the token is verified; frames before that wait in `early` (bounded).
+    let userId: string | null = null;
+    let limiter: { take(): boolean } | null = null;
     const name = (request.params as { docName?: string }).docName ?? '';
     /** The last resort of every handler: log, close with a coded reason, never throw. */
     const fail = (err: unknown, what: string) => {
@@ -176,21 +177,25 @@ export class SyncServer {
       }
     });
 
-    if (!userId) return socket.close(CLOSE.unauthorized, 'unauthorized');
-    // One user's sockets are bounded (each holds a document, queued frames, awareness) and
-    // each one opened takes from their rate, like a frame: a token is not a licence for
-    // thousands of sockets or an open/close loop.
-    if ((this.socketsByUser.get(userId) ?? 0) >= this.ctx.config.maxSocketsPerUser) {
-      this.refused.inc({ reason: 'socket_limit' });
-      return socket.close(CLOSE.tryAgainLater, 'limit_exceeded');
-    }
-    if (!limiter!.take()) return socket.close(CLOSE.tryAgainLater, 'rate_limited');
-    this.socketsByUser.set(userId, (this.socketsByUser.get(userId) ?? 0) + 1);
-    counted = true;
-    const ref = parseDocName(name);
-    if (!ref) return socket.close(CLOSE.forbidden, 'invalid_request');
-
     void (async () => {
+      // Keys the node cannot fetch reject with `unavailable`: the catch below closes 4503.
+      const caller = await this.ctx.authenticateUpgrade(request);
+      if (socket.readyState !== socket.OPEN) return;
+      if (!caller) return socket.close(CLOSE.unauthorized, 'unauthorized');
+      userId = caller.sub;
+      limiter = this.ctx.connectionLimiter(userId);
+      // One user's sockets are bounded (each holds a document, queued frames, awareness) and
+      // each one opened takes from their rate, like a frame: a token is not a licence for
+      // thousands of sockets or an open/close loop.
+      if ((this.socketsByUser.get(userId) ?? 0) >= this.ctx.config.maxSocketsPerUser) {
+        this.refused.inc({ reason: 'socket_limit' });
+        return socket.close(CLOSE.tryAgainLater, 'limit_exceeded');
+      }
+      if (!limiter.take()) return socket.close(CLOSE.tryAgainLater, 'rate_limited');
+      this.socketsByUser.set(userId, (this.socketsByUser.get(userId) ?? 0) + 1);
+      counted = true;
+      const ref = parseDocName(name);
+      if (!ref) return socket.close(CLOSE.forbidden, 'invalid_request');
       const refusal = await this.refusal(ref, userId, 'read');
       if (refusal) return socket.close(CLOSE.forbidden, refusal);
       if (socket.readyState !== socket.OPEN) return;
@@ -221,12 +226,6 @@ export class SyncServer {
     const n = (this.socketsByUser.get(userId) ?? 1) - 1;
     if (n > 0) this.socketsByUser.set(userId, n);
     else this.socketsByUser.delete(userId);
-  }
-
-  private authenticate(request: FastifyRequest): string | null {
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : (request.query as { token?: string }).token;
-    return token ? (this.ctx.verifyToken(token)?.sub ?? null) : null;
   }
 
   private acquire(name: string, ref: DocRef): DocumentRoom {

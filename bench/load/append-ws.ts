@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { wallNow } from './histogram.js';
 import { connectClient, withConcurrency, type ChatClient } from './clients.js';
 import { progress, serveRequests } from './serve-requests.js';
-import { signBenchToken } from '../jwt.js';
+import { signBenchToken } from '../token.js';
 
 const ACK = Buffer.from('"type":"ack"');
 const ERROR = Buffer.from('"type":"error"');

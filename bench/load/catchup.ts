@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { signBenchToken } from '../jwt.js';
+import { signBenchToken } from '../token.js';
 import { progress, serveRequests } from './serve-requests.js';
 
 function open(url: string, userId: string, deflate = true): Promise<{ ws: WebSocket; frames: (cb: (f: any) => void) => void }> {

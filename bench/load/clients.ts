@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { signBenchToken } from '../jwt.js';
+import { signBenchToken } from '../token.js';
 
 export type System = 'parley' | 'socketio' | 'ws';
 

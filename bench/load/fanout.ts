@@ -11,7 +11,7 @@ import { Histogram, wallNow } from './histogram.js';
 import { forEachSentAt, markedText } from './send-marker.js';
 import { connectClient, withConcurrency, type ChatClient, type System } from './clients.js';
 import { progress, serveRequests } from './serve-requests.js';
-import { signBenchToken } from '../jwt.js';
+import { signBenchToken } from '../token.js';
 
 interface Room {
   id: string;

@@ -18,7 +18,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { signBenchToken } from '../jwt.js';
+import { signBenchToken } from '../token.js';
 import { wallNow } from './histogram.js';
 import { withConcurrency } from './clients.js';
 import { progress, serveRequests } from './serve-requests.js';

@@ -20,6 +20,10 @@ cluster, and DATA_DIR holds only this node's read models and id. Environment:
 TLS (SIGHUP re-reads the certificate):
   PARLEY_TLS_CERT, PARLEY_TLS_KEY (PEM files: serve HTTPS and WSS),
   PARLEY_TLS_TERMINATED_BY_PROXY (1: a proxy in front terminates TLS; NODE_ENV=production needs one of the two)
+Tokens from your identity provider (instead of PARLEY_JWT_SECRET's HS256):
+  PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE, PARLEY_JWT_ISSUER, PARLEY_JWT_AUDIENCE,
+  PARLEY_JWT_ALGORITHMS, PARLEY_JWT_USER_CLAIM (sub), PARLEY_JWT_ADMIN_CLAIM (role),
+  PARLEY_JWT_ADMIN_VALUE (admin), PARLEY_JWT_CLOCK_TOLERANCE_SECONDS (30)
 Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),

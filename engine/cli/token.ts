@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, signToken } from '../node/config/index.js';
+import { signToken } from '../node/auth/index.js';
+import { loadConfig } from '../node/config/index.js';
 
 const HELP = `usage: parley token <userId> [--ttl 24h] [--admin] [--data-dir DIR]
 
@@ -20,6 +21,10 @@ export async function token(args: string[]): Promise<void> {
     return;
   }
   const config = loadConfig(process.env, values['data-dir'] ? { dataDir: values['data-dir'] } : {});
+  if (config.auth.keySource.kind !== 'secret') {
+    // The node would refuse what this prints: it accepts only the identity provider's tokens.
+    throw new Error('this node verifies tokens from your identity provider (PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE), not HS256 tokens: get one from the provider');
+  }
   const ttlSeconds = parseDuration(values.ttl!);
   process.stdout.write(`${signToken(config.jwtSecret, { sub: userId, ttlSeconds, role: values.admin ? 'admin' : undefined })}\n`);
 }

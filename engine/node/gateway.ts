@@ -4,7 +4,10 @@
  * Authentication happens at the upgrade (`Authorization: Bearer …` or `?token=`), or, for
  * clients that cannot set either, with an `auth` frame within PARLEY_AUTH_TIMEOUT_SECONDS.
  * A socket without a valid token is closed with 4401 (or 4408 on timeout): browsers
- * cannot read an HTTP status from a failed upgrade, but they can read a close code.
+ * cannot read an HTTP status from a failed upgrade, but they can read a close code. While
+ * a token is verified (a JWKS fetch may take a moment) the socket is paused and the few
+ * frames already received are held, then handled in order once the session exists; if the
+ * identity provider's keys cannot be fetched the socket is closed 4503 (try again).
  *
  * The gateway keeps the WebSocket side only: the upgrade, authentication, a user's open
  * sockets (bounded) and their shutdown. Presence is recorded elsewhere (it is told of a
@@ -16,17 +19,21 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { CLOSE, ParleyError } from '../../protocol/index.js';
-import type { NodeConfig, TokenClaims } from './config/index.js';
+import { authFrameToken, bearerOf, type TokenVerifier } from './auth/index.js';
+import type { NodeConfig } from './config/index.js';
 import { errorFrame, frame } from './frames.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceLog } from './presence-recorder.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 
+/** Frames a socket may send while its token is verified (a client waits for `ready`; a few may be in flight). */
+const HELD_FRAMES = 32;
+
 /** What the gateway needs from the node. */
 export interface GatewayDeps {
   readonly settings: Pick<NodeConfig, 'nodeId' | 'maxTextBytes' | 'authTimeoutSeconds' | 'maxSocketsPerUser'>;
-  verifyToken(token: string): TokenClaims | null;
+  readonly tokens: TokenVerifier;
   /** The user's rate on this node, shared by all their connections: opening a socket takes from it. */
   readonly userRate: { takeForUser(userId: string): boolean };
   /** Told when a user's first socket on this node opens and their last one closes. */
@@ -85,7 +92,7 @@ export class Gateway {
   /** Takes a socket the `/v1/ws` route upgraded: authenticates it (now or by its first frame) and gives it a session. */
   connect(socket: WebSocket, request: FastifyRequest): void {
     this.letGoOfUpgrade(socket, request.raw);
-    this.guarded(socket, 'upgrade', () => this.accept(socket, request.headers.authorization, (request.query as { token?: unknown }).token), true);
+    this.guarded(socket, 'upgrade', () => this.accept(socket, bearerOf(request, true)), true);
   }
 
   /**
@@ -128,9 +135,7 @@ export class Gateway {
     }
   }
 
-  private accept(socket: WebSocket, header: string | undefined, query: unknown): void {
-    const fromHeader = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-    const token = fromHeader ?? (typeof query === 'string' ? query : undefined);
+  private accept(socket: WebSocket, token: string | undefined): Promise<void> | undefined {
     if (token !== undefined) return this.authenticate(socket, token);
     // No token at the upgrade: the first frame must be `auth`.
     const timer = setTimeout(
@@ -141,23 +146,49 @@ export class Gateway {
     socket.once('message', (data: Buffer) =>
       this.guarded(socket, 'auth frame', () => {
         clearTimeout(timer);
-        let f: { type?: unknown; token?: unknown } | null | undefined;
-        try {
-          f = JSON.parse(data.toString('utf8'));
-        } catch {
-          f = undefined;
-        }
-        if (f?.type !== 'auth' || typeof f.token !== 'string') {
+        const token = authFrameToken(data);
+        if (token === undefined) {
           socket.close(CLOSE.unauthorized, 'the first frame must be auth');
           return;
         }
-        this.authenticate(socket, f.token);
+        return this.authenticate(socket, token);
       }, true),
     );
+    return undefined;
   }
 
-  private authenticate(socket: WebSocket, token: string): void {
-    const claims = this.deps.verifyToken(token);
+  private async authenticate(socket: WebSocket, token: string): Promise<void> {
+    const held: Array<[Buffer, boolean]> = [];
+    const hold = (data: Buffer, isBinary: boolean) => {
+      if (held.length < HELD_FRAMES) held.push([data, isBinary]);
+      else socket.close(CLOSE.tryAgainLater, 'limit_exceeded');
+    };
+    socket.on('message', hold);
+    socket.pause();
+    try {
+      await this.open(socket, token);
+    } finally {
+      socket.off('message', hold);
+      socket.resume();
+    }
+    if (this.sessions.has(socket)) for (const [data, isBinary] of held) this.onSocketMessage.call(socket, data, isBinary);
+  }
+
+  /** Verifies the token and, when it names a user who may connect, gives the socket its session. */
+  private async open(socket: WebSocket, token: string): Promise<void> {
+    let claims;
+    try {
+      claims = await this.deps.tokens.verify(token);
+    } catch (err) {
+      if (!(err instanceof ParleyError)) throw err;
+      // The keys could not be fetched: the token may be fine, so the client should come back.
+      this.metrics.errorsSent.inc({ code: err.code });
+      if (socket.readyState === socket.OPEN) socket.send(errorFrame(err.toBody()));
+      socket.close(CLOSE.tryAgainLater, err.code);
+      return;
+    }
+    // Gone (or over its held frames) while its token was verified: nothing to set up.
+    if (socket.readyState !== socket.OPEN) return;
     if (!claims) {
       socket.send(errorFrame(new ParleyError('unauthorized').toBody()));
       socket.close(CLOSE.unauthorized, 'invalid token');

@@ -1,9 +1,10 @@
 /**
- * The Fastify app and what every route shares: bearer-token auth on every route but the
- * public ones, one error shape for everything (codes from protocol/errors.ts), the
- * nosniff header, CORS, request ids, body validation, the OpenAPI collector and the
- * WebSocket plugin. All of it is on the root instance, so the route plugins (routes/)
- * inherit it; the routes themselves are registered by the node.
+ * The Fastify app and what every route shares: one error shape for everything (codes from
+ * protocol/errors.ts), the nosniff header, CORS, request ids, body validation, the
+ * OpenAPI collector and the WebSocket plugin. All of it is on the root instance, so the
+ * route plugins (routes/) inherit it; the routes themselves are registered by the node.
+ * Bearer-token auth is the `authenticate` decorator: each route plugin that needs a
+ * caller adds it as a hook, and public routes simply do not.
  */
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
@@ -14,23 +15,23 @@ import { ParleyError, isParleyError } from '../../protocol/index.js';
 import { ErrorBody } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config/index.js';
 import { registerCors } from './cors.js';
-import { verifyToken, type TokenClaims } from './config/index.js';
+import { bearerOf, type TokenClaims, type TokenVerifier } from './auth/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     user: TokenClaims;
+  }
+  interface FastifyInstance {
+    /** An onRequest hook: a valid bearer token (else 401), its caller in `request.user`. */
+    authenticate(request: FastifyRequest): Promise<void>;
   }
 }
 
 /** A client-chosen request id the node adopts: what tracing systems send (UUIDs, hex, dotted spans). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Routes that authenticate on their own (WebSockets: header, ?token= or a frame) or need none. */
-const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
-const PUBLIC_PREFIXES = ['/v1/sync/'];
-
-/** `https`: the certificate to serve HTTPS and WSS with (tls.ts); none: plain HTTP. */
-export async function createHttpServer(config: NodeConfig, https?: SecureContextOptions): Promise<FastifyInstance> {
+/** `tokens`: how bearer tokens are checked (auth/); `https`: the certificate to serve HTTPS and WSS with (tls.ts); none: plain HTTP. */
+export async function createHttpServer(config: NodeConfig, tokens: TokenVerifier, https?: SecureContextOptions): Promise<FastifyInstance> {
   const server = { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 };
   const app = Fastify({
     logger: { level: config.logLevel },
@@ -121,12 +122,10 @@ export async function createHttpServer(config: NodeConfig, https?: SecureContext
     reply.raw.setHeader('x-content-type-options', 'nosniff');
   });
   await registerCors(app, config.corsOrigins);
-  // Per-user rate limits are a preParsing hook of their own (request-limits.ts).
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    const path = request.url.split('?')[0]!;
-    if (PUBLIC_ROUTES.has(path) || PUBLIC_PREFIXES.some((p) => path.startsWith(p))) return;
-    const header = request.headers.authorization;
-    const claims = header?.startsWith('Bearer ') ? verifyToken(config.jwtSecret, header.slice(7)) : null;
+  // Per-user rate limits are a preParsing hook of their own (request-limits.ts), after this.
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    const token = bearerOf(request);
+    const claims = token === undefined ? null : await tokens.verify(token);
     if (!claims) throw new ParleyError('unauthorized');
     request.user = claims;
   });

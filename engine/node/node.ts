@@ -21,7 +21,8 @@ import { syncExtension } from '../../sync/index.js';
 import type { ClusterMembership } from '../cluster/index.js';
 import type { EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
-import { loadConfig, verifyToken, type NodeConfig, type TokenClaims } from './config/index.js';
+import { bearerOf, createTokenVerifier, type TokenVerifier } from './auth/index.js';
+import { loadConfig, type NodeConfig } from './config/index.js';
 import type { NodeContext, NodeExtension } from './extension.js';
 import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
@@ -96,7 +97,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   // The HTTP server; from here on the parts report to its log.
-  const app = await createHttpServer(config, https);
+  // Key-fetch failures are reported to the app's log, which exists once the verifier does.
+  const tokens = createTokenVerifier(config.auth, config.jwtSecret, { log: { warn: (obj, msg) => app.log.warn(obj, msg) } });
+  const app = await createHttpServer(config, tokens, https);
   readModels.reportErrorsTo(app.log);
   fanOut.reportErrorsTo(app.log);
   const gate = holdRequestsUntilStarted(app);
@@ -104,7 +107,6 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
 
   const users = new UserLimits(config);
   limitRequests(app, users);
-  const tokens = (token: string) => verifyToken(config.jwtSecret, token);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,
     store,
@@ -129,13 +131,16 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       runner,
       commands,
       metrics,
-      verifyToken: tokens,
+      authenticateUpgrade: async (request) => {
+        const token = bearerOf(request, true);
+        return token === undefined ? null : tokens.verify(token);
+      },
       consistentReads: reads.consistentReads,
       connectionLimiter: (userId) => users.connectionLimiter(userId),
     };
     for (const x of extensions) await x.register(context);
     cluster?.join({ store, readModels: runner.db, onNodeChanged: (id) => fanOut.nodePresenceChanged(id), log: app.log });
-    if (config.jwtSecretSource === 'generated') {
+    if (config.jwtSecretSource === 'generated' && config.auth.keySource.kind === 'secret') {
       app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
     }
     address = await listen(app, config);
@@ -154,6 +159,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       store: store.kind,
       dataDir: config.dataDir,
       ...(https && { certificate: describeCertificate(https) }),
+      tokens: config.auth.keySource.kind === 'jwks' ? config.auth.keySource.url : config.auth.keySource.kind === 'pem' ? config.auth.keySource.file : 'PARLEY_JWT_SECRET',
       ...(jetstream && { stream: config.streamName, replicas: config.replicas, natsServer: jetstream.serverVersion, natsFeatures: jetstream.features }),
     },
     'parley node listening',
@@ -174,13 +180,13 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
  */
 function openWebSockets(
   config: NodeConfig,
-  verify: (token: string) => TokenClaims | null,
+  tokens: TokenVerifier,
   parts: Omit<SessionHostParts, 'config' | 'store' | 'users' | 'metrics'> & { store: EventStore; users: UserLimits; metrics: Metrics },
 ): { gateway: Gateway; presence: PresenceRecorder } {
   const presence = new PresenceRecorder(parts.store, config.nodeId, parts.log);
   const gateway = new Gateway({
     settings: config,
-    verifyToken: verify,
+    tokens,
     userRate: parts.users,
     presence,
     sessions: sessionHost({ config, ...parts }),

@@ -52,6 +52,22 @@ describe('authentication', () => {
     expect(await s.next((f) => f.type === 'ready')).toMatchObject({ userId: 'bob' });
     s.close();
   });
+
+  it('answers frames sent while the token is still being verified, in order', async () => {
+    // Verification is asynchronous (jose): frames that arrive meanwhile are held, not dropped.
+    const viaFrame = await connectWs(node.url);
+    viaFrame.ws.send(JSON.stringify({ type: 'auth', token: tokenFor('bob') }));
+    viaFrame.send({ type: 'ping', id: 'early-1' });
+    viaFrame.send({ type: 'ping', id: 'early-2' });
+    await viaFrame.next((f) => f.type === 'pong' && f.id === 'early-2');
+    expect(viaFrame.types).toEqual(['ready', 'pong', 'pong']);
+    viaFrame.close();
+    const viaHeader = await connectWs(node.url, tokenFor('bob'));
+    viaHeader.send({ type: 'ping', id: 'at-once' });
+    await viaHeader.next((f) => f.type === 'pong' && f.id === 'at-once');
+    expect(viaHeader.types).toEqual(['ready', 'pong']);
+    viaHeader.close();
+  });
 });
 
 describe('authorization', () => {

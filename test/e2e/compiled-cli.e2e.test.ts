@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyToken } from '../../engine/index.js';
+import { createTokenVerifier } from '../../engine/index.js';
+import { authSettings } from '../../engine/node/config/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { spawnNode, TEST_SECRET, tokenFor, type SpawnedNode } from '../helpers/node.js';
@@ -78,7 +79,8 @@ describe('the compiled CLI', () => {
     expect(help.stdout).toMatch(/^usage: parley <command>/);
     expect(help.stdout).toContain('  serve ');
     const token = await exec(process.execPath, [...guarded(), 'token', 'alice', '--admin'], { env });
-    expect(verifyToken(TEST_SECRET, token.stdout.trim())).toMatchObject({ sub: 'alice', role: 'admin' });
+    const verifier = createTokenVerifier(authSettings({}, (m) => new Error(m)), TEST_SECRET);
+    expect(await verifier.verify(token.stdout.trim())).toMatchObject({ sub: 'alice', role: 'admin' });
     expect(guardLines()).toEqual(['main 0', 'main 0']);
   });
 

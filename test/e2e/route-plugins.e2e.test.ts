@@ -1,8 +1,9 @@
 /**
  * Each group of routes is an encapsulated Fastify plugin (engine/node/routes/). What the
- * root app gives every answer — the auth hook, CORS, the nosniff header, the one error
- * shape — must still reach every route of every plugin, and a hook a plugin adds (the
- * admin check) must reach no route outside it. Walked over every route the node serves,
+ * root app gives every answer — CORS, the nosniff header, the one error shape — must still
+ * reach every route of every plugin; authentication, which each plugin adds for itself
+ * (the root's `authenticate` decorator), must reach every route but the public ones; and a
+ * hook a plugin adds (the admin check) must reach no route outside it. Walked over every route the node serves,
  * so a plugin added later is covered without touching this file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,8 @@
 /**
  * Node configuration from the environment (and CLI flags, which the CLI maps onto the
  * same names). Every knob has a default that suits a developer's laptop; production
- * (NODE_ENV=production) refuses to start without a configured JWT secret.
+ * (NODE_ENV=production) refuses to start with a missing, generated or short (< 32 bytes)
+ * JWT secret, unless tokens come from an identity provider (JWKS URL or public key file).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
 import { ConfigError } from './errors.js';
 import { tlsSettings, type TlsSettings } from './tls-settings.js';
+import { authSettings, type AuthSettings } from './auth-settings.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -24,8 +26,10 @@ export interface NodeConfig extends TlsSettings {
   dataDir: string;
   nodeId: string;
   jwtSecret: string;
-  /** Where the secret came from, for the start-up log. */
-  jwtSecretSource: 'env' | 'generated' | 'file' | 'given';
+  /** Where the secret came from, for the start-up log ('none': tokens come from PARLEY_JWKS_URL or a key file). */
+  jwtSecretSource: 'env' | 'generated' | 'file' | 'given' | 'none';
+  /** How bearer tokens are verified: key source, algorithms, issuer, audience, claims (auth-settings.ts). */
+  auth: AuthSettings;
   maxTextBytes: number;
   /** Largest WebSocket frame or HTTP body accepted, in bytes. */
   maxFrameBytes: number;
@@ -110,9 +114,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
   } catch (err) {
     throw dataDirError(dataDir, `create the data directory ${dataDir}`, err);
   }
+  const auth = overrides.auth ?? authSettings(env, (message) => new ConfigError(message));
   const secret = overrides.jwtSecret
     ? { value: overrides.jwtSecret, source: 'given' as const }
-    : resolveSecret(env, dataDir);
+    : resolveSecret(env, dataDir, auth);
+  if (env.NODE_ENV === 'production' && auth.keySource.kind === 'secret') refuseWeakSecret(secret);
   return {
     port: overrides.port ?? int(env, 'PORT', 8080),
     host: overrides.host ?? env.HOST ?? '0.0.0.0',
@@ -120,6 +126,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     nodeId: overrides.nodeId ?? env.PARLEY_NODE_ID ?? persistentNodeId(dataDir),
     jwtSecret: secret.value,
     jwtSecretSource: secret.source,
+    auth,
     maxTextBytes: overrides.maxTextBytes ?? int(env, 'PARLEY_MAX_TEXT_BYTES', 16 * 1024),
     maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
     catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
@@ -213,13 +220,32 @@ function seconds(env: Env, name: string, fallback: number): number {
   return n;
 }
 
-function resolveSecret(env: Env, dataDir: string): { value: string; source: 'env' | 'generated' | 'file' } {
+/** HS256 tokens are as strong as the secret: 32 bytes is the SHA-256 output size RFC 7518 asks for. */
+export const MIN_PRODUCTION_SECRET_BYTES = 32;
+
+function refuseWeakSecret(secret: { value: string; source: NodeConfig['jwtSecretSource'] }): void {
+  if (secret.source === 'env' || secret.source === 'given') {
+    const bytes = Buffer.byteLength(secret.value, 'utf8');
+    if (bytes >= MIN_PRODUCTION_SECRET_BYTES) return;
+    throw new ConfigError(
+      `PARLEY_JWT_SECRET is ${bytes} bytes: NODE_ENV=production needs at least ${MIN_PRODUCTION_SECRET_BYTES} random bytes ` +
+        `(e.g. openssl rand -base64 48), or verify your identity provider's tokens with PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE`,
+    );
+  }
+}
+
+function resolveSecret(env: Env, dataDir: string, auth: AuthSettings): { value: string; source: 'env' | 'generated' | 'file' | 'none' } {
   if (env.PARLEY_JWT_SECRET) {
-    if (env.PARLEY_JWT_SECRET.length < 16) throw new ConfigError('PARLEY_JWT_SECRET must be at least 16 characters');
+    if (Buffer.byteLength(env.PARLEY_JWT_SECRET, 'utf8') < 16) throw new ConfigError('PARLEY_JWT_SECRET must be at least 16 bytes');
     return { value: env.PARLEY_JWT_SECRET, source: 'env' };
   }
   if (env.NODE_ENV === 'production') {
-    throw new ConfigError('PARLEY_JWT_SECRET is required when NODE_ENV=production');
+    // Tokens come from the identity provider: the node mints none and needs no secret.
+    if (auth.keySource.kind !== 'secret') return { value: '', source: 'none' };
+    throw new ConfigError(
+      `PARLEY_JWT_SECRET is required when NODE_ENV=production (at least ${MIN_PRODUCTION_SECRET_BYTES} random bytes, e.g. openssl rand -base64 48; ` +
+        'a generated development secret is refused), or set PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE to verify your identity provider\'s tokens',
+    );
   }
   // Development: a secret kept in the data directory, so tokens survive restarts.
   const file = join(dataDir, 'jwt-secret');

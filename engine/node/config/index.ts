@@ -1,8 +1,8 @@
 /**
- * The node's configuration and the bearer tokens signed with its secret: what the CLI needs
- * without running a node (`parley token`, the ops commands' data directory). A folder of its
- * own so those commands load none of the server (Fastify, NATS, Yjs) and start fast.
+ * The node's configuration: what the CLI needs without running a node (`parley token`, the
+ * ops commands' data directory). A folder of its own so those commands load none of the
+ * server (Fastify, NATS, Yjs) and start fast.
  */
-export { loadConfig, dataDirError, ConfigError, StartupError, type NodeConfig, type RateLimit } from './config.js';
+export { loadConfig, dataDirError, ConfigError, StartupError, MIN_PRODUCTION_SECRET_BYTES, type NodeConfig, type RateLimit } from './config.js';
 export type { TlsSettings, ServerTlsFiles, NatsTlsFiles, NatsAuth } from './tls-settings.js';
-export { signToken, verifyToken, type Role, type TokenClaims } from './token.js';
+export { authSettings, type AuthSettings, type KeySource } from './auth-settings.js';

@@ -1,5 +1,5 @@
 /**
- * Admin-only routes (tokens with `role: "admin"`): the event feed and analytics. Everyone
+ * Admin-only routes (tokens with the admin claim, `role: "admin"` by default): the event feed and analytics. Everyone
  * else gets 403; the check is a hook of this plugin, so it covers these routes and no others.
  */
 import type { Static } from '@sinclair/typebox';
@@ -18,7 +18,7 @@ export interface AdminRoutesDeps {
   readonly reads: ReadAccess;
 }
 
-/** An onRequest hook: the route needs an admin token. */
+/** An onRequest hook, after `authenticate`: the route needs an admin token. */
 export async function requireAdmin(request: FastifyRequest): Promise<void> {
   if (request.user.role !== 'admin') throw new ParleyError('forbidden', 'This route needs an admin token');
 }
@@ -31,6 +31,7 @@ function time(iso: string | undefined): number | undefined {
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesDeps> = async (app, { store, reads }) => {
+  app.addHook('onRequest', app.authenticate);
   app.addHook('onRequest', requireAdmin);
 
   app.get<{ Querystring: FeedQuery }>(

@@ -16,6 +16,8 @@ export interface ConversationRoutesDeps {
 const commandAnswer = { 200: CommandResult, ...errorResponses };
 
 export const conversationRoutes: FastifyPluginAsync<ConversationRoutesDeps> = async (app, { commands, reads }) => {
+  app.addHook('onRequest', app.authenticate);
+
   app.post<{ Body: Static<typeof Requests.createConversation> }>(
     '/v1/conversations',
     {

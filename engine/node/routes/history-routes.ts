@@ -17,6 +17,7 @@ export interface HistoryRoutesDeps {
 
 export const historyRoutes: FastifyPluginAsync<HistoryRoutesDeps> = async (app, { reads }) => {
   const { readModels } = reads;
+  app.addHook('onRequest', app.authenticate);
 
   app.get<{ Params: Static<typeof Params.conversation>; Querystring: Static<typeof Queries.messages> }>(
     '/v1/conversations/:id/messages',

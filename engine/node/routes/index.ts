@@ -1,9 +1,10 @@
 /**
  * The node's routes, each group an encapsulated Fastify plugin given only the parts it
  * uses. What every route shares stays on the root app (http-server.ts) and reaches each
- * plugin from there: the auth and nosniff hooks, CORS, the error and not-found handlers,
- * the shared `Error` schema, the OpenAPI collector and the WebSocket upgrade handling.
- * Hooks a plugin adds (the admin check) stay within it.
+ * plugin from there: the nosniff hook, CORS, the error and not-found handlers, the shared
+ * `Error` schema, the OpenAPI collector, the WebSocket upgrade handling and the
+ * `authenticate` decorator. Hooks a plugin adds (authentication, the admin check) stay
+ * within it: a plugin of public routes adds none, so no path list can drift from the routes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ReadModelRunner } from '../../../projections/index.js';

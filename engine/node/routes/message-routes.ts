@@ -13,6 +13,8 @@ export interface MessageRoutesDeps {
 const commandAnswer = { 200: CommandResult, ...errorResponses };
 
 export const messageRoutes: FastifyPluginAsync<MessageRoutesDeps> = async (app, { commands }) => {
+  app.addHook('onRequest', app.authenticate);
+
   app.post<{ Params: Static<typeof Params.conversation>; Body: Static<typeof Requests.postMessage> }>(
     '/v1/conversations/:id/messages',
     {

@@ -1,6 +1,6 @@
 /**
  * The node's own routes: liveness (`/health`, no token), Prometheus metrics with each
- * projection's lag refreshed at scrape time, and the OpenAPI document.
+ * projection's lag refreshed at scrape time, and the OpenAPI document (both need a token).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { Responses } from '../../../protocol/schema/index.js';
@@ -22,7 +22,7 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesDeps> = async (app, { node
     store: store.kind,
   }));
 
-  app.get('/metrics', { schema: { hide: true } as object }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } as object, onRequest: app.authenticate }, async (_request, reply) => {
     const head = await store.headPosition();
     for (const name of runner.projectionNames) {
       const at = runner.checkpointOf(name);
@@ -33,5 +33,5 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesDeps> = async (app, { node
   });
 
   // The document covers every route of the app: the swagger decorator is the root's.
-  app.get('/docs/json', { schema: { hide: true } as object }, async () => app.swagger());
+  app.get('/docs/json', { schema: { hide: true } as object, onRequest: app.authenticate }, async () => app.swagger());
 };

@@ -20,6 +20,7 @@ export interface ProjectionRoutesDeps {
 const projectionsSummary = 'Each projection: version, checkpoint, lag, state (running, failed, rebuilding), its failure and skipped positions';
 
 export const projectionRoutes: FastifyPluginAsync<ProjectionRoutesDeps> = async (app, { runner, store }) => {
+  app.addHook('onRequest', app.authenticate);
   app.addHook('onRequest', requireAdmin);
 
   app.get('/v1/admin/projections', { schema: { summary: projectionsSummary, response: { 200: Responses.projections, ...errorResponses } } }, async () => {

@@ -7,6 +7,6 @@ export interface WebSocketRouteDeps {
 }
 
 export const websocketRoute: FastifyPluginAsync<WebSocketRouteDeps> = async (app, { gateway }) => {
-  // Authenticates on its own (header, ?token= or an auth frame): http-server.ts lists it as public.
+  // Authenticates on its own (header, ?token= or an auth frame), so adds no authenticate hook.
   app.get('/v1/ws', { websocket: true, schema: { hide: true } as object }, (socket, request) => gateway.connect(socket, request));
 };
