@@ -10,6 +10,7 @@ import { nkeys } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { natsSecurity } from '../../engine/cluster/nats-security.js';
 import { loadConfig } from '../../engine/node/index.js';
+import { refusePlainHttpInProduction } from '../../engine/node/config/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-tls-settings-');
@@ -19,15 +20,22 @@ const file = (name: string, text = 'x') => {
   writeFileSync(path, text);
   return path;
 };
-const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dir.path, PARLEY_JWT_SECRET: 'a-secret-of-enough-length-here', ...env });
+const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: dir.path, PARLEY_JWT_SECRET: 'a-secret-of-enough-length-here-for-production!', ...env });
 
 describe('server TLS settings', () => {
   it('production refuses plain HTTP, naming what to set; a certificate or a declared proxy satisfies it', () => {
-    expect(() => load({ NODE_ENV: 'production' })).toThrow(/PARLEY_TLS_CERT and PARLEY_TLS_KEY .* or PARLEY_TLS_TERMINATED_BY_PROXY=1/);
-    expect(load({ NODE_ENV: 'production', PARLEY_TLS_TERMINATED_BY_PROXY: '1' })).toMatchObject({ tls: null, tlsTerminatedByProxy: true });
+    const serving = (env: Record<string, string>) => {
+      const config = load(env);
+      refusePlainHttpInProduction(env, config);
+      return config;
+    };
+    expect(() => serving({ NODE_ENV: 'production' })).toThrow(/PARLEY_TLS_CERT and PARLEY_TLS_KEY .* or PARLEY_TLS_TERMINATED_BY_PROXY=1/);
+    expect(serving({ NODE_ENV: 'production', PARLEY_TLS_TERMINATED_BY_PROXY: '1' })).toMatchObject({ tls: null, tlsTerminatedByProxy: true });
     const cert = file('node.crt');
     const key = file('node.key');
-    expect(load({ NODE_ENV: 'production', PARLEY_TLS_CERT: cert, PARLEY_TLS_KEY: key })).toMatchObject({ tls: { certFile: cert, keyFile: key } });
+    expect(serving({ NODE_ENV: 'production', PARLEY_TLS_CERT: cert, PARLEY_TLS_KEY: key })).toMatchObject({ tls: { certFile: cert, keyFile: key } });
+    // Commands that serve nothing (parley token, the ops commands) load the same settings without TLS.
+    expect(load({ NODE_ENV: 'production' })).toMatchObject({ tls: null });
     expect(load({})).toMatchObject({ tls: null, tlsTerminatedByProxy: false });
   });
 

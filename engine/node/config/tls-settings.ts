@@ -4,8 +4,9 @@
  * the files are read where they are used (http-server, cluster), so a certificate can be
  * replaced on disk and reloaded (SIGHUP) without a restart.
  *
- * Production refuses plain HTTP unless the operator says a proxy in front terminates TLS:
- * bearer tokens and messages must not cross a network in the clear by accident.
+ * A serving node in production refuses plain HTTP unless the operator says a proxy in
+ * front terminates TLS: bearer tokens and messages must not cross a network in the clear
+ * by accident.
  */
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
@@ -52,13 +53,20 @@ export function tlsSettings(env: Env, overrides: Partial<TlsSettings>): TlsSetti
     natsTls: overrides.natsTls !== undefined ? overrides.natsTls : natsTls(env),
     natsAuth: overrides.natsAuth !== undefined ? overrides.natsAuth : natsAuth(env),
   };
+  return settings;
+}
+
+/**
+ * For a node about to serve (not for `parley token` or the ops commands, which serve
+ * nothing): production refuses plain HTTP unless a proxy in front terminates TLS.
+ */
+export function refusePlainHttpInProduction(env: Env, settings: Pick<TlsSettings, 'tls' | 'tlsTerminatedByProxy'>): void {
   if (env.NODE_ENV === 'production' && !settings.tls && !settings.tlsTerminatedByProxy) {
     throw new ConfigError(
       'NODE_ENV=production refuses plain HTTP: set PARLEY_TLS_CERT and PARLEY_TLS_KEY (PEM files) to serve HTTPS and WSS, ' +
         'or PARLEY_TLS_TERMINATED_BY_PROXY=1 when a proxy in front of the node terminates TLS',
     );
   }
-  return settings;
 }
 
 function serverTls(env: Env): ServerTlsFiles | null {
