@@ -3,6 +3,6 @@
  * without running a node (`parley token`, the ops commands' data directory). A folder of its
  * own so those commands load none of the server (Fastify, NATS, Yjs) and start fast.
  */
-export { loadConfig, dataDirError, ConfigError, StartupError, type NodeConfig, type RateLimit } from './config.js';
+export { loadConfig, dataDirError, ConfigError, StartupError, type NodeConfig, type RateLimit, type EventStoreDbSettings } from './config.js';
 export type { TlsSettings, ServerTlsFiles, NatsTlsFiles, NatsAuth } from './tls-settings.js';
 export { signToken, verifyToken, type Role, type TokenClaims } from './token.js';

@@ -20,7 +20,11 @@ const CHUNK = 10_000;
 
 export async function repairIndex(client: EventStoreDBClient, names: Names, index: IdempotencyIndex): Promise<number> {
   const { position: from } = await index.checkpoint();
+  // The end of `$all` before this log's head: a log with no events yet starts its
+  // checkpoint there, so a database full of other data is never scanned for keys it cannot hold.
+  const allEnd = from === 0 ? await lastPosition(client, () => true) : 0;
   const head = await lastPosition(client, (s) => s.startsWith(names.eventPrefix));
+  if (head === 0 && allEnd > 0) await index.advanceCheckpoint(allEnd);
   if (head <= from) return 0;
   let repaired = 0;
   let scanned = 0;
