@@ -93,8 +93,9 @@ describe('EventStoreDB revisions and positions', () => {
     expect(versionOfRevision(undefined)).toBe(0);
   });
 
-  it('uses the commit position as the global position, and refuses one past 2^53', () => {
+  it('uses the prepare position (unique per event) as the global position, and refuses one past 2^53', () => {
     expect(positionOf({ commit: 1234n, prepare: 1234n })).toBe(1234);
+    expect(positionOf({ commit: 1000n, prepare: 1234n })).toBe(1234);
     expect(() => positionOf({ commit: 2n ** 53n, prepare: 2n ** 53n })).toThrow(PositionOutOfRangeError);
     expect(startAfter(0)).toBe('start');
     expect(startAfter(99)).toEqual({ commit: 99n, prepare: 99n });
@@ -187,6 +188,11 @@ describe('EventStoreDB errors', () => {
     expect(redactUrl('esdb+discover://u:p@a:2113,b:2113')).toBe('esdb+discover://u:***@a:2113,b:2113');
     expect(redactUrl('esdb://a:2113?tls=false')).toBe('esdb://a:2113?tls=false');
     expect(startupError('esdb://a:1', new AccessDeniedError()).code).toBe('eventstoredb_access_denied');
+    // As the adapter sees it: already translated, with the client's error as the cause.
+    expect(startupError('esdb://a:1', translateError(new UnavailableError(undefined, 'x'), 'read')).code).toBe('eventstoredb_unreachable');
+    const other = startupError('esdb://a:1', new MalformedEventError('event parley-x@0 is not a Parley event'));
+    expect(other.code).toBe('eventstoredb_error');
+    expect(other.message).toMatch(/cannot open the log in EventStoreDB at esdb:\/\/a:1: event parley-x@0 .*EVENTSTORE_URL/);
   });
 });
 

@@ -67,14 +67,21 @@ export function isStreamNotFound(err: unknown): boolean {
 /** A start-up failure as one line: what failed, where, and which setting to check. */
 export function startupError(url: string, err: unknown): EventStoreDbError {
   const at = redactUrl(url);
-  const message = err instanceof Error ? err.message : String(err);
-  if (clientErrorType(err) === 'access-denied') {
-    return new EventStoreDbAccessError(`EventStoreDB at ${at} refused the credentials: ${message}; check the user and password in EVENTSTORE_URL`, { cause: err });
+  const cause = err instanceof StoreUnavailableError || err instanceof EventStoreDbError ? (err.cause ?? err) : err;
+  const type = clientErrorType(cause);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (type === 'access-denied') {
+    return new EventStoreDbAccessError(`EventStoreDB at ${at} refused the credentials: ${message}; check the user and password in EVENTSTORE_URL (reading $all needs an admin or ops user)`, {
+      cause: err,
+    });
   }
-  return new EventStoreDbUnreachableError(
-    `cannot reach EventStoreDB at ${at}: ${message}; is the server running there, and does EVENTSTORE_URL name it (esdb://host:2113?tls=false for an insecure node)?`,
-    { cause: err },
-  );
+  if (type !== undefined && UNAVAILABLE.has(type)) {
+    return new EventStoreDbUnreachableError(
+      `cannot reach EventStoreDB at ${at}: ${message}; is the server running there, and does EVENTSTORE_URL name it (esdb://host:2113?tls=false for an insecure node)?`,
+      { cause: err },
+    );
+  }
+  return new EventStoreDbError(`cannot open the log in EventStoreDB at ${at}: ${message}; check EVENTSTORE_URL and PARLEY_EVENTSTORE_NAMESPACE`, { cause: err });
 }
 
 /** The connection string without its password, for messages and logs. */

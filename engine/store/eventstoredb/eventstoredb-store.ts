@@ -3,7 +3,7 @@
  *
  * Layout (names.ts): one EventStoreDB stream per port stream (`parley-conversation-<id>`),
  * one Parley event per EventStoreDB event (event-data.ts), seq = revision + 1 and position
- * = commit position (positions.ts). Concurrency is EventStoreDB's own expected revision;
+ * = the event's prepare position in the transaction log (positions.ts). Concurrency is EventStoreDB's own expected revision;
  * appends to one stream go one at a time, with the port's take-down (append-queue.ts).
  * Idempotency: the record on the first event, key-derived event ids and an index stream
  * per key (idempotency-index.ts), repaired from the log (index-repair.ts). The durability
@@ -86,7 +86,7 @@ export class EventStoreDbEventStore implements EventStore {
       return new EventStoreDbEventStore(client, names, index, feed, options);
     } catch (err) {
       await client.dispose().catch(() => undefined);
-      throw startupError(options.url, (err as Error).cause ?? err);
+      throw startupError(options.url, err);
     }
   }
 

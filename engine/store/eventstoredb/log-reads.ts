@@ -112,7 +112,7 @@ export async function readEsStream(client: EventStoreDBClient, esStream: string,
 export function storedOf(events: EsRecordedEvent[], stream: string): StoredEvent[] {
   return events.map((e) => {
     const position = (e as { position?: EsPosition }).position;
-    if (!position || position.commit <= 0n) {
+    if (!position || position.prepare <= 0n) {
       throw new EventStoreDbError(`EventStoreDB returned ${e.streamId}@${e.revision} without its log position; Parley needs EventStoreDB 20.6 or newer`);
     }
     return fromRecorded(e, stream, seqOfRevision(e.revision), positionOf(position));

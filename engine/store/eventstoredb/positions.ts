@@ -5,12 +5,14 @@
  *   seq 1, so seq = revision + 1 and a stream's version (its last seq) = last revision + 1.
  * - expected version ↔ expected revision: version 0 (the stream must not exist) is
  *   NO_STREAM; version v > 0 is revision v − 1; `any` is ANY.
- * - position ↔ `$all` position: Parley's global position is the event's commit position
- *   in the transaction log. The gRPC API writes every append as an implicit transaction,
- *   in which each event has its own commit position equal to its prepare position (the two
- *   differ only for the old TCP API's explicit transactions), so one number is unique per
- *   event, monotonic in `$all` order and turns back into a `$all` position exactly. Both are
- *   64-bit on the server; a position past 2^53 (an 8 PiB log) is refused, not rounded.
+ * - position ↔ `$all` position: Parley's global position is the event's prepare position
+ *   (its own record's offset in the transaction log). The gRPC API writes every append as
+ *   an implicit transaction, where EventStoreDB's maintainers say commit and prepare
+ *   positions are equal (they differ only for the old TCP API's explicit transactions);
+ *   the prepare position is the one unique per event either way, its order is `$all`'s
+ *   order (a transaction's records are contiguous), and a read or subscription can start
+ *   at {commit: p, prepare: p}. Both are 64-bit on the server; a position past 2^53 is
+ *   refused, not rounded.
  */
 import type { ExpectedVersion } from '../port.js';
 
@@ -48,7 +50,7 @@ export function versionOfRevision(current: EsCurrentRevision | 'any' | 'stream_e
 }
 
 export function positionOf(position: EsPosition): number {
-  return safeNumber(position.commit, 'commit position');
+  return safeNumber(position.prepare, 'prepare position');
 }
 
 /**
