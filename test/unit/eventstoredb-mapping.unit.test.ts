@@ -4,7 +4,7 @@
  * (test/contract/eventstoredb.int.test.ts), which needs EVENTSTORE_URL.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessDeniedError, StreamNotFoundError, UnavailableError, UnknownError, WrongExpectedVersionError } from '@eventstore/db-client';
+import { AccessDeniedError, MaxAppendSizeExceededError, StreamNotFoundError, UnavailableError, UnknownError, WrongExpectedVersionError } from '@eventstore/db-client';
 import { describe, expect, it } from 'vitest';
 import { isConcurrencyError, isStoreUnavailableError, type NewEvent } from '../../engine/store/index.js';
 import {
@@ -173,6 +173,7 @@ describe('EventStoreDB errors', () => {
     expect(denied).toBeInstanceOf(EventStoreDbAccessError);
     expect((denied as EventStoreDbAccessError).code).toBe('eventstoredb_access_denied');
     expect(denied.message).toMatch(/EVENTSTORE_URL/);
+    expect(translateError(MaxAppendSizeExceededError.fromMaxAppendSize(1024), 'append')).toMatchObject({ code: 'append_too_large' });
     const other = translateError(new UnknownError(), 'read');
     expect(other).toBeInstanceOf(EventStoreDbError);
     expect(translateError('a string', 'read')).toBeInstanceOf(EventStoreDbError);

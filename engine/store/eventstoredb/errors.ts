@@ -10,6 +10,7 @@
  *   a call) → StoreUnavailableError: the database is away for now, a command may retry.
  * - access-denied → EventStoreDbAccessError: credentials in EVENTSTORE_URL lack a right,
  *   retrying will not help.
+ * - maximum-append-size-exceeded → AppendTooLargeError (as the JetStream adapter's).
  * - anything else → EventStoreDbError carrying the client's error as `cause`.
  */
 import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
@@ -24,6 +25,12 @@ export class EventStoreDbError extends Error {
 export class EventStoreDbAccessError extends EventStoreDbError {
   override readonly name = 'EventStoreDbAccessError';
   override readonly code = 'eventstoredb_access_denied';
+}
+
+/** One append larger than the server takes (its MaxAppendSize, 1 MiB by default). */
+export class AppendTooLargeError extends EventStoreDbError {
+  override readonly name = 'AppendTooLargeError';
+  override readonly code = 'append_too_large';
 }
 
 /** The database could not be reached at start-up: names EVENTSTORE_URL and the address. */
@@ -55,6 +62,7 @@ export function translateError(err: unknown, what: string, stream?: string, expe
   if (type === 'access-denied') {
     return new EventStoreDbAccessError(`EventStoreDB ${what}: access denied (${message}); check the credentials in EVENTSTORE_URL`, { cause: err });
   }
+  if (type === 'maximum-append-size-exceeded') return new AppendTooLargeError(`EventStoreDB ${what}: ${message}`, { cause: err });
   if (err instanceof ConcurrencyError || err instanceof StoreUnavailableError || err instanceof EventStoreDbError) return err;
   return new EventStoreDbError(`EventStoreDB ${what}: ${message}`, { cause: err });
 }
