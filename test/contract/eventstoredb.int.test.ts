@@ -12,6 +12,7 @@
  * EVENTSTORE_URL), and a node started with it.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { EventStoreDbEventStore, EventStoreDbUnreachableError } from '../../engine/store/eventstoredb/index.js';
 import { freePort } from '../helpers/ports.js';
@@ -55,6 +56,26 @@ describe('EventStoreDB adapter without a server', () => {
     expect((err as Error).message).toContain(`127.0.0.1:${port}`);
     expect((err as Error).message).toContain('EVENTSTORE_URL');
     expect((err as Error).message).not.toContain('secret-pw');
+  });
+
+  it('gives up on a server that accepts the connection and never answers, with the same coded error', async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const err = await EventStoreDbEventStore.connect({ url: `esdb://127.0.0.1:${port}?tls=false`, connectTimeoutMs: 1000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EventStoreDbUnreachableError);
+      expect((err as Error).message).toMatch(/no answer within 1000 ms .*EVENTSTORE_URL/);
+      // It did reach the socket: the error is the silence, not a refused connection.
+      expect(held.size).toBeGreaterThan(0);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('refuses a connection string it cannot parse, naming EVENTSTORE_URL', async () => {

@@ -76,7 +76,7 @@ export function isStreamNotFound(err: unknown): boolean {
 export function startupError(url: string, err: unknown): EventStoreDbError {
   const at = redactUrl(url);
   const cause = err instanceof StoreUnavailableError || err instanceof EventStoreDbError ? (err.cause ?? err) : err;
-  const type = clientErrorType(cause);
+  const type = err instanceof StoreUnavailableError && cause === err ? 'unavailable' : clientErrorType(cause);
   const message = cause instanceof Error ? cause.message : String(cause);
   if (type === 'access-denied') {
     return new EventStoreDbAccessError(`EventStoreDB at ${at} refused the credentials: ${message}; check the user and password in EVENTSTORE_URL (reading $all needs an admin or ops user)`, {

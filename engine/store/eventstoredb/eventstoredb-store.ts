@@ -34,6 +34,11 @@ export interface EventStoreDbStoreOptions {
   maxQueuedAppends?: number;
   /** Between idempotency index repairs (default 60 s). */
   repairIntervalMs?: number;
+  /**
+   * How long the first read at connect may take (default 10 s): a server that accepts the
+   * connection but never answers is a start-up error, not a node that waits forever.
+   */
+  connectTimeoutMs?: number;
   /** Background errors: feed hiccups, failed repairs. */
   onError?: (err: Error) => void;
 }
@@ -77,13 +82,15 @@ export class EventStoreDbEventStore implements EventStore {
     }
     try {
       // The end of `$all` now: the feed starts after it, and reading it proves the server answers.
-      const feedStart = await lastPosition(client, () => true);
+      const feedStart = await answerWithin(lastPosition(client, () => true), options.connectTimeoutMs ?? 10_000);
       const index = new IdempotencyIndex(client, names);
-      await repairIndex(client, names, index);
-      const onError = options.onError ?? (() => undefined);
-      const feed = new LiveFeed(client, names, feedStart, onError);
+      const feed = new LiveFeed(client, names, feedStart, options.onError ?? (() => undefined));
+      const store = new EventStoreDbEventStore(client, names, index, feed, options);
       feed.start();
-      return new EventStoreDbEventStore(client, names, index, feed, options);
+      // Before the first append: a key a crashed node left unindexed is found again. Its
+      // failure (reported) does not stop the node; the periodic repair tries again.
+      await store.repair();
+      return store;
     } catch (err) {
       await client.dispose().catch(() => undefined);
       throw startupError(options.url, err);
@@ -208,6 +215,18 @@ export class EventStoreDbEventStore implements EventStore {
     while (events[last + 1]?.id === keyedEventId(key, last + 1 - first)) last++;
     return { ...record, stream, version: after + last + 1 };
   }
+}
+
+/**
+ * The promise, or a StoreUnavailableError once `ms` pass: the client's own deadlines do not
+ * cover its first handshake, so a server that accepts and stays silent would hold start-up forever.
+ */
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`no answer within ${ms} ms (connectTimeoutMs)`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function duplicateOf(stream: string, entry: IndexEntry): AppendResult {
