@@ -39,6 +39,13 @@ export interface EventStoreDbStoreOptions {
    * connection but never answers is a start-up error, not a node that waits forever.
    */
   connectTimeoutMs?: number;
+  /**
+   * How long one append or read may wait for the server (default 15 s) before it fails with
+   * StoreUnavailableError: a silent server must not hold a stream's queue for ever. A timed-out
+   * append may still land; the appends queued behind it are taken down, and a retry of a
+   * keyed one is recognised (idempotency-index.ts).
+   */
+  requestTimeoutMs?: number;
   /** Background errors: feed hiccups, failed repairs. */
   onError?: (err: Error) => void;
 }
@@ -99,7 +106,7 @@ export class EventStoreDbEventStore implements EventStore {
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the EventStoreDB store is closed'));
-    return this.queue.enqueue(stream, { expected: options.expectedVersion, run: () => this.appendNow(stream, events, options) });
+    return this.queue.enqueue(stream, { expected: options.expectedVersion, run: () => this.timed(this.appendNow(stream, events, options)) });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
@@ -109,23 +116,23 @@ export class EventStoreDbEventStore implements EventStore {
       options.beforeSeq !== undefined
         ? { fromSeq: options.beforeSeq - 1, direction: 'backwards' as const, limit }
         : { fromSeq: (options.afterSeq ?? 0) + 1, direction: 'forwards' as const, limit };
-    return storedOf(await readEsStream(this.client, es, read), stream);
+    return storedOf(await this.timed(readEsStream(this.client, es, read)), stream);
   }
 
   readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
-    return readAllOf(this.client, this.names, afterPosition, limit);
+    return this.timed(readAllOf(this.client, this.names, afterPosition, limit));
   }
 
   async streamVersion(stream: string): Promise<number> {
-    return esStreamVersion(this.client, esStreamOf(this.names, stream));
+    return this.timed(esStreamVersion(this.client, esStreamOf(this.names, stream)));
   }
 
   headPosition(): Promise<number> {
-    return lastPosition(this.client, (s) => s.startsWith(this.names.eventPrefix));
+    return this.timed(lastPosition(this.client, (s) => s.startsWith(this.names.eventPrefix)));
   }
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
-    const entry = await this.index.find(key);
+    const entry = await this.timed(this.index.find(key));
     return entry && recordOf(entry);
   }
 
@@ -154,6 +161,10 @@ export class EventStoreDbEventStore implements EventStore {
       .catch((err: unknown) => this.options.onError?.(translateError(err, 'idempotency index repair')))
       .finally(() => (this.repairing = undefined));
     return this.repairing;
+  }
+
+  private timed<T>(work: Promise<T>): Promise<T> {
+    return answerWithin(work, this.options.requestTimeoutMs ?? 15_000);
   }
 
   private async appendNow(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
@@ -224,7 +235,7 @@ export class EventStoreDbEventStore implements EventStore {
 function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(`no answer within ${ms} ms (connectTimeoutMs)`)), ms);
+    timer = setTimeout(() => reject(new StoreUnavailableError(`EventStoreDB gave no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
