@@ -17,6 +17,8 @@ import {
   entryOf,
   esIdOf,
   esStreamOf,
+  eventFilterOf,
+  isEventStream,
   expectedRevisionOf,
   fromRecorded,
   idempotencyOf,
@@ -63,6 +65,14 @@ describe('EventStoreDB names', () => {
     expect(isIdempotencyStream(names, idx)).toBe(true);
     expect(isIdempotencyStream(names, names.checkpointStream)).toBe(false);
     expect(portStreamOf(namesFor('parleyt1'), 'parley-conversation-1')).toBeUndefined();
+  });
+
+  it('filters $all on the server by the namespace prefix, and in process by the same test', () => {
+    const names = namesFor('chat');
+    expect(eventFilterOf(names)).toMatchObject({ filterOn: 'streamName', prefixes: ['chat-'] });
+    const streams = ['chat-conversation-1', 'chat-user-u', 'chat.idempotency-ab', 'chat.idempotency.checkpoint', 'chatty-x', '$ce-chat', '$$chat-x', 'chat-'];
+    expect(streams.filter((s) => isEventStream(names, s))).toEqual(['chat-conversation-1', 'chat-user-u']);
+    expect(streams.filter((s) => isEventStream(names, s))).toEqual(streams.filter((s) => s.startsWith(eventFilterOf(names).prefixes[0]!) && s !== 'chat-'));
   });
 
   it('hashes hostile keys into plain stream names', () => {

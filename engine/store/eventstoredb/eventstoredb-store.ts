@@ -22,7 +22,7 @@ import { idempotencyRecordsIn } from './idempotency-records.js';
 import { repairIndex } from './index-repair.js';
 import { LiveFeed } from './live-feed.js';
 import { esStreamVersion, lastPosition, readAllOf, readEsStream, storedOf } from './log-reads.js';
-import { esStreamOf, namesFor, type Names } from './names.js';
+import { esStreamOf, isEventStream, namesFor, type Names } from './names.js';
 import { expectedRevisionOf, positionOf, versionOfRevision } from './positions.js';
 
 export interface EventStoreDbStoreOptions {
@@ -128,7 +128,7 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   headPosition(): Promise<number> {
-    return this.timed(lastPosition(this.client, (s) => s.startsWith(this.names.eventPrefix)));
+    return this.timed(lastPosition(this.client, (s) => isEventStream(this.names, s)));
   }
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {

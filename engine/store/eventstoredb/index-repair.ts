@@ -13,7 +13,7 @@ import type { EventStoreDBClient } from '@eventstore/db-client';
 import { idempotencyOf, keyedEventId } from './event-data.js';
 import type { IdempotencyIndex, IndexEntry } from './idempotency-index.js';
 import { lastPosition, scanAll } from './log-reads.js';
-import { portStreamOf, type Names } from './names.js';
+import { isEventStream, portStreamOf, type Names } from './names.js';
 import { seqOfRevision } from './positions.js';
 
 const CHUNK = 10_000;
@@ -23,7 +23,7 @@ export async function repairIndex(client: EventStoreDBClient, names: Names, inde
   // The end of `$all` before this log's head: a log with no events yet starts its
   // checkpoint there, so a database full of other data is never scanned for keys it cannot hold.
   const allEnd = from === 0 ? await lastPosition(client, () => true) : 0;
-  const head = await lastPosition(client, (s) => s.startsWith(names.eventPrefix));
+  const head = await lastPosition(client, (s) => isEventStream(names, s));
   if (head === 0 && allEnd > 0) await index.advanceCheckpoint(allEnd);
   if (head <= from) return 0;
   let repaired = 0;

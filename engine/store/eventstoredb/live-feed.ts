@@ -8,12 +8,12 @@
  * taken again from the last position fed, after a backoff; the error goes to `onError`,
  * and no event is fed twice (positions at or before the last fed one are dropped).
  */
-import { streamNameFilter, type AllStreamResolvedEvent, type AllStreamSubscription, type EventStoreDBClient } from '@eventstore/db-client';
+import { type AllStreamResolvedEvent, type AllStreamSubscription, type EventStoreDBClient } from '@eventstore/db-client';
 import { backoffDelay } from '../backoff.js';
 import type { FeedListener, StoredEvent } from '../port.js';
 import { fromRecorded } from './event-data.js';
 import { translateError } from './errors.js';
-import { portStreamOf, type Names } from './names.js';
+import { eventFilterOf, portStreamOf, type Names } from './names.js';
 import { positionOf, seqOfRevision, startAfter } from './positions.js';
 
 export class LiveFeed {
@@ -37,7 +37,7 @@ export class LiveFeed {
     try {
       sub = this.client.subscribeToAll({
         fromPosition: startAfter(this.head),
-        filter: streamNameFilter({ prefixes: [this.names.eventPrefix] }),
+        filter: eventFilterOf(this.names),
       });
     } catch (err) {
       this.retryLater(err);

@@ -15,6 +15,7 @@
  * streams (`parley2-…`, `parleyt1-…`) and the `.`-streams never match `<ns>-`.
  */
 import { createHash } from 'node:crypto';
+import { streamNameFilter, type PrefixesFilter } from '@eventstore/db-client';
 
 export const DEFAULT_NAMESPACE = 'parley';
 
@@ -61,4 +62,18 @@ export function idempotencyStreamOf(names: Names, key: string): string {
 
 export function isIdempotencyStream(names: Names, esStream: string): boolean {
   return esStream.startsWith(names.idempotencyPrefix);
+}
+
+/**
+ * The server-side `$all` filter of this log's events: a stream-name prefix, which the
+ * server matches without a regex, and which no index, checkpoint or system stream
+ * (`$…`) and no other namespace can match.
+ */
+export function eventFilterOf(names: Names): PrefixesFilter {
+  return streamNameFilter({ prefixes: [names.eventPrefix] });
+}
+
+/** The same test as the filter, for reads filtered in process (log-reads.ts). */
+export function isEventStream(names: Names, esStream: string): boolean {
+  return portStreamOf(names, esStream) !== undefined;
 }
