@@ -12,6 +12,7 @@ import {
   EventStoreDbError,
   EventStoreDbUnreachableError,
   InvalidNamespaceError,
+  KeyedAppends,
   MalformedEventError,
   PositionOutOfRangeError,
   entryOf,
@@ -222,5 +223,31 @@ describe('EventStoreDB idempotency records', () => {
     const sorted = sortedByUtf8(keys.map((key) => ({ key, fingerprint: 'f', result: null }))).map((r) => r.key);
     expect(sorted).toEqual(['a', 'a:2', 'b', '\uFF5E', '\u{1F600}']);
     expect([...keys].sort()).not.toEqual(sorted);
+  });
+});
+
+describe('EventStoreDB keyed appends in a scan (index repair)', () => {
+  const rec = (key: string) => ({ key, fingerprint: `f-${key}`, result: { key } });
+
+  it('completes an entry when the next event is not part of its append, with the version after the whole append', () => {
+    const scan = new KeyedAppends();
+    expect(scan.take({ stream: 'a', id: keyedEventId('k1', 0), seq: 4, record: rec('k1') })).toBeUndefined();
+    expect(scan.open).toBe(true);
+    expect(scan.take({ stream: 'a', id: keyedEventId('k1', 1), seq: 5, record: undefined })).toBeUndefined();
+    expect(scan.take({ stream: 'a', id: keyedEventId('k1', 2), seq: 6, record: undefined })).toBeUndefined();
+    // An unkeyed event of another stream ends it.
+    expect(scan.take({ stream: 'b', id: randomUUID(), seq: 1, record: undefined })).toEqual({ ...rec('k1'), stream: 'a', version: 6 });
+    expect(scan.open).toBe(false);
+    expect(scan.finish()).toBeUndefined();
+  });
+
+  it('ends an append at the next keyed one, at a foreign id, and at the end of the scan', () => {
+    const scan = new KeyedAppends();
+    scan.take({ stream: 'a', id: keyedEventId('k1', 0), seq: 1, record: rec('k1') });
+    expect(scan.take({ stream: 'a', id: keyedEventId('k2', 0), seq: 2, record: rec('k2') })).toEqual({ ...rec('k1'), stream: 'a', version: 1 });
+    // The right id in the wrong stream is not part of it.
+    expect(scan.take({ stream: 'b', id: keyedEventId('k2', 1), seq: 7, record: undefined })).toEqual({ ...rec('k2'), stream: 'a', version: 2 });
+    scan.take({ stream: 'c', id: keyedEventId('k3', 0), seq: 9, record: rec('k3') });
+    expect(scan.finish()).toEqual({ ...rec('k3'), stream: 'c', version: 9 });
   });
 });

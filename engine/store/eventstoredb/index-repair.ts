@@ -10,7 +10,8 @@
  * moves every CHUNK scanned events, so a long repair keeps its progress if it fails.
  */
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import { idempotencyOf, keyedEventId } from './event-data.js';
+import { idempotencyOf } from './event-data.js';
+import { KeyedAppends } from './keyed-appends.js';
 import type { IdempotencyIndex, IndexEntry } from './idempotency-index.js';
 import { lastPosition, scanAll } from './log-reads.js';
 import { isEventStream, portStreamOf, type Names } from './names.js';
@@ -28,31 +29,21 @@ export async function repairIndex(client: EventStoreDBClient, names: Names, inde
   if (head <= from) return 0;
   let repaired = 0;
   let scanned = 0;
-  // A keyed append's events follow each other in `$all`; its entry is written once its last
-  // event is seen, so the entry's version is the stream's version after the whole append.
-  let pending: { entry: IndexEntry; next: number } | undefined;
-  const flush = async () => {
-    if (pending && !(await index.find(pending.entry.key))) {
-      await index.record(pending.entry);
+  const appends = new KeyedAppends();
+  const ensure = async (entry: IndexEntry | undefined) => {
+    if (entry && !(await index.find(entry.key))) {
+      await index.record(entry);
       repaired++;
     }
-    pending = undefined;
   };
   for await (const { event, position } of scanAll(client, from)) {
     if (position > head) break;
     const stream = portStreamOf(names, event.streamId);
     if (stream === undefined) continue;
-    if (pending && pending.entry.stream === stream && event.id === keyedEventId(pending.entry.key, pending.next)) {
-      pending.entry.version = seqOfRevision(event.revision);
-      pending.next++;
-      continue;
-    }
-    await flush();
-    const record = idempotencyOf(event);
-    if (record) pending = { entry: { ...record, stream, version: seqOfRevision(event.revision) }, next: 1 };
-    if (++scanned % CHUNK === 0 && !pending) await index.advanceCheckpoint(position);
+    await ensure(appends.take({ stream, id: event.id, seq: seqOfRevision(event.revision), record: idempotencyOf(event) }));
+    if (++scanned % CHUNK === 0 && !appends.open) await index.advanceCheckpoint(position);
   }
-  await flush();
+  await ensure(appends.finish());
   await index.advanceCheckpoint(head);
   return repaired;
 }

@@ -7,3 +7,4 @@ export { seqOfRevision, revisionOfSeq, expectedRevisionOf, versionOfRevision, po
 export { AppendQueue } from './append-queue.js';
 export { entryOf } from './idempotency-index.js';
 export { sortedByUtf8 } from './idempotency-records.js';
+export { KeyedAppends, type ScannedEvent } from './keyed-appends.js';
