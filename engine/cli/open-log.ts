@@ -1,8 +1,9 @@
 /**
  * How every ops command finds "the log" from its flags, so each works on a cluster as on
  * one node: with NATS URLs (`--nats`, else NATS_URL; the stream from PARLEY_STREAM, as the
- * node reads them) the cluster's JetStream stream, else the embedded SQLite store of the
- * data directory. Commands then use only the EventStore port, whichever it is.
+ * node reads them) the cluster's JetStream stream; with PARLEY_STORE=eventstoredb the
+ * streams in EventStoreDB (EVENTSTORE_URL); else the embedded SQLite store of the data
+ * directory. Commands then use only the EventStore port, whichever it is.
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { withUpcasting } from '../domain/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { SqliteEventStore, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
+import { EventStoreDbEventStore, redactUrl } from '../store/eventstoredb/index.js';
 import { openExistingStore, type DataDirFiles } from './data-dir.js';
 
 export interface OpenedLog {
@@ -29,6 +31,7 @@ export interface OpenLogOptions {
 
 export async function openLog(files: DataDirFiles, nats: string | undefined, options: OpenLogOptions = {}, env = process.env): Promise<OpenedLog> {
   const urls = nats ?? env.NATS_URL;
+  if (env.PARLEY_STORE === 'eventstoredb' && !nats) return openEventStoreDbLog(env);
   if (!urls) {
     if (!options.create) return { store: openExistingStore(files), where: files.events, jetstream: undefined };
     mkdirSync(files.dir, { recursive: true });
@@ -44,6 +47,14 @@ export async function openLog(files: DataDirFiles, nats: string | undefined, opt
     where: `JetStream stream ${config.streamName} at ${config.natsUrls.join(',')}`,
     jetstream: store instanceof JetStreamEventStore ? store : undefined,
   };
+}
+
+/** The log in EventStoreDB, with the settings the node reads (EVENTSTORE_URL, PARLEY_EVENTSTORE_NAMESPACE). */
+async function openEventStoreDbLog(env: NodeJS.ProcessEnv): Promise<OpenedLog> {
+  const config = loadConfig(env, { dataDir: tmpdir(), jwtSecret: 'ops-cli-needs-no-secret-000000', nodeId: 'cli' });
+  const { url, namespace } = config.eventStoreDb!;
+  const store = await EventStoreDbEventStore.connect({ url, namespace });
+  return { store, where: `EventStoreDB namespace ${namespace} at ${redactUrl(url)}`, jetstream: undefined };
 }
 
 /** The log with events in their current shape (upcast), as the node and its read models see them. */

@@ -145,7 +145,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
     }
     address = await listen(app, config);
-    await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : 'DATA_DIR / --data-dir');
+    await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : config.eventStoreDb ? 'EVENTSTORE_URL' : 'DATA_DIR / --data-dir');
   } catch (err) {
     // Started half-way (an extension, the port, the first append): let go of what holds the process open.
     await abandon(parts);

@@ -1,7 +1,8 @@
 /**
  * Start-up, first job: open the event log. SQLite in the data directory, or — given NATS
  * URLs (NATS_URL, `--nats`) or a JetStream store — a JetStream stream shared with the
- * other nodes of a cluster, with cluster membership (heartbeats, bus metrics).
+ * other nodes of a cluster, with cluster membership (heartbeats, bus metrics), or — given
+ * PARLEY_STORE=eventstoredb — streams in EventStoreDB / KurrentDB (EVENTSTORE_URL).
  *
  * Everything in the node reads events in their current shape (old ones are upcast), and
  * every read of the log is timed. The store's background errors (feed hiccups, index
@@ -13,6 +14,7 @@ import { withUpcasting } from '../domain/index.js';
 import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
 import { SqliteEventStore, withReadTimings, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
+import { EventStoreDbEventStore } from '../store/eventstoredb/index.js';
 import { StartupError, dataDirError, type NodeConfig } from './config/index.js';
 import type { Metrics } from './metrics.js';
 
@@ -45,11 +47,13 @@ export async function openStore(config: NodeConfig, metrics: Metrics, givenStore
           })
         : undefined;
   const cluster = jetstream && clusterMembership(config, jetstream, metrics.registry, readModelsPosition);
+  const eventStoreDb = !givenStore && config.eventStoreDb ? await openEventStoreDb(config, (err) => reportError(err)) : undefined;
   const store = withUpcasting(
     withReadTimings(
       cluster
         ? cluster.busMetrics.timedAppends(jetstream!)
         : (givenStore ??
+            eventStoreDb ??
             openEmbeddedStore(config.dataDir, metrics, (err) => {
               metrics.storeWriteFailures.inc();
               reportError(err);
@@ -66,9 +70,19 @@ export async function openStore(config: NodeConfig, metrics: Metrics, givenStore
         jetstream
           ? // A duplicate seq in the log (duplicate-seqs.ts) is a broken invariant, not a hiccup.
             log[(err as { code?: unknown })?.code === 'duplicate_seq' ? 'error' : 'warn']({ err }, 'event store (NATS JetStream)')
-          : started() && log.error({ err }, 'event store (SQLite): write failed');
+          : eventStoreDb
+            ? log.warn({ err }, 'event store (EventStoreDB)')
+            : started() && log.error({ err }, 'event store (SQLite): write failed');
     },
   };
+}
+
+/** The log in EventStoreDB; a failure to reach it is a StartupError naming EVENTSTORE_URL (the adapter's message does). */
+async function openEventStoreDb(config: NodeConfig, onError: (err: Error) => void): Promise<EventStoreDbEventStore> {
+  const { url, namespace } = config.eventStoreDb!;
+  return EventStoreDbEventStore.connect({ url, namespace, onError }).catch((err: unknown) => {
+    throw new StartupError((err as Error).message, { cause: err });
+  });
 }
 
 /** The embedded store in the data directory, with its group commits and write failures observed. */

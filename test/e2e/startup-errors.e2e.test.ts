@@ -1,7 +1,7 @@
 /**
  * Start-up failures as a user meets them: `parley serve` exits non-zero with one line
  * that names what failed, the setting that controls it and what to do — no stack trace.
- * NATS unreachable, a port in use (and then no `NodeStarted` in the log: the node never
+ * NATS or EventStoreDB unreachable, a port in use (and then no `NodeStarted` in the log: the node never
  * started), existing data on a read-only file system, a missing data directory on one.
  *
  * The read-only cases need a read-only bind mount (root); where mounting is impossible
@@ -63,6 +63,13 @@ describe('start-up errors', () => {
     const url = `nats://127.0.0.1:${port}`;
     const run = await serve({ DATA_DIR: join(dir.path, 'nats'), NATS_URL: url });
     expectOneClearLine(run, `cannot reach NATS at ${url}`, 'NATS_URL / --nats');
+  }, 60_000);
+
+  it('EventStoreDB unreachable: names EventStoreDB, the address and EVENTSTORE_URL, hiding the password', async () => {
+    const port = await freePort();
+    const run = await serve({ DATA_DIR: join(dir.path, 'esdb'), PARLEY_STORE: 'eventstoredb', EVENTSTORE_URL: `esdb://admin:pw-secret@127.0.0.1:${port}?tls=false` });
+    expectOneClearLine(run, `cannot reach EventStoreDB at esdb://admin:***@127.0.0.1:${port}?tls=false`, 'EVENTSTORE_URL');
+    expect(run.stderr).not.toContain('pw-secret');
   }, 60_000);
 
   it('port in use: names the port and PORT / --port, and records no NodeStarted', async () => {

@@ -80,6 +80,16 @@ export interface NodeConfig extends TlsSettings {
   heartbeatSeconds: number;
   /** Seconds without heartbeats after which a node counts as dead and its users as offline. */
   presenceExpirySeconds: number;
+  /** Set when PARLEY_STORE=eventstoredb: the log lives in EventStoreDB / KurrentDB. */
+  eventStoreDb: EventStoreDbSettings | undefined;
+}
+
+/** PARLEY_STORE=eventstoredb: where the log is (EVENTSTORE_URL) and its namespace in that database. */
+export interface EventStoreDbSettings {
+  /** A connection string (`esdb://…`, `esdb+discover://…`): TLS, credentials, cluster discovery. */
+  url: string;
+  /** PARLEY_EVENTSTORE_NAMESPACE (default `parley`): streams are `<namespace>-conversation-<id>`. */
+  namespace: string;
 }
 
 export { ConfigError };
@@ -156,7 +166,34 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
     ...tlsSettings(env, overrides),
+    eventStoreDb: overrides.eventStoreDb !== undefined ? overrides.eventStoreDb : eventStoreDbConfig(env, overrides),
   };
+}
+
+/**
+ * PARLEY_STORE chooses the log: `sqlite` (the default without NATS_URL), `jetstream` (the
+ * default with it) or `eventstoredb` (needs EVENTSTORE_URL). A choice that cannot be
+ * honoured is refused, so a node never writes its log somewhere unintended.
+ */
+function eventStoreDbConfig(env: Env, overrides: Partial<NodeConfig>): EventStoreDbSettings | undefined {
+  const kind = env.PARLEY_STORE ?? '';
+  const url = env.EVENTSTORE_URL ?? '';
+  const hasNats = (overrides.natsUrls?.length ?? 0) > 0 || (env.NATS_URL ?? '').trim() !== '';
+  if (!['', 'sqlite', 'jetstream', 'eventstoredb'].includes(kind)) {
+    throw new ConfigError(`PARLEY_STORE must be sqlite, jetstream or eventstoredb, got "${kind}"`);
+  }
+  if (kind === 'jetstream' && !hasNats) throw new ConfigError('PARLEY_STORE=jetstream needs NATS_URL (or --nats)');
+  // EVENTSTORE_URL alone chooses nothing: PARLEY_STORE is the one switch (a shell that
+  // exports the URL for the contract tests must not move every node's log).
+  if (kind !== 'eventstoredb') return undefined;
+  if (!url) throw new ConfigError('PARLEY_STORE=eventstoredb needs EVENTSTORE_URL (e.g. esdb://localhost:2113?tls=false)');
+  if (!/^esdb(\+discover)?:\/\//.test(url)) throw new ConfigError('EVENTSTORE_URL must be an esdb:// or esdb+discover:// connection string');
+  if (hasNats) {
+    throw new ConfigError('PARLEY_STORE=eventstoredb and NATS_URL cannot be combined yet: nodes over one EventStoreDB each follow its $all feed; unset NATS_URL');
+  }
+  const namespace = env.PARLEY_EVENTSTORE_NAMESPACE ?? 'parley';
+  if (!/^[a-z0-9_]{1,40}$/.test(namespace)) throw new ConfigError(`PARLEY_EVENTSTORE_NAMESPACE must be 1–40 of a–z, 0–9 and "_", got "${namespace}"`);
+  return { url, namespace };
 }
 
 type ClusterConfig = Pick<

@@ -3,6 +3,6 @@
  * ops commands' data directory). A folder of its own so those commands load none of the
  * server (Fastify, NATS, Yjs) and start fast.
  */
-export { loadConfig, dataDirError, ConfigError, StartupError, MIN_PRODUCTION_SECRET_BYTES, type NodeConfig, type RateLimit } from './config.js';
+export { loadConfig, dataDirError, ConfigError, StartupError, MIN_PRODUCTION_SECRET_BYTES, type NodeConfig, type RateLimit, type EventStoreDbSettings } from './config.js';
 export { refusePlainHttpInProduction, type TlsSettings, type ServerTlsFiles, type NatsTlsFiles, type NatsAuth } from './tls-settings.js';
 export { authSettings, type AuthSettings, type KeySource } from './auth-settings.js';

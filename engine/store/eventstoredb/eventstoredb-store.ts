@@ -1,0 +1,245 @@
+/**
+ * The EventStore port over EventStoreDB / KurrentDB (`@eventstore/db-client`, gRPC).
+ *
+ * Layout (names.ts): one EventStoreDB stream per port stream (`parley-conversation-<id>`),
+ * one Parley event per EventStoreDB event (event-data.ts), seq = revision + 1 and position
+ * = the event's prepare position in the transaction log (positions.ts). Concurrency is EventStoreDB's own expected revision;
+ * appends to one stream go one at a time, with the port's take-down (append-queue.ts).
+ * Idempotency: the record on the first event, key-derived event ids and an index stream
+ * per key (idempotency-index.ts), repaired from the log (index-repair.ts). The durability
+ * point is the server's append answer: written to its log (and, in a cluster, to a quorum).
+ * The live feed is one server-filtered `$all` subscription (live-feed.ts).
+ */
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { BoundedMap } from '../bounded-map.js';
+import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
+import type { AppendOptions, AppendResult, EventStore, FeedListener, IdempotencyRecord, NewEvent, ReadStreamOptions, StoredEvent } from '../port.js';
+import { AppendQueue } from './append-queue.js';
+import { keyedEventId, toEventData, idempotencyOf } from './event-data.js';
+import { EventStoreDbError, isWrongExpectedVersion, redactUrl, startupError, translateError } from './errors.js';
+import { IdempotencyIndex, recordOf, type IndexEntry } from './idempotency-index.js';
+import { idempotencyRecordsIn } from './idempotency-records.js';
+import { repairIndex } from './index-repair.js';
+import { LiveFeed } from './live-feed.js';
+import { esStreamVersion, lastPosition, readAllOf, readEsStream, storedOf } from './log-reads.js';
+import { esStreamOf, isEventStream, namesFor, type Names } from './names.js';
+import { expectedRevisionOf, positionOf, versionOfRevision } from './positions.js';
+
+export interface EventStoreDbStoreOptions {
+  /** A connection string: `esdb://host:2113?tls=false`, `esdb+discover://user:pass@cluster:2113`, … */
+  url: string;
+  /** Keeps this log apart from other data in the database (default `parley`). */
+  namespace?: string;
+  /** Appends waiting in the whole store before new ones are refused (default 10,000). */
+  maxQueuedAppends?: number;
+  /** Between idempotency index repairs (default 60 s). */
+  repairIntervalMs?: number;
+  /**
+   * How long the first read at connect may take (default 10 s): a server that accepts the
+   * connection but never answers is a start-up error, not a node that waits forever.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long one append or read may wait for the server (default 15 s) before it fails with
+   * StoreUnavailableError: a silent server must not hold a stream's queue for ever. A timed-out
+   * append may still land; the appends queued behind it are taken down, and a retry of a
+   * keyed one is recognised (idempotency-index.ts).
+   */
+  requestTimeoutMs?: number;
+  /** Background errors: feed hiccups, failed repairs. */
+  onError?: (err: Error) => void;
+}
+
+/** How far a retry at a stale version looks for its own earlier append among newer events. */
+const RETRY_LOOKBACK = 1000;
+
+export class EventStoreDbEventStore implements EventStore {
+  readonly kind = 'eventstoredb';
+  private readonly queue: AppendQueue<AppendResult>;
+  // The stream versions last seen, for the take-down errors' `actual`.
+  private readonly tips = new BoundedMap<string, number>(10_000);
+  private readonly repairTimer: NodeJS.Timeout;
+  private repairing: Promise<unknown> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly names: Names,
+    private readonly index: IdempotencyIndex,
+    private readonly feed: LiveFeed,
+    private readonly options: EventStoreDbStoreOptions,
+  ) {
+    this.queue = new AppendQueue<AppendResult>(
+      options.maxQueuedAppends ?? 10_000,
+      (r) => r.duplicate !== null,
+      (stream, cause) => (cause instanceof ConcurrencyError ? cause.actual : (this.tips.get(stream) ?? 0)),
+    );
+    this.repairTimer = setInterval(() => this.repair(), options.repairIntervalMs ?? 60_000);
+    this.repairTimer.unref();
+  }
+
+  /** Connects, checks the server answers, repairs the idempotency index and starts the feed. */
+  static async connect(options: EventStoreDbStoreOptions): Promise<EventStoreDbEventStore> {
+    const names = namesFor(options.namespace);
+    let client: EventStoreDBClient;
+    try {
+      client = EventStoreDBClient.connectionString(options.url);
+    } catch (err) {
+      throw new EventStoreDbError(`EVENTSTORE_URL ${redactUrl(options.url)} is not an EventStoreDB connection string: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      // The end of `$all` now: the feed starts after it, and reading it proves the server answers.
+      const feedStart = await answerWithin(lastPosition(client, () => true), options.connectTimeoutMs ?? 10_000);
+      const index = new IdempotencyIndex(client, names);
+      const feed = new LiveFeed(client, names, feedStart, options.onError ?? (() => undefined));
+      const store = new EventStoreDbEventStore(client, names, index, feed, options);
+      feed.start();
+      // Before the first append: a key a crashed node left unindexed is found again. Its
+      // failure (reported) does not stop the node; the periodic repair tries again.
+      await store.repair();
+      return store;
+    } catch (err) {
+      await client.dispose().catch(() => undefined);
+      throw startupError(options.url, err);
+    }
+  }
+
+  append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('the EventStoreDB store is closed'));
+    return this.queue.enqueue(stream, { expected: options.expectedVersion, run: () => this.timed(this.appendNow(stream, events, options)) });
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
+    const limit = options.limit ?? 1000;
+    const es = esStreamOf(this.names, stream);
+    const read =
+      options.beforeSeq !== undefined
+        ? { fromSeq: options.beforeSeq - 1, direction: 'backwards' as const, limit }
+        : { fromSeq: (options.afterSeq ?? 0) + 1, direction: 'forwards' as const, limit };
+    return storedOf(await this.timed(readEsStream(this.client, es, read)), stream);
+  }
+
+  readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
+    return this.timed(readAllOf(this.client, this.names, afterPosition, limit));
+  }
+
+  async streamVersion(stream: string): Promise<number> {
+    return this.timed(esStreamVersion(this.client, esStreamOf(this.names, stream)));
+  }
+
+  headPosition(): Promise<number> {
+    return this.timed(lastPosition(this.client, (s) => isEventStream(this.names, s)));
+  }
+
+  async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
+    const entry = await this.timed(this.index.find(key));
+    return entry && recordOf(entry);
+  }
+
+  idempotencyRecords(): AsyncIterable<IdempotencyRecord> {
+    return idempotencyRecordsIn(this.client, this.names);
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    return this.feed.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.repairTimer);
+    this.queue.rejectAll(new StoreUnavailableError('the EventStoreDB store is closed'));
+    await this.feed.close();
+    await this.repairing?.catch(() => undefined);
+    await this.client.dispose().catch(() => undefined);
+  }
+
+  /** Runs a repair unless one runs; its failure goes to onError (the timer must not throw). */
+  repair(): Promise<unknown> {
+    if (this.closed || this.repairing) return this.repairing ?? Promise.resolve();
+    this.repairing = repairIndex(this.client, this.names, this.index)
+      .catch((err: unknown) => this.options.onError?.(translateError(err, 'idempotency index repair')))
+      .finally(() => (this.repairing = undefined));
+    return this.repairing;
+  }
+
+  private timed<T>(work: Promise<T>): Promise<T> {
+    return answerWithin(work, this.options.requestTimeoutMs ?? 15_000);
+  }
+
+  private async appendNow(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    const { expectedVersion: expected, idempotency } = options;
+    if (idempotency) {
+      const seen = (await this.index.find(idempotency.key)) ?? (options.legacyKey !== undefined ? await this.index.find(options.legacyKey) : undefined);
+      if (seen) return duplicateOf(stream, seen);
+    }
+    if (events.length === 0) return this.appendNothing(stream, expected, idempotency);
+    const es = esStreamOf(this.names, stream);
+    let nextRevision: bigint;
+    let position: number | undefined;
+    try {
+      const result = await this.client.appendToStream(es, toEventData(events, idempotency), { expectedRevision: expectedRevisionOf(expected) });
+      nextRevision = result.nextExpectedRevision;
+      if (events.length === 1 && result.position) position = positionOf(result.position);
+    } catch (err) {
+      if (idempotency && isWrongExpectedVersion(err)) {
+        const earlier = await this.findOwnAppend(stream, idempotency.key, expected);
+        if (earlier) return duplicateOf(stream, await this.index.record(earlier));
+      }
+      const translated = translateError(err, `append to ${es}`, stream, expected);
+      if (translated instanceof ConcurrencyError) this.tips.set(stream, translated.actual);
+      throw translated;
+    }
+    const version = versionOfRevision(nextRevision);
+    this.tips.set(stream, version);
+    const firstSeq = version - events.length + 1;
+    const stored =
+      position !== undefined
+        ? [{ stream, seq: firstSeq, position, id: events[0]!.id, type: events[0]!.type, data: events[0]!.data, metadata: events[0]!.metadata }]
+        : storedOf(await readEsStream(this.client, es, { fromSeq: firstSeq, direction: 'forwards', limit: events.length }), stream);
+    if (idempotency) await this.index.record({ ...idempotency, stream, version });
+    return { stream, version, events: stored, duplicate: null };
+  }
+
+  /** An append with no events: checks the version, and records a key-only append's key. */
+  private async appendNothing(stream: string, expected: AppendOptions['expectedVersion'], idempotency: IdempotencyRecord | undefined): Promise<AppendResult> {
+    const version = await this.streamVersion(stream);
+    if (expected !== 'any' && expected !== version) throw new ConcurrencyError(stream, expected, version);
+    if (!idempotency) return { stream, version, events: [], duplicate: null };
+    const entry = { ...idempotency, stream, version };
+    const standing = await this.index.record(entry);
+    return standing === entry ? { stream, version, events: [], duplicate: null } : duplicateOf(stream, standing);
+  }
+
+  /**
+   * A keyed append refused for a stale version may be the retry of one that landed (its
+   * answer lost): its events, with ids derived from the key, are then among the stream's
+   * newer events.
+   */
+  private async findOwnAppend(stream: string, key: string, expected: AppendOptions['expectedVersion']): Promise<IndexEntry | undefined> {
+    const after = expected === 'any' ? 0 : expected;
+    const events = await readEsStream(this.client, esStreamOf(this.names, stream), { fromSeq: after + 1, direction: 'forwards', limit: RETRY_LOOKBACK });
+    const first = events.findIndex((e) => e.id === keyedEventId(key, 0));
+    const record = first >= 0 ? idempotencyOf(events[first]!) : undefined;
+    if (!record || record.key !== key) return undefined;
+    let last = first;
+    while (events[last + 1]?.id === keyedEventId(key, last + 1 - first)) last++;
+    return { ...record, stream, version: after + last + 1 };
+  }
+}
+
+/**
+ * The promise, or a StoreUnavailableError once `ms` pass: the client's own deadlines do not
+ * cover its first handshake, so a server that accepts and stays silent would hold start-up forever.
+ */
+function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`EventStoreDB gave no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function duplicateOf(stream: string, entry: IndexEntry): AppendResult {
+  return { stream, version: entry.version, events: [], duplicate: recordOf(entry) };
+}
