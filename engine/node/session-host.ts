@@ -37,6 +37,8 @@ export interface SessionHost {
   readModelsAt(position: number): Promise<void>;
   /** Resolves once the read models include everything this node appended (read-your-writes). */
   consistentReads(): Promise<void>;
+  /** Resolves once the read models include everything in the log now, whichever node wrote it. */
+  caughtUpWithLog(): Promise<void>;
   /** Takes a token from the connection's bucket and the user's (shared by their sockets on this node). */
   allow(userId: string, connection: TokenBucket): boolean;
   /** Counts a user's subscriptions across their sockets; false when one more is over the limit. */
@@ -55,13 +57,14 @@ export interface SessionHostParts {
   readonly runner: { waitFor(position: number): Promise<void> };
   /** Resolves once the read models include everything this node appended. */
   consistentReads(): Promise<void>;
+  caughtUpWithLog(): Promise<void>;
   readonly users: Pick<UserLimits, 'allow' | 'subscriptionsChanged'>;
   readonly metrics: SessionHost['metrics'];
   readonly log: FastifyBaseLogger;
 }
 
 /** The one host every session of the node shares. */
-export function sessionHost({ config, commands, store, fanOut, readModels, runner, consistentReads, users, metrics, log }: SessionHostParts): SessionHost {
+export function sessionHost({ config, commands, store, fanOut, readModels, runner, consistentReads, caughtUpWithLog, users, metrics, log }: SessionHostParts): SessionHost {
   return {
     limits: config,
     sendLimits: sendBufferLimits(config.maxSendBufferBytes, config.slowConsumerSeconds * 1000),
@@ -71,6 +74,7 @@ export function sessionHost({ config, commands, store, fanOut, readModels, runne
     isMember: (conversationId, userId) => isMember(readModels, conversationId, userId),
     readModelsAt: (position) => runner.waitFor(position),
     consistentReads,
+    caughtUpWithLog,
     allow: (userId, connection) => users.allow(userId, connection),
     subscriptionsChanged: (userId, delta) => users.subscriptionsChanged(userId, delta),
     metrics,

@@ -240,7 +240,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
     await this.host.consistentReads();
     for (const [conversationId, afterSeq] of wanted) {
       if (!this.open) return;
-      if (!this.host.isMember(conversationId, this.userId)) {
+      if (!(await this.member(conversationId))) {
         this.fail(new ParleyError('forbidden').toBody(), { conversationId });
         continue;
       }
@@ -261,6 +261,13 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
       this.host.fanOut.add(conversationId, this);
       sub.start().catch((err: unknown) => this.failed(sub, err));
     }
+  }
+
+  /** Per the read models; a refusal is checked once more against the whole log (on a cluster, another node may have added the user). */
+  private async member(conversationId: string): Promise<boolean> {
+    if (this.host.isMember(conversationId, this.userId)) return true;
+    await this.host.caughtUpWithLog();
+    return this.host.isMember(conversationId, this.userId);
   }
 
   private fail(body: ErrorBody, extra: { id?: string; conversationId?: string } = {}): void {

@@ -2,7 +2,9 @@
  * Three nodes over one JetStream stream (one real nats-server): a message posted through
  * one node reaches subscribers on the others with the same seq; concurrent posts to one
  * conversation through all nodes give one dense order that every node delivers alike;
- * a command retried through another node appends once; presence is global.
+ * a command retried through another node appends once; presence is global; a member
+ * reads and subscribes through another node right after being added, without a 403 from
+ * read models that have not caught up yet.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +78,27 @@ describe('nodes over one JetStream stream', () => {
     });
     bob.close();
     carol.close();
+  });
+
+  it('lets a member read and subscribe through other nodes right after being added through one, and still refuses a non-member', async () => {
+    const bob = await connectWs(nodes[1]!.url, tokenFor('bob'));
+    await bob.next((f) => f.type === 'ready');
+    const eve = await connectWs(nodes[1]!.url, tokenFor('eve'));
+    await eve.next((f) => f.type === 'ready');
+    const settled = (conversationId: string) => (f: ServerFrame) =>
+      (f.type === 'caught-up' || f.type === 'error') && 'conversationId' in f && f.conversationId === conversationId;
+    for (let round = 0; round < 20; round++) {
+      const id = await conversation('alice', ['bob']); // through node A
+      bob.send({ type: 'subscribe', conversations: [{ conversationId: id, afterSeq: 0 }] });
+      const page = await api(nodes[2]!.url, tokenFor('bob')).get(`/v1/conversations/${id}/messages?after=0`);
+      expect(page.status, JSON.stringify(page.body)).toBe(200);
+      expect((await bob.next(settled(id))).type).toBe('caught-up');
+      eve.send({ type: 'subscribe', conversations: [{ conversationId: id, afterSeq: 0 }] });
+      expect(await eve.next(settled(id))).toMatchObject({ type: 'error', code: 'forbidden' });
+      expect((await api(nodes[2]!.url, tokenFor('eve')).get(`/v1/conversations/${id}/messages?after=0`)).status).toBe(403);
+    }
+    bob.close();
+    eve.close();
   });
 
   it('orders concurrent posts through all nodes into one dense seq, delivered alike everywhere', async () => {

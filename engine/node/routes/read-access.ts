@@ -9,10 +9,17 @@ export interface ReadAccess {
   readonly readModels: Database.Database;
   /** Resolves once the read models include everything this node appended (read-your-writes). */
   consistentReads(): Promise<void>;
+  /** Resolves once the read models include everything in the log now, whichever node wrote it (see log-head.ts). */
+  caughtUpWithLog(): Promise<void>;
 }
 
-/** Non-members get 403 whether or not the conversation exists. */
+/**
+ * Non-members get 403 whether or not the conversation exists. A refusal is checked once
+ * more against the whole log: on a cluster, the user may have been added through another node.
+ */
 export async function requireMember(reads: ReadAccess, request: FastifyRequest, conversationId: string): Promise<void> {
   await reads.consistentReads();
+  if (isMember(reads.readModels, conversationId, request.user.sub)) return;
+  await reads.caughtUpWithLog();
   if (!isMember(reads.readModels, conversationId, request.user.sub)) throw new ParleyError('forbidden');
 }

@@ -1,0 +1,35 @@
+/**
+ * The log's head position as of now, for a refusal's last check: before a node says
+ * `forbidden` from its read models, it makes sure they include everything the log held when
+ * the request arrived, since another node of the cluster may have written it (the
+ * conversation created, the user added) and this one not read it yet.
+ *
+ * Fetched once at a time: a caller that arrives while a fetch is in flight may be later than
+ * that fetch's reading, so it waits for the next one, which every such caller shares. A
+ * stream of refusals costs the store at most one head request in flight and one queued.
+ */
+export class LogHead {
+  private inFlight: Promise<number> | undefined;
+  private next: Promise<number> | undefined;
+
+  constructor(private readonly fetchHead: () => Promise<number>) {}
+
+  /** A head position read after this call was made. */
+  latest(): Promise<number> {
+    if (!this.inFlight) return this.start();
+    return (this.next ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      }));
+  }
+
+  private start(): Promise<number> {
+    const fetch: Promise<number> = this.fetchHead().finally(() => {
+      if (this.inFlight === fetch) this.inFlight = undefined;
+    });
+    this.inFlight = fetch;
+    return fetch;
+  }
+}
