@@ -25,8 +25,8 @@ declare module 'fastify' {
 /** A client-chosen request id the node adopts: what tracing systems send (UUIDs, hex, dotted spans). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Routes that authenticate on their own (WebSockets: header, ?token= or a frame) or need none. */
-const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
+/** Routes that authenticate on their own (WebSockets: header, ?token= or a frame; /metrics: its scrape token) or need none. */
+const PUBLIC_ROUTES = new Set(['/health', '/ready', '/metrics', '/v1/ws']);
 const PUBLIC_PREFIXES = ['/v1/sync/'];
 
 export async function createHttpServer(config: NodeConfig): Promise<FastifyInstance> {
