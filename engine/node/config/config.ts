@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
-import { edgeConfig } from './edge-config.js';
+import { edgeConfig, type EdgeConfig } from './edge-config.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -16,7 +16,8 @@ export interface RateLimit {
   burst: number;
 }
 
-export interface NodeConfig {
+/** The node's settings; those of a node behind a load balancer (readiness, metrics access, drain) are in edge-config.ts. */
+export interface NodeConfig extends EdgeConfig {
   port: number;
   host: string;
   dataDir: string;
@@ -66,13 +67,6 @@ export interface NodeConfig {
   heartbeatSeconds: number;
   /** Seconds without heartbeats after which a node counts as dead and its users as offline. */
   presenceExpirySeconds: number;
-  // The edge: readiness, the metrics scrape token, draining (edge-config.ts).
-  /** `/ready` answers 503 while a running read model is more than this many events behind the log (PARLEY_READY_MAX_LAG). */
-  readyMaxLag: number;
-  /** The bearer token Prometheus scrapes `/metrics` with (PARLEY_METRICS_TOKEN); undefined: `/metrics` is off. */
-  metricsToken: string | undefined;
-  /** Seconds a stopping node answers `/ready` with 503 before it refuses new work, for the balancer to notice (PARLEY_DRAIN_SECONDS). */
-  drainSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -147,7 +141,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
-    ...edgeConfig(env, overrides),
+    ...edgeConfig(env, overrides, (message) => new ConfigError(message)),
   };
 }
 
