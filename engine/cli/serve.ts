@@ -16,13 +16,19 @@ Runs one node. Without NATS the log is the embedded SQLite store in DATA_DIR; wi
 cluster, and DATA_DIR holds only this node's read models and id. Environment:
   PORT (8080), HOST (0.0.0.0), DATA_DIR (./data), PARLEY_JWT_SECRET, NODE_ENV,
   PARLEY_MAX_TEXT_BYTES (16384), PARLEY_RATE_PER_CONNECTION (50), PARLEY_RATE_PER_USER (100),
-  PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
+  PARLEY_RATE_READS_PER_USER (200), PARLEY_CATCH_UP_LIMIT (50000), LOG_LEVEL (info)
+TLS (SIGHUP re-reads the certificate):
+  PARLEY_TLS_CERT, PARLEY_TLS_KEY (PEM files: serve HTTPS and WSS),
+  PARLEY_TLS_TERMINATED_BY_PROXY (1: a proxy in front terminates TLS; NODE_ENV=production needs one of the two)
 Behind a load balancer:
   PARLEY_READY_MAX_LAG (10000), PARLEY_DRAIN_SECONDS (5), PARLEY_METRICS_TOKEN (unset: /metrics off)
 Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),
-  PARLEY_PRESENCE_EXPIRY_SECONDS (15, at most 30)
+  PARLEY_PRESENCE_EXPIRY_SECONDS (15, at most 30),
+  PARLEY_NATS_TLS_CA, PARLEY_NATS_TLS_CERT, PARLEY_NATS_TLS_KEY (PEM files),
+  one of PARLEY_NATS_USER + PARLEY_NATS_PASSWORD, PARLEY_NATS_TOKEN,
+  PARLEY_NATS_NKEY (nkey seed file), PARLEY_NATS_CREDS (.creds file)
 Start-up failures print one line naming the setting to fix; LOG_LEVEL=debug adds the stack.
 `;
 
@@ -65,6 +71,14 @@ export async function serve(args: string[]): Promise<void> {
   watchParent(() => stop('launcher gone'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // SIGHUP re-reads the TLS certificate (a renewal); its default action would end the
+  // process. One that comes while starting is done once the node is up (the files may
+  // have changed after start-up read them).
+  let reloadRequested = false;
+  process.on('SIGHUP', () => {
+    if (node) node.reloadTls();
+    else reloadRequested = true;
+  });
   node = await startNode({
     ...(values.port !== undefined && { port: Number(values.port) }),
     ...(values.host !== undefined && { host: values.host }),
@@ -80,6 +94,7 @@ export async function serve(args: string[]): Promise<void> {
     throw err;
   });
   if (stopRequested) stop(stopRequested);
+  else if (reloadRequested) node.reloadTls();
 }
 
 /**

@@ -14,12 +14,13 @@ import { SqliteEventStore, type EventStore } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
+import { natsSecurity, type NatsSecurity, type NatsSecuritySettings } from './nats-security.js';
 
 /**
  * The node settings a cluster member needs (a node's whole configuration satisfies it):
  * declared here, not imported from the node, because the node is built on the cluster.
  */
-export interface ClusterSettings {
+export interface ClusterSettings extends NatsSecuritySettings {
   nodeId: string;
   dataDir: string;
   natsUrls: string[];
@@ -33,9 +34,11 @@ export interface ClusterSettings {
 
 /** Connects to JetStream with the node's cluster settings (stream, replicas, retry budget). */
 export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<JetStreamEventStore> {
-  const replicas = config.replicas ?? (await replicasOfStream(config));
+  const security = natsSecurity(config);
+  const replicas = config.replicas ?? (await replicasOfStream(config, security));
   return JetStreamEventStore.connect({
     servers: config.natsUrls,
+    security,
     streamName: config.streamName,
     // Subjects follow the stream name, so several Parley clusters can share one NATS.
     subjectPrefix: `parley.log.${config.streamName}`,
@@ -55,8 +58,8 @@ export async function connectClusterStore(config: ClusterSettings, onError: (err
  * makes the stream match the replicas it is given, so a node started without
  * PARLEY_REPLICAS must ask rather than assume 1 and scale an R3 log down.
  */
-async function replicasOfStream(config: ClusterSettings): Promise<number> {
-  const nc = await connect({ servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
+async function replicasOfStream(config: ClusterSettings, security: NatsSecurity): Promise<number> {
+  const nc = await connect({ ...security, servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
     return (await jsm.streams.info(config.streamName)).config.num_replicas;

@@ -9,11 +9,11 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { SecureContextOptions } from 'node:tls';
 import { ParleyError, isParleyError } from '../../protocol/index.js';
 import { ErrorBody } from '../../protocol/schema/index.js';
 import type { NodeConfig } from './config/index.js';
 import { registerCors } from './cors.js';
-import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './config/index.js';
 
 declare module 'fastify' {
@@ -29,7 +29,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PUBLIC_ROUTES = new Set(['/health', '/ready', '/metrics', '/v1/ws']);
 const PUBLIC_PREFIXES = ['/v1/sync/'];
 
-export async function createHttpServer(config: NodeConfig): Promise<FastifyInstance> {
+/** `https`: the certificate to serve HTTPS and WSS with (tls.ts); none: plain HTTP. */
+export async function createHttpServer(config: NodeConfig, https?: SecureContextOptions): Promise<FastifyInstance> {
+  const server = { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 };
   const app = Fastify({
     logger: { level: config.logLevel },
     // Feeds stream for hours; on shutdown every remaining connection is cut (sockets were closed gracefully before).
@@ -40,9 +42,12 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     // 401 is answered but the body still read), so a trickle of them exhausts the node's
     // file descriptors. A request (≤ bodyLimit) must arrive within 30 s, checked every 5 s.
     // Node only enforces it when given to createServer (set afterwards, as Fastify's own
-    // option is, it is ignored while headersTimeout is longer), hence `http` too.
+    // option is, it is ignored while headersTimeout is longer), hence `http` (and `https`) too.
     requestTimeout: 30_000,
-    http: { requestTimeout: 30_000, connectionsCheckingInterval: 5_000 },
+    http: server,
+    // A TLS handshake gets 10 s (Node's default is 120 s), as bodies get a bound: a
+    // connection that never finishes one holds a file descriptor meanwhile.
+    ...(https && { https: { ...https, ...server, handshakeTimeout: 10_000 } }),
     // The request id is the correlation id: on every log line of the request and in the
     // metadata of every event it appends, kept for ever. A client's X-Request-Id is taken
     // only when it looks like an id; a 12 KB one was stored with each event (past the text
@@ -99,10 +104,13 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
       maxPayload: config.maxFrameBytes,
       // We check UTF-8 ourselves so a bad frame gets a coded error instead of a dropped connection.
       skipUTF8Validation: true,
-      // Compression is offered, but only frames over 1 KiB are compressed: ws applies the
-      // threshold only without context takeover, and per-socket zlib contexts would cost
-      // ~220 KiB per connection and put every small frame through the zlib threadpool.
-      perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
+      // Compression only when asked for (PARLEY_WS_DEFLATE): the negotiated parameters cost
+      // ~0.57 KiB of heap per idle socket (three times what Parley itself keeps per socket
+      // on top of ws), and on a LAN catch-up arrives sooner uncompressed. When on, only
+      // frames over 1 KiB are compressed: ws applies the threshold only without context
+      // takeover, and per-socket zlib contexts would cost ~220 KiB per connection and put
+      // every small frame through the zlib threadpool.
+      perMessageDeflate: config.wsDeflate && { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true },
     },
   });
 
@@ -112,8 +120,8 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
   app.addHook('onRequest', async (_request, reply) => {
     reply.raw.setHeader('x-content-type-options', 'nosniff');
   });
-  registerCors(app, config.corsOrigins);
-  const httpBuckets = new KeyedBuckets(config.rateLimitPerUser);
+  await registerCors(app, config.corsOrigins);
+  // Per-user rate limits are a preParsing hook of their own (request-limits.ts).
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0]!;
     if (PUBLIC_ROUTES.has(path) || PUBLIC_PREFIXES.some((p) => path.startsWith(p))) return;
@@ -121,7 +129,6 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
     const claims = header?.startsWith('Bearer ') ? verifyToken(config.jwtSecret, header.slice(7)) : null;
     if (!claims) throw new ParleyError('unauthorized');
     request.user = claims;
-    if (request.method !== 'GET' && !httpBuckets.take(claims.sub)) throw new ParleyError('rate_limited');
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
@@ -136,6 +143,8 @@ export async function createHttpServer(config: NodeConfig): Promise<FastifyInsta
       request.log.error({ err }, 'request failed');
       e = new ParleyError('internal');
     }
+    // Every 429 says when to come back; the rate limits set their own, exact, figure.
+    if (e.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     return reply.code(e.status).send(e.toBody());
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ParleyError('not_found').toBody()));

@@ -10,7 +10,7 @@ export async function listen(app: FastifyInstance, config: NodeConfig): Promise<
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return { url: `http://${host}:${port}`, port };
+  return { url: `${config.tls ? 'https' : 'http'}://${host}:${port}`, port };
 }
 
 /** The HTTP port could not be bound: name the address and the setting. */

@@ -37,7 +37,9 @@ import { registerRoutes, type ReadAccess } from './routes/index.js';
 import { sessionHost, type SessionHostParts } from './session-host.js';
 import { abandon, shutDown, type RunningParts } from './shutdown.js';
 import { startReadModels } from './start-read-models.js';
+import { describeCertificate, loadServerTls, reloadServerTls } from './tls.js';
 import { UserLimits } from './user-limits.js';
+import { limitRequests } from './request-limits.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -60,12 +62,20 @@ export interface ParleyNode {
   readonly port: number;
   /** Set when the store is JetStream: heartbeats, peers alive. */
   readonly cluster: ClusterMembership | undefined;
+  /**
+   * Re-reads PARLEY_TLS_CERT / PARLEY_TLS_KEY for new connections (SIGHUP in `parley serve`);
+   * open ones are kept. Never throws: false (and an error in the log) keeps the certificate
+   * in use; false too when the node serves plain HTTP.
+   */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
   const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
+  // Before anything is opened: a certificate the node cannot use stops the start here.
+  const https = config.tls ? loadServerTls(config.tls) : undefined;
   const metrics = createMetrics(config.nodeId);
 
   // The log, then the read models (the cluster's feed-lag metric asks how far they are).
@@ -88,7 +98,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
   // The HTTP server; from here on the parts report to its log.
-  const app = await createHttpServer(config);
+  const app = await createHttpServer(config, https);
   readModels.reportErrorsTo(app.log);
   fanOut.reportErrorsTo(app.log);
   const gate = holdRequestsUntilStarted(app);
@@ -99,6 +109,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   opened.reportErrorsTo(app.log, () => gate.started);
 
   const users = new UserLimits(config);
+  limitRequests(app, users);
   const tokens = (token: string) => verifyToken(config.jwtSecret, token);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,
@@ -148,13 +159,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       nodeId: config.nodeId,
       store: store.kind,
       dataDir: config.dataDir,
+      ...(https && { certificate: describeCertificate(https) }),
       ...(jetstream && { stream: config.streamName, replicas: config.replicas, natsServer: jetstream.serverVersion, natsFeatures: jetstream.features }),
     },
     'parley node listening',
   );
 
   let closing: Promise<void> | undefined;
-  return { config, app, store, runner, url, port, cluster, close: () => (closing ??= shutDown(parts)) };
+  const reloadTls = () => {
+    if (config.tls) return reloadServerTls(app.server as unknown as Parameters<typeof reloadServerTls>[0], config.tls, app.log);
+    app.log.info('TLS reload asked for, but the node serves plain HTTP (PARLEY_TLS_CERT / PARLEY_TLS_KEY not set)');
+    return false;
+  };
+  return { config, app, store, runner, url, port, cluster, reloadTls, close: () => (closing ??= shutDown(parts)) };
 }
 
 /**

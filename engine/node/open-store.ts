@@ -90,11 +90,21 @@ export function openInDataDir<T>(dataDir: string, name: string, open: (file: str
   }
 }
 
-/** NATS could not be reached (or refused us): say which servers and which setting. */
+/** NATS could not be reached, refused our credentials or our TLS: say which servers and which settings. */
 function natsStartupError(urls: string[], err: unknown): Error {
   if (!(err instanceof Error) || err.name === 'ConfigError' || err.name === 'StartupError') return err as Error;
-  const unreachable = err.name === 'ConnectionError' || err.name === 'TimeoutError' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/.test(String((err.cause as Error | undefined)?.message));
-  const what = unreachable ? `cannot reach NATS at ${urls.join(',')}` : `cannot open the log in NATS JetStream at ${urls.join(',')}`;
-  const hint = unreachable ? 'is nats-server running there? check NATS_URL / --nats' : 'check NATS_URL / --nats and PARLEY_STREAM';
+  const at = urls.join(',');
+  const code = String((err as { code?: unknown }).code ?? '');
+  const [what, hint] =
+    err.name === 'AuthorizationError' || /authorization violation|authentication/i.test(err.message)
+      ? [`NATS at ${at} refused the node's credentials`, 'check PARLEY_NATS_USER / PARLEY_NATS_PASSWORD, PARLEY_NATS_TOKEN, PARLEY_NATS_NKEY or PARLEY_NATS_CREDS']
+      : /CERT|SIGNATURE|ISSUER|HOSTNAME|ERR_TLS|ERR_SSL/.test(code) || /certificate|\btls\b|ssl/i.test(err.message)
+        ? [`cannot set up TLS with NATS at ${at}`, "check PARLEY_NATS_TLS_CA (the CA that signed the server's certificate) and PARLEY_NATS_TLS_CERT / PARLEY_NATS_TLS_KEY"]
+        : err.name === 'ConnectionError' || err.name === 'TimeoutError' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/.test(String((err.cause as Error | undefined)?.message))
+          ? [
+              `cannot reach NATS at ${at}`,
+              'is nats-server running there? check NATS_URL / --nats (a server that wants a client certificate it did not get also looks like this: PARLEY_NATS_TLS_CERT / PARLEY_NATS_TLS_KEY)',
+            ]
+          : [`cannot open the log in NATS JetStream at ${at}`, 'check NATS_URL / --nats and PARLEY_STREAM'];
   return new StartupError(`${what}: ${err.message}; ${hint}`, { cause: err });
 }

@@ -8,7 +8,10 @@
  * A user's changes are appended in order, one after the other; while the store is
  * unavailable (a NATS outage) a change is retried with backoff, so a user who left
  * during the outage does not stay online for ever — and a reconnect meanwhile waits
- * behind it instead of overtaking it.
+ * behind it instead of overtaking it. What waits is one change per user, not a queue:
+ * changes made while one is being recorded coalesce into the user's latest state (an
+ * offline and an online cancel out), so a client reconnecting in a loop through an outage
+ * costs one pending change, and the log gets the first and the final state.
  */
 import { toNewEvents } from '../domain/index.js';
 import { backoffDelay, isStoreUnavailableError, userStream, type EventStore } from '../store/index.js';
@@ -28,11 +31,19 @@ export interface PresenceLogger {
   error(obj: object, message: string): void;
 }
 
+type Change = 'UserOnline' | 'UserOffline';
+
+/** A user whose change is being recorded, and the change to record after it, if any. */
+interface UserChanges {
+  recording: Change;
+  next: Change | undefined;
+}
+
 export class PresenceRecorder implements PresenceLog {
   /** Appends in flight; a closing node waits for them before closing its store. */
   private readonly recording = new Set<Promise<unknown>>();
-  /** Each user's newest change, the one their next change waits behind. */
-  private readonly chains = new Map<string, Promise<void>>();
+  /** Users with a change being recorded. */
+  private readonly users = new Map<string, UserChanges>();
   private finishing = false;
 
   constructor(
@@ -42,16 +53,16 @@ export class PresenceRecorder implements PresenceLog {
   ) {}
 
   online(userId: string): void {
-    this.record('UserOnline', userId);
+    this.change('UserOnline', userId);
   }
 
   offline(userId: string): void {
-    this.record('UserOffline', userId);
+    this.change('UserOffline', userId);
   }
 
   /** Resolves when every presence change so far is in the log (or given up on). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.recording]);
+    while (this.recording.size > 0) await Promise.allSettled([...this.recording]);
   }
 
   /**
@@ -63,34 +74,56 @@ export class PresenceRecorder implements PresenceLog {
     await this.settled();
   }
 
-  private record(type: 'UserOnline' | 'UserOffline', userId: string): void {
+  private change(type: Change, userId: string): void {
+    const user = this.users.get(userId);
+    if (!user) {
+      this.users.set(userId, { recording: type, next: undefined });
+      this.start(type, userId);
+    } else {
+      // The same state as the one being recorded cancels what was to follow it.
+      user.next = type === user.recording ? undefined : type;
+    }
+  }
+
+  private start(type: Change, userId: string): void {
+    const done: Promise<void> = this.append(type, userId)
+      .catch((err: unknown) => this.log.error({ err, userId, type }, 'could not record presence'))
+      .finally(() => {
+        this.recording.delete(done);
+        this.recorded(userId);
+      });
+    this.recording.add(done);
+  }
+
+  private recorded(userId: string): void {
+    const user = this.users.get(userId);
+    if (!user) return;
+    if (user.next === undefined) {
+      this.users.delete(userId);
+      return;
+    }
+    user.recording = user.next;
+    user.next = undefined;
+    this.start(user.recording, userId);
+  }
+
+  /** Appends one change, retried with backoff while the store is unavailable (not once finishing). */
+  private async append(type: Change, userId: string): Promise<void> {
     const events = toNewEvents([{ type, data: { userId, nodeId: this.nodeId } }], {
       actor: userId,
       commandId: `presence-${this.nodeId}`,
     });
-    const append = async () => {
-      for (let retry = 0; ; retry++) {
-        try {
-          await this.store.append(userStream(userId), events, { expectedVersion: 'any' });
+    for (let retry = 0; ; retry++) {
+      try {
+        await this.store.append(userStream(userId), events, { expectedVersion: 'any' });
+        return;
+      } catch (err) {
+        if (this.finishing || !isStoreUnavailableError(err)) {
+          this.log.warn({ err, userId, type }, 'could not record presence');
           return;
-        } catch (err) {
-          if (this.finishing || !isStoreUnavailableError(err)) {
-            this.log.warn({ err, userId, type }, 'could not record presence');
-            return;
-          }
-          await new Promise((r) => setTimeout(r, backoffDelay(retry, PRESENCE_RETRY)));
         }
+        await new Promise((r) => setTimeout(r, backoffDelay(retry, PRESENCE_RETRY)));
       }
-    };
-    const previous = this.chains.get(userId) ?? Promise.resolve();
-    const done: Promise<void> = previous
-      .then(append)
-      .catch((err: unknown) => this.log.error({ err, userId, type }, 'could not record presence'))
-      .finally(() => {
-        this.recording.delete(done);
-        if (this.chains.get(userId) === done) this.chains.delete(userId);
-      });
-    this.chains.set(userId, done);
-    this.recording.add(done);
+    }
   }
 }

@@ -319,8 +319,8 @@ describe('sync: awareness', () => {
 
 describe('sync: a socket that stops reading', () => {
   it('costs a bounded send buffer, is closed with 4504, and converges after reconnecting', async () => {
-    // Random text: the node compresses frames (permessage-deflate), and repeated letters
-    // would shrink to nothing on the wire. The kernel absorbs about 4 MiB for a paused
+    // Random text: with compression on (PARLEY_WS_DEFLATE), repeated letters would shrink
+    // to nothing on the wire. The kernel absorbs about 4 MiB for a paused
     // loopback reader; the writer sends about 16 MiB.
     const MAX_SEND_BUFFER = 512 * 1024;
     const CHUNK = 200_000;

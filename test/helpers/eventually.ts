@@ -1,8 +1,12 @@
 /**
  * Waits for an eventually-true assertion: retries `check` until it stops throwing or the
- * time runs out, then rethrows its last error. Use instead of sleeps.
+ * time runs out, then rethrows its last error. Use instead of sleeps. The default bound
+ * is generous: it only decides how long a failing test takes, and on a loaded 2-core
+ * machine (CI runs test files side by side) a cross-node delivery took over 5 s.
  */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, intervalMs = 20): Promise<T> {
+export const EVENTUALLY_MS = 15_000;
+
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = EVENTUALLY_MS, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

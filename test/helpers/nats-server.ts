@@ -10,10 +10,10 @@
  * test process exits, so a failed test does not leave servers behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { natsServerConfig, natsServerReady, natsStoreDir, type NatsServerSpec } from '../../engine/cluster/index.js';
+import { natsLogFile, natsServerConfig, natsServerReady, natsStoreDir, type NatsServerSpec } from '../../engine/cluster/index.js';
+import { freePort } from './ports.js';
 import { tempDir } from './temp-dir.js';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -67,28 +67,29 @@ function installExitHook(): void {
   }
 }
 
-/** A port that was free a moment ago (the OS picks it; we release it for the server). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+export { freePort } from './ports.js';
+
+/** The last lines of a member's log, for an error that must say why it did not start. */
+function logTail(spec: NatsServerSpec, lines = 15): string {
+  try {
+    return readFileSync(natsLogFile(spec), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(no log: ${(err as Error).message})`;
+  }
 }
 
 interface MemberSpec extends NatsServerSpec {
   /** The nats-server binary (default BIN). */
   bin?: string;
+  /** Appended to the configuration file. */
+  extraConfig?: string;
 }
 
 export interface NatsStartOptions {
   /** Another nats-server binary than NATS_SERVER_BIN / PATH, e.g. an old one to test refusals. */
   bin?: string;
+  /** Blocks appended to the server's configuration, e.g. `tls { … }` or `authorization { … }`. */
+  extraConfig?: string;
 }
 
 class Member implements NatsServer {
@@ -97,7 +98,7 @@ class Member implements NatsServer {
 
   constructor(private readonly spec: MemberSpec) {
     this.configFile = join(spec.dir, 'server.conf');
-    writeFileSync(this.configFile, natsServerConfig(spec));
+    writeFileSync(this.configFile, natsServerConfig(spec) + (spec.extraConfig ?? ''));
   }
 
   get name(): string {
@@ -128,8 +129,16 @@ class Member implements NatsServer {
     this.child = child;
   }
 
+  logTail(): string {
+    return logTail(this.spec);
+  }
+
   async ready(): Promise<void> {
-    await natsServerReady(this.spec, this.child!, READY_TIMEOUT_MS);
+    try {
+      await natsServerReady(this.spec, this.child!, READY_TIMEOUT_MS);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- ${this.spec.name} server.log (last lines) ---\n${logTail(this.spec)}`);
+    }
   }
 
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -157,7 +166,7 @@ class Member implements NatsServer {
 export async function startNatsServer(options: NatsStartOptions = {}): Promise<NatsSingle> {
   const dir = tempDir('parley-nats-');
   dirs.add(dir);
-  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin });
+  const member = new Member({ name: 'n1', dir: dir.path, port: await freePort(), monitorPort: await freePort(), bin: options.bin, extraConfig: options.extraConfig });
   member.spawn();
   try {
     await member.ready();
@@ -182,8 +191,23 @@ export async function startNatsServer(options: NatsStartOptions = {}): Promise<N
   };
 }
 
-/** A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader. */
+/**
+ * A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader.
+ * Formation takes well under a second here; when it does not happen within the bound, the
+ * failure is printed with every member's log and the cluster is started once more on fresh
+ * ports and directories (a port another test file bound between our check and the
+ * member's listen is the one cause seen), so a second failure is the test's failure.
+ */
 export async function startNatsCluster(size = 3, options: NatsStartOptions = {}): Promise<NatsCluster> {
+  try {
+    return await launchCluster(size, options);
+  } catch (err) {
+    console.warn(`nats-server cluster did not start; trying once more on fresh ports:\n${(err as Error).message}`);
+    return launchCluster(size, options);
+  }
+}
+
+async function launchCluster(size: number, options: NatsStartOptions): Promise<NatsCluster> {
   const dir = tempDir('parley-nats-cluster-');
   dirs.add(dir);
   const clusterPorts: number[] = [];
@@ -212,8 +236,10 @@ export async function startNatsCluster(size = 3, options: NatsStartOptions = {})
   try {
     await Promise.all(members.map((m) => m.ready()));
   } catch (err) {
+    const others = members.filter((m) => !(err as Error).message.includes(`nats-server ${m.name} `));
+    const logs = others.map((m) => `--- ${m.name} server.log (last lines) ---\n${m.logTail()}`).join('\n');
     await stop();
-    throw err;
+    throw new Error(`${(err as Error).message}\n${logs}`);
   }
   return { urls: members.map((m) => m.url), members, stop };
 }

@@ -1,10 +1,12 @@
 /**
- * Free loopback ports for launchers that take a base port and use the ones after it
- * (`parley cluster --base-port`, `--nats-base-port`): a random base whose whole range is
- * free right now, below the kernel's ephemeral range. A port inside that range can be
- * handed to any outgoing connection (other test files run alongside) or to a server
- * asking for port 0 between our check and the node's listen; below it, only an explicit
- * bind takes it.
+ * Free loopback ports for the servers tests start (nats-server members) and for launchers
+ * that take a base port and use the ones after it (`parley cluster --base-port`,
+ * `--nats-base-port`): chosen at random below the kernel's ephemeral range, where only an
+ * explicit bind takes a port. A port inside that range can be handed to any outgoing
+ * connection (other test files run alongside) or to a server asking for port 0 between
+ * our check and the server's listen, and a dial to such a port that nobody listens on
+ * yet (a cluster member dialling a route to a peer still starting) can even connect to
+ * itself when the kernel picks the same port as its local end.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,14 +28,24 @@ function ephemeralStart(): number {
   }
 }
 
+const LOWEST = 10_000;
+/** Ports this process has handed out: never handed out twice (two servers of one test asking). */
+const handedOut = new Set<number>();
+
 /** A base port whose `count` ports from it are all free. */
 export async function freePortRange(count: number): Promise<number> {
-  const low = 10_000;
   const high = ephemeralStart() - count;
   for (;;) {
-    const base = low + Math.floor(Math.random() * (high - low));
+    const base = LOWEST + Math.floor(Math.random() * (high - LOWEST));
     let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
-    if (ok) return base;
+    for (let i = 0; i < count && ok; i++) ok = !handedOut.has(base + i) && (await isFree(base + i));
+    if (!ok) continue;
+    for (let i = 0; i < count; i++) handedOut.add(base + i);
+    return base;
   }
+}
+
+/** One free port below the ephemeral range (see the top of this file for why below). */
+export async function freePort(): Promise<number> {
+  return freePortRange(1);
 }

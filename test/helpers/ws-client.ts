@@ -4,6 +4,7 @@
  */
 import WebSocket from 'ws';
 import type { ClientFrame, ServerFrame } from '../../protocol/index.js';
+import { EVENTUALLY_MS } from './eventually.js';
 
 export interface TestSocket {
   frames: ServerFrame[];
@@ -19,10 +20,11 @@ export interface TestSocket {
   ws: WebSocket;
 }
 
-export async function connectWs(baseUrl: string, token?: string, options: { via?: 'header' | 'query' | 'frame' } = {}): Promise<TestSocket> {
+/** `ca`: the certificate authority to trust for a wss:// node (test/helpers/certificates.ts). */
+export async function connectWs(baseUrl: string, token?: string, options: { via?: 'header' | 'query' | 'frame'; ca?: string } = {}): Promise<TestSocket> {
   const via = options.via ?? 'header';
   const url = baseUrl.replace(/^http/, 'ws') + '/v1/ws' + (via === 'query' && token ? `?token=${encodeURIComponent(token)}` : '');
-  const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {} });
+  const ws = new WebSocket(url, { headers: via === 'header' && token ? { authorization: `Bearer ${token}` } : {}, ...(options.ca && { ca: options.ca }) });
   const frames: ServerFrame[] = [];
   const waiters = new Set<() => void>();
   const types: string[] = [];
@@ -46,7 +48,7 @@ export async function connectWs(baseUrl: string, token?: string, options: { via?
   });
   if (via === 'frame' && token) ws.send(JSON.stringify({ type: 'auth', token }));
 
-  const next = <T extends ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs = 5000, from = 0) =>
+  const next = <T extends ServerFrame>(match: (f: ServerFrame) => boolean, timeoutMs = EVENTUALLY_MS, from = 0) =>
     new Promise<T>((resolve, reject) => {
       const check = () => {
         const found = frames.slice(from).find(match);

@@ -1,7 +1,8 @@
 /**
  * Presence recording, on a real SQLite store: a user's changes reach the log in the order
- * they happened, `settled()` means they are in it, and a change made while the store is
- * unavailable is retried until it is in, the user's next change waiting behind it.
+ * they happened, `settled()` means they are in it, a change made while the store is
+ * unavailable is retried until it is in, the user's next change waiting behind it, and
+ * changes made meanwhile coalesce into the user's latest state (one waits, not a queue).
  */
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -42,28 +43,58 @@ const event = (id: string) => ({
 const types = async (store: EventStore, userId: string) => (await store.readStream(userStream(userId))).map((e) => [e.type, e.data]);
 
 describe('PresenceRecorder', () => {
-  it("appends a user's changes in the order they happened, and settled() means they are in the log", async () => {
+  it("appends a user's changes in order, and those made while one is recorded coalesce into the latest state", async () => {
     const store = new SqliteEventStore({ file: join(dir.path, 'order.sqlite') });
     const { log, lines } = warnings();
+    const on = (userId: string) => ['UserOnline', { userId, nodeId: 'n1' }];
+    const off = (userId: string) => ['UserOffline', { userId, nodeId: 'n1' }];
     try {
       const presence = new PresenceRecorder(store, 'n1', log);
       for (let i = 0; i < 5; i++) {
         presence.online('ann');
         presence.offline('ann');
       }
+      presence.online('eve');
+      presence.offline('eve');
+      presence.online('eve'); // cancels the offline waiting behind the first online
       presence.online('bob');
       await presence.settled();
-      const ann = [...Array(5)].flatMap(() => [
-        ['UserOnline', { userId: 'ann', nodeId: 'n1' }],
-        ['UserOffline', { userId: 'ann', nodeId: 'n1' }],
-      ]);
-      expect(await types(store, 'ann')).toEqual(ann);
-      expect(await types(store, 'bob')).toEqual([['UserOnline', { userId: 'bob', nodeId: 'n1' }]]);
+      expect(await types(store, 'ann')).toEqual([on('ann'), off('ann')]);
+      expect(await types(store, 'eve')).toEqual([on('eve')]);
+      expect(await types(store, 'bob')).toEqual([on('bob')]);
+      // Changes apart from each other are each recorded.
+      presence.online('ann');
+      await presence.settled();
+      presence.offline('ann');
+      await presence.settled();
+      expect(await types(store, 'ann')).toEqual([on('ann'), off('ann'), on('ann'), off('ann')]);
       expect(lines).toEqual([]);
     } finally {
       await store.close();
     }
   });
+
+  it('holds one waiting change for a user who reconnects in a loop through an outage', async () => {
+    const sqlite = new SqliteEventStore({ file: join(dir.path, 'flapping.sqlite') });
+    const { log, lines } = warnings();
+    const { store, attempts } = counted(sqlite, 3);
+    try {
+      const presence = new PresenceRecorder(store, 'n1', log);
+      for (let i = 0; i < 10_000; i++) {
+        presence.online('fay');
+        presence.offline('fay');
+      }
+      await presence.settled();
+      expect(attempts()).toBe(3 + 2); // three refusals of the first change, then the first and the final state
+      expect(await types(sqlite, 'fay')).toEqual([
+        ['UserOnline', { userId: 'fay', nodeId: 'n1' }],
+        ['UserOffline', { userId: 'fay', nodeId: 'n1' }],
+      ]);
+      expect(lines).toEqual([]);
+    } finally {
+      await sqlite.close();
+    }
+  }, 30_000);
 
   it('retries a refused change, and the change after it waits behind it instead of overtaking it', async () => {
     const sqlite = new SqliteEventStore({ file: join(dir.path, 'refused.sqlite') });

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
 import { edgeConfig, type EdgeConfig } from './edge-config.js';
+import { ConfigError } from './errors.js';
+import { tlsSettings, type TlsSettings } from './tls-settings.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -16,8 +18,8 @@ export interface RateLimit {
   burst: number;
 }
 
-/** The node's settings; those of a node behind a load balancer (readiness, metrics access, drain) are in edge-config.ts. */
-export interface NodeConfig extends EdgeConfig {
+/** TLS and NATS credentials (TlsSettings) are in tls-settings.ts; readiness, metrics access and drain (EdgeConfig) in edge-config.ts. */
+export interface NodeConfig extends TlsSettings, EdgeConfig {
   port: number;
   host: string;
   dataDir: string;
@@ -32,6 +34,8 @@ export interface NodeConfig extends EdgeConfig {
   catchUpLimit: number;
   rateLimitPerConnection: RateLimit;
   rateLimitPerUser: RateLimit;
+  /** HTTP reads (GET) per user, a budget apart from rateLimitPerUser (PARLEY_RATE_READS_PER_USER). */
+  rateLimitReadsPerUser: RateLimit;
   logLevel: string;
   /** Seconds a token-less WebSocket may wait before sending its `auth` frame. */
   authTimeoutSeconds: number;
@@ -53,6 +57,12 @@ export interface NodeConfig extends EdgeConfig {
   readModelWalBytes: number;
   /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
   readModelNice: number;
+  /**
+   * Offer permessage-deflate on /v1/ws and /v1/sync (PARLEY_WS_DEFLATE=on|off, default off):
+   * frames over 1 KiB (catch-up pages, sync state) go compressed, at ~0.57 KiB more heap per
+   * idle socket and zlib work per large frame; worth it on slow links, not on a LAN.
+   */
+  wsDeflate: boolean;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
   /** NATS server URLs; when set, the node keeps its log in JetStream and joins a cluster. */
@@ -69,10 +79,7 @@ export interface NodeConfig extends EdgeConfig {
   presenceExpirySeconds: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'invalid_config';
-}
+export { ConfigError };
 
 /**
  * The node could not start for a reason outside it (NATS unreachable, a data directory
@@ -118,7 +125,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
     catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
     rateLimitPerConnection: overrides.rateLimitPerConnection ?? rate(env, 'PARLEY_RATE_PER_CONNECTION', 50),
-    rateLimitPerUser: overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100),
+    ...userRates(env, overrides),
     logLevel: overrides.logLevel ?? env.LOG_LEVEL ?? 'info',
     authTimeoutSeconds: overrides.authTimeoutSeconds ?? int(env, 'PARLEY_AUTH_TIMEOUT_SECONDS', 10),
     maxSendBufferBytes: overrides.maxSendBufferBytes ?? int(env, 'PARLEY_MAX_SEND_BUFFER_BYTES', 4 * 1024 * 1024),
@@ -139,9 +146,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
+    wsDeflate: overrides.wsDeflate ?? onOff(env, 'PARLEY_WS_DEFLATE', false),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
-    ...edgeConfig(env, overrides, (message) => new ConfigError(message)),
+    ...tlsSettings(env, overrides),
+    ...edgeConfig(env, overrides),
   };
 }
 
@@ -183,6 +192,18 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
     heartbeatSeconds,
     presenceExpirySeconds,
   };
+}
+
+/**
+ * A user's two budgets. Reads default to 200/s (burst 400) unless PARLEY_RATE_PER_USER is
+ * 0: that has always meant "no per-user limit", and a deployment or test that says so
+ * should not find its reads limited by a setting it has never heard of.
+ */
+function userRates(env: Env, overrides: Partial<NodeConfig>): Pick<NodeConfig, 'rateLimitPerUser' | 'rateLimitReadsPerUser'> {
+  const writes = overrides.rateLimitPerUser ?? rate(env, 'PARLEY_RATE_PER_USER', 100);
+  const readsOff = writes.perSecond === 0 && !env.PARLEY_RATE_READS_PER_USER;
+  const reads = overrides.rateLimitReadsPerUser ?? (readsOff ? { perSecond: 0, burst: 0 } : rate(env, 'PARLEY_RATE_READS_PER_USER', 200));
+  return { rateLimitPerUser: writes, rateLimitReadsPerUser: reads };
 }
 
 /** A positive number of seconds; fractions allowed (tests use short heartbeats). */
@@ -251,5 +272,7 @@ function rate(env: Env, name: string, fallback: number): RateLimit {
   const perSecond = Number(r);
   const burst = b === undefined ? perSecond * 2 : Number(b);
   if (!(perSecond >= 0) || !(burst >= 0)) throw new ConfigError(`${name} must look like "50" or "50:200", got "${raw}"`);
+  // A bucket that never holds a whole token refuses everything for ever.
+  if (perSecond > 0 && burst < 1) throw new ConfigError(`${name}: a burst below 1 would refuse every request; give at least 1 (got "${raw}")`);
   return { perSecond, burst };
 }

@@ -4,4 +4,5 @@
  * own so those commands load none of the server (Fastify, NATS, Yjs) and start fast.
  */
 export { loadConfig, dataDirError, ConfigError, StartupError, type NodeConfig, type RateLimit } from './config.js';
+export type { TlsSettings, ServerTlsFiles, NatsTlsFiles, NatsAuth } from './tls-settings.js';
 export { signToken, verifyToken, type Role, type TokenClaims } from './token.js';

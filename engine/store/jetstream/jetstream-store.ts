@@ -116,6 +116,7 @@ export class JetStreamEventStore implements EventStore {
   static async connect(input: JetStreamStoreOptions): Promise<JetStreamEventStore> {
     const options = resolveOptions(input);
     const nc = await connect({
+      ...options.security,
       servers: options.servers,
       name: options.name,
       maxReconnectAttempts: -1,

@@ -1,4 +1,6 @@
 /** Options of the JetStream event store, and their defaults. */
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+
 export interface JetStreamStoreOptions {
   /** NATS URL(s); give every cluster member so the client can fail over. */
   servers: string | string[];
@@ -27,6 +29,8 @@ export interface JetStreamStoreOptions {
    * re-checks at most this long of traffic before it listens.
    */
   indexRepairIntervalMs?: number;
+  /** TLS and credentials of the connection, as nats.js takes them (default: none). */
+  security?: Pick<NodeConnectionOptions, 'tls' | 'authenticator'>;
   /** The NATS connection name, shown in server monitoring. */
   name?: string;
   /** Errors that are not any caller's (feed hiccups, a failed index write). Default: ignore. */
@@ -49,6 +53,7 @@ export function resolveOptions(o: JetStreamStoreOptions): ResolvedOptions {
     requestTimeoutMs: o.requestTimeoutMs ?? 5_000,
     retryBudgetMs: o.retryBudgetMs ?? 15_000,
     startupBudgetMs: Math.max(o.startupBudgetMs ?? 60_000, o.retryBudgetMs ?? 15_000),
+    security: o.security ?? {},
     name: o.name ?? 'parley-event-store',
     onError: o.onError ?? (() => undefined),
   };
