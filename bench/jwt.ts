@@ -6,6 +6,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const BENCH_SECRET = 'bench-secret-of-at-least-32-characters!!';
+/** The scrape token bench nodes take on `/metrics` (PARLEY_METRICS_TOKEN). */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-scrape-token';
 
 /**
  * The token's subject, or null when the signature does not match: the peers' check, kept

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_SECRET } from './jwt.js';
+import { BENCH_METRICS_TOKEN, BENCH_SECRET } from './jwt.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PARLEY_BIN = join(ROOT, 'bin/parley.js');
@@ -168,6 +168,8 @@ export async function startParley(options: ParleyOptions = {}): Promise<Server &
       LOG_LEVEL: 'warn',
       PARLEY_RATE_PER_CONNECTION: '0',
       PARLEY_RATE_PER_USER: '0',
+      PARLEY_METRICS_TOKEN: BENCH_METRICS_TOKEN,
+      PARLEY_DRAIN_SECONDS: '0',
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -52,33 +52,39 @@ export class Sender {
   kick(): void {
     if (this.running || this.connection.state.get().status !== 'online') return;
     this.running = true;
-    let failed = false;
+    let stopped = false;
     // A storage that fails (quota, disk full) made flush reject with nothing to catch it:
     // an unhandled rejection, which ends a Node app. The item stays in the outbox and is
     // sent again (idempotently) at the next kick: a reconnect or a new command.
     void this.flush()
+      .then((end) => (stopped = end === 'socket refused'))
       .catch(() => {
-        failed = true;
+        stopped = true;
       })
       .finally(() => {
         this.running = false;
-        // Something may have been added after the loop looked for the last time.
-        if (!failed && this.outbox.items.get().length > 0 && this.connection.state.get().status === 'online') this.kick();
+        // Something may have been added after the loop looked for the last time. Not when
+        // the socket refused the frame: a socket the server is closing (a node draining
+        // sends 4503) still reads `online` until its close event, and kicking again at
+        // once spun in microtasks that never let that event run. The reconnect kicks.
+        if (!stopped && this.outbox.items.get().length > 0 && this.connection.state.get().status === 'online') this.kick();
       });
   }
 
-  private async flush(): Promise<void> {
+  /** Sends the outbox until it is empty, the connection drops, or the socket will not take a frame. */
+  private async flush(): Promise<'empty' | 'offline' | 'socket refused'> {
     let retries = 0;
     while (this.connection.state.get().status === 'online') {
       const item = this.outbox.items.get()[0];
-      if (!item) return;
+      if (!item) return 'empty';
       const command = this.outbox.resolved(item.command);
       if (!command) {
         await this.fail({ item, code: 'dependency_failed', message: 'A command it depends on was refused' });
         continue;
       }
       const reply = await this.request(item.id, command);
-      if (!reply) return;
+      if (reply === 'socket refused') return reply;
+      if (!reply) return 'offline';
       if (reply.type === 'ack') {
         retries = 0;
         this.events.confirmed(item, reply.result);
@@ -90,11 +96,12 @@ export class Sender {
         await this.fail({ item, code: reply.code, message: reply.message });
       }
     }
+    return 'offline';
   }
 
-  private request(id: string, command: OutboxItem['command']): Promise<Reply | undefined> {
+  private request(id: string, command: OutboxItem['command']): Promise<Reply | undefined | 'socket refused'> {
     return new Promise((resolve) => {
-      const done = (reply: Reply | undefined) => {
+      const done = (reply: Reply | undefined | 'socket refused') => {
         clearTimeout(timer);
         this.waiting.delete(id);
         resolve(reply);
@@ -102,7 +109,7 @@ export class Sender {
       // No answer in time: give up on this socket's answer; the loop ends and the next kick resends.
       const timer = setTimeout(() => done(undefined), ACK_TIMEOUT_MS);
       this.waiting.set(id, done);
-      if (!this.connection.send({ type: 'command', id, command })) done(undefined);
+      if (!this.connection.send({ type: 'command', id, command })) done('socket refused');
     });
   }
 

@@ -24,6 +24,8 @@ Tokens from your identity provider (instead of PARLEY_JWT_SECRET's HS256):
   PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE, PARLEY_JWT_ISSUER, PARLEY_JWT_AUDIENCE,
   PARLEY_JWT_ALGORITHMS, PARLEY_JWT_USER_CLAIM (sub), PARLEY_JWT_ADMIN_CLAIM (role),
   PARLEY_JWT_ADMIN_VALUE (admin), PARLEY_JWT_CLOCK_TOLERANCE_SECONDS (30)
+Behind a load balancer:
+  PARLEY_READY_MAX_LAG (10000), PARLEY_DRAIN_SECONDS (5), PARLEY_METRICS_TOKEN (unset: /metrics off)
 Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),
@@ -34,8 +36,8 @@ Cluster (with NATS_URL):
 Start-up failures print one line naming the setting to fix; LOG_LEVEL=debug adds the stack.
 `;
 
-/** How long a stop may take before the process exits anyway. */
-const STOP_GRACE_MS = 10_000;
+/** How long a stop may take, past the drain (PARLEY_DRAIN_SECONDS), before the process exits anyway. */
+const STOP_GRACE_MS = 15_000;
 
 export async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -63,8 +65,8 @@ export async function serve(args: string[]): Promise<void> {
     }
     if (stopping) return;
     stopping = true;
-    node.app.log.info({ signal: reason }, 'shutting down');
-    setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
+    node.app.log.info({ signal: reason, drainSeconds: node.config.drainSeconds }, 'shutting down: draining');
+    setTimeout(() => process.exit(1), STOP_GRACE_MS + node.config.drainSeconds * 1000).unref();
     node.close().then(
       () => process.exit(0),
       () => process.exit(1),

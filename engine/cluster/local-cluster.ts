@@ -157,6 +157,8 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
       const { PARLEY_NODE_ID: _sameForAll, ...inherited } = process.env; // each node keeps its own id
       const child = spawn(process.execPath, [PARLEY_BIN, 'serve'], {
         env: {
+          // The launcher stops every node at once and no balancer is in front: no drain, unless asked.
+          PARLEY_DRAIN_SECONDS: '0',
           ...inherited,
           PORT: String(o.basePort + i),
           HOST: host,

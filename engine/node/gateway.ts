@@ -56,6 +56,8 @@ export class Gateway {
   private readonly config: GatewayDeps['settings'];
   private readonly log: FastifyBaseLogger;
   private readonly metrics: GatewayDeps['metrics'];
+  /** Set by `closeSockets`: a socket upgraded from then on is closed at once (4503). */
+  private closing = false;
 
   constructor(private readonly deps: GatewayDeps) {
     this.config = deps.settings;
@@ -92,6 +94,7 @@ export class Gateway {
   /** Takes a socket the `/v1/ws` route upgraded: authenticates it (now or by its first frame) and gives it a session. */
   connect(socket: WebSocket, request: FastifyRequest): void {
     this.letGoOfUpgrade(socket, request.raw);
+    if (this.closing) return void socket.close(CLOSE.tryAgainLater, 'node shutting down');
     this.guarded(socket, 'upgrade', () => this.accept(socket, bearerOf(request, true)), true);
   }
 
@@ -240,12 +243,19 @@ export class Gateway {
   }
 
   /**
-   * Closes every socket with a transient code so clients reconnect (elsewhere or later),
-   * and waits briefly for the close handshakes; the rest are cut.
+   * Refuses new sockets, lets every session answer the commands it has taken (no more
+   * frames are read), closes each with a transient code so clients reconnect (elsewhere
+   * or later), and waits briefly for the close handshakes; the rest are cut. All within
+   * `graceMs`: a command stuck on an unreachable store does not hold a shutdown.
    */
-  async closeSockets(graceMs = 2000): Promise<void> {
-    for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
+  async closeSockets(graceMs = 5000): Promise<void> {
+    this.closing = true;
     const deadline = Date.now() + graceMs;
+    const quiet = [...this.sockets].map((s) => this.sessions.get(s)?.quiesce());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(quiet), new Promise((r) => (timer = setTimeout(r, graceMs / 2)))]);
+    clearTimeout(timer);
+    for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.sockets) s.terminate();
   }

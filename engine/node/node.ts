@@ -28,10 +28,12 @@ import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
 import { listen } from './listen.js';
+import { Drain } from './drain.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { holdRequestsUntilStarted, recordNodeStarted } from './node-started.js';
 import { openStore } from './open-store.js';
 import { PresenceRecorder } from './presence-recorder.js';
+import { checkReadiness } from './readiness.js';
 import { registerRoutes, type ReadAccess } from './routes/index.js';
 import { sessionHost, type SessionHostParts } from './session-host.js';
 import { abandon, shutDown, type RunningParts } from './shutdown.js';
@@ -110,6 +112,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   readModels.reportErrorsTo(app.log);
   fanOut.reportErrorsTo(app.log);
   const gate = holdRequestsUntilStarted(app);
+  const drain = new Drain();
+  drain.install(app);
+  const ready = () =>
+    checkReadiness({ nodeId: config.nodeId, store, runner, maxLag: config.readyMaxLag, draining: () => drain.draining });
   opened.reportErrorsTo(app.log, () => gate.started);
 
   const users = new UserLimits(config);
@@ -127,10 +133,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     log: app.log,
   });
 
-  const parts: RunningParts = { gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
+  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
   let address: { url: string; port: number };
   try {
-    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway });
+    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken: config.metricsToken });
     const context: NodeContext = {
       app,
       config,

@@ -42,6 +42,10 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   private slots: CatchUpSlots | undefined;
   private strikes = 0;
   private strikesSince = 0;
+  /** Commands taken and not yet answered; a node that drains waits for them (`quiesce`). */
+  private commandsInFlight = 0;
+  /** Set by `quiesce`: frames are no longer read; wakes it when the last command is answered. */
+  private quiesced: { wake: () => void } | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -152,7 +156,22 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
     this.buffer.release();
   }
 
+  /**
+   * Stops reading frames and resolves once every command already taken has been answered
+   * (its ack or error is queued ahead of any close frame). Frames that arrive later are
+   * dropped unread: the socket is about to close with 4503 and the client resends its
+   * outbox, under the same command ids, wherever it reconnects.
+   */
+  quiesce(): Promise<void> {
+    if (this.commandsInFlight === 0) {
+      this.quiesced ??= { wake: () => undefined };
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (this.quiesced = { wake: resolve }));
+  }
+
   async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    if (this.quiesced) return;
     let id: string | undefined;
     try {
       if (!this.host.allow(this.userId, (this.bucket ??= new TokenBucket(this.host.limits.rateLimitPerConnection)))) return this.struck();
@@ -195,13 +214,19 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
         // Both lines are debug: one per command is the hot path (counts are in
         // parley_commands_total), and refusals are as frequent as a client makes them.
         const log = this.host.log;
+        this.commandsInFlight += 1;
         try {
           const outcome = await this.host.commands.handle(this.userId, f.command, f.id);
           log.debug({ correlationId: f.id, userId: this.userId, command: f.command.type, seq: outcome.result.seq, duplicate: outcome.duplicate }, 'command handled');
           this.send(frame({ type: 'ack', id: f.id, result: outcome.result, duplicate: outcome.duplicate }));
         } catch (err) {
           log.debug({ correlationId: f.id, userId: this.userId, command: f.command.type, code: (err as { code?: string }).code }, 'command refused');
+          // Answered here, not by onMessage's catch, so the error goes out before a drain's close.
+          if (isParleyError(err)) return this.fail(err.toBody(), { id: f.id });
           throw err;
+        } finally {
+          this.commandsInFlight -= 1;
+          if (this.commandsInFlight === 0) this.quiesced?.wake();
         }
         return;
       }

@@ -140,6 +140,21 @@ export const Responses = {
   presence: Type.Object({ members: Type.Array(PresenceView) }),
   search: Type.Object({ hits: Type.Array(SearchHit) }),
   health: Type.Object({ status: Type.Literal('ok'), nodeId: Type.String(), store: Type.String() }),
+  /** `/ready`: 200 with `ready`, or 503 with `not_ready` and the checks that failed in `failed`. */
+  ready: Type.Object({
+    status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+    nodeId: Type.String(),
+    failed: Type.Array(Type.Union([Type.Literal('store'), Type.Literal('read_models'), Type.Literal('draining')])),
+    store: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }),
+    readModels: Type.Object({
+      ok: Type.Boolean(),
+      lag: Type.Integer(),
+      maxLag: Type.Integer(),
+      behind: Type.Array(Type.String()),
+      stopped: Type.Array(Type.String()),
+    }),
+    draining: Type.Boolean(),
+  }),
   analytics: AnalyticsReport,
   projections: Type.Object({
     head: Type.Integer(),

@@ -12,7 +12,7 @@ import type { ServerFrame } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
-import { spawnNode, startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { spawnNode, startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
 import { asKnown } from '../../projections/index.js';
@@ -181,7 +181,7 @@ describe('nodes over one JetStream stream', () => {
   });
 
   it('exports bus metrics', async () => {
-    const text = (await api(nodes[1]!.url, tokenFor('ops')).get('/metrics')).body as string;
+    const text = (await api(nodes[1]!.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     for (const name of [
       'parley_feed_lag_events',
       'parley_bus_publish_seconds_count',

@@ -17,7 +17,7 @@ import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { PARLEY_BIN } from '../helpers/cli.js';
 
 let nats: NatsSingle;
@@ -146,7 +146,7 @@ describe('a duplicate seq in the JetStream log', () => {
       expect(verify.out).toContain('verify FAILED: 1 duplicate seq');
       expect(verify.code).toBe(1);
       for (const node of nodes) {
-        const metrics: string = (await api(node.url, tokenFor('ops', { role: 'admin' })).get('/metrics')).body;
+        const metrics: string = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body;
         expect(metrics.split('\n').filter((l) => l.startsWith('parley_duplicate_seq_total'))).toEqual([expect.stringMatching(/^parley_duplicate_seq_total(\{[^}]*\})? [1-9]/)]);
       }
     } finally {

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { connectWs } from '../helpers/ws-client.js';
 
 let nats: NatsCluster;
@@ -96,7 +96,7 @@ describe('a NATS server dies under load', () => {
       expect(seqs).toEqual(log.map((e) => e.seq));
     }, 15_000);
     watcher.close();
-    const metrics = (await api(a.url, tokenFor('ops')).get('/metrics')).body as string;
+    const metrics = (await api(a.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     const reconnects = Number(/^parley_nats_reconnects_total\{[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
     console.info(
       `NATS server kill -9: ${acked.size} posts acknowledged (${failures} refused and retried), longest pause ${pause} ms after the kill, node A reconnects ${reconnects}`,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { connectWs } from '../helpers/ws-client.js';
 
 const BUDGET_MS = 1500;
@@ -69,7 +69,7 @@ describe('a NATS outage longer than the retry budget', () => {
     await bob.next((f) => f.type === 'event' && f.event.seq === after.body.seq, 15_000);
     const log = await node.store.readStream(`conversation-${id}`);
     expect(log.filter((e) => e.type === 'MessagePosted').map((e) => (e.data as { text: string }).text)).toEqual(['before', 'during']);
-    const metrics = (await alice.get('/metrics')).body as string;
+    const metrics = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     expect(metrics).toMatch(/^parley_nats_reconnects_total\{[^}]*\} [1-9]/m);
     console.info(`NATS outage: unavailable after ${took} ms (budget ${BUDGET_MS} ms); posting again ${recoveredIn} ms after NATS was back`);
     bob.close();

@@ -18,9 +18,11 @@ afterAll(async () => {
 });
 
 describe('authentication', () => {
-  it('serves /health without a token and nothing else', async () => {
+  it('serves /health and /ready without a token and nothing else', async () => {
     const health = await api(node.url).get('/health');
     expect(health).toMatchObject({ status: 200, body: { status: 'ok', store: 'sqlite', nodeId: node.config.nodeId } });
+    const ready = await api(node.url).get('/ready');
+    expect(ready).toMatchObject({ status: 200, body: { status: 'ready', nodeId: node.config.nodeId, failed: [] } });
     for (const path of ['/v1/conversations', `/v1/conversations/${conversationId}/messages`, '/metrics', '/docs/json']) {
       expect(await api(node.url).get(path)).toEqual({ status: 401, body: { code: 'unauthorized', message: expect.any(String) } });
     }

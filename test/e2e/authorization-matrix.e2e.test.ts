@@ -31,7 +31,7 @@ import { api, type Reply } from '../helpers/http.js';
 import { SignJWT, type JWTPayload } from 'jose';
 import { signClaims } from '../../engine/index.js';
 import { claimsFor, newSigningKey, signWith, startIdentityProvider, TEST_AUDIENCE, TEST_ISSUER, type SigningKey, type TestIdentityProvider } from '../helpers/identity-provider.js';
-import { startTestNode, TEST_SECRET, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { insertUpdate, isStep2 } from '../helpers/hostile-sync.js';
 import {
   acceptedClientFrameTypes,
@@ -219,6 +219,7 @@ const adminOnly: Record<Principal, Expect> = { ...everyone<Expect>('denied'), ..
 
 const HTTP: Record<string, HttpCase> = {
   'GET /health': { request: () => ({ path: '/health' }), expect: everyone('public') },
+  'GET /ready': { request: () => ({ path: '/ready' }), expect: everyone('public') },
   'POST /v1/conversations': {
     request: (fx, who) => ({ path: '/v1/conversations', body: { title: `by ${who}`, members: [] } }),
     expect: authenticated,
@@ -285,9 +286,9 @@ const HTTP: Record<string, HttpCase> = {
 };
 
 /** Routes the Fastify instance has that the OpenAPI document hides, and where they are covered. */
-const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix'> = {
+const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix' | 'scrape-token'> = {
   'GET /docs/json': 'ok',
-  'GET /metrics': 'ok',
+  'GET /metrics': 'scrape-token',
   'GET /v1/ws': 'ws-matrix',
   'GET /v1/sync/{docName}': 'sync-matrix',
 };
@@ -323,11 +324,17 @@ describe.each(MODES)('authorization matrix: HTTP, %s tokens', (mode) => {
   });
 
   it('answers hidden routes only to tokens', async () => {
-    for (const path of ['/docs/json', '/metrics']) {
-      expect(await api(node.url).get(path)).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
-      for (const kind of INVALID) expect(await api(node.url, await invalidToken(kind, 'x')).get(path), kind).toMatchObject({ status: 401 });
-      expect((await api(node.url, await tokenFor('x')).get(path)).status).toBe(200);
+    const path = '/docs/json';
+    expect(await api(node.url).get(path)).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
+    for (const kind of INVALID) expect(await api(node.url, await invalidToken(kind, 'x')).get(path), kind).toMatchObject({ status: 401 });
+    expect((await api(node.url, await tokenFor('x')).get(path)).status).toBe(200);
+  });
+
+  it('answers /metrics only to the scrape token, never to a user, admins included', async () => {
+    for (const t of [undefined, await tokenFor('x'), await tokenFor('root', { role: 'admin' }), `${TEST_METRICS_TOKEN}x`]) {
+      expect(await api(node.url, t).get('/metrics')).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
     }
+    expect((await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).status).toBe(200);
   });
 
   it.each(Object.keys(HTTP).sort())('%s', async (key) => {

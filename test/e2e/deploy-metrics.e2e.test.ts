@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 
 const files = ['deploy/prometheus/alerts.yml', 'deploy/grafana/parley-dashboard.json'];
 let node: TestNode;
@@ -20,7 +20,7 @@ function namesIn(text: string): Set<string> {
 
 describe('deploy/ examples', () => {
   it('name only metrics that a node exports', async () => {
-    const exposition = (await api(node.url, tokenFor('prometheus')).get('/metrics')).body as string;
+    const exposition = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     const exported = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
     for (const file of files) {
       const names = namesIn(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { spawnNode, tokenFor, type SpawnedNode } from '../helpers/node.js';
+import { spawnNode, TEST_METRICS_TOKEN, tokenFor, type SpawnedNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-full-disk-');
@@ -96,7 +96,7 @@ describe('full disk', () => {
     expect(refusedInARow).toBe(5);
     expect(node.process.exitCode).toBeNull();
     expect(node.process.signalCode).toBeNull();
-    const metrics = (await alice.get('/metrics')).body as string;
+    const metrics = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     expect(Number(/^parley_store_write_failures_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(5);
 
     // Reads answer meanwhile, with (at least) everything applied before the disk filled.

@@ -23,7 +23,7 @@ import { CLOSE } from '../../protocol/index.js';
 import { rebuildDocument, syncExtension, type SyncLimits } from '../../sync/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { mulberry32 as seeded } from '../helpers/seeded-random.js';
 
 const NO_LIMIT = { perSecond: 0, burst: 0 };
@@ -53,7 +53,7 @@ async function conversation(n: TestNode, creator: string, members: string[]): Pr
 }
 
 async function metric(n: TestNode, name: string, label = ''): Promise<number> {
-  const text: string = (await api(n.url, tokenFor('ops', { role: 'admin' })).get('/metrics')).body;
+  const text: string = (await api(n.url, TEST_METRICS_TOKEN).get('/metrics')).body;
   const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(label));
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { connectWs } from '../helpers/ws-client.js';
 
 let node: TestNode;
@@ -28,7 +28,7 @@ describe('observability', () => {
         Array.from({ length: 10 }, (_, j) => s.command(`g${i}-${j}`, { type: 'PostMessage', conversationId: c.id, text: `${i}/${j}` })),
       ),
     );
-    const text = (await api(node.url, tokenFor('ops')).get('/metrics')).body as string;
+    const text = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
     const appends = metric(text, 'parley_store_batch_appends_sum');
     const commits = metric(text, 'parley_store_batch_appends_count');
     // 200 concurrent posts (plus presence and start-up events) in fewer commits than appends:
@@ -41,7 +41,7 @@ describe('observability', () => {
     expect(metric(text, 'parley_append_seconds_count')).toBeGreaterThanOrEqual(200);
     // Read models are applied on their own thread, just after the acks: their lag drops to 0.
     await eventually(async () =>
-      expect((await api(node.url, tokenFor('ops')).get('/metrics')).body).toMatch(/parley_projection_lag_events\{projection="history"[^}]*\} 0/),
+      expect((await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body).toMatch(/parley_projection_lag_events\{projection="history"[^}]*\} 0/),
     );
     expect(text).toContain('parley_process_resident_memory_bytes');
     expect(text).toContain('parley_nodejs_eventloop_lag_seconds');

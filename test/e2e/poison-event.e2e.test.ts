@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defineProjection } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
@@ -50,7 +50,7 @@ async function projection(n: TestNode, name: string) {
 }
 
 async function metric(n: TestNode, name: string, projectionName: string): Promise<number> {
-  const text = (await api(n.url, tokenFor('ops')).get('/metrics')).body as string;
+  const text = (await api(n.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`projection="${projectionName}"`));
   return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadModels } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { ENTERED, RELEASED, TIMED_OUT, applications, blocking, mainThreadWriter } from '../helpers/thread-projections.js';
 import { connectWs } from '../helpers/ws-client.js';
 
@@ -26,7 +26,7 @@ const applied = (n: TestNode) =>
   n.runner.db.prepare('SELECT position, times, thread FROM test_applications ORDER BY position').all() as Array<{ position: number; times: number; thread: number }>;
 
 async function metric(n: TestNode, name: string, projection: string): Promise<number> {
-  const text = (await api(n.url, tokenFor('ops')).get('/metrics')).body as string;
+  const text = (await api(n.url, TEST_METRICS_TOKEN).get('/metrics')).body as string;
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`projection="${projection}"`));
   return line === undefined ? Number.NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
 }

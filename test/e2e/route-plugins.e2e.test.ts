@@ -12,7 +12,7 @@ import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const ORIGIN = 'https://app.example';
 /** Routes that authenticate on their own (upgrades) or need no token. */
-const PUBLIC = /^GET (\/health|\/v1\/ws|\/v1\/sync\/)/;
+const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/)/;
 
 let node: TestNode;
 let routes: Array<{ key: string; method: string; url: string }>;

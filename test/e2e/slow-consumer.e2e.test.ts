@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { CLOSE } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { postMany } from '../helpers/bulk-post.js';
 
 const NO_LIMIT = { perSecond: 0, burst: 0 };
@@ -61,7 +61,7 @@ async function reader(url: string, user: string, conversationId: string, afterSe
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 async function slowConsumerCount(node: TestNode, action: 'close' | 'fallback'): Promise<number> {
-  const text: string = (await api(node.url, tokenFor('ops', { role: 'admin' })).get('/metrics')).body;
+  const text: string = (await api(node.url, TEST_METRICS_TOKEN).get('/metrics')).body;
   const line = text.split('\n').find((l) => l.startsWith('parley_ws_slow_consumer_total') && l.includes(`action="${action}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -9,6 +9,8 @@ import { tempDir } from './temp-dir.js';
 import { PARLEY_BIN as BIN } from './cli.js';
 
 export const TEST_SECRET = 'test-secret-of-at-least-32-characters!';
+/** The scrape token test nodes take on `/metrics` (PARLEY_METRICS_TOKEN). */
+export const TEST_METRICS_TOKEN = 'test-metrics-scrape-token';
 
 export function tokenFor(userId: string, options: { role?: 'admin' | 'user'; ttlSeconds?: number } = {}): string {
   return signToken(TEST_SECRET, { sub: userId, ...options });
@@ -29,6 +31,9 @@ export async function startTestNode(options: StartNodeOptions = {}): Promise<Tes
     jwtSecret: TEST_SECRET,
     logLevel: 'warn',
     env: {},
+    // No balancer in front: a test node stops at once unless a test asks for a drain.
+    drainSeconds: 0,
+    metricsToken: TEST_METRICS_TOKEN,
     ...options,
     dataDir,
   });
@@ -58,7 +63,7 @@ export interface SpawnedNode {
  */
 export async function spawnNode(dataDir: string, env: Record<string, string> = {}, cli: string[] = [BIN]): Promise<SpawnedNode> {
   const child = spawn(process.execPath, [...cli, 'serve'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', PARLEY_DRAIN_SECONDS: '0', PARLEY_METRICS_TOKEN: TEST_METRICS_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));

@@ -161,4 +161,25 @@ describe('client against a failing local storage', () => {
       unhandled.stop();
     }
   });
+  it('a socket that still reads online but takes no frame (the server is closing it) does not spin the outbox', async () => {
+    const outbox = new Outbox(new MemoryStorage());
+    await outbox.load();
+    await outbox.add({ id: 'cmd-1', command: { type: 'MarkRead', conversationId: 'c1', seq: 1 }, createdAt: 0 } as never);
+    let attempts = 0;
+    let open = false;
+    const sent: string[] = [];
+    const connection = {
+      state: new Value({ status: 'online', attempt: 0 }),
+      send: (f: { id: string }) => (attempts++, open && (sent.push(f.id), true)),
+    };
+    const sender = new Sender(outbox, connection as never, { confirmed: () => undefined, acked: () => undefined, failed: () => undefined });
+    sender.kick();
+    // A timer runs: the kick loop gave the event loop back (it used to retry in microtasks for ever).
+    await new Promise((r) => setTimeout(r, 0));
+    expect(attempts).toBe(1);
+    // The reconnect's kick sends it.
+    open = true;
+    sender.kick();
+    await eventually(() => expect(sent).toEqual(['cmd-1']));
+  });
 });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
+import { edgeConfig, type EdgeConfig } from './edge-config.js';
 import { ConfigError } from './errors.js';
 import { tlsSettings, type TlsSettings } from './tls-settings.js';
 import { authSettings, type AuthSettings } from './auth-settings.js';
@@ -19,8 +20,8 @@ export interface RateLimit {
   burst: number;
 }
 
-/** TLS and NATS credentials (TlsSettings) are in tls-settings.ts. */
-export interface NodeConfig extends TlsSettings {
+/** TLS and NATS credentials (TlsSettings) are in tls-settings.ts; readiness, metrics access and drain (EdgeConfig) in edge-config.ts. */
+export interface NodeConfig extends TlsSettings, EdgeConfig {
   port: number;
   host: string;
   dataDir: string;
@@ -167,6 +168,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     ...clusterConfig(env, overrides),
     ...tlsSettings(env, overrides),
     eventStoreDb: overrides.eventStoreDb !== undefined ? overrides.eventStoreDb : eventStoreDbConfig(env, overrides),
+    ...edgeConfig(env, overrides),
   };
 }
 

@@ -11,6 +11,7 @@ import type { ReadModelRunner } from '../../../projections/index.js';
 import type { EventStore } from '../../store/index.js';
 import type { Gateway } from '../gateway.js';
 import type { Metrics } from '../metrics.js';
+import type { ReadyReport } from '../readiness.js';
 import { adminRoutes } from './admin-routes.js';
 import { conversationRoutes } from './conversation-routes.js';
 import { historyRoutes } from './history-routes.js';
@@ -32,14 +33,17 @@ export interface RoutesDeps {
   readonly commands: CommandRunner;
   readonly reads: ReadAccess;
   readonly gateway: Pick<Gateway, 'connect'>;
+  readonly ready: () => Promise<ReadyReport>;
+  readonly metricsToken: string | undefined;
 }
 
 /**
  * Registers every route group, in the order the OpenAPI document lists them. Awaited, so
  * each plugin loads now, with the root's hooks as they are.
  */
-export async function registerRoutes(app: FastifyInstance, { nodeId, store, runner, metrics, commands, reads, gateway }: RoutesDeps): Promise<void> {
-  await app.register(nodeRoutes, { nodeId, store, runner, metrics });
+export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Promise<void> {
+  const { nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken } = deps;
+  await app.register(nodeRoutes, { nodeId, store, runner, metrics, ready, metricsToken });
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
   await app.register(historyRoutes, { reads });
