@@ -16,6 +16,7 @@ import type { NodeConfig } from './config/index.js';
 import { registerCors } from './cors.js';
 import { KeyedBuckets } from './rate-limit.js';
 import { verifyToken, type TokenClaims } from './config/index.js';
+import { WEB_PUBLIC_PREFIXES, WEB_PUBLIC_ROUTES } from './routes/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,8 +28,8 @@ declare module 'fastify' {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Routes that authenticate on their own (WebSockets: header, ?token= or a frame) or need none. */
-const PUBLIC_ROUTES = new Set(['/health', '/v1/ws']);
-const PUBLIC_PREFIXES = ['/v1/sync/'];
+const PUBLIC_ROUTES = new Set(['/health', '/v1/ws', '/v1/dev/token', ...WEB_PUBLIC_ROUTES]);
+const PUBLIC_PREFIXES = ['/v1/sync/', ...WEB_PUBLIC_PREFIXES];
 
 /** `https`: the certificate to serve HTTPS and WSS with (tls.ts); none: plain HTTP. */
 export async function createHttpServer(config: NodeConfig, https?: SecureContextOptions): Promise<FastifyInstance> {

@@ -118,7 +118,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const parts: RunningParts = { gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
   let address: { url: string; port: number };
   try {
-    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway });
+    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway, ...(config.devLogin && { devLogin: { jwtSecret: config.jwtSecret } }) });
     const context: NodeContext = {
       app,
       config,
@@ -136,6 +136,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     if (config.jwtSecretSource === 'generated') {
       app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
     }
+    if (config.devLogin) app.log.warn('development sign-in is on (POST /v1/dev/token gives anyone any name): not for production');
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : 'DATA_DIR / --data-dir');
   } catch (err) {

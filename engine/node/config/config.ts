@@ -26,6 +26,12 @@ export interface NodeConfig extends TlsSettings {
   jwtSecret: string;
   /** Where the secret came from, for the start-up log. */
   jwtSecretSource: 'env' | 'generated' | 'file' | 'given';
+  /**
+   * `POST /v1/dev/token` mints a token for any name (the web app's development sign-in).
+   * On with a development secret the node made itself (`generated`, or `file` on later
+   * runs) or PARLEY_DEV_LOGIN=on; never with NODE_ENV=production.
+   */
+  devLogin: boolean;
   maxTextBytes: number;
   /** Largest WebSocket frame or HTTP body accepted, in bytes. */
   maxFrameBytes: number;
@@ -118,6 +124,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     nodeId: overrides.nodeId ?? env.PARLEY_NODE_ID ?? persistentNodeId(dataDir),
     jwtSecret: secret.value,
     jwtSecretSource: secret.source,
+    devLogin: overrides.devLogin ?? devLogin(env, secret.source),
     maxTextBytes: overrides.maxTextBytes ?? int(env, 'PARLEY_MAX_TEXT_BYTES', 16 * 1024),
     maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
     catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
@@ -217,6 +224,20 @@ function resolveSecret(env: Env, dataDir: string): { value: string; source: 'env
     throw dataDirError(dataDir, `write the development JWT secret ${file} (or set PARLEY_JWT_SECRET)`, err);
   }
   return { value, source: 'generated' };
+}
+
+/**
+ * Anyone who can reach the node may sign in as anyone through the dev login, so it is on
+ * by default only where the secret is the node's own development one; asked for
+ * explicitly in production it stops the start rather than be silently ignored.
+ */
+function devLogin(env: Env, source: NodeConfig['jwtSecretSource']): boolean {
+  const asked = env.PARLEY_DEV_LOGIN === undefined || env.PARLEY_DEV_LOGIN === '' ? undefined : onOff(env, 'PARLEY_DEV_LOGIN', false);
+  if (env.NODE_ENV === 'production') {
+    if (asked) throw new ConfigError('PARLEY_DEV_LOGIN=on lets anyone sign in as anyone: it is refused when NODE_ENV=production');
+    return false;
+  }
+  return asked ?? (source === 'generated' || source === 'file');
 }
 
 /** A node keeps its id across restarts so presence can clear what it held before a crash. */

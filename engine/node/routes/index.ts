@@ -12,13 +12,17 @@ import type { Gateway } from '../gateway.js';
 import type { Metrics } from '../metrics.js';
 import { adminRoutes } from './admin-routes.js';
 import { conversationRoutes } from './conversation-routes.js';
+import { devRoutes } from './dev-routes.js';
 import { historyRoutes } from './history-routes.js';
 import { messageRoutes } from './message-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
+import { webRoutes } from './web-routes.js';
 import { websocketRoute } from './websocket-route.js';
+
+export { WEB_PUBLIC_PREFIXES, WEB_PUBLIC_ROUTES } from './web-routes.js';
 
 export type { ReadAccess } from './read-access.js';
 
@@ -31,13 +35,17 @@ export interface RoutesDeps {
   readonly commands: CommandRunner;
   readonly reads: ReadAccess;
   readonly gateway: Pick<Gateway, 'connect'>;
+  /** Mint tokens for any name at POST /v1/dev/token (config.devLogin), with this secret. */
+  readonly devLogin?: { jwtSecret: string };
+  /** Where the built web app is; default: dist/web-app/ (web-routes.ts). */
+  readonly webDir?: string;
 }
 
 /**
  * Registers every route group, in the order the OpenAPI document lists them. Awaited, so
  * each plugin loads now, with the root's hooks as they are.
  */
-export async function registerRoutes(app: FastifyInstance, { nodeId, store, runner, metrics, commands, reads, gateway }: RoutesDeps): Promise<void> {
+export async function registerRoutes(app: FastifyInstance, { nodeId, store, runner, metrics, commands, reads, gateway, devLogin, webDir }: RoutesDeps): Promise<void> {
   await app.register(nodeRoutes, { nodeId, store, runner, metrics });
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
@@ -45,4 +53,6 @@ export async function registerRoutes(app: FastifyInstance, { nodeId, store, runn
   await app.register(adminRoutes, { store, reads });
   await app.register(projectionRoutes, { runner, store });
   await app.register(websocketRoute, { gateway });
+  if (devLogin) await app.register(devRoutes, devLogin);
+  await app.register(webRoutes, webDir ? { dir: webDir } : {});
 }

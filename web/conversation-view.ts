@@ -1,0 +1,151 @@
+/**
+ * One open conversation: its messages (history pages load as you scroll up), pending ones
+ * marked until acked, posts the server refused with Retry, reactions, deleting your own,
+ * who is typing and who is online, and the composer. Everything shown comes from the
+ * client's observables; the view renders, it keeps no copy of the truth.
+ */
+import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence } from '../client-lib/index.js';
+import { h, fill, timeOf } from './dom.js';
+
+const REACTIONS = ['👍', '❤️', '😂'];
+const TYPING_EVERY_MS = 2000;
+
+export interface ConversationViewOptions {
+  title: () => string;
+  members: () => string[];
+  /** Called with the newest seq while this view is shown, so it can be marked read. */
+  seen(seq: number): void;
+}
+
+export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
+  const me = client.userId;
+  const header = h('header', { class: 'conversation-header' });
+  const log = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 });
+  const failedList = h('ul', { class: 'failed', 'aria-label': 'Messages not sent' });
+  const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const input = h('textarea', { id: 'composer', name: 'text', rows: 1, required: true, placeholder: 'Write a message', 'aria-label': 'Message' });
+  const failed: OutboxFailure[] = [];
+  let lastTyping = 0;
+
+  const send = () => {
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = '';
+    conv.send(text).catch((err: unknown) => console.error('not stored', err));
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener('input', () => {
+    if (Date.now() - lastTyping < TYPING_EVERY_MS) return;
+    lastTyping = Date.now();
+    conv.typingNow();
+  });
+  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, h('button', { type: 'submit' }, 'Send'));
+
+  const renderHeader = () => {
+    const people = client.presence.get();
+    fill(
+      header,
+      h('h2', {}, options.title()),
+      h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m]))),
+    );
+  };
+
+  const renderMessages = (messages: MessageView[]) => {
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    fill(log, messages.map((m) => messageItem(m, me, conv)));
+    if (atBottom) log.scrollTop = log.scrollHeight;
+    const newest = messages.reduce((n, m) => Math.max(n, m.seq ?? 0), 0);
+    if (newest > 0) options.seen(newest);
+  };
+
+  const renderFailed = () =>
+    fill(
+      failedList,
+      failed.map((f, i) => {
+        const text = f.item.command.type === 'PostMessage' ? f.item.command.text : '';
+        const drop = () => {
+          failed.splice(i, 1);
+          renderFailed();
+        };
+        return h(
+          'li',
+          {},
+          h('span', { class: 'text' }, text),
+          h('span', { class: 'why' }, `not sent: ${f.message}`),
+          h('button', { type: 'button', onclick: () => (drop(), void conv.send(text)) }, 'Retry'),
+          h('button', { type: 'button', onclick: drop }, 'Discard'),
+        );
+      }),
+    );
+
+  // Scrolled to the top: fetch the page before; keep what was on screen where it was.
+  let loading = false;
+  log.addEventListener('scroll', () => {
+    if (log.scrollTop > 40 || loading || !conv.hasOlder) return;
+    loading = true;
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    conv
+      .loadOlder()
+      .then(() => (log.scrollTop = log.scrollHeight - fromBottom))
+      .catch(() => undefined)
+      .finally(() => (loading = false));
+  });
+
+  const offs = [
+    conv.messages.subscribe(renderMessages),
+    conv.typing.subscribe((who) => (typing.textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`)),
+    client.presence.subscribe(renderHeader),
+    client.failures.subscribe((f) => {
+      const c = f.item.command as { type: string; conversationId?: string };
+      if (c.type !== 'PostMessage' || (client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
+      failed.push(f);
+      renderFailed();
+    }),
+  ];
+  renderHeader();
+  renderMessages(conv.messages.get());
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, log, failedList, typing, composer);
+  queueMicrotask(() => input.focus());
+  return { el, destroy: () => offs.forEach((off) => off()) };
+}
+
+function memberItem(userId: string, presence: Presence | undefined): HTMLElement {
+  const online = presence?.online === true;
+  const label = online ? 'online' : presence?.lastSeen ? `last seen ${timeOf(presence.lastSeen)}` : 'offline';
+  return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
+}
+
+function messageItem(m: MessageView, me: string, conv: Conversation): HTMLElement {
+  const mine = m.author === me;
+  const reactions = Object.keys(m.reactions).map((emoji) => {
+    const users = m.reactions[emoji]!;
+    const reacted = users.includes(me);
+    return h(
+      'button',
+      { type: 'button', class: reacted ? 'reaction mine' : 'reaction', 'aria-pressed': String(reacted), title: users.join(', '), onclick: () => void (reacted ? conv.unreact(m.messageId, emoji) : conv.react(m.messageId, emoji)) },
+      `${emoji} ${users.length}`,
+    );
+  });
+  const actions = m.deleted
+    ? []
+    : [
+        ...REACTIONS.filter((e) => !Object.hasOwn(m.reactions, e)).map((emoji) =>
+          h('button', { type: 'button', class: 'react', 'aria-label': `React ${emoji}`, onclick: () => void conv.react(m.messageId, emoji) }, emoji),
+        ),
+        mine ? h('button', { type: 'button', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
+      ];
+  return h(
+    'li',
+    { class: `message${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-seq': m.seq ?? '', 'data-id': m.messageId },
+    h('span', { class: 'author' }, m.author),
+    h('time', {}, timeOf(m.sentAt)),
+    h('p', { class: 'text' }, m.deleted ? 'message deleted' : m.text),
+    m.pending ? h('span', { class: 'status' }, m.seq === undefined ? 'sending…' : 'saving…') : null,
+    h('span', { class: 'reactions' }, reactions, actions),
+  );
+}
