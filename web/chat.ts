@@ -84,7 +84,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
       title: () => summary()?.title ?? '',
       members: () => summary()?.members ?? [me],
       seen: (seq) => {
-        if (view?.conv !== conv || document.visibilityState === 'hidden' || (readUpTo.get(conv.id) ?? 0) >= seq) return;
+        if (!selected || key(selected) !== conv.id || document.visibilityState === 'hidden' || (readUpTo.get(conv.id) ?? 0) >= seq) return;
         readUpTo.set(conv.id, seq);
         if ((summary()?.readSeq ?? 0) < seq) void conv.markRead(seq).catch(() => undefined);
         renderListSoon();

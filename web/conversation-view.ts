@@ -100,6 +100,8 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     conv.messages.subscribe(renderMessages),
     conv.typing.subscribe((who) => (typing.textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`)),
     client.presence.subscribe(renderHeader),
+    // The title and members come from the list, which may arrive after the view (a conversation just created).
+    client.conversations.subscribe(renderHeader),
     client.failures.subscribe((f) => {
       const c = f.item.command as { type: string; conversationId?: string };
       if (c.type !== 'PostMessage' || (client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
