@@ -2,16 +2,17 @@
 // Builds the web app (web/) into dist/web-app/: the shell bundled and minified with
 // esbuild under content-hashed names (served immutable), its index.html, and the service
 // worker that keeps those files for offline starts. Prints the shell's gzipped size, which
-// the README holds to ≤ 60 KB. Part of `npm run build`.
+// the README holds to ≤ 60 KB. Part of `npm run build`; `node bin/build-web.js <dir>`
+// builds into another directory (tests, so they never race a build of dist/).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const out = `${root}dist/web-app`;
+const out = resolve(process.argv[2] ?? `${root}dist/web-app`);
 const SHELL_BUDGET_BYTES = 60 * 1024;
 
 rmSync(out, { recursive: true, force: true });
@@ -76,7 +77,7 @@ const shell = new Set([script, style]);
 for (const [file, o] of outputs) if (basename(file) === script) for (const i of o.imports) if (i.kind === 'import-statement') shell.add(basename(i.path));
 const gz = [...shell].reduce((n, f) => n + gzipSync(readFileSync(`${out}/assets/${f}`), { level: 9 }).length, 0);
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-console.log(`web app: dist/web-app/ — shell ${kb(gz)} gzipped (${shell.size} files; budget ${kb(SHELL_BUDGET_BYTES)})`);
+console.log(`web app: ${relative(root, out) || '.'}/ — shell ${kb(gz)} gzipped (${shell.size} files; budget ${kb(SHELL_BUDGET_BYTES)})`);
 if (gz > SHELL_BUDGET_BYTES) {
   console.error(`web app: the shell is over its ${kb(SHELL_BUDGET_BYTES)} budget`);
   process.exitCode = 1;

@@ -47,6 +47,8 @@ export interface StartNodeOptions extends Partial<NodeConfig> {
   extensions?: NodeExtension[];
   /** Environment to read configuration from (default process.env). */
   env?: Record<string, string | undefined>;
+  /** The built web app served at `/` (default: dist/web-app/, see routes/web-routes.ts). */
+  webDir?: string;
 }
 
 export interface ParleyNode {
@@ -69,7 +71,7 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions = [syncExtension()], env, webDir, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   // Before anything is opened: a certificate the node cannot use stops the start here.
   const https = config.tls ? loadServerTls(config.tls) : undefined;
@@ -118,7 +120,17 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const parts: RunningParts = { gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
   let address: { url: string; port: number };
   try {
-    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway, ...(config.devLogin && { devLogin: { jwtSecret: config.jwtSecret } }) });
+    await registerRoutes(app, {
+      nodeId: config.nodeId,
+      store,
+      runner,
+      metrics,
+      commands,
+      reads,
+      gateway,
+      webDir,
+      ...(config.devLogin && { devLogin: { jwtSecret: config.jwtSecret } }),
+    });
     const context: NodeContext = {
       app,
       config,

@@ -6,26 +6,25 @@
  * server order, on both pages; XSS payloads stay text. The first test writes
  * docs/screenshot.png for the README.
  */
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { buildWebApp } from '../helpers/web-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOT = `${ROOT}docs/screenshot.png`;
 
 let node: TestNode;
+let web: Awaited<ReturnType<typeof buildWebApp>>;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  // The page under test is what `npm run build` makes; build it from this checkout.
-  await promisify(execFile)(process.execPath, [`${ROOT}bin/build-web.js`], { cwd: ROOT });
-  node = await startTestNode({ devLogin: true });
+  web = await buildWebApp();
+  node = await startTestNode({ devLogin: true, webDir: web.path });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -36,6 +35,7 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await node?.destroy();
+  web?.remove();
 });
 
 interface Person {
