@@ -7,6 +7,7 @@
  */
 import { createClient, IndexedDbStorage, type ConnectionState, type Conversation, type ParleyClient } from '../client-lib/index.js';
 import { conversationView } from './conversation-view.js';
+import { LazyDocuments } from './documents.js';
 import { h, fill } from './dom.js';
 import { listEntry } from './list-entry.js';
 import { newConversationForm, renderList } from './list-view.js';
@@ -20,7 +21,8 @@ const LIST_REFRESH_MS = 5000;
 export async function startChat(root: HTMLElement, session: Session, token: () => Promise<string>, signOut: () => void): Promise<ParleyClient> {
   const me = session.userId;
   const storage = await IndexedDbStorage.open(`parley-${me}`);
-  const client = await createClient({ url: location.origin, userId: me, token, storage, backoff: { initialMs: 250, maxMs: 5000 } });
+  const documents = new LazyDocuments();
+  const client = await createClient({ url: location.origin, userId: me, token, storage, backoff: { initialMs: 250, maxMs: 5000 }, extensions: [documents] });
   const open = new Map<string, Conversation>();
   const readUpTo = new Map<string, number>();
   let selected: string | undefined = new URLSearchParams(location.hash.slice(1)).get('c') ?? undefined;
@@ -89,6 +91,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
         if ((summary()?.readSeq ?? 0) < seq) void conv.markRead(seq).catch(() => undefined);
         renderListSoon();
       },
+      edit: (messageId, text) => documents.edit(conv.id, messageId, text),
     });
     view = { ...v, conv };
     fill(main, v.el);

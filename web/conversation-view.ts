@@ -15,6 +15,8 @@ export interface ConversationViewOptions {
   members: () => string[];
   /** Called with the newest seq while this view is shown, so it can be marked read. */
   seen(seq: number): void;
+  /** Replaces the text of a message of this user's. */
+  edit(messageId: string, text: string): Promise<void>;
 }
 
 export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
@@ -26,10 +28,39 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   const input = h('textarea', { id: 'composer', name: 'text', rows: 1, required: true, placeholder: 'Write a message', 'aria-label': 'Message' });
   const failed: OutboxFailure[] = [];
   let lastTyping = 0;
+  // The composer doubles as the editor: one text box, so keyboard use stays the same.
+  let editing: string | undefined;
+  const submit = h('button', { type: 'submit' }, 'Send');
+  const cancel = h('button', { type: 'button', class: 'cancel', hidden: true, onclick: () => stopEditing() }, 'Cancel');
+  const editNote = h('p', { class: 'edit-note', role: 'status' });
+  const startEditing = (m: MessageView) => {
+    editing = m.messageId;
+    input.value = m.text;
+    submit.textContent = 'Save';
+    cancel.hidden = false;
+    editNote.textContent = 'Editing your message';
+    input.focus();
+  };
+  const stopEditing = (note = '') => {
+    editing = undefined;
+    input.value = '';
+    submit.textContent = 'Send';
+    cancel.hidden = true;
+    editNote.textContent = note;
+  };
 
   const send = () => {
     const text = input.value.trim();
     if (!text) return;
+    if (editing) {
+      const id = editing;
+      stopEditing('Saving the edit…');
+      options.edit(id, text).then(
+        () => (editNote.textContent = ''),
+        (err: unknown) => (editNote.textContent = `Not edited: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      return;
+    }
     input.value = '';
     conv.send(text).catch((err: unknown) => console.error('not stored', err));
   };
@@ -44,7 +75,10 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     lastTyping = Date.now();
     conv.typingNow();
   });
-  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, h('button', { type: 'submit' }, 'Send'));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && editing) stopEditing();
+  });
+  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, submit, cancel);
 
   const renderHeader = () => {
     const people = client.presence.get();
@@ -57,7 +91,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
 
   const renderMessages = (messages: MessageView[]) => {
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    fill(log, messages.map((m) => messageItem(m, me, conv)));
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing)));
     if (atBottom) log.scrollTop = log.scrollHeight;
     const newest = messages.reduce((n, m) => Math.max(n, m.seq ?? 0), 0);
     if (newest > 0) options.seen(newest);
@@ -111,7 +145,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   ];
   renderHeader();
   renderMessages(conv.messages.get());
-  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, log, failedList, typing, composer);
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, log, failedList, typing, editNote, composer);
   queueMicrotask(() => input.focus());
   return { el, destroy: () => offs.forEach((off) => off()) };
 }
@@ -122,7 +156,7 @@ function memberItem(userId: string, presence: Presence | undefined): HTMLElement
   return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
 }
 
-function messageItem(m: MessageView, me: string, conv: Conversation): HTMLElement {
+function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: MessageView) => void): HTMLElement {
   const mine = m.author === me;
   const reactions = Object.keys(m.reactions).map((emoji) => {
     const users = m.reactions[emoji]!;
@@ -139,6 +173,8 @@ function messageItem(m: MessageView, me: string, conv: Conversation): HTMLElemen
         ...REACTIONS.filter((e) => !Object.hasOwn(m.reactions, e)).map((emoji) =>
           h('button', { type: 'button', class: 'react', 'aria-label': `React ${emoji}`, onclick: () => void conv.react(m.messageId, emoji) }, emoji),
         ),
+        // A body document exists once the post is acked (it is named by the server's message id).
+        mine && !m.pending ? h('button', { type: 'button', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
         mine ? h('button', { type: 'button', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
       ];
   return h(

@@ -84,7 +84,7 @@ function entry(p: Person, title: string) {
 }
 
 describe('the web app in Chromium', () => {
-  it('two people chat both ways, see typing and presence, react and delete; unread counts move', async () => {
+  it('two people chat both ways, see typing and presence, react, edit and delete; unread counts move', async () => {
     const alice = await signIn('alice');
     const bob = await signIn('bob');
     await createConversation(alice, 'Plans', 'bob');
@@ -109,6 +109,13 @@ describe('the web app in Chromium', () => {
     // A reaction and a delete travel to the other page.
     await alice.page.locator('.message', { hasText: 'hello alice' }).getByRole('button', { name: 'React 👍' }).click();
     await bob.page.locator('.message', { hasText: 'hello alice' }).locator('.reaction', { hasText: '👍 1' }).waitFor();
+    // Editing her own message: the merged text reaches Bob; his own messages offer no Edit.
+    expect(await bob.page.locator('.message', { hasText: 'hi bob' }).getByRole('button', { name: 'Edit' }).count()).toBe(0);
+    await alice.page.locator('.message', { hasText: 'hi bob' }).getByRole('button', { name: 'Edit' }).click();
+    await alice.page.locator('#composer').fill('hi bob, see you at 6');
+    await alice.page.locator('#composer').press('Enter');
+    await bob.page.locator('.message .text', { hasText: 'hi bob, see you at 6' }).waitFor();
+    await alice.page.locator('.message .text', { hasText: 'hi bob, see you at 6' }).waitFor();
     await send(alice, 'oops, wrong room');
     await bob.page.locator('.message .text', { hasText: 'oops, wrong room' }).waitFor();
     await alice.page.locator('.message', { hasText: 'oops, wrong room' }).getByRole('button', { name: 'Delete' }).click();
@@ -168,6 +175,28 @@ describe('the web app in Chromium', () => {
     expect(dora.problems).toEqual([]);
     expect(erin.problems).toEqual([]);
   }, 120_000);
+
+  it('signs in with a token the embedding app puts in the fragment, and offers Retry for a post the server refused', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(String(e)));
+    await page.goto(`${node.url}/#token=${tokenFor('gina')}`);
+    await page.locator('.connection[data-status=online]').waitFor();
+    expect(await page.locator('.top .me').textContent()).toBe('gina');
+    expect(new URL(page.url()).hash).not.toContain('token');
+    const gina: Person = { context, page, problems };
+    await createConversation(gina, 'Limits', 'hank');
+    // Over the node's text bound (16 KiB): refused for good, shown with Retry and Discard.
+    await page.locator('#composer').fill('x'.repeat(17 * 1024));
+    await page.locator('#composer').press('Enter');
+    await page.locator('.failed li', { hasText: 'not sent' }).getByRole('button', { name: 'Retry' }).waitFor();
+    expect(await page.locator('.message.pending').count()).toBe(0);
+    await page.locator('.failed li').getByRole('button', { name: 'Discard' }).click();
+    expect(await page.locator('.failed li').count()).toBe(0);
+    expect(problems).toEqual([]);
+  }, 60_000);
 
   it('shows XSS payloads in a message, a title and a name as text, and runs none of them', async () => {
     const payload = `<img src=x onerror="window.__xss=1;alert('xss')"><script>window.__xss=2</script>`;
