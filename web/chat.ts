@@ -92,6 +92,16 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
         renderListSoon();
       },
       edit: (messageId, text) => documents.edit(conv.id, messageId, text),
+      notes: async (parent) => {
+        const notes = await documents.notes(parent, client.resolveId(conv.id) ?? conv.id, me);
+        const off = () => notes.online(false);
+        const on = () => notes.online(true);
+        // Its socket is its own: it follows the browser's network like the client's does.
+        addEventListener('offline', off);
+        addEventListener('online', on);
+        if (!navigator.onLine) off();
+        return { destroy: () => (removeEventListener('offline', off), removeEventListener('online', on), notes.destroy()) };
+      },
     });
     view = { ...v, conv };
     fill(main, v.el);

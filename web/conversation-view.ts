@@ -17,6 +17,8 @@ export interface ConversationViewOptions {
   seen(seq: number): void;
   /** Replaces the text of a message of this user's. */
   edit(messageId: string, text: string): Promise<void>;
+  /** Opens the shared notes editor in `parent`; resolves with how to close it. */
+  notes(parent: HTMLElement): Promise<{ destroy(): void }>;
 }
 
 export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
@@ -80,10 +82,27 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   });
   const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, submit, cancel);
 
+  const notesPanel = h('section', { class: 'notes', id: `notes-${conv.id}`, 'aria-label': 'Shared notes', hidden: true });
+  let notes: Promise<{ destroy(): void } | undefined> | undefined;
+  const notesButton = h('button', { type: 'button', class: 'notes-toggle', 'aria-expanded': 'false', 'aria-controls': notesPanel.id }, 'Notes');
+  notesButton.addEventListener('click', () => {
+    const open = notesPanel.hidden;
+    notesPanel.hidden = !open;
+    notesButton.setAttribute('aria-expanded', String(open));
+    if (open && !notes) {
+      fill(notesPanel, h('p', { class: 'hint' }, 'Loading the editor…'));
+      notes = options.notes(notesPanel).then(
+        (n) => (notesPanel.querySelector('.hint')?.remove(), n),
+        (err: unknown) => (fill(notesPanel, h('p', { class: 'problem' }, `Notes unavailable: ${err instanceof Error ? err.message : String(err)}`)), (notes = undefined)),
+      );
+    }
+  });
+
   const renderHeader = () => {
     const people = client.presence.get();
     fill(
       header,
+      notesButton,
       h('h2', {}, options.title()),
       h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m]))),
     );
@@ -145,9 +164,16 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   ];
   renderHeader();
   renderMessages(conv.messages.get());
-  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, log, failedList, typing, editNote, composer);
+  const chat = h('div', { class: 'chat' }, log, failedList, typing, editNote, composer);
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, notesPanel));
   queueMicrotask(() => input.focus());
-  return { el, destroy: () => offs.forEach((off) => off()) };
+  return {
+    el,
+    destroy: () => {
+      offs.forEach((off) => off());
+      void notes?.then((n) => n?.destroy());
+    },
+  };
 }
 
 function memberItem(userId: string, presence: Presence | undefined): HTMLElement {

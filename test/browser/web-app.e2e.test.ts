@@ -78,6 +78,15 @@ function messageTexts(p: Person): Promise<string[]> {
   return p.page.locator('.messages .message .text').allTextContents();
 }
 
+/** The notes' text as the editor shows it, without the other people's cursor labels. */
+function notesText(p: Person): Promise<string> {
+  return p.page.locator('.notes .cm-content').evaluate((el) => {
+    const copy = el.cloneNode(true) as HTMLElement;
+    copy.querySelectorAll('.cm-ySelectionCaret').forEach((c) => c.remove());
+    return [...copy.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n');
+  });
+}
+
 /** The list entry for a title, in the side bar. */
 function entry(p: Person, title: string) {
   return p.page.locator('.conversations .conversation').filter({ has: p.page.locator('.title', { hasText: title }) });
@@ -130,6 +139,21 @@ describe('the web app in Chromium', () => {
     await entry(alice, 'Plans').click();
     await entry(alice, 'Plans').locator('.badge.unread').waitFor({ state: 'detached' });
     await alice.page.locator('.message .text', { hasText: 'are you there?' }).waitFor();
+
+    // Shared notes: both edit, both see the same text, and each sees the other's cursor by name.
+    for (const p of [alice, bob]) {
+      await p.page.getByRole('button', { name: 'Notes' }).click();
+      await p.page.locator('.notes .cm-content').waitFor();
+    }
+    await alice.page.locator('.notes .cm-content').click();
+    await alice.page.keyboard.type('Agenda: <b>venue</b>');
+    await bob.page.locator('.notes .cm-content', { hasText: 'Agenda: <b>venue</b>' }).waitFor();
+    await bob.page.locator('.notes .cm-content').click();
+    await bob.page.keyboard.press('ControlOrMeta+End');
+    await bob.page.keyboard.type(', food');
+    for (const p of [alice, bob]) await eventually(async () => expect(await notesText(p)).toBe('Agenda: <b>venue</b>, food'));
+    await alice.page.locator('.notes .cm-ySelectionInfo', { hasText: 'bob' }).waitFor();
+    expect(await alice.page.locator('.notes b').count()).toBe(0);
 
     await alice.page.screenshot({ path: SCREENSHOT });
     expect(alice.problems).toEqual([]);
