@@ -83,7 +83,7 @@ function notesText(p: Person): Promise<string> {
   return p.page.locator('.notes .cm-content').evaluate((el) => {
     const copy = el.cloneNode(true) as HTMLElement;
     copy.querySelectorAll('.cm-ySelectionCaret').forEach((c) => c.remove());
-    return [...copy.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n');
+    return Array.from(copy.querySelectorAll('.cm-line'), (l) => l.textContent).join('\n');
   });
 }
 
@@ -160,7 +160,7 @@ describe('the web app in Chromium', () => {
     expect(bob.problems).toEqual([]);
   }, 120_000);
 
-  it('queues messages offline, keeps them through a reload, and delivers each once in server order', async () => {
+  it('queues messages and notes edits offline, keeps them through a reload, delivers each message once in server order and merges the notes', async () => {
     const dora = await signIn('dora');
     const erin = await signIn('erin');
     await createConversation(dora, 'Offline test', 'erin');
@@ -168,12 +168,23 @@ describe('the web app in Chromium', () => {
     await dora.page.locator('.message:not(.pending) .text', { hasText: 'before' }).waitFor();
     await entry(erin, 'Offline test').click({ timeout: 20_000 });
     await erin.page.locator('.message .text', { hasText: 'before' }).waitFor();
+    for (const p of [dora, erin]) {
+      await p.page.getByRole('button', { name: 'Notes' }).click();
+      await p.page.locator('.notes-status', { hasText: 'Synced' }).waitFor();
+    }
     // The page must be in the service worker's hands before the network goes.
     await dora.page.waitForFunction(() => navigator.serviceWorker.controller !== null);
 
     await dora.context.setOffline(true);
     await dora.page.locator('.connection[data-status=offline]').waitFor();
     for (const text of ['one', 'two', 'three']) await send(dora, text);
+    // Both edit the notes meanwhile: Dora offline, Erin online.
+    await dora.page.locator('.notes .cm-content').click();
+    await dora.page.keyboard.type('dora offline');
+    await dora.page.locator('.notes-status', { hasText: 'Saved on this device' }).waitFor();
+    await erin.page.locator('.notes .cm-content').click();
+    await erin.page.keyboard.type('erin online');
+    await erin.page.locator('.notes-status', { hasText: 'Synced' }).waitFor();
     await eventually(async () => expect(await dora.page.locator('.message.pending .text').allTextContents()).toEqual(['one', 'two', 'three']));
     await dora.page.locator('.outbox', { hasText: '3 waiting to send' }).waitFor();
 
@@ -182,6 +193,8 @@ describe('the web app in Chromium', () => {
     await eventually(async () => expect(await dora.page.locator('.message.pending .text').allTextContents()).toEqual(['one', 'two', 'three']));
     expect(await messageTexts(dora)).toEqual(['before', 'one', 'two', 'three']);
     expect(await dora.page.locator('.connection').getAttribute('data-status')).not.toBe('online');
+    await dora.page.getByRole('button', { name: 'Notes' }).click();
+    await eventually(async () => expect(await notesText(dora)).toBe('dora offline'));
 
     await dora.context.setOffline(false);
     const expected = ['before', 'one', 'two', 'three'];
@@ -191,6 +204,13 @@ describe('the web app in Chromium', () => {
         expect(await p.page.locator('.message.pending').count()).toBe(0);
       }, 30_000);
     }
+    // The notes merged: both edits, the same text on both pages.
+    await eventually(async () => {
+      const [a, b] = [await notesText(dora), await notesText(erin)];
+      expect(a).toBe(b);
+      expect(a).toContain('dora offline');
+      expect(a).toContain('erin online');
+    }, 30_000);
     // Server order, once each, and the pages show the seqs the server gave.
     const conversationId = decodeURIComponent(new URL(dora.page.url()).hash.replace('#c=', ''));
     const server = (await api(node.url, tokenFor('erin')).get(`/v1/conversations/${conversationId}/messages`)).body.messages as { seq: number; text: string }[];
