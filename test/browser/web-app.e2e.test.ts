@@ -3,9 +3,13 @@
  * name (the dev token route), chat both ways, see typing and presence, react and delete,
  * and unread counts move; one goes offline, writes, reloads offline (the service worker
  * serves the page, IndexedDB the queue) and comes back, and every message lands once, in
- * server order, on both pages; XSS payloads stay text. The first test writes
- * docs/screenshot.png for the README.
+ * server order, on both pages; XSS payloads stay text. The first test takes the README's
+ * screenshot (a chat with notes open); with PARLEY_SCREENSHOT=1 it writes it to
+ * docs/screenshot.png, otherwise to a temp file, so a test run leaves the checkout as it was.
  */
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +19,7 @@ import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { buildWebApp } from '../helpers/web-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOT = `${ROOT}docs/screenshot.png`;
+const SCREENSHOT = process.env.PARLEY_SCREENSHOT === '1' ? `${ROOT}docs/screenshot.png` : join(tmpdir(), `parley-web-screenshot-${process.pid}.png`);
 
 let node: TestNode;
 let web: Awaited<ReturnType<typeof buildWebApp>>;
@@ -156,6 +160,8 @@ describe('the web app in Chromium', () => {
     expect(await alice.page.locator('.notes b').count()).toBe(0);
 
     await alice.page.screenshot({ path: SCREENSHOT });
+    expect(readFileSync(SCREENSHOT).subarray(1, 4).toString()).toBe('PNG');
+    if (process.env.PARLEY_SCREENSHOT !== '1') rmSync(SCREENSHOT);
     expect(alice.problems).toEqual([]);
     expect(bob.problems).toEqual([]);
   }, 120_000);
