@@ -11,6 +11,7 @@ import { LazyDocuments } from './documents.js';
 import { h, fill } from './dom.js';
 import { listEntry } from './list-entry.js';
 import { newConversationForm, renderList } from './list-view.js';
+import { searchView } from './search-view.js';
 import type { Session } from './session.js';
 
 /** Conversations held open for a live list; past it the rest show the fetched summary. */
@@ -39,7 +40,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   fill(
     root,
     h('header', { class: 'top' }, h('h1', {}, 'Parley'), status, outboxNote, h('span', { class: 'me' }, me), h('button', { type: 'button', class: 'sign-out', onclick: signOut }, 'Sign out')),
-    h('aside', { class: 'side' }, newConversationForm(actions), list),
+    h('aside', { class: 'side' }, searchView(client, (id) => client.conversations.get().find((c) => c.id === id)?.title ?? id, actions.open), newConversationForm(actions), list),
     main,
   );
 

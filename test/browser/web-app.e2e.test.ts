@@ -144,6 +144,13 @@ describe('the web app in Chromium', () => {
     await entry(alice, 'Plans').locator('.badge.unread').waitFor({ state: 'detached' });
     await alice.page.locator('.message .text', { hasText: 'are you there?' }).waitFor();
 
+    // Search finds Bob's message from Alice's side and opens its conversation.
+    await entry(alice, 'Elsewhere').click();
+    await alice.page.locator('#search').fill('alice');
+    await alice.page.locator('#search').press('Enter');
+    await alice.page.locator('.search-results .hit', { hasText: 'bob: hello [alice]' }).click();
+    await alice.page.locator('.conversation-header h2', { hasText: 'Plans' }).waitFor();
+
     // Shared notes: both edit, both see the same text, and each sees the other's cursor by name.
     for (const p of [alice, bob]) {
       await p.page.getByRole('button', { name: 'Notes' }).click();
