@@ -233,7 +233,7 @@ describe('the web app in Chromium', () => {
     expect(erin.problems).toEqual([]);
   }, 120_000);
 
-  it('signs in with a token the embedding app puts in the fragment, and offers Retry for a post the server refused', async () => {
+  it('signs in with a token the embedding app puts in the fragment, offers Retry for a post the server refused, and fits a phone screen', async () => {
     const context = await browser.newContext();
     contexts.push(context);
     const page = await context.newPage();
@@ -252,6 +252,12 @@ describe('the web app in Chromium', () => {
     expect(await page.locator('.message.pending').count()).toBe(0);
     await page.locator('.failed li').getByRole('button', { name: 'Discard' }).click();
     expect(await page.locator('.failed li').count()).toBe(0);
+    // Phone width: one column, nothing wider than the screen, the composer in reach.
+    await page.setViewportSize({ width: 390, height: 800 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const composer = await page.locator('#composer').boundingBox();
+    expect(composer!.x + composer!.width).toBeLessThanOrEqual(390);
+    expect(composer!.y + composer!.height).toBeLessThanOrEqual(800);
     expect(problems).toEqual([]);
   }, 60_000);
 
