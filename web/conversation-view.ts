@@ -110,7 +110,16 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
 
   const renderMessages = (messages: MessageView[]) => {
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
+    const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
+    const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
     fill(log, messages.map((m) => messageItem(m, me, conv, startEditing)));
+    if (focusKey) {
+      const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
+        (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
+      );
+      (again ?? log).focus();
+    }
     if (atBottom) log.scrollTop = log.scrollHeight;
     const newest = messages.reduce((n, m) => Math.max(n, m.seq ?? 0), 0);
     if (newest > 0) options.seen(newest);
@@ -189,7 +198,7 @@ function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: M
     const reacted = users.includes(me);
     return h(
       'button',
-      { type: 'button', class: reacted ? 'reaction mine' : 'reaction', 'aria-pressed': String(reacted), title: users.join(', '), onclick: () => void (reacted ? conv.unreact(m.messageId, emoji) : conv.react(m.messageId, emoji)) },
+      { type: 'button', 'data-key': `emoji:${emoji}`, class: reacted ? 'reaction mine' : 'reaction', 'aria-pressed': String(reacted), title: users.join(', '), onclick: () => void (reacted ? conv.unreact(m.messageId, emoji) : conv.react(m.messageId, emoji)) },
       `${emoji} ${users.length}`,
     );
   });
@@ -197,11 +206,11 @@ function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: M
     ? []
     : [
         ...REACTIONS.filter((e) => !Object.hasOwn(m.reactions, e)).map((emoji) =>
-          h('button', { type: 'button', class: 'react', 'aria-label': `React ${emoji}`, onclick: () => void conv.react(m.messageId, emoji) }, emoji),
+          h('button', { type: 'button', 'data-key': `emoji:${emoji}`, class: 'react', 'aria-label': `React ${emoji}`, onclick: () => void conv.react(m.messageId, emoji) }, emoji),
         ),
         // A body document exists once the post is acked (it is named by the server's message id).
-        mine && !m.pending ? h('button', { type: 'button', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
-        mine ? h('button', { type: 'button', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
+        mine && !m.pending ? h('button', { type: 'button', 'data-key': 'edit', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
+        mine ? h('button', { type: 'button', 'data-key': 'delete', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
       ];
   return h(
     'li',

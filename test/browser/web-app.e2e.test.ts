@@ -135,6 +135,16 @@ describe('the web app in Chromium', () => {
     await bob.page.locator('.message.deleted .text', { hasText: 'message deleted' }).waitFor();
     expect(await bob.page.locator('.message .text', { hasText: 'oops, wrong room' }).count()).toBe(0);
 
+    // Keyboard: a reaction button pressed with Enter keeps its focus through the re-render.
+    await bob.page.locator('.message', { hasText: 'hello alice' }).getByRole('button', { name: 'React ❤️' }).focus();
+    await bob.page.keyboard.press('Enter');
+    await alice.page.locator('.message', { hasText: 'hello alice' }).locator('.reaction', { hasText: '❤️ 1' }).waitFor();
+    await bob.page.locator('.message', { hasText: 'hello alice' }).locator('.reaction', { hasText: '❤️ 1' }).waitFor();
+    expect(await bob.page.evaluate(() => [(document.activeElement as HTMLElement | null)?.dataset.key, document.activeElement?.closest('.message')?.textContent ?? ''])).toEqual([
+      'emoji:❤️',
+      expect.stringContaining('hello alice'),
+    ]);
+
     // Alice looks at another conversation: Bob's next message counts as unread in her list, live.
     await createConversation(alice, 'Elsewhere', 'carol');
     await send(bob, 'are you there?');
