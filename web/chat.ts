@@ -27,7 +27,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   const open = new Map<string, Conversation>();
   const readUpTo = new Map<string, number>();
   let selected: string | undefined = new URLSearchParams(location.hash.slice(1)).get('c') ?? undefined;
-  let view: { el: HTMLElement; destroy(): void; conv: Conversation } | undefined;
+  let view: { el: HTMLElement; destroy(): void; conv: Conversation; seen(): void } | undefined;
 
   const status = h('p', { class: 'connection', role: 'status' });
   const outboxNote = h('span', { class: 'outbox' });
@@ -83,15 +83,16 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
     if (selected !== id) return;
     view?.destroy();
     const summary = () => client.conversations.get().find((c) => c.id === conv.id);
+    const seen = (seq: number) => {
+      if (!selected || key(selected) !== conv.id || document.visibilityState === 'hidden' || (readUpTo.get(conv.id) ?? 0) >= seq) return;
+      readUpTo.set(conv.id, seq);
+      if ((summary()?.readSeq ?? 0) < seq) void conv.markRead(seq).catch(() => undefined);
+      renderListSoon();
+    };
     const v = conversationView(client, conv, {
       title: () => summary()?.title ?? '',
       members: () => summary()?.members ?? [me],
-      seen: (seq) => {
-        if (!selected || key(selected) !== conv.id || document.visibilityState === 'hidden' || (readUpTo.get(conv.id) ?? 0) >= seq) return;
-        readUpTo.set(conv.id, seq);
-        if ((summary()?.readSeq ?? 0) < seq) void conv.markRead(seq).catch(() => undefined);
-        renderListSoon();
-      },
+      seen,
       edit: (messageId, text) => documents.edit(conv.id, messageId, text),
       notes: async (parent) => {
         const notes = await documents.notes(parent, client.resolveId(conv.id) ?? conv.id, me);
@@ -104,7 +105,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
         return { destroy: () => (removeEventListener('offline', off), removeEventListener('online', on), notes.destroy()) };
       },
     });
-    view = { ...v, conv };
+    view = { ...v, conv, seen: () => seen(conv.lastSeq) };
     fill(main, v.el);
     renderListSoon();
   }
@@ -121,6 +122,8 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   renderListSoon();
   if (selected) void select(selected);
 
+  // Messages that arrived while the tab was hidden count as read once it is looked at.
+  document.addEventListener('visibilitychange', () => view?.seen());
   addEventListener('offline', () => client.goOffline());
   // A fresh start rather than waiting out a backoff timer that began while offline.
   addEventListener('online', () => (client.goOffline(), client.goOnline()));
