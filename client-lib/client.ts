@@ -250,6 +250,8 @@ export class ParleyClient {
   }
 
   private async acked(item: OutboxItem, conversationId: string): Promise<void> {
+    // Membership is shown from the list: refetch it so the change shows without waiting.
+    if (item.command.type === 'AddMember' || item.command.type === 'RemoveMember') return void (await this.list.refresh().catch(() => undefined));
     if (item.command.type !== 'CreateConversation') return;
     const local = localIdFor(item.id);
     const conv = this.open.get(local);
