@@ -23,7 +23,23 @@ export interface ConversationViewOptions {
 
 export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
   const me = client.userId;
-  const header = h('header', { class: 'conversation-header' });
+  const headerInfo = h('div', { class: 'header-info' });
+  const memberInput = h('input', { id: `add-member-${conv.id}`, name: 'member', maxlength: 200, placeholder: 'Add a member', 'aria-label': 'Add a member' });
+  const addMember = h(
+    'form',
+    {
+      class: 'add-member',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const userId = memberInput.value.trim();
+        if (!userId) return;
+        memberInput.value = '';
+        conv.addMember(userId).catch((err: unknown) => console.error('not stored', err));
+      },
+    },
+    memberInput,
+    h('button', { type: 'submit' }, 'Add'),
+  );
   const log = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 });
   const failedList = h('ul', { class: 'failed', 'aria-label': 'Messages not sent' });
   const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
@@ -101,8 +117,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   const renderHeader = () => {
     const people = client.presence.get();
     fill(
-      header,
-      notesButton,
+      headerInfo,
       h('h2', {}, options.title()),
       h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m]))),
     );
@@ -166,13 +181,16 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     client.conversations.subscribe(renderHeader),
     client.failures.subscribe((f) => {
       const c = f.item.command as { type: string; conversationId?: string };
-      if (c.type !== 'PostMessage' || (client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
+      if ((client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
+      if (c.type === 'AddMember') return void (editNote.textContent = `Not added: ${f.message}`);
+      if (c.type !== 'PostMessage') return;
       failed.push(f);
       renderFailed();
     }),
   ];
   renderHeader();
   renderMessages(conv.messages.get());
+  const header = h('header', { class: 'conversation-header' }, notesButton, headerInfo, addMember);
   const chat = h('div', { class: 'chat' }, log, failedList, typing, editNote, composer);
   const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, notesPanel));
   queueMicrotask(() => input.focus());

@@ -154,6 +154,12 @@ describe('the web app in Chromium', () => {
     await entry(alice, 'Plans').locator('.badge.unread').waitFor({ state: 'detached' });
     await alice.page.locator('.message .text', { hasText: 'are you there?' }).waitFor();
 
+    // Adding a member: the header lists them once the server has it.
+    await alice.page.getByLabel('Add a member').fill('carol');
+    await alice.page.getByRole('button', { name: 'Add', exact: true }).click();
+    await alice.page.locator('.members .member[data-user=carol]').waitFor();
+    await bob.page.locator('.members .member[data-user=carol]').waitFor({ timeout: 20_000 });
+
     // Search finds Bob's message from Alice's side and opens its conversation.
     await entry(alice, 'Elsewhere').click();
     await alice.page.locator('#search').fill('alice');
