@@ -34,8 +34,8 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   const list = h('ul', { class: 'conversations', 'aria-label': 'Conversations' });
   const main = h('main', { class: 'main' }, h('p', { class: 'placeholder' }, 'Pick a conversation, or start one.'));
   const actions = {
-    open: (id: string) => void select(id),
-    create: (title: string, members: string[]) => void client.createConversation(title, members).then(select),
+    open: (id: string) => void select(id).catch(cannotOpen),
+    create: (title: string, members: string[]) => void client.createConversation(title, members).then(select).catch(cannotOpen),
   };
   fill(
     root,
@@ -45,6 +45,8 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   );
 
   const key = (id: string) => client.resolveId(id) ?? id;
+  // Storage refusing a write (quota) or a conversation that cannot load: said on the page, not thrown away.
+  const cannotOpen = (err: unknown) => fill(main, h('p', { class: 'problem', role: 'alert' }, `Could not open it: ${err instanceof Error ? err.message : String(err)}`));
   const renderStatus = (s: ConnectionState) => {
     status.dataset.status = s.status;
     status.textContent = s.status === 'online' ? 'Online' : s.status === 'connecting' ? 'Connecting…' : s.status === 'stopped' ? `Signed out by the server (${s.close?.reason || s.close?.code || 'stopped'})` : 'Offline';
@@ -120,7 +122,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   renderOutbox();
   for (const s of client.conversations.get()) if (!s.pending) hold(s.id);
   renderListSoon();
-  if (selected) void select(selected);
+  if (selected) void select(selected).catch(cannotOpen);
 
   // Messages that arrived while the tab was hidden count as read once it is looked at.
   document.addEventListener('visibilitychange', () => view?.seen());
