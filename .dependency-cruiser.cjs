@@ -1,6 +1,6 @@
 /**
  * The layers, checked by test/unit/layers.unit.test.ts (`npx depcruise --config
- * .dependency-cruiser.cjs engine projections sync protocol client-lib`). Imports only go
+ * .dependency-cruiser.cjs engine projections sync protocol client-lib web`). Imports only go
  * down this stack; each folder is entered through its index.ts.
  *
  *   engine/cli                      the ops commands (top)
@@ -35,11 +35,18 @@ module.exports = {
       to: { path: '^(engine|projections|sync|bench|test)/' },
     },
     {
+      name: 'web-imports-only-the-client',
+      comment: 'the web app is the reference client: it uses the public client package (its index.ts) and nothing of the server',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^(engine|projections|sync|bench|test)/' },
+    },
+    {
       name: 'one-entry-per-folder',
       comment: "another folder is entered through its index.ts (its public entry), never a file inside it",
       severity: 'error',
-      from: { path: '^(engine/[^/]+|projections|sync|protocol|client-lib)/' },
-      to: { path: '^(engine/[^/]+|projections|sync|protocol|client-lib)/', pathNot: ['^$1/', '/index\\.ts$', '^engine/index\\.ts$'] },
+      from: { path: '^(engine/[^/]+|projections|sync|protocol|client-lib|web)/' },
+      to: { path: '^(engine/[^/]+|projections|sync|protocol|client-lib|web)/', pathNot: ['^$1/', '/index\\.ts$', '^engine/index\\.ts$'] },
     },
   ],
   options: {

@@ -5,7 +5,7 @@
  * On every (re)authentication it resubscribes each conversation it holds from its
  * `lastSeq`, pages recorded gaps, refreshes the conversation list and flushes the outbox.
  */
-import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type ServerFrame, type WireEvent } from '../protocol/index.js';
+import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type SearchHit, type ServerFrame, type WireEvent } from '../protocol/index.js';
 import type { BackoffOptions } from './backoff.js';
 import { Connection, type ConnectionState, type TokenProvider, type WebSocketConstructor } from './connection.js';
 import { Conversation } from './conversation.js';
@@ -110,6 +110,15 @@ export class ParleyClient {
   /** Refetches the conversation list (needs the network). */
   refreshConversations(): Promise<ConversationSummary[]> {
     return this.list.refresh();
+  }
+
+  /**
+   * Full-text search over this user's conversations (needs the network; rejects with a
+   * `ParleyError` otherwise). A local id is searched as its server id once known.
+   */
+  search(q: string, options: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> {
+    const conversationId = options.conversationId === undefined ? undefined : (this.box.resolve(options.conversationId) ?? options.conversationId);
+    return this.http.search(q, { ...options, ...(conversationId !== undefined && { conversationId }) });
   }
 
   /** Creates a conversation, online or offline; returns its local id, usable at once. */
@@ -241,6 +250,8 @@ export class ParleyClient {
   }
 
   private async acked(item: OutboxItem, conversationId: string): Promise<void> {
+    // Membership is shown from the list: refetch it so the change shows without waiting.
+    if (item.command.type === 'AddMember' || item.command.type === 'RemoveMember') return void (await this.list.refresh().catch(() => undefined));
     if (item.command.type !== 'CreateConversation') return;
     const local = localIdFor(item.id);
     const conv = this.open.get(local);

@@ -157,6 +157,16 @@ export class Conversation {
     return this.ctx.enqueue({ type: 'RemoveReaction', conversationId: this.id, messageId, emoji });
   }
 
+  /** Adds a member (any member may); the conversation list shows them once acked. */
+  addMember(userId: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'AddMember', conversationId: this.id, userId });
+  }
+
+  /** Removes a member (the creator may), or leaves (anyone may) when it is this user. */
+  removeMember(userId: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'RemoveMember', conversationId: this.id, userId });
+  }
+
   /** Marks everything up to `seq` (default: the newest event held) as read. */
   markRead(seq = this.held.lastSeq): Promise<string> {
     return this.ctx.enqueue({ type: 'MarkRead', conversationId: this.id, seq });

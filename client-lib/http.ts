@@ -2,7 +2,7 @@
  * The HTTP half of the protocol the client needs: the conversation list and history
  * pages. Errors come back as `ParleyError` with the shared code.
  */
-import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary } from '../protocol/index.js';
+import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary, type SearchHit } from '../protocol/index.js';
 import type { TokenProvider } from './connection.js';
 import type { HistoryMessage } from './messages.js';
 
@@ -35,6 +35,14 @@ export class HttpApi {
   /** Members of a conversation: online now, or when last seen. */
   async presence(conversationId: string): Promise<{ userId: string; online: boolean; lastSeen: number | null }[]> {
     return (await this.get<{ members: { userId: string; online: boolean; lastSeen: number | null }[] }>(`/v1/conversations/${encodeURIComponent(conversationId)}/presence`)).members;
+  }
+
+  /** Full-text search over the user's conversations (or one), newest first. */
+  async search(q: string, options: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> {
+    const params = new URLSearchParams({ q });
+    if (options.conversationId !== undefined) params.set('conversation', options.conversationId);
+    if (options.limit !== undefined) params.set('limit', String(options.limit));
+    return (await this.get<{ hits: SearchHit[] }>(`/v1/search?${params}`)).hits;
   }
 
   private async get<T>(path: string): Promise<T> {

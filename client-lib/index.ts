@@ -15,6 +15,7 @@ export type { Presence } from './presence.js';
 export { Conversation } from './conversation.js';
 export type { ConnectionState, ConnectionStatus, TokenProvider, WebSocketConstructor, WebSocketLike } from './connection.js';
 export type { ConversationSummary, Fetch } from './http.js';
+export type { SearchHit } from '../protocol/index.js';
 export type { Message, MessageView, HistoryMessage } from './messages.js';
 export type { OutboxItem } from './outbox.js';
 export type { OutboxFailure } from './sender.js';

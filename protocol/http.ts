@@ -10,3 +10,6 @@ export type ConversationSummary = Static<typeof S.ConversationSummary>;
 
 /** One message of `GET /v1/conversations/:id/messages`. */
 export type HistoryMessage = Static<typeof S.HistoryMessage>;
+
+/** One hit of `GET /v1/search`: `snippet` is the text with matches wrapped in [ and ]. */
+export type SearchHit = Static<typeof S.SearchHit>;

@@ -52,6 +52,8 @@ export interface StartNodeOptions extends Partial<NodeConfig> {
   extensions?: NodeExtension[];
   /** Environment to read configuration from (default process.env). */
   env?: Record<string, string | undefined>;
+  /** The built web app served at `/` (default: dist/web-app/, see routes/web-routes.ts). */
+  webDir?: string;
 }
 
 export interface ParleyNode {
@@ -74,7 +76,7 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], extensions = [syncExtension()], env, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions = [syncExtension()], env, webDir, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
   // Before anything is opened: a certificate the node cannot use stops the start here.
@@ -136,7 +138,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
   let address: { url: string; port: number };
   try {
-    await registerRoutes(app, { nodeId: config.nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken: config.metricsToken });
+    await registerRoutes(app, {
+      nodeId: config.nodeId,
+      store,
+      runner,
+      metrics,
+      commands,
+      reads,
+      gateway,
+      ready,
+      metricsToken: config.metricsToken,
+      webDir,
+      ...(config.devLogin && { devLogin: { jwtSecret: config.jwtSecret } }),
+    });
     const context: NodeContext = {
       app,
       config,
@@ -157,6 +171,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     if (config.jwtSecretSource === 'generated' && config.auth.keySource.kind === 'secret') {
       app.log.warn({ file: join(config.dataDir, 'jwt-secret') }, 'PARLEY_JWT_SECRET is not set: generated a development secret');
     }
+    if (config.devLogin) app.log.warn('development sign-in is on (POST /v1/dev/token gives anyone any name): not for production');
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : config.eventStoreDb ? 'EVENTSTORE_URL' : 'DATA_DIR / --data-dir');
   } catch (err) {

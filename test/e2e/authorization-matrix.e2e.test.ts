@@ -291,6 +291,10 @@ const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix' | 'scrape-toke
   'GET /metrics': 'scrape-token',
   'GET /v1/ws': 'ws-matrix',
   'GET /v1/sync/{docName}': 'sync-matrix',
+  // The web app's files: public (web-routes.e2e.test.ts).
+  'GET /': 'public',
+  'GET /sw.js': 'public',
+  'GET /assets/{name}': 'public',
 };
 
 let projectionName = '';

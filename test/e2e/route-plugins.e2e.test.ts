@@ -11,8 +11,8 @@ import { fastifyRoutes } from '../helpers/protocol-surface.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const ORIGIN = 'https://app.example';
-/** Routes that authenticate on their own (upgrades) or need no token. */
-const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/)/;
+/** Routes that authenticate on their own (upgrades) or need no token (readiness, the web app's files). */
+const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/|\/$|\/sw\.js$|\/assets\/)/;
 
 let node: TestNode;
 let routes: Array<{ key: string; method: string; url: string }>;

@@ -38,7 +38,8 @@ export function claimsOf(payload: Record<string, unknown>, now: number, settings
   return { sub, exp, role };
 }
 
-function isUserId(v: unknown): v is string {
+/** A user id the node accepts: non-empty, bounded, well-formed, no control characters (it becomes the actor of events and part of keys). */
+export function isUserId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_SUB_LENGTH && isWellFormed(v) && !CONTROL.test(v);
 }
 

@@ -31,6 +31,12 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   jwtSecretSource: 'env' | 'generated' | 'file' | 'given' | 'none';
   /** How bearer tokens are verified: key source, algorithms, issuer, audience, claims (auth-settings.ts). */
   auth: AuthSettings;
+  /**
+   * `POST /v1/dev/token` mints a token for any name (the web app's development sign-in).
+   * On with a development secret the node made itself (`generated`, or `file` on later
+   * runs) or PARLEY_DEV_LOGIN=on; never with NODE_ENV=production.
+   */
+  devLogin: boolean;
   maxTextBytes: number;
   /** Largest WebSocket frame or HTTP body accepted, in bytes. */
   maxFrameBytes: number;
@@ -138,6 +144,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     jwtSecret: secret.value,
     jwtSecretSource: secret.source,
     auth,
+    devLogin: overrides.devLogin ?? devLogin(env, secret.source, auth),
     maxTextBytes: overrides.maxTextBytes ?? int(env, 'PARLEY_MAX_TEXT_BYTES', 16 * 1024),
     maxFrameBytes: overrides.maxFrameBytes ?? int(env, 'PARLEY_MAX_FRAME_BYTES', 64 * 1024),
     catchUpLimit: overrides.catchUpLimit ?? int(env, 'PARLEY_CATCH_UP_LIMIT', 50_000),
@@ -296,6 +303,25 @@ function resolveSecret(env: Env, dataDir: string, auth: AuthSettings): { value: 
     throw dataDirError(dataDir, `write the development JWT secret ${file} (or set PARLEY_JWT_SECRET)`, err);
   }
   return { value, source: 'generated' };
+}
+
+/**
+ * Anyone who can reach the node may sign in as anyone through the dev login, so it is on
+ * by default only where the secret is the node's own development one; asked for
+ * explicitly in production it stops the start rather than be silently ignored.
+ */
+function devLogin(env: Env, source: NodeConfig['jwtSecretSource'], auth: AuthSettings): boolean {
+  const asked = env.PARLEY_DEV_LOGIN === undefined || env.PARLEY_DEV_LOGIN === '' ? undefined : onOff(env, 'PARLEY_DEV_LOGIN', false);
+  if (env.NODE_ENV === 'production') {
+    if (asked) throw new ConfigError('PARLEY_DEV_LOGIN=on lets anyone sign in as anyone: it is refused when NODE_ENV=production');
+    return false;
+  }
+  if (auth.keySource.kind !== 'secret') {
+    // The dev route mints HS256 tokens, which a node verifying its identity provider's keys refuses.
+    if (asked) throw new ConfigError('PARLEY_DEV_LOGIN=on needs PARLEY_JWT_SECRET (it mints HS256 tokens); with PARLEY_JWKS_URL or PARLEY_JWT_PUBLIC_KEY_FILE, sign in through your identity provider');
+    return false;
+  }
+  return asked ?? (source === 'generated' || source === 'file');
 }
 
 /** A node keeps its id across restarts so presence can clear what it held before a crash. */

@@ -14,13 +14,17 @@ import type { Metrics } from '../metrics.js';
 import type { ReadyReport } from '../readiness.js';
 import { adminRoutes } from './admin-routes.js';
 import { conversationRoutes } from './conversation-routes.js';
+import { devRoutes } from './dev-routes.js';
 import { historyRoutes } from './history-routes.js';
 import { messageRoutes } from './message-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
+import { webRoutes } from './web-routes.js';
 import { websocketRoute } from './websocket-route.js';
+
+export { WEB_PUBLIC_PREFIXES, WEB_PUBLIC_ROUTES } from './web-routes.js';
 
 export type { ReadAccess } from './read-access.js';
 
@@ -35,6 +39,10 @@ export interface RoutesDeps {
   readonly gateway: Pick<Gateway, 'connect'>;
   readonly ready: () => Promise<ReadyReport>;
   readonly metricsToken: string | undefined;
+  /** Mint tokens for any name at POST /v1/dev/token (config.devLogin), with this secret. */
+  readonly devLogin?: { jwtSecret: string };
+  /** Where the built web app is; default: dist/web-app/ (web-routes.ts). */
+  readonly webDir?: string;
 }
 
 /**
@@ -42,7 +50,7 @@ export interface RoutesDeps {
  * each plugin loads now, with the root's hooks as they are.
  */
 export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Promise<void> {
-  const { nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken } = deps;
+  const { nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken, devLogin, webDir } = deps;
   await app.register(nodeRoutes, { nodeId, store, runner, metrics, ready, metricsToken });
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
@@ -50,4 +58,6 @@ export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Pr
   await app.register(adminRoutes, { store, reads });
   await app.register(projectionRoutes, { runner, store });
   await app.register(websocketRoute, { gateway });
+  if (devLogin) await app.register(devRoutes, devLogin);
+  await app.register(webRoutes, webDir ? { dir: webDir } : {});
 }

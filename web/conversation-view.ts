@@ -1,0 +1,242 @@
+/**
+ * One open conversation: its messages (history pages load as you scroll up), pending ones
+ * marked until acked, posts the server refused with Retry, reactions, deleting your own,
+ * who is typing and who is online, and the composer. Everything shown comes from the
+ * client's observables; the view renders, it keeps no copy of the truth.
+ */
+import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence } from '../client-lib/index.js';
+import { h, fill, timeOf } from './dom.js';
+
+const REACTIONS = ['👍', '❤️', '😂'];
+const TYPING_EVERY_MS = 2000;
+
+export interface ConversationViewOptions {
+  title: () => string;
+  members: () => string[];
+  /** Called with the newest seq while this view is shown, so it can be marked read. */
+  seen(seq: number): void;
+  /** Replaces the text of a message of this user's. */
+  edit(messageId: string, text: string): Promise<void>;
+  /** Opens the shared notes editor in `parent`; resolves with how to close it. */
+  notes(parent: HTMLElement): Promise<{ destroy(): void }>;
+}
+
+export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
+  const me = client.userId;
+  const headerInfo = h('div', { class: 'header-info' });
+  const memberInput = h('input', { id: `add-member-${conv.id}`, name: 'member', maxlength: 200, placeholder: 'Add a member', 'aria-label': 'Add a member' });
+  const addMember = h(
+    'form',
+    {
+      class: 'add-member',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const userId = memberInput.value.trim();
+        if (!userId) return;
+        memberInput.value = '';
+        conv.addMember(userId).catch((err: unknown) => console.error('not stored', err));
+      },
+    },
+    memberInput,
+    h('button', { type: 'submit' }, 'Add'),
+  );
+  const log = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 });
+  const failedList = h('ul', { class: 'failed', 'aria-label': 'Messages not sent' });
+  const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const input = h('textarea', { id: 'composer', name: 'text', rows: 1, required: true, placeholder: 'Write a message', 'aria-label': 'Message' });
+  const failed: OutboxFailure[] = [];
+  let lastTyping = 0;
+  // The composer doubles as the editor: one text box, so keyboard use stays the same.
+  let editing: string | undefined;
+  const submit = h('button', { type: 'submit' }, 'Send');
+  const cancel = h('button', { type: 'button', class: 'cancel', hidden: true, onclick: () => stopEditing() }, 'Cancel');
+  const editNote = h('p', { class: 'edit-note', role: 'status' });
+  const startEditing = (m: MessageView) => {
+    editing = m.messageId;
+    input.value = m.text;
+    submit.textContent = 'Save';
+    cancel.hidden = false;
+    editNote.textContent = 'Editing your message';
+    input.focus();
+  };
+  const stopEditing = (note = '') => {
+    editing = undefined;
+    input.value = '';
+    submit.textContent = 'Send';
+    cancel.hidden = true;
+    editNote.textContent = note;
+  };
+
+  const send = () => {
+    const text = input.value.trim();
+    if (!text) return;
+    if (editing) {
+      const id = editing;
+      stopEditing('Saving the edit…');
+      options.edit(id, text).then(
+        () => (editNote.textContent = ''),
+        (err: unknown) => (editNote.textContent = `Not edited: ${err instanceof Error ? err.message : String(err)}`),
+      );
+      return;
+    }
+    input.value = '';
+    conv.send(text).catch((err: unknown) => console.error('not stored', err));
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      send();
+    }
+  });
+  input.addEventListener('input', () => {
+    if (Date.now() - lastTyping < TYPING_EVERY_MS) return;
+    lastTyping = Date.now();
+    conv.typingNow();
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && editing) stopEditing();
+  });
+  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, submit, cancel);
+
+  const notesPanel = h('section', { class: 'notes', id: `notes-${conv.id}`, 'aria-label': 'Shared notes', hidden: true });
+  let notes: Promise<{ destroy(): void } | undefined> | undefined;
+  const notesButton = h('button', { type: 'button', class: 'notes-toggle', 'aria-expanded': 'false', 'aria-controls': notesPanel.id }, 'Notes');
+  notesButton.addEventListener('click', () => {
+    const open = notesPanel.hidden;
+    notesPanel.hidden = !open;
+    notesButton.setAttribute('aria-expanded', String(open));
+    if (open && !notes) {
+      fill(notesPanel, h('p', { class: 'hint' }, 'Loading the editor…'));
+      notes = options.notes(notesPanel).then(
+        (n) => (notesPanel.querySelector('.hint')?.remove(), n),
+        (err: unknown) => (fill(notesPanel, h('p', { class: 'problem' }, `Notes unavailable: ${err instanceof Error ? err.message : String(err)}`)), (notes = undefined)),
+      );
+    }
+  });
+
+  const renderHeader = () => {
+    const people = client.presence.get();
+    fill(
+      headerInfo,
+      h('h2', {}, options.title()),
+      h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m]))),
+    );
+  };
+
+  const renderMessages = (messages: MessageView[]) => {
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
+    const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
+    const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing)));
+    if (focusKey) {
+      const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
+        (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
+      );
+      (again ?? log).focus();
+    }
+    if (atBottom) log.scrollTop = log.scrollHeight;
+    const newest = messages.reduce((n, m) => Math.max(n, m.seq ?? 0), 0);
+    if (newest > 0) options.seen(newest);
+  };
+
+  const renderFailed = () =>
+    fill(
+      failedList,
+      failed.map((f, i) => {
+        const text = f.item.command.type === 'PostMessage' ? f.item.command.text : '';
+        const drop = () => {
+          failed.splice(i, 1);
+          renderFailed();
+        };
+        return h(
+          'li',
+          {},
+          h('span', { class: 'text' }, text),
+          h('span', { class: 'why' }, `not sent: ${f.message}`),
+          h('button', { type: 'button', onclick: () => (drop(), void conv.send(text)) }, 'Retry'),
+          h('button', { type: 'button', onclick: drop }, 'Discard'),
+        );
+      }),
+    );
+
+  // Scrolled to the top: fetch the page before; keep what was on screen where it was.
+  let loading = false;
+  log.addEventListener('scroll', () => {
+    if (log.scrollTop > 40 || loading || !conv.hasOlder) return;
+    loading = true;
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    conv
+      .loadOlder()
+      .then(() => (log.scrollTop = log.scrollHeight - fromBottom))
+      .catch(() => undefined)
+      .finally(() => (loading = false));
+  });
+
+  const offs = [
+    conv.messages.subscribe(renderMessages),
+    conv.typing.subscribe((who) => (typing.textContent = who.length === 0 ? '' : `${who.join(', ')} ${who.length === 1 ? 'is' : 'are'} typing…`)),
+    client.presence.subscribe(renderHeader),
+    // The title and members come from the list, which may arrive after the view (a conversation just created).
+    client.conversations.subscribe(renderHeader),
+    client.failures.subscribe((f) => {
+      const c = f.item.command as { type: string; conversationId?: string };
+      if ((client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
+      if (c.type === 'AddMember') return void (editNote.textContent = `Not added: ${f.message}`);
+      if (c.type !== 'PostMessage') return;
+      failed.push(f);
+      renderFailed();
+    }),
+  ];
+  renderHeader();
+  renderMessages(conv.messages.get());
+  const header = h('header', { class: 'conversation-header' }, notesButton, headerInfo, addMember);
+  const chat = h('div', { class: 'chat' }, log, failedList, typing, editNote, composer);
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, notesPanel));
+  queueMicrotask(() => input.focus());
+  return {
+    el,
+    destroy: () => {
+      offs.forEach((off) => off());
+      void notes?.then((n) => n?.destroy());
+    },
+  };
+}
+
+function memberItem(userId: string, presence: Presence | undefined): HTMLElement {
+  const online = presence?.online === true;
+  const label = online ? 'online' : presence?.lastSeen ? `last seen ${timeOf(presence.lastSeen)}` : 'offline';
+  return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
+}
+
+function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: MessageView) => void): HTMLElement {
+  const mine = m.author === me;
+  const reactions = Object.keys(m.reactions).map((emoji) => {
+    const users = m.reactions[emoji]!;
+    const reacted = users.includes(me);
+    return h(
+      'button',
+      { type: 'button', 'data-key': `emoji:${emoji}`, class: reacted ? 'reaction mine' : 'reaction', 'aria-pressed': String(reacted), title: users.join(', '), onclick: () => void (reacted ? conv.unreact(m.messageId, emoji) : conv.react(m.messageId, emoji)) },
+      `${emoji} ${users.length}`,
+    );
+  });
+  const actions = m.deleted
+    ? []
+    : [
+        ...REACTIONS.filter((e) => !Object.hasOwn(m.reactions, e)).map((emoji) =>
+          h('button', { type: 'button', 'data-key': `emoji:${emoji}`, class: 'react', 'aria-label': `React ${emoji}`, onclick: () => void conv.react(m.messageId, emoji) }, emoji),
+        ),
+        // A body document exists once the post is acked (it is named by the server's message id).
+        mine && !m.pending ? h('button', { type: 'button', 'data-key': 'edit', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
+        mine ? h('button', { type: 'button', 'data-key': 'delete', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
+      ];
+  return h(
+    'li',
+    { class: `message${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-seq': m.seq ?? '', 'data-id': m.messageId },
+    h('span', { class: 'author' }, m.author),
+    h('time', {}, timeOf(m.sentAt)),
+    h('p', { class: 'text' }, m.deleted ? 'message deleted' : m.text),
+    m.pending ? h('span', { class: 'status' }, m.seq === undefined ? 'sending…' : 'saving…') : null,
+    h('span', { class: 'reactions' }, reactions, actions),
+  );
+}
