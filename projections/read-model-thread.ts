@@ -1,9 +1,10 @@
 /**
  * The read-model thread as the main thread sees it: it starts the worker
- * (read-model-worker.ts), forwards the live feed to it as JSON text, serves the pages of
- * the log it asks for while catching up, and mirrors what it reports (checkpoints,
- * failures, skips), so readers here wait for the position they need (`waitFor`) exactly
- * as they would with an in-process runner (readiness.ts).
+ * (read-model-worker.ts), forwards the live feed to it as JSON text (gathered under load,
+ * see `liveIntervalMs`), serves the pages of the log it asks for while catching up, and
+ * mirrors what it reports (checkpoints, failures, skips), so readers here wait for the
+ * position they need (`waitFor`) exactly as they would with an in-process runner
+ * (readiness.ts).
  *
  * A thread that dies is reported (`onError` for each of its read models), readers that
  * need a position it had not reached get `unavailable` (never a hang), and it is started
@@ -44,9 +45,10 @@ const RESTART = { initialMs: 100, maxMs: 10_000 };
 const STABLE_MS = 60_000;
 const STOP_BOUND_MS = 10_000;
 /**
- * See ThreadOptions.liveIntervalMs. Measured (Parley alone, 500 posts/s, 50 rooms): the
- * thread's CPU per post fell from ~0.25 ms (a message and a transaction per commit) to
- * ~0.15 ms at 50 ms; readers do not wait for it (a waiting reader sends what is gathered).
+ * See ThreadOptions.liveIntervalMs. Measured (bench/cpu-split.ts, Parley alone at 500
+ * posts/s, 3 interleaved runs each): the thread's CPU per post fell from ~0.28 ms (a message
+ * and a transaction per commit) to ~0.15 ms, the node's from 0.90 to 0.67 ms; 200 ms saved
+ * little more. Readers do not wait for it: a waiting reader sends what is gathered.
  */
 const DEFAULT_LIVE_INTERVAL_MS = 50;
 /**
