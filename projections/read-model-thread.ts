@@ -34,7 +34,7 @@ export interface ThreadOptions extends Pick<RunnerOptions, 'batchSize' | 'retry'
    * Under load, live batches go to the thread at most once per this many milliseconds,
    * gathered into one message (and one read-model transaction); a batch after a quiet
    * spell, a batch while a reader waits, and a gathering of `batchSize` events go at once
-   * (default 50; 0 sends every batch).
+   * (default 200; 0 sends every batch).
    */
   liveIntervalMs?: number;
 }
@@ -46,11 +46,11 @@ const STABLE_MS = 60_000;
 const STOP_BOUND_MS = 10_000;
 /**
  * See ThreadOptions.liveIntervalMs. Measured (bench/cpu-split.ts, Parley alone at 500
- * posts/s, 3 interleaved runs each): the thread's CPU per post fell from ~0.28 ms (a message
- * and a transaction per commit) to ~0.15 ms, the node's from 0.90 to 0.67 ms; 200 ms saved
- * little more. Readers do not wait for it: a waiting reader sends what is gathered.
+ * posts/s, medians of 3 interleaved runs): the thread's CPU per post fell from ~0.28 ms (a
+ * message and a transaction per commit) to ~0.15 ms at 50 ms and ~0.10 ms at 200 ms.
+ * Readers do not wait for it: a waiting reader sends what is gathered at once.
  */
-const DEFAULT_LIVE_INTERVAL_MS = 50;
+const DEFAULT_LIVE_INTERVAL_MS = 200;
 /**
  * The thread's code. Compiled (dist/), this module and its sibling read-model-worker.js are
  * JavaScript and the thread loads the worker directly (no tsx). Run from source (tests,

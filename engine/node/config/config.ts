@@ -51,7 +51,7 @@ export interface NodeConfig {
   readModelWalBytes: number;
   /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
   readModelNice: number;
-  /** Under load, live batches go to the read-model thread at most once per this many ms, gathered (PARLEY_READ_MODEL_LIVE_MS, default 50; 0: every commit). */
+  /** Under load, live batches go to the read-model thread at most once per this many ms, gathered (PARLEY_READ_MODEL_LIVE_MS, default 200; 0: every commit). */
   readModelLiveMs: number;
   /** Origins whose browser pages may call the HTTP API (CORS); `*` for any; none by default. */
   corsOrigins: string[];
@@ -139,7 +139,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
-    readModelLiveMs: overrides.readModelLiveMs ?? int(env, 'PARLEY_READ_MODEL_LIVE_MS', 50),
+    readModelLiveMs: overrides.readModelLiveMs ?? int(env, 'PARLEY_READ_MODEL_LIVE_MS', 200),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),
   };
