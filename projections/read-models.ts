@@ -33,7 +33,7 @@ export interface ReadModelRunner {
   stop(): Promise<void>;
 }
 
-export interface ReadModelsOptions extends RunnerOptions, Pick<ThreadOptions, 'checkpointBytes' | 'nice' | 'maxInFlightEvents'> {
+export interface ReadModelsOptions extends RunnerOptions, Pick<ThreadOptions, 'checkpointBytes' | 'nice' | 'maxInFlightEvents' | 'liveIntervalMs'> {
   /** Apply projections that have a `source` on a worker thread (default true). */
   thread?: boolean;
 }
@@ -45,7 +45,7 @@ export class ReadModels implements ReadModelRunner {
   private readonly local: ProjectionRunner;
 
   constructor(store: ProjectionFeed, file: string, projections: Array<Projection | ExternalProjection>, options: ReadModelsOptions = {}) {
-    const { thread = true, checkpointBytes, nice, maxInFlightEvents, onProgress: _ignored, ...runnerOptions } = options;
+    const { thread = true, checkpointBytes, nice, maxInFlightEvents, liveIntervalMs, onProgress: _ignored, ...runnerOptions } = options;
     const threaded = thread ? projections.filter((p): p is Projection => !isExternal(p) && p.source !== undefined) : [];
     const inProcess = projections.filter((p) => !threaded.includes(p as Projection));
     this.db = ProjectionRunner.openDatabase(file);
@@ -57,7 +57,7 @@ export class ReadModels implements ReadModelRunner {
       }
       this.local = new ProjectionRunner(store, this.db, inProcess, runnerOptions);
       for (const p of threaded) if (this.local.projectionNames.includes(p.name)) throw new Error(`two projections are named ${p.name}`);
-      this.thread = threaded.length > 0 ? new ReadModelThread(store, file, threaded, { ...runnerOptions, checkpointBytes, nice, maxInFlightEvents }) : null;
+      this.thread = threaded.length > 0 ? new ReadModelThread(store, file, threaded, { ...runnerOptions, checkpointBytes, nice, maxInFlightEvents, liveIntervalMs }) : null;
     } catch (err) {
       this.db.close();
       throw err;

@@ -55,6 +55,11 @@ interface Waiter {
 export class Waiters {
   private waiting: Waiter[] = [];
 
+  /** Readers waiting for a position now. */
+  get size(): number {
+    return this.waiting.length;
+  }
+
   /**
    * Resolves once `ready(position)` says so at a `settle`; rejects with what `closed`
    * says, or with `unavailable` past `timeoutMs`.

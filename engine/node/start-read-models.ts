@@ -36,6 +36,7 @@ export async function startReadModels(
         thread: config.readModelThread,
         checkpointBytes: config.readModelWalBytes,
         nice: config.readModelNice,
+        liveIntervalMs: config.readModelLiveMs,
         onError: (projection, err, failure) => {
           metrics.projectionErrors.inc({ projection });
           metrics.projectionFailed.set({ projection }, 1);

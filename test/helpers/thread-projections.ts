@@ -64,3 +64,16 @@ export const mainThreadWriter: Projection = {
     for (const e of events) for (let k = 0; k < 300; k++) bump.run(e.position * 1000 + k);
   },
 };
+
+/** Records how many events each call of `handle` got (one call per live transaction), in order. */
+export const handleCalls: Projection = {
+  name: 'test-handle-calls',
+  source: { module: import.meta.url, export: 'handleCalls' },
+  version: 1,
+  handles: ['MessagePosted'],
+  setup: (db) => db.exec('CREATE TABLE IF NOT EXISTS test_handle_calls (call INTEGER PRIMARY KEY AUTOINCREMENT, events INTEGER NOT NULL, last INTEGER NOT NULL)'),
+  truncate: (db) => db.exec('DELETE FROM test_handle_calls'),
+  handle(events, db) {
+    db.prepare('INSERT INTO test_handle_calls (events, last) VALUES (?, ?)').run(events.length, events[events.length - 1]!.position);
+  },
+};

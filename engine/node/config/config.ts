@@ -67,6 +67,8 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   readModelWalBytes: number;
   /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
   readModelNice: number;
+  /** Under load, live batches go to the read-model thread at most once per this many ms, gathered (PARLEY_READ_MODEL_LIVE_MS, default 200; 0: every commit). */
+  readModelLiveMs: number;
   /**
    * Offer permessage-deflate on /v1/ws and /v1/sync (PARLEY_WS_DEFLATE=on|off, default off):
    * frames over 1 KiB (catch-up pages, sync state) go compressed, at ~0.57 KiB more heap per
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
+    readModelLiveMs: overrides.readModelLiveMs ?? int(env, 'PARLEY_READ_MODEL_LIVE_MS', 200),
     wsDeflate: overrides.wsDeflate ?? onOff(env, 'PARLEY_WS_DEFLATE', false),
     corsOrigins: overrides.corsOrigins ?? (env.PARLEY_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     ...clusterConfig(env, overrides),

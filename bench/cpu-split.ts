@@ -1,0 +1,94 @@
+/**
+ * Parley alone at one fixed offered rate (the fanout scenario's load: rooms × 10 members,
+ * one sender per room, 100-byte texts), its CPU per post over a few measured windows and
+ * that CPU split by the node's threads, read from /proc/<pid>/task/<tid>/stat (Linux):
+ * the main thread (tid = pid), the read-model thread (the one at nice > 0), the store's
+ * writer (the busiest of the rest) and V8's and libuv's own threads (GC, compiler, pool).
+ * For A/B work on the node's CPU: quicker and steadier than a fanout run with its peers.
+ *
+ *   npx tsx bench/cpu-split.ts [posts/s = 500] [windows = 3] [rooms = 50]
+ *   PROFILE_DIR=/tmp/p npx tsx bench/cpu-split.ts …   # also run the node under --cpu-prof
+ *
+ * Each window is 2 s of warm-up and 10 s measured; it prints each window and the median.
+ * With PROFILE_DIR it also prints each window's bounds on the monotonic clock (µs, as a
+ * .cpuprofile's timestamps), so a profile can be read over the measured windows only.
+ */
+import { execSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { PhaseResult } from './load/fanout.js';
+import { cleanupAll, startLoad, startParley } from './procs.js';
+
+const rate = Number(process.argv[2] ?? 500);
+const windows = Number(process.argv[3] ?? 3);
+const roomCount = Number(process.argv[4] ?? 50);
+const WARMUP_MS = 2000;
+const MEASURED_MS = 10_000;
+const clockTicks = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds so far per thread of `pid`: 'main', 'read-model' (niced) or the tid. */
+function cpuByThread(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // Fields after the command name start at state (field 3): utime 14, stime 15, nice 19.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const key = Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'read-model' : tid;
+    out.set(key, (Number(fields[11]) + Number(fields[12])) / clockTicks);
+  }
+  return out;
+}
+
+/** CPU seconds per named thread between two readings. */
+function split(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
+  const rest = [...delta].filter(([k]) => k !== 'main' && k !== 'read-model').sort((a, b) => b[1] - a[1]);
+  return new Map([
+    ['main', delta.get('main') ?? 0],
+    ['read-model', delta.get('read-model') ?? 0],
+    ['writer', rest[0]?.[1] ?? 0],
+    ['v8/libuv', rest.slice(1).reduce((sum, [, v]) => sum + v, 0)],
+  ]);
+}
+
+const profileDir = process.env.PROFILE_DIR;
+const server = await startParley(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {});
+try {
+  const loads = [startLoad('fanout'), startLoad('fanout')];
+  await Promise.all(
+    loads.map((load, c) => {
+      const rooms: string[][] = [];
+      for (let k = c; k < roomCount; k += loads.length) rooms.push(Array.from({ length: 10 }, (_, j) => `u${k}-${j}`));
+      return load.request({ cmd: 'setup', system: 'parley', deflate: true, url: server.url, rooms, offset: c * 100_000 }, 180_000);
+    }),
+  );
+  const perPost: number[] = [];
+  for (let w = 1; w <= windows; w++) {
+    const phase = { mode: 'rate', rate: rate / loads.length, warmupMs: WARMUP_MS, durationMs: MEASURED_MS, textBytes: 100, drainMs: 20_000 };
+    const answers = Promise.all(loads.map((load) => load.request<PhaseResult>({ cmd: 'run', phase }, MEASURED_MS + 90_000)));
+    await sleep(WARMUP_MS);
+    const before = cpuByThread(server.pid);
+    const from = process.hrtime.bigint() / 1000n;
+    await sleep(MEASURED_MS);
+    const after = cpuByThread(server.pid);
+    if (profileDir) console.log(`window ${w} on the monotonic clock: ${from} .. ${process.hrtime.bigint() / 1000n} µs`);
+    const posts = (await answers).reduce((sum, r) => sum + r.completedInWindow, 0);
+    const threads = split(before, after);
+    const total = [...threads.values()].reduce((a, b) => a + b, 0);
+    perPost.push((total * 1000) / posts);
+    const parts = [...threads].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
+    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts})`);
+  }
+  perPost.sort((a, b) => a - b);
+  console.log(`median of ${windows}: ${perPost[Math.floor(windows / 2)]!.toFixed(3)} ms CPU per post @ ${rate} posts/s, ${roomCount} rooms × 10`);
+  await Promise.all(loads.map((load) => load.request({ cmd: 'close' }).catch(() => undefined)));
+  await Promise.all(loads.map((load) => load.stop()));
+} finally {
+  await server.stop();
+  cleanupAll();
+}
