@@ -32,6 +32,9 @@ export { presenceOf, nodeLiveness, usersOnNode, nodesWithSessions, isNodeExpired
 export { analyticsReport, type AnalyticsReport } from './analytics.js';
 export { searchMessages, type SearchHit } from './search.js';
 
+/** The read model `isMember` answers from (its checkpoint says how far membership is known). */
+export const MEMBERSHIP_READ_MODEL = conversationList.name;
+
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
   return [history, conversationList, presence, analytics, search];

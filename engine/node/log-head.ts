@@ -8,6 +8,9 @@
  * that fetch's reading, so it waits for the next one, which every such caller shares. A
  * stream of refusals costs the store at most one head request in flight and one queued.
  */
+import { ParleyError } from '../../protocol/index.js';
+import { MEMBERSHIP_READ_MODEL, type ReadModelRunner } from '../../projections/index.js';
+
 export class LogHead {
   private inFlight: Promise<number> | undefined;
   private next: Promise<number> | undefined;
@@ -32,4 +35,17 @@ export class LogHead {
     this.inFlight = fetch;
     return fetch;
   }
+}
+
+/**
+ * Resolves once the read models include the log's head as of the call. Readers do not wait
+ * for a read model stopped on a failure (a full disk, a poison event), and its stale
+ * membership must not refuse a member: a refusal it cannot confirm is `unavailable`.
+ */
+export function caughtUpWithLog(head: LogHead, runner: Pick<ReadModelRunner, 'waitFor' | 'checkpointOf'>): () => Promise<void> {
+  return async () => {
+    const at = await head.latest();
+    await runner.waitFor(at);
+    if (runner.checkpointOf(MEMBERSHIP_READ_MODEL) < at) throw new ParleyError('unavailable', 'The read models are behind the log; try again');
+  };
 }

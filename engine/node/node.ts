@@ -41,7 +41,7 @@ import { startReadModels } from './start-read-models.js';
 import { describeCertificate, loadServerTls, reloadServerTls } from './tls.js';
 import { UserLimits } from './user-limits.js';
 import { limitRequests } from './request-limits.js';
-import { LogHead } from './log-head.js';
+import { caughtUpWithLog, LogHead } from './log-head.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -98,11 +98,10 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
 
   // Commands and live delivery.
   const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
-  const head = new LogHead(() => store.headPosition());
   const reads: ReadAccess = {
     readModels: runner.db,
     consistentReads: () => runner.waitFor(commands.lastPosition),
-    caughtUpWithLog: async () => runner.waitFor(await head.latest()),
+    caughtUpWithLog: caughtUpWithLog(new LogHead(() => store.headPosition()), runner),
   };
   const fanOut = new FanOut(runner.db, metrics, (position) => runner.waitFor(position));
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));

@@ -84,6 +84,8 @@ describe('full disk', () => {
       return r.status;
     };
     for (let i = 0; i < 20; i++) expect(await post()).toBe(201);
+    // The read models hold these before the disk fills (a read waits for this node's writes).
+    expect((await alice.get(`/v1/conversations/${id}/messages?limit=1000`)).body.messages).toHaveLength(20);
 
     // A little room first, so the log and the read models run out of it while in use, then none.
     const filler = join(dir.path, 'filler');

@@ -1,9 +1,12 @@
 /**
  * LogHead: a caller always gets a head read after its call, and however many callers come,
- * the store has at most one head request in flight and one queued behind it.
+ * the store has at most one head request in flight and one queued behind it. A refusal's
+ * last check (caughtUpWithLog) answers `unavailable` when the membership read model is
+ * stopped below the head, instead of letting its stale rows refuse a member.
  */
 import { describe, expect, it } from 'vitest';
-import { LogHead } from '../../engine/node/log-head.js';
+import { caughtUpWithLog, LogHead } from '../../engine/node/log-head.js';
+import { MEMBERSHIP_READ_MODEL } from '../../projections/index.js';
 
 /** A store whose head requests the test answers one by one, recording when each was made. */
 function manualStore() {
@@ -55,5 +58,21 @@ describe('LogHead', () => {
     await expect(head.latest()).rejects.toThrow('store unavailable');
     expect(await head.latest()).toBe(20);
     expect(await head.latest()).toBe(30);
+  });
+});
+
+describe('caughtUpWithLog', () => {
+  it('waits for the head it read, and says unavailable when the membership read model is stopped below it', async () => {
+    const waited: number[] = [];
+    const checkpoints = new Map([[MEMBERSHIP_READ_MODEL, 10]]);
+    const runner = {
+      waitFor: async (position: number) => void waited.push(position),
+      checkpointOf: (name: string) => checkpoints.get(name) ?? 0,
+    };
+    const check = caughtUpWithLog(new LogHead(async () => 10), runner);
+    await expect(check()).resolves.toBeUndefined();
+    expect(waited).toEqual([10]);
+    checkpoints.set(MEMBERSHIP_READ_MODEL, 7); // stopped on a failure: waitFor does not wait for it
+    await expect(check()).rejects.toMatchObject({ code: 'unavailable' });
   });
 });
