@@ -28,6 +28,9 @@ describe('sync rate limits', () => {
   it('closes a flooding document socket with 4503 and keeps serving the others', async () => {
     const { body: c } = await api(node.url, tokenFor('alice')).post('/v1/conversations', { title: 'Flood', members: ['bob'] });
     const flooder = await open(`notes:${c.id}`, 'alice');
+    // The document is open once the server speaks (sync step 1): from then on frames meet
+    // the rate limit; before it they wait in a small bound of their own (32 frames).
+    await new Promise((r) => flooder.once('message', r));
     const closed = new Promise<{ code: number; reason: string }>((r) => flooder.once('close', (code, reason) => r({ code, reason: reason.toString() })));
     const doc = new Y.Doc();
     for (let i = 0; i < 300 && flooder.readyState === WebSocket.OPEN; i++) {
