@@ -11,6 +11,7 @@ import { SUBSCRIBE_ENTRIES_PER_FRAME } from '../../../protocol/index.js';
 import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
 import { edgeConfig, type EdgeConfig } from './edge-config.js';
 import { ConfigError } from './errors.js';
+import { int, type Env } from './env-values.js';
 import { tlsSettings, type TlsSettings } from './tls-settings.js';
 import { authSettings, type AuthSettings } from './auth-settings.js';
 
@@ -124,7 +125,6 @@ export function dataDirError(dataDir: string, what: string, err: unknown): Start
   );
 }
 
-type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
   const dataDir = resolve(overrides.dataDir ?? env.DATA_DIR ?? './data');
@@ -348,13 +348,6 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be on or off, got "${raw}"`);
 }
 
-function int(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
-  return n;
-}
 
 /** "50" → 50/s with a burst of 100; "50:200" → 50/s with a burst of 200; "0" → off. */
 function rate(env: Env, name: string, fallback: number): RateLimit {

@@ -4,8 +4,7 @@
  * work on SIGTERM. Kept apart from config.ts so the edge's knobs read as one block.
  */
 import { ConfigError } from './errors.js';
-
-type Env = Record<string, string | undefined>;
+import { int, type Env } from './env-values.js';
 
 export interface EdgeConfig {
   /** `/ready` answers 503 while a running read model is more than this many events behind the log (PARLEY_READY_MAX_LAG). */
@@ -29,19 +28,12 @@ export function edgeConfig(env: Env, overrides: Partial<EdgeConfig>): EdgeConfig
     throw new ConfigError(`PARLEY_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} characters without spaces`);
   }
   return {
-    readyMaxLag: overrides.readyMaxLag ?? count(env, 'PARLEY_READY_MAX_LAG', DEFAULT_READY_MAX_LAG),
+    readyMaxLag: overrides.readyMaxLag ?? int(env, 'PARLEY_READY_MAX_LAG', DEFAULT_READY_MAX_LAG),
     metricsToken,
     drainSeconds: overrides.drainSeconds ?? seconds(env, 'PARLEY_DRAIN_SECONDS', DEFAULT_DRAIN_SECONDS),
   };
 }
 
-function count(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
-  return n;
-}
 
 /** 0 is allowed (no wait: tests, or no balancer in front); at most an hour. */
 function seconds(env: Env, name: string, fallback: number): number {
