@@ -12,7 +12,7 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE } from '../../protocol/index.js';
-import { PARLEY_BIN } from '../helpers/cli.js';
+import { PARLEY_BIN, serveToEnd } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { claimsFor, newSigningKey, signWith, startIdentityProvider, TEST_AUDIENCE, TEST_ISSUER, type TestIdentityProvider } from '../helpers/identity-provider.js';
@@ -171,23 +171,15 @@ describe('tokens verified with a PEM public key', () => {
 
 describe('NODE_ENV=production', () => {
   /** Runs `parley serve` to its end; production refusals happen before it listens. */
-  function serve(env: Record<string, string>): Promise<{ code: number | string; stderr: string }> {
+  async function serve(env: Record<string, string>): Promise<{ code: number | string; stderr: string }> {
     const dir = tempDir();
-    const child = spawn(process.execPath, [PARLEY_BIN, 'serve'], {
-      env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dir.path, LOG_LEVEL: 'info', NATS_URL: '', PARLEY_JWT_SECRET: '', NODE_ENV: 'production', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    return new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        dir.remove();
-        resolve({ code: code ?? signal ?? -1, stderr });
-      }),
-    );
+    try {
+      return await serveToEnd({ DATA_DIR: dir.path, LOG_LEVEL: 'info', PARLEY_JWT_SECRET: '', NODE_ENV: 'production', ...env });
+    } finally {
+      dir.remove();
+    }
   }
+
 
   it('refuses a missing or short HS256 secret and says what to set', async () => {
     const [missing, short] = await Promise.all([serve({}), serve({ PARLEY_JWT_SECRET: 'only-twenty-four-chars!!' })]);

@@ -7,7 +7,7 @@
  * The read-only cases need a read-only bind mount (root); where mounting is impossible
  * they are skipped with the reason printed.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -16,37 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/nats-server.js';
 import { spawnNode, TEST_SECRET } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { PARLEY_BIN as BIN } from '../helpers/cli.js';
+import { serveToEnd, type ServeRun } from '../helpers/cli.js';
 
 const dir = tempDir('parley-startup-');
 
-interface Run {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `parley serve` to its end (it must fail on its own within the bound). */
-function serve(env: Record<string, string>): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', NATS_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal ?? -1, stdout, stderr });
-    }),
-  );
-}
+const serve = (env: Record<string, string>) => serveToEnd({ PARLEY_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env });
 
 /** The one line a failed start prints, checked for the words a user needs. */
-function expectOneClearLine(run: Run, ...words: string[]): void {
+function expectOneClearLine(run: ServeRun, ...words: string[]): void {
   expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(1);
   const lines = run.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);

@@ -7,7 +7,6 @@
  * certificate, and NODE_ENV=production refuses plain HTTP, each with one line naming the
  * settings.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -16,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { docNames } from '../../sync/index.js';
 import { certificateAuthority, issueCertificate, type Authority, type Issued } from '../helpers/certificates.js';
-import { PARLEY_BIN as BIN } from '../helpers/cli.js';
+import { serveToEnd } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { isStep2 } from '../helpers/hostile-sync.js';
 import { spawnNode, TEST_SECRET, tokenFor, type SpawnedNode } from '../helpers/node.js';
@@ -177,21 +176,7 @@ describe('HTTPS and WSS', () => {
 });
 
 /** Runs `parley serve` to its end; it must fail on its own. */
-function failedStart(env: Record<string, string>): Promise<{ code: number | string | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PARLEY_JWT_SECRET: TEST_SECRET, NATS_URL: '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? signal, stderr });
-    }),
-  );
-}
+const failedStart = (env: Record<string, string>) => serveToEnd({ PARLEY_JWT_SECRET: TEST_SECRET, ...env });
 
 describe('refusals at start-up', () => {
   it('a certificate file that is not PEM: one line naming the file and PARLEY_TLS_CERT', async () => {
