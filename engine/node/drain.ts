@@ -12,6 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { ParleyError } from '../../protocol/index.js';
 
 const PROBES = new Set(['/health', '/ready', '/metrics']);
+/** The one upgrade that is refused after it completes (close 4503, which a browser can read): the gateway does it. */
+const GATEWAY_PATH = '/v1/ws';
 
 export class Drain {
   private phase: 'serving' | 'draining' | 'refusing' = 'serving';
@@ -40,8 +42,13 @@ export class Drain {
   /** Counts `app`'s requests in flight and, once refusing, turns new ones away. Add it before the routes. */
   install(app: FastifyInstance): void {
     app.addHook('onRequest', async (request, reply) => {
-      if (request.headers.upgrade !== undefined) return;
-      if (this.refusing && !PROBES.has(request.url.split('?')[0]!)) {
+      const path = request.url.split('?')[0]!;
+      if (request.headers.upgrade !== undefined) {
+        // Other upgrades (the document sync) are refused before they complete: 503, and the client's provider retries elsewhere.
+        if (this.refusing && path !== GATEWAY_PATH) throw new ParleyError('unavailable', 'This node is shutting down; try again (another node)');
+        return;
+      }
+      if (this.refusing && !PROBES.has(path)) {
         reply.header('connection', 'close');
         throw new ParleyError('unavailable', 'This node is shutting down; try again (another node)');
       }

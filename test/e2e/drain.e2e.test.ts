@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { CLOSE } from '../../protocol/index.js';
 import { SqliteEventStore, decorate } from '../../engine/store/index.js';
 import { api } from '../helpers/http.js';
@@ -54,6 +55,8 @@ describe('drain', () => {
     expect((await api(node.url).get('/ready')).body).toMatchObject({ status: 'not_ready', failed: ['draining'] });
     const late = await connectWs(node.url, tokenFor('alice'));
     expect((await late.closed).code).toBe(CLOSE.tryAgainLater);
+    // A document sync socket is refused before the upgrade completes (its provider retries elsewhere).
+    expect(await upgradeStatus(`${node.url.replace('http', 'ws')}/v1/sync/notes:${id}?token=${tokenFor('alice')}`)).toBe(503);
     expect(ws.ws.readyState).toBe(ws.ws.OPEN); // held open for the command it has taken
 
     release();
@@ -70,3 +73,19 @@ describe('drain', () => {
     expect(texts).toEqual(['in flight at SIGTERM']);
   });
 });
+
+/** The HTTP status an upgrade was answered with (101 when it was accepted). */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('open', () => {
+      resolve(101);
+      socket.terminate();
+    });
+    socket.once('error', reject);
+  });
+}
