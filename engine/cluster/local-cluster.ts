@@ -24,6 +24,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,7 +150,9 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     });
     const natsUrl = servers.map((s) => s.info.url).join(',');
     const host = process.env.HOST ?? '127.0.0.1';
-    const nodeUrl = (i: number) => `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${o.basePort + i}`;
+    // Nodes serve HTTPS when their environment names a certificate (PARLEY_TLS_CERT): say so in their URLs.
+    const scheme = (o.nodeEnv?.PARLEY_TLS_CERT ?? process.env.PARLEY_TLS_CERT) ? 'https' : 'http';
+    const nodeUrl = (i: number) => `${scheme}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${o.basePort + i}`;
     const nodes: Child[] = [];
     for (let i = 0; i < o.nodes; i++) {
       const dir = join(dataDir, `node-${i + 1}`);
@@ -258,14 +262,27 @@ async function listeningUrl(child: ChildProcess, logFile: string, url: string): 
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`a node exited (${child.exitCode ?? child.signalCode}) before listening; see ${logFile}`);
     }
-    const up = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.status < 500,
-      () => false,
-    );
-    if (up) return url;
+    if (await answersHealth(url)) return url;
     if (Date.now() > deadline) throw new Error(`a node did not start within ${READY_TIMEOUT_MS} ms; see ${logFile}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Whether the node at `url` answers `/health` (below 500) within a second. Over HTTPS the
+ * certificate is not checked: this only asks whether our own child on this machine is up,
+ * and its certificate may be self-signed or for another name.
+ */
+function answersHealth(url: string): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const https = url.startsWith('https:');
+    const req = (https ? httpsGet : httpGet)(`${url}/health`, { timeout: 1000, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
+      res.resume();
+      resolvePromise((res.statusCode ?? 500) < 500);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolvePromise(false));
+  });
 }
 
 async function freePort(): Promise<number> {

@@ -1,17 +1,20 @@
 /**
  * `parley cluster` never leaves processes behind: killed with SIGKILL (no chance to stop
  * anything itself), every node and nats-server it started is gone within a bound. Also
- * checks that `--nats-base-port` places every NATS port, and that servers which support it
- * (2.10+) run with `sync_interval: always`.
+ * checks that `--nats-base-port` places every NATS port, that servers which support it
+ * (2.10+) run with `sync_interval: always`, and that nodes given a certificate
+ * (PARLEY_TLS_CERT) are started, waited for and printed as https:// URLs that answer.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { freePortRange } from '../helpers/ports.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
+import { certificateAuthority, issueCertificate } from '../helpers/certificates.js';
 
 const dir = tempDir('parley-cluster-lifecycle-');
 afterAll(() => dir.remove());
@@ -41,10 +44,15 @@ describe('parley cluster lifecycle', () => {
   it('takes every node and nats-server along when it is killed with SIGKILL', async () => {
     const basePort = await freePortRange(2);
     const natsBasePort = await freePortRange(9);
+    const ca = certificateAuthority(dir.path);
+    const cert = issueCertificate(ca, dir.path, 'node');
     const child = spawn(
       process.execPath,
-      [BIN, 'cluster', '--nodes', '2', '--base-port', String(basePort), '--nats-base-port', String(natsBasePort), '--data-dir', dir.path],
-      { env: { ...process.env, PARLEY_JWT_SECRET: '', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [BIN, 'cluster', '--nodes', '2', '--base-port', String(basePort), '--nats-base-port', String(natsBasePort), '--data-dir', join(dir.path, 'cluster')],
+      {
+        env: { ...process.env, PARLEY_JWT_SECRET: '', LOG_LEVEL: 'warn', PARLEY_TLS_CERT: cert.certFile, PARLEY_TLS_KEY: cert.keyFile },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? -1)));
     let out = '';
@@ -64,7 +72,10 @@ describe('parley cluster lifecycle', () => {
       // Every NATS port comes from --nats-base-port: clients, then routes, then monitoring.
       const urls = [...out.matchAll(/^nats .* (nats:\/\/\S+) /gm)].map((m) => m[1]);
       expect(urls).toEqual([0, 1, 2].map((i) => `nats://127.0.0.1:${natsBasePort + i}`));
-      const conf = readFileSync(join(dir.path, 'nats-1', 'server.conf'), 'utf8');
+      const nodeUrls = [...out.matchAll(/^node .* (\S+:\/\/\S+) /gm)].map((m) => m[1]);
+      expect(nodeUrls).toEqual([0, 1].map((i) => `https://127.0.0.1:${basePort + i}`));
+      expect(await Promise.all(nodeUrls.map((u) => healthStatus(`${u}/health`, ca.pem)))).toEqual([200, 200]);
+      const conf = readFileSync(join(dir.path, 'cluster', 'nats-1', 'server.conf'), 'utf8');
       expect(conf).toContain(`listen: 127.0.0.1:${natsBasePort}`);
       expect(conf).toContain(`listen: 127.0.0.1:${natsBasePort + 3}`);
       expect(conf).toContain(`http: 127.0.0.1:${natsBasePort + 6}`);
@@ -88,3 +99,13 @@ describe('parley cluster lifecycle', () => {
     }
   }, 150_000);
 });
+
+/** The status of a GET over HTTPS, trusting only `ca`. */
+function healthStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
