@@ -30,7 +30,8 @@ Cluster (with NATS_URL):
   PARLEY_STREAM (PARLEY_EVENTS), PARLEY_REPLICAS (1; 3 in a 3-server NATS cluster),
   PARLEY_NATS_RETRY_BUDGET_MS (15000), PARLEY_HEARTBEAT_SECONDS (5),
   PARLEY_PRESENCE_EXPIRY_SECONDS (15, at most 30),
-  PARLEY_NATS_TLS_CA, PARLEY_NATS_TLS_CERT, PARLEY_NATS_TLS_KEY (PEM files),
+  PARLEY_NATS_TLS_CA, PARLEY_NATS_TLS_CERT, PARLEY_NATS_TLS_KEY (PEM files; NODE_ENV=production
+  refuses plain NATS to another host unless PARLEY_NATS_ALLOW_PLAIN=1),
   one of PARLEY_NATS_USER + PARLEY_NATS_PASSWORD, PARLEY_NATS_TOKEN,
   PARLEY_NATS_NKEY (nkey seed file), PARLEY_NATS_CREDS (.creds file)
 Start-up failures print one line naming the setting to fix; LOG_LEVEL=debug adds the stack.

@@ -22,7 +22,7 @@ import type { ClusterMembership } from '../cluster/index.js';
 import type { EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
 import { bearerOf, createTokenVerifier, type TokenVerifier } from './auth/index.js';
-import { loadConfig, refusePlainHttpInProduction, type NodeConfig } from './config/index.js';
+import { loadConfig, refusePlainHttpInProduction, refusePlainNatsInProduction, type NodeConfig } from './config/index.js';
 import type { NodeContext, NodeExtension } from './extension.js';
 import { FanOut } from './fan-out.js';
 import { Gateway } from './gateway.js';
@@ -79,6 +79,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const { store: givenStore, projections = [], extensions = [syncExtension()], env, webDir, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
+  refusePlainNatsInProduction(env ?? process.env, config);
   // Before anything is opened: a certificate the node cannot use stops the start here.
   const https = config.tls ? loadServerTls(config.tls) : undefined;
   const metrics = createMetrics(config.nodeId);

@@ -10,7 +10,7 @@ import { nkeys } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { natsSecurity } from '../../engine/cluster/nats-security.js';
 import { loadConfig } from '../../engine/node/index.js';
-import { refusePlainHttpInProduction } from '../../engine/node/config/index.js';
+import { refusePlainHttpInProduction, refusePlainNatsInProduction } from '../../engine/node/config/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-tls-settings-');
@@ -55,6 +55,24 @@ describe('NATS settings', () => {
     expect(() => load({ PARLEY_NATS_TLS_CERT: file('c.crt') })).toThrow(/PARLEY_NATS_TLS_CERT and PARLEY_NATS_TLS_KEY go together/);
     expect(load({ PARLEY_NATS_TLS_CA: file('ca.crt') }).natsTls).toEqual({ caFile: join(dir.path, 'ca.crt') });
     expect(load({})).toMatchObject({ natsTls: null, natsAuth: null });
+  });
+
+  it('production refuses plain NATS to another host, naming what to set; loopback, TLS or a declared encrypted network satisfy it', () => {
+    const serving = (env: Record<string, string>) => {
+      const config = load(env);
+      refusePlainNatsInProduction(env, config);
+      return config.natsUrls;
+    };
+    const prod = { NODE_ENV: 'production' };
+    expect(() => serving({ ...prod, NATS_URL: 'nats://127.0.0.1:4222,nats://nats-2.internal:4222' })).toThrow(
+      /plain NATS to another host \(nats:\/\/nats-2\.internal:4222\).*PARLEY_NATS_TLS_CA.*tls:\/\/.*PARLEY_NATS_ALLOW_PLAIN=1/,
+    );
+    expect(() => serving({ ...prod, NATS_URL: '10.0.0.7:4222' })).toThrow(/plain NATS to another host \(10\.0\.0\.7:4222\)/);
+    expect(serving({ ...prod, NATS_URL: 'nats://127.0.0.1:4222,localhost:4223,nats://[::1]:4224' })).toHaveLength(3);
+    expect(serving({ ...prod, NATS_URL: 'tls://nats-1.internal:4222' })).toEqual(['tls://nats-1.internal:4222']);
+    expect(serving({ ...prod, NATS_URL: 'nats://nats-1.internal:4222', PARLEY_NATS_TLS_CA: file('nats-ca.crt') })).toHaveLength(1);
+    expect(serving({ ...prod, NATS_URL: 'nats://nats-1.internal:4222', PARLEY_NATS_ALLOW_PLAIN: '1' })).toHaveLength(1);
+    expect(serving({ NATS_URL: 'nats://nats-1.internal:4222' })).toHaveLength(1); // not production
   });
 
   it('a rotated nkey seed file is read on the next connect; a vanished one keeps the last good seed', () => {

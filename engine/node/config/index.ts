@@ -4,5 +4,5 @@
  * server (Fastify, NATS, Yjs) and start fast.
  */
 export { loadConfig, dataDirError, ConfigError, StartupError, MIN_PRODUCTION_SECRET_BYTES, type NodeConfig, type RateLimit, type EventStoreDbSettings } from './config.js';
-export { refusePlainHttpInProduction, type TlsSettings, type ServerTlsFiles, type NatsTlsFiles, type NatsAuth } from './tls-settings.js';
+export { refusePlainHttpInProduction, refusePlainNatsInProduction, type TlsSettings, type ServerTlsFiles, type NatsTlsFiles, type NatsAuth } from './tls-settings.js';
 export { authSettings, type AuthSettings, type KeySource } from './auth-settings.js';

@@ -69,6 +69,36 @@ export function refusePlainHttpInProduction(env: Env, settings: Pick<TlsSettings
   }
 }
 
+/**
+ * For a node about to serve: production refuses to reach a NATS server on another host
+ * without TLS (every event and token crosses that link), unless the operator says the
+ * network itself is encrypted (PARLEY_NATS_ALLOW_PLAIN=1, e.g. a service mesh with mTLS).
+ * Loopback needs no TLS: nothing leaves the machine.
+ */
+export function refusePlainNatsInProduction(env: Env, settings: { natsUrls: readonly string[]; natsTls: NatsTlsFiles | null }): void {
+  if (env.NODE_ENV !== 'production' || settings.natsTls || flag(env, 'PARLEY_NATS_ALLOW_PLAIN')) return;
+  const remote = settings.natsUrls.filter((u) => !u.toLowerCase().startsWith('tls://') && !isLoopback(natsHost(u)));
+  if (remote.length === 0) return;
+  throw new ConfigError(
+    `NODE_ENV=production refuses plain NATS to another host (${remote.join(', ')}): set PARLEY_NATS_TLS_CA (and a client ` +
+      'certificate if the server asks for one) or use tls:// URLs, or PARLEY_NATS_ALLOW_PLAIN=1 when the network between the node and NATS is encrypted',
+  );
+}
+
+/** The host of a NATS URL as nats.js takes them ("nats://h:4222", "h:4222", "[::1]:4222"). */
+function natsHost(url: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `nats://${url}`;
+  try {
+    return new URL(withScheme).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return url;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function serverTls(env: Env): ServerTlsFiles | null {
   const cert = env.PARLEY_TLS_CERT;
   const key = env.PARLEY_TLS_KEY;
