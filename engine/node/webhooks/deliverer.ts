@@ -6,7 +6,7 @@
  * and nothing is written.
  */
 import type Database from 'better-sqlite3';
-import { listWebhooks, type WebhookView } from '../../../projections/index.js';
+import { listWebhooks, webhookById, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
 import type { EventStore, StoredEvent } from '../../store/index.js';
 import { Lane } from './lane.js';
@@ -116,6 +116,7 @@ export class Deliverer {
         store: this.deps.store,
         settings: this.deps.settings,
         log: this.deps.log,
+        current: (id) => webhookById(this.deps.readModels, id),
         advanced: (id, position) => this.advanced(id, position),
         deadLetter: (webhook, e, attempts, error) => this.deadLetter(webhook, e, attempts, error),
       });

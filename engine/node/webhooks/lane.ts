@@ -18,6 +18,8 @@ const IDLE_MS = 1000;
 export interface LaneDeps {
   store: EventStore;
   settings: WebhookSettings;
+  /** The registration as the read model has it now (undefined once removed): each attempt uses the newest. */
+  current(webhookId: string): WebhookView | undefined;
   advanced(webhookId: string, position: number): void;
   deadLetter(webhook: WebhookView, e: StoredEvent, attempts: number, error: string): Promise<void>;
   log: { warn(obj: object, msg: string): void };
@@ -66,7 +68,10 @@ export class Lane {
         }
         for (const e of page) {
           if (this.stopped) return;
-          if (deliverable(this.webhook, e) && !(await this.deliver(e))) return;
+          const webhook = this.deps.current(this.webhook.webhookId);
+          if (!webhook) return;
+          this.webhook = webhook;
+          if (deliverable(webhook, e) && !(await this.deliver(e))) return;
           this.cursor = e.position;
           this.deps.advanced(this.webhook.webhookId, e.position);
         }
@@ -85,7 +90,9 @@ export class Lane {
     const { settings } = this.deps;
     const body = payloadOf(e);
     for (let attempt = 1; ; attempt++) {
-      const webhook = this.webhook;
+      const webhook = this.deps.current(this.webhook.webhookId);
+      if (!webhook) return false;
+      this.webhook = webhook;
       const result = await send(webhook.url, headersFor(webhook, e, body), body, {
         timeoutMs: settings.timeoutMs,
         allowPrivate: settings.allowPrivate,
