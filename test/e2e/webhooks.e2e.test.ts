@@ -8,17 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { WEBHOOK_TEST_ENV, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
-export const WEBHOOK_TEST_ENV = {
-  PARLEY_WEBHOOK_ALLOW_PRIVATE: 'true',
-  PARLEY_WEBHOOK_MAX_ATTEMPTS: '3',
-  PARLEY_WEBHOOK_BACKOFF_MS: '20',
-  PARLEY_WEBHOOK_MAX_BACKOFF_MS: '100',
-  PARLEY_WEBHOOK_TIMEOUT_MS: '400',
-  PARLEY_WEBHOOK_LEASE_MS: '1500',
-  PARLEY_WEBHOOK_COMMIT_MS: '50',
-};
 
 let node: TestNode;
 let admin: ReturnType<typeof api>;

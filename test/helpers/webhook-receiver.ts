@@ -7,6 +7,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Fast retries, short timeouts and leases, and loopback receivers allowed: the node side of these tests. */
+export const WEBHOOK_TEST_ENV = {
+  PARLEY_WEBHOOK_ALLOW_PRIVATE: 'true',
+  PARLEY_WEBHOOK_MAX_ATTEMPTS: '3',
+  PARLEY_WEBHOOK_BACKOFF_MS: '20',
+  PARLEY_WEBHOOK_MAX_BACKOFF_MS: '100',
+  PARLEY_WEBHOOK_TIMEOUT_MS: '400',
+  PARLEY_WEBHOOK_LEASE_MS: '1500',
+  PARLEY_WEBHOOK_COMMIT_MS: '50',
+};
+
 export type ReceiverMode = 'ok' | 'fail' | 'hang';
 
 export interface Delivery {
