@@ -18,7 +18,7 @@ export const WEBHOOK_TEST_ENV = {
   PARLEY_WEBHOOK_COMMIT_MS: '50',
 };
 
-export type ReceiverMode = 'ok' | 'fail' | 'hang';
+export type ReceiverMode = 'ok' | 'fail' | 'hang' | 'redirect' | 'flood';
 
 export interface Delivery {
   id: string;
@@ -89,6 +89,16 @@ export class WebhookReceiver {
     this.attempts += 1;
     if (this.mode === 'hang') {
       this.hanging.push(res);
+      return;
+    }
+    if (this.mode === 'redirect') {
+      res.writeHead(307, { location: this.url }).end();
+      return;
+    }
+    if (this.mode === 'flood') {
+      // A 500 with a body far past what a sender should read.
+      res.writeHead(500);
+      res.end('x'.repeat(4 * 1024 * 1024));
       return;
     }
     if (this.mode === 'fail') {
