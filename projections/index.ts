@@ -37,6 +37,7 @@ export {
   webhookById,
   deadLettersOf,
   deadLetterCount,
+  MAX_DEAD_LETTERS_PER_WEBHOOK,
   type WebhookView,
   type WebhookSecretView,
   type DeadLetterView,

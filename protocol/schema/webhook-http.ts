@@ -20,8 +20,8 @@ export const WebhookRequests = {
 } as const;
 
 export const WebhookParams = {
-  webhook: Type.Object({ id: Type.String() }),
-  deadLetter: Type.Object({ id: Type.String(), position: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }) }),
+  webhook: Type.Object({ webhookId: Type.String() }),
+  deadLetter: Type.Object({ webhookId: Type.String(), position: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }) }),
 } as const;
 
 export const WebhookQueries = {

@@ -142,7 +142,10 @@ describe('webhooks', () => {
     expect(redelivered.body).toMatchObject({ delivered: true });
     expect(seqsByConversation(receiver).get(conv)).toEqual([1]);
     expect((await admin.get(`/v1/admin/webhooks/${id}/dead-letters`)).body.deadLetters).toEqual([]);
-    expect((await admin.post(`/v1/admin/webhooks/${id}/dead-letters/${dead.position}/redeliver`, {})).status).toBe(404);
+    // Sent again on request (a replay), with the same webhook-id; an event the endpoint does not take is refused.
+    expect((await admin.post(`/v1/admin/webhooks/${id}/dead-letters/${dead.position}/redeliver`, {})).body).toMatchObject({ delivered: true });
+    expect(receiver.accepted.filter((d) => d.id === receiver.accepted.at(-1)!.id)).toHaveLength(2);
+    expect((await admin.post(`/v1/admin/webhooks/${id}/dead-letters/1/redeliver`, {})).status).toBe(404);
     await admin.delete(`/v1/admin/webhooks/${id}`);
     await receiver.stop();
   });

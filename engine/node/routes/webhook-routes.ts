@@ -9,10 +9,10 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ParleyError } from '../../../protocol/index.js';
 import { WebhookParams, WebhookQueries, WebhookRequests, WebhookResponses } from '../../../protocol/schema/index.js';
-import { deadLetterCount, deadLettersOf, listWebhooks, webhookById, type ReadModelRunner, type WebhookView } from '../../../projections/index.js';
+import { MAX_DEAD_LETTERS_PER_WEBHOOK, deadLetterCount, deadLettersOf, listWebhooks, webhookById, type ReadModelRunner, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
 import type { EventStore } from '../../store/index.js';
-import { WEBHOOKS_STREAM, generateSecret, headersFor, payloadOf, readCheckpoint, send, urlProblem, type WebhookSettings } from '../webhooks/index.js';
+import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, send, urlProblem, type WebhookSettings } from '../webhooks/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { errorResponses } from './responses.js';
 
@@ -79,10 +79,10 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
   });
 
   app.patch<{ Params: Params; Body: Static<typeof WebhookRequests.update> }>(
-    '/v1/admin/webhooks/:id',
+    '/v1/admin/webhooks/:webhookId',
     { schema: { summary: 'Changes a webhook: URL, event types, or a new secret (the old one signs too until the rotation window ends)', params: WebhookParams.webhook, body: WebhookRequests.update, response: { 200: WebhookResponses.registered, ...errorResponses } } },
     async (request) => {
-      const webhook = await existing(request.params.id);
+      const webhook = await existing(request.params.webhookId);
       const { url = webhook.url, eventTypes = webhook.eventTypes, rotateSecret, secret } = request.body;
       checkUrl(url);
       const now = Date.now();
@@ -101,39 +101,41 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
   );
 
   app.delete<{ Params: Params }>(
-    '/v1/admin/webhooks/:id',
+    '/v1/admin/webhooks/:webhookId',
     { schema: { summary: 'Removes a webhook and its dead letters', params: WebhookParams.webhook, response: errorResponses } },
     async (request, reply) => {
-      const webhook = await existing(request.params.id);
+      const webhook = await existing(request.params.webhookId);
       await record('WebhookRemoved', { webhookId: webhook.webhookId, removedBy: request.user.sub }, request.user.sub);
       return reply.code(204).send();
     },
   );
 
   app.get<{ Params: Params; Querystring: Static<typeof WebhookQueries.deadLetters> }>(
-    '/v1/admin/webhooks/:id/dead-letters',
+    '/v1/admin/webhooks/:webhookId/dead-letters',
     { schema: { summary: 'Events that failed every attempt, oldest first', params: WebhookParams.webhook, querystring: WebhookQueries.deadLetters, response: { 200: WebhookResponses.deadLetters, ...errorResponses } } },
     async (request) => {
-      const webhook = await existing(request.params.id);
+      const webhook = await existing(request.params.webhookId);
       const deadLetters = deadLettersOf(runner.db, webhook.webhookId, request.query.limit).map(({ webhookId: _w, ...rest }) => rest);
       return { deadLetters };
     },
   );
 
   app.post<{ Params: Static<typeof WebhookParams.deadLetter> }>(
-    '/v1/admin/webhooks/:id/dead-letters/:position/redeliver',
-    { schema: { summary: 'Delivers a dead letter once more, now; a 2xx removes it from the list', params: WebhookParams.deadLetter, response: { 200: WebhookResponses.redelivered, ...errorResponses } } },
+    '/v1/admin/webhooks/:webhookId/dead-letters/:position/redeliver',
+    { schema: { summary: 'Delivers the event at a position once more, now (a dead letter, or any event the endpoint takes); a 2xx removes its dead letter', params: WebhookParams.deadLetter, response: { 200: WebhookResponses.redelivered, ...errorResponses } } },
     async (request) => {
-      const webhook = await existing(request.params.id);
+      const webhook = await existing(request.params.webhookId);
       const { position } = request.params;
-      if (!deadLettersOf(runner.db, webhook.webhookId, 1000).some((d) => d.position === position)) {
-        throw new ParleyError('not_found', `No dead letter at position ${position} for webhook ${webhook.webhookId}`);
-      }
+      // Any event the endpoint takes can be sent again (a replay); a dead letter is the usual one.
       const [event] = await store.readAll(position - 1, 1);
-      if (!event || event.position !== position) throw new ParleyError('not_found', `No event at position ${position}`);
+      if (!event || event.position !== position || !deliverable(webhook, event)) {
+        throw new ParleyError('not_found', `No event at position ${position} that webhook ${webhook.webhookId} takes`);
+      }
       const body = payloadOf(event);
       const result = await send(webhook.url, headersFor(webhook, event, body), body, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivate });
-      if (result.ok) await record('WebhookRedelivered', { webhookId: webhook.webhookId, position, redeliveredBy: request.user.sub }, request.user.sub);
+      if (result.ok && deadLettersOf(runner.db, webhook.webhookId, MAX_DEAD_LETTERS_PER_WEBHOOK).some((d) => d.position === position)) {
+        await record('WebhookRedelivered', { webhookId: webhook.webhookId, position, redeliveredBy: request.user.sub }, request.user.sub);
+      }
       return { delivered: result.ok, status: result.status, ...(result.error !== undefined && { error: result.error }) };
     },
   );
