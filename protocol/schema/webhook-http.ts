@@ -17,6 +17,8 @@ export const WebhookRequests = {
     rotateSecret: Type.Optional(Type.Boolean()),
     secret: Type.Optional(Secret),
   }),
+  /** Nothing to say yet: the position is in the path. */
+  redeliver: Strict({}),
 } as const;
 
 export const WebhookParams = {
@@ -62,5 +64,6 @@ export const WebhookResponses = {
       }),
     ),
   }),
+  removed: Type.Object({ webhookId: Type.String(), removed: Type.Boolean() }),
   redelivered: Type.Object({ delivered: Type.Boolean(), status: Type.Integer(), error: Type.Optional(Type.String()) }),
 } as const;

@@ -102,11 +102,11 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
 
   app.delete<{ Params: Params }>(
     '/v1/admin/webhooks/:webhookId',
-    { schema: { summary: 'Removes a webhook and its dead letters', params: WebhookParams.webhook, response: errorResponses } },
-    async (request, reply) => {
+    { schema: { summary: 'Removes a webhook and its dead letters', params: WebhookParams.webhook, response: { 200: WebhookResponses.removed, ...errorResponses } } },
+    async (request) => {
       const webhook = await existing(request.params.webhookId);
       await record('WebhookRemoved', { webhookId: webhook.webhookId, removedBy: request.user.sub }, request.user.sub);
-      return reply.code(204).send();
+      return { webhookId: webhook.webhookId, removed: true };
     },
   );
 
@@ -120,9 +120,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     },
   );
 
-  app.post<{ Params: Static<typeof WebhookParams.deadLetter> }>(
+  app.post<{ Params: Static<typeof WebhookParams.deadLetter>; Body: Static<typeof WebhookRequests.redeliver> }>(
     '/v1/admin/webhooks/:webhookId/dead-letters/:position/redeliver',
-    { schema: { summary: 'Delivers the event at a position once more, now (a dead letter, or any event the endpoint takes); a 2xx removes its dead letter', params: WebhookParams.deadLetter, response: { 200: WebhookResponses.redelivered, ...errorResponses } } },
+    { schema: { summary: 'Delivers the event at a position once more, now (a dead letter, or any event the endpoint takes); a 2xx removes its dead letter', params: WebhookParams.deadLetter, body: WebhookRequests.redeliver, response: { 200: WebhookResponses.redelivered, ...errorResponses } } },
     async (request) => {
       const webhook = await existing(request.params.webhookId);
       const { position } = request.params;
