@@ -6,7 +6,7 @@ import { EpochMs, MAX_INTEGER, Strict } from './primitives.js';
 const Url = Type.String({ minLength: 1, maxLength: 2048 });
 const EventTypes = Type.Array(Type.Union(Object.keys(ConversationEvents).map((t) => Type.Literal(t))), { maxItems: 32, uniqueItems: true });
 /** `whsec_` and the base64 of 24 to 64 random bytes. */
-const Secret = Type.String({ pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', minLength: 38, maxLength: 100 });
+const Secret = Type.String({ pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', minLength: 38, maxLength: 94 });
 
 export const WebhookRequests = {
   register: Strict({ url: Url, eventTypes: Type.Optional(EventTypes), secret: Type.Optional(Secret) }),

@@ -60,6 +60,8 @@ describe('webhooks', () => {
     expect((await admin.post('/v1/admin/webhooks', { url: 'file:///etc/passwd' })).status).toBe(400);
     expect((await admin.post('/v1/admin/webhooks', { url: 'http://user:pw@example.com/' })).status).toBe(400);
     expect((await admin.post('/v1/admin/webhooks', { url: 'http://example.com/', secret: 'not-a-secret' })).status).toBe(400);
+    // Matches the pattern, but its base64 is not 24 to 64 bytes.
+    expect((await admin.post('/v1/admin/webhooks', { url: 'http://example.com/', secret: `whsec_${'A'.repeat(33)}` })).status).toBe(400);
     expect((await admin.raw('PATCH', '/v1/admin/webhooks/nope', { url: 'http://example.com/' })).status).toBe(404);
   });
 

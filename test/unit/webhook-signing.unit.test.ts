@@ -33,6 +33,7 @@ describe('webhook signatures', () => {
     expect(secretKey('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')).toBeUndefined();
     expect(secretKey('whsec_c2hvcnQ=')).toBeUndefined();
     expect(secretKey('whsec_not base64!')).toBeUndefined();
+    expect(secretKey(`whsec_${'A'.repeat(33)}`)).toBeUndefined();
   });
 });
 

@@ -12,7 +12,7 @@ import { WebhookParams, WebhookQueries, WebhookRequests, WebhookResponses } from
 import { MAX_DEAD_LETTERS_PER_WEBHOOK, deadLetterCount, deadLettersOf, listWebhooks, webhookById, type ReadModelRunner, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
 import type { EventStore } from '../../store/index.js';
-import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, send, urlProblem, type WebhookSettings } from '../webhooks/index.js';
+import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, secretKey, send, urlProblem, type WebhookSettings } from '../webhooks/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { errorResponses } from './responses.js';
 
@@ -39,6 +39,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     if (!webhook) throw new ParleyError('not_found', `No webhook ${id}`);
     return webhook;
   };
+  const checkSecret = (secret: string | undefined) => {
+    if (secret !== undefined && !secretKey(secret)) throw new ParleyError('invalid_request', 'secret: whsec_ and the base64 of 24 to 64 bytes');
+  };
   const checkUrl = (url: string) => {
     const problem = urlProblem(url, settings.allowPrivate);
     if (problem) throw new ParleyError('invalid_request', `url: ${problem}`);
@@ -50,6 +53,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     async (request, reply) => {
       const { url, eventTypes = [], secret = generateSecret() } = request.body;
       checkUrl(url);
+      checkSecret(secret);
       if (listWebhooks(runner.db).length >= settings.maxEndpoints) {
         throw new ParleyError('limit_exceeded', `At most ${settings.maxEndpoints} webhooks (PARLEY_WEBHOOK_MAX_ENDPOINTS)`);
       }
@@ -85,6 +89,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
       const webhook = await existing(request.params.webhookId);
       const { url = webhook.url, eventTypes = webhook.eventTypes, rotateSecret, secret } = request.body;
       checkUrl(url);
+      checkSecret(secret);
       const now = Date.now();
       let secrets = webhook.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
       let fresh: string | undefined;

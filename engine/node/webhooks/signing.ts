@@ -17,7 +17,7 @@ export function generateSecret(): string {
 export function secretKey(secret: string): Buffer | undefined {
   if (!secret.startsWith(PREFIX)) return undefined;
   const b64 = secret.slice(PREFIX.length);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return undefined;
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return undefined;
   const key = Buffer.from(b64, 'base64');
   return key.length >= 24 && key.length <= 64 ? key : undefined;
 }
