@@ -28,6 +28,12 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   NodeStarted: 1,
   NodeExpired: 1,
   NodeResumed: 1,
+  WebhookRegistered: 1,
+  WebhookUpdated: 1,
+  WebhookRemoved: 1,
+  WebhookDeadLettered: 1,
+  WebhookRedelivered: 1,
+  WebhookDeliveryCheckpoint: 1,
 };
 
 export function schemaVersionOf(type: string): number {

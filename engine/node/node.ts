@@ -42,6 +42,7 @@ import { describeCertificate, loadServerTls, reloadServerTls } from './tls.js';
 import { UserLimits } from './user-limits.js';
 import { limitRequests } from './request-limits.js';
 import { caughtUpWithLog, LogHead } from './log-head.js';
+import { Deliverer, webhookSettings } from './webhooks/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -80,6 +81,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
   refusePlainNatsInProduction(env ?? process.env, config);
+  const webhooks = webhookSettings(env ?? process.env);
   // Before anything is opened: a certificate the node cannot use stops the start here.
   const https = config.tls ? loadServerTls(config.tls) : undefined;
   const metrics = createMetrics(config.nodeId);
@@ -135,7 +137,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     log: app.log,
   });
 
-  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store };
+  const deliverer = new Deliverer({ store, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
+  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer };
   let address: { url: string; port: number };
   try {
     await registerRoutes(app, {
@@ -149,6 +152,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
       ready,
       metricsToken: config.metricsToken,
       webDir,
+      webhooks,
       ...(config.devLogin && { devLogin: { jwtSecret: config.jwtSecret } }),
     });
     const context: NodeContext = {
@@ -174,6 +178,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     if (config.devLogin) app.log.warn('development sign-in is on (POST /v1/dev/token gives anyone any name): not for production');
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : config.eventStoreDb ? 'EVENTSTORE_URL' : 'DATA_DIR / --data-dir');
+    deliverer.start();
   } catch (err) {
     // Started half-way (an extension, the port, the first append): let go of what holds the process open.
     await abandon(parts);

@@ -29,6 +29,8 @@ export interface RunningParts {
   readonly stopFanOut: () => void;
   readonly runner: ReadModels;
   readonly store: EventStore;
+  /** Webhook delivery: stopped before the store, so it hands its lease and cursors back. */
+  readonly deliverer?: { stop(): Promise<void> };
 }
 
 /** How long requests in flight (a command, a page of history) may take to finish once new ones are refused. */
@@ -52,9 +54,10 @@ export async function abandon(parts: RunningParts): Promise<void> {
 }
 
 /** What is closed after the sockets, in order. */
-function closingSteps({ app, extensions, cluster, stopFanOut, runner, store }: RunningParts): Array<() => unknown> {
+function closingSteps({ app, extensions, cluster, stopFanOut, runner, store, deliverer }: RunningParts): Array<() => unknown> {
   return [
     () => app.close(),
+    () => deliverer?.stop(),
     ...extensions.map((x) => () => x.close?.()),
     () => cluster?.leave(),
     stopFanOut,

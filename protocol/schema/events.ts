@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { EpochMs, MessageFormat, Seq } from './primitives.js';
+import { WebhookEvents } from './webhook-events.js';
 
 // Ids in events are described, not bounded: what a node wrote is what readers get.
 const Str = Type.String();
@@ -44,7 +45,7 @@ export const UserAndNodeEvents = {
 } as const;
 
 /** Every event type the log holds, with its data: the one catalogue (EVENTS.md explains it). */
-export const Events = { ...ConversationEvents, ...UserAndNodeEvents } as const;
+export const Events = { ...ConversationEvents, ...UserAndNodeEvents, ...WebhookEvents } as const;
 
 export const ConversationEvent = Type.Union(Object.values(ConversationEvents) as Array<(typeof ConversationEvents)[keyof typeof ConversationEvents]>);
 

@@ -10,3 +10,5 @@ export * from './events.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './webhook-events.js';
+export * from './webhook-http.js';

@@ -283,7 +283,22 @@ const HTTP: Record<string, HttpCase> = {
     request: () => ({ path: `/v1/admin/projections/${projectionName}/skip`, body: { position: 1_000_000_000, reason: 'authorization matrix' } }),
     expect: adminOnly,
   },
+  'POST /v1/admin/webhooks': { request: () => ({ path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/matrix' } }), expect: adminOnly },
+  'GET /v1/admin/webhooks': { request: () => ({ path: '/v1/admin/webhooks' }), expect: adminOnly },
+  'PATCH /v1/admin/webhooks/{webhookId}': {
+    request: () => ({ path: `/v1/admin/webhooks/${webhook.id}`, body: { url: 'https://hooks.example.com/matrix-2' } }),
+    expect: adminOnly,
+  },
+  'DELETE /v1/admin/webhooks/{webhookId}': { request: () => ({ path: `/v1/admin/webhooks/${webhook.doomedId}` }), expect: adminOnly },
+  'GET /v1/admin/webhooks/{webhookId}/dead-letters': { request: () => ({ path: `/v1/admin/webhooks/${webhook.id}/dead-letters` }), expect: adminOnly },
+  'POST /v1/admin/webhooks/{webhookId}/dead-letters/{position}/redeliver': {
+    request: () => ({ path: `/v1/admin/webhooks/${webhook.id}/dead-letters/${webhook.position}/redeliver`, body: {} }),
+    expect: adminOnly,
+  },
 };
+
+/** A webhook for the admin routes to act on, one to delete, and a conversation event it can be sent again. */
+const webhook = { id: '', doomedId: '', position: 0 };
 
 /** Routes the Fastify instance has that the OpenAPI document hides, and where they are covered. */
 const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix' | 'scrape-token'> = {
@@ -316,6 +331,11 @@ describe.each(MODES)('authorization matrix: HTTP, %s tokens', (mode) => {
     documented = openApiRoutes(doc.body);
     const p = await api(node.url, await tokenFor('root', { role: 'admin' })).get('/v1/admin/projections');
     projectionName = p.body.projections[0].name;
+    const admin = api(node.url, await tokenFor('root', { role: 'admin' }));
+    webhook.id = (await admin.post('/v1/admin/webhooks', { url: 'https://hooks.example.com/matrix' })).body.webhookId;
+    webhook.doomedId = (await admin.post('/v1/admin/webhooks', { url: 'https://hooks.example.com/doomed' })).body.webhookId;
+    const created = await admin.post('/v1/conversations', { title: 'webhook replay', members: [] });
+    webhook.position = (await node.store.readStream(`conversation-${created.body.id}`))[0]!.position;
   });
 
   it('has an expectation for every route of the OpenAPI document, and no stale ones', () => {

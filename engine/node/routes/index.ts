@@ -22,6 +22,8 @@ import { projectionRoutes } from './projection-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
 import { webRoutes } from './web-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
+import type { WebhookSettings } from '../webhooks/index.js';
 import { websocketRoute } from './websocket-route.js';
 
 export { WEB_PUBLIC_PREFIXES, WEB_PUBLIC_ROUTES } from './web-routes.js';
@@ -43,6 +45,8 @@ export interface RoutesDeps {
   readonly devLogin?: { jwtSecret: string };
   /** Where the built web app is; default: dist/web-app/ (web-routes.ts). */
   readonly webDir?: string;
+  /** Webhook settings: the admin webhook routes are registered with them. */
+  readonly webhooks?: WebhookSettings;
 }
 
 /**
@@ -50,13 +54,14 @@ export interface RoutesDeps {
  * each plugin loads now, with the root's hooks as they are.
  */
 export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Promise<void> {
-  const { nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken, devLogin, webDir } = deps;
+  const { nodeId, store, runner, metrics, commands, reads, gateway, ready, metricsToken, devLogin, webDir, webhooks } = deps;
   await app.register(nodeRoutes, { nodeId, store, runner, metrics, ready, metricsToken });
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
   await app.register(historyRoutes, { reads });
   await app.register(adminRoutes, { store, reads });
   await app.register(projectionRoutes, { runner, store });
+  if (webhooks) await app.register(webhookRoutes, { store, runner, settings: webhooks });
   await app.register(websocketRoute, { gateway });
   if (devLogin) await app.register(devRoutes, devLogin);
   await app.register(webRoutes, webDir ? { dir: webDir } : {});

@@ -1,0 +1,127 @@
+/**
+ * One endpoint's delivery: it reads the log from the endpoint's cursor and posts each
+ * matching event, one at a time (so in order per conversation, and one request in flight
+ * per endpoint), retrying with exponential backoff and jitter; after `maxAttempts` the
+ * event is dead-lettered and the lane moves on. The cursor only moves past an event that
+ * got a 2xx or was dead-lettered; the deliverer writes it to the log.
+ */
+import type { WebhookView } from '../../../projections/index.js';
+import type { EventStore, StoredEvent } from '../../store/index.js';
+import { deliverable, headersFor, payloadOf } from './payload.js';
+import { send } from './send.js';
+import { backoff, type WebhookSettings } from './settings.js';
+
+const PAGE = 100;
+/** Idle re-read of the log when no event woke the lane (a missed wake costs at most this). */
+const IDLE_MS = 1000;
+
+export interface LaneDeps {
+  store: EventStore;
+  settings: WebhookSettings;
+  /** The registration as the read model has it now (undefined once removed): each attempt uses the newest. */
+  current(webhookId: string): WebhookView | undefined;
+  advanced(webhookId: string, position: number): void;
+  deadLetter(webhook: WebhookView, e: StoredEvent, attempts: number, error: string): Promise<void>;
+  log: { warn(obj: object, msg: string): void };
+}
+
+export class Lane {
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private webhook: WebhookView,
+    public cursor: number,
+    private readonly deps: LaneDeps,
+  ) {}
+
+  /** A new URL, filter or secret set applies from the next attempt. */
+  update(webhook: WebhookView): void {
+    this.webhook = webhook;
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((err: unknown) => this.deps.log.warn({ err, webhookId: this.webhook.webhookId }, 'webhook lane ended'));
+  }
+
+  poke(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.poke();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const page = await this.deps.store.readAll(this.cursor, PAGE);
+        if (page.length === 0) {
+          await this.pause(IDLE_MS);
+          continue;
+        }
+        for (const e of page) {
+          if (this.stopped) return;
+          const webhook = this.deps.current(this.webhook.webhookId);
+          if (!webhook) return;
+          this.webhook = webhook;
+          if (deliverable(webhook, e) && !(await this.deliver(e))) return;
+          this.cursor = e.position;
+          this.deps.advanced(this.webhook.webhookId, e.position);
+        }
+        failures = 0;
+      } catch (err) {
+        // The log or the dead-letter append failed: the same events again, after a pause.
+        failures += 1;
+        this.deps.log.warn({ err, webhookId: this.webhook.webhookId, cursor: this.cursor }, 'webhook delivery paused: the log failed');
+        await this.pause(backoff(this.deps.settings, failures));
+      }
+    }
+  }
+
+  /** True once delivered or dead-lettered; false when stopped before either. */
+  private async deliver(e: StoredEvent): Promise<boolean> {
+    const { settings } = this.deps;
+    const body = payloadOf(e);
+    for (let attempt = 1; ; attempt++) {
+      const webhook = this.deps.current(this.webhook.webhookId);
+      if (!webhook) return false;
+      this.webhook = webhook;
+      const result = await send(webhook.url, headersFor(webhook, e, body), body, {
+        timeoutMs: settings.timeoutMs,
+        allowPrivate: settings.allowPrivate,
+        signal: this.abort.signal,
+      });
+      if (this.stopped) return false;
+      if (result.ok) return true;
+      if (attempt >= settings.maxAttempts) {
+        await this.deps.deadLetter(webhook, e, attempt, result.error ?? `HTTP ${result.status}`);
+        return true;
+      }
+      await this.pause(backoff(settings, attempt), false);
+      if (this.stopped) return false;
+    }
+  }
+
+  /** Waits `ms`; new events cut it short unless it is a retry pause; a stop always does. */
+  private pause(ms: number, wakeable = true): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const signal = this.abort.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+      if (wakeable) this.wake = done;
+    });
+  }
+}
