@@ -4,6 +4,8 @@
  * conversation, event-type filters, secret rotation, retries, timeouts, dead letters and
  * their redelivery, a receiver that goes down and comes back.
  */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
@@ -88,6 +90,28 @@ describe('webhooks', () => {
       expect(now.body.webhooks.find((w: { webhookId: string }) => w.webhookId === id).cursor).toBeGreaterThanOrEqual(last);
     });
     expect((await admin.delete(`/v1/admin/webhooks/${id}`)).status).toBe(200);
+    await receiver.stop();
+  });
+
+  it('keeps secrets out of the log: registrations and rotations carry them sealed', async () => {
+    const receiver = new WebhookReceiver();
+    await receiver.start();
+    const id = await register(receiver);
+    const rotated = (await admin.raw('PATCH', `/v1/admin/webhooks/${id}`, { rotateSecret: true })).body.secret as string;
+    const plain = [receiver.secrets[0]!, rotated];
+    const db = new Database(join(node.dataDir, 'events.sqlite'), { readonly: true });
+    const rows = db.prepare("SELECT data FROM events WHERE type IN ('WebhookRegistered', 'WebhookUpdated')").pluck().all() as string[];
+    db.close();
+    const stored = rows.flatMap((r) => (JSON.parse(r) as { secrets: Array<{ secret: string }> }).secrets.map((x) => x.secret));
+    expect(stored.length).toBeGreaterThanOrEqual(3); // registered (1) + rotated (new and old)
+    expect(stored.every((x) => x.startsWith('sealed.v1.'))).toBe(true);
+    for (const secret of plain) expect(rows.some((r) => r.includes(secret) || r.includes(secret.slice('whsec_'.length)))).toBe(false);
+    // The deliverer unseals them: a delivery still carries both signatures.
+    receiver.secrets = plain;
+    await conversationWith(1, 'sealed');
+    await eventually(() => expect(receiver.accepted.length).toBeGreaterThan(0));
+    expect(receiver.accepted.at(-1)).toMatchObject({ signatureCount: 2, secretsMatched: 2 });
+    await admin.delete(`/v1/admin/webhooks/${id}`);
     await receiver.stop();
   });
 

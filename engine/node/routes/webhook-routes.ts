@@ -12,7 +12,7 @@ import { WebhookParams, WebhookQueries, WebhookRequests, WebhookResponses } from
 import { MAX_DEAD_LETTERS_PER_WEBHOOK, deadLetterCount, deadLettersOf, listWebhooks, webhookById, type ReadModelRunner, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
 import type { EventStore } from '../../store/index.js';
-import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, secretKey, send, urlProblem, type WebhookSettings } from '../webhooks/index.js';
+import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, requireKey, seal, secretKey, send, unseal, urlProblem, type WebhookSettings } from '../webhooks/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { errorResponses } from './responses.js';
 
@@ -25,6 +25,11 @@ export interface WebhookRoutesDeps {
 type Params = Static<typeof WebhookParams.webhook>;
 
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, { store, runner, settings }) => {
+  /** The start of a secret, enough to tell two apart; a secret sealed under another key shows as such. */
+  const hintOf = (stored: string) => {
+    const secret = unseal(settings.sealKey, stored);
+    return secret === undefined ? '(sealed under another key)' : `${secret.slice(0, 10)}…`;
+  };
   app.addHook('onRequest', app.authenticate);
   app.addHook('onRequest', requireAdmin);
 
@@ -58,7 +63,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
         throw new ParleyError('limit_exceeded', `At most ${settings.maxEndpoints} webhooks (PARLEY_WEBHOOK_MAX_ENDPOINTS)`);
       }
       const webhookId = randomUUID();
-      const secrets = [{ secret, createdAt: Date.now(), expiresAt: null }];
+      const secrets = [{ secret: seal(requireKey(settings.sealKey), secret), createdAt: Date.now(), expiresAt: null }];
       await record('WebhookRegistered', { webhookId, url, eventTypes, secrets, registeredBy: request.user.sub }, request.user.sub);
       return reply.code(201).send({ webhookId, url, eventTypes, secret });
     },
@@ -73,7 +78,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
         webhookId: w.webhookId,
         url: w.url,
         eventTypes: w.eventTypes,
-        secrets: w.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => ({ hint: `${s.secret.slice(0, 10)}…`, createdAt: s.createdAt, expiresAt: s.expiresAt })),
+        secrets: w.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => ({ hint: hintOf(s.secret), createdAt: s.createdAt, expiresAt: s.expiresAt })),
         cursor: checkpoint.cursors.get(w.webhookId) ?? w.registeredPosition,
         deadLetters: deadLetterCount(runner.db, w.webhookId),
       })),
@@ -98,7 +103,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
         const until = now + settings.rotationSeconds * 1000;
         // Only the newest old secret stays in the window: a rotation bounds the set to two.
         const previous = secrets.filter((s) => s.expiresAt === null).map((s) => ({ ...s, expiresAt: until }));
-        secrets = [{ secret: fresh, createdAt: now, expiresAt: null }, ...(settings.rotationSeconds > 0 ? previous : [])];
+        secrets = [{ secret: seal(requireKey(settings.sealKey), fresh), createdAt: now, expiresAt: null }, ...(settings.rotationSeconds > 0 ? previous : [])];
       }
       await record('WebhookUpdated', { webhookId: webhook.webhookId, url, eventTypes, secrets, updatedBy: request.user.sub }, request.user.sub);
       return { webhookId: webhook.webhookId, url, eventTypes, ...(fresh !== undefined && { secret: fresh }) };
@@ -137,7 +142,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
         throw new ParleyError('not_found', `No event at position ${position} that webhook ${webhook.webhookId} takes`);
       }
       const body = payloadOf(event);
-      const result = await send(webhook.url, headersFor(webhook, event, body), body, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivate });
+      const headers = headersFor(webhook, settings.sealKey, event, body);
+      if (!headers) throw new ParleyError('invalid_request', 'No secret of this webhook can be unsealed (PARLEY_WEBHOOK_KEY or PARLEY_JWT_SECRET changed): rotate its secret');
+      const result = await send(webhook.url, headers, body, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivate });
       if (result.ok && deadLettersOf(runner.db, webhook.webhookId, MAX_DEAD_LETTERS_PER_WEBHOOK).some((d) => d.position === position)) {
         await record('WebhookRedelivered', { webhookId: webhook.webhookId, position, redeliveredBy: request.user.sub }, request.user.sub);
       }

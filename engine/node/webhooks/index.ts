@@ -7,4 +7,5 @@ export { DELIVERY_STREAM, readCheckpoint, type Checkpoint } from './lease.js';
 export { generateSecret, secretKey, sign, signedHeaders } from './signing.js';
 export { headersFor, payloadOf, deliverable } from './payload.js';
 export { send, urlProblem, isPrivateAddress, type SendResult } from './send.js';
+export { seal, unseal, requireKey } from './sealing.js';
 export { webhookSettings, backoff, MAX_RESPONSE_BYTES, type WebhookSettings } from './settings.js';

@@ -8,8 +8,11 @@
 import type { WebhookView } from '../../../projections/index.js';
 import type { EventStore, StoredEvent } from '../../store/index.js';
 import { deliverable, headersFor, payloadOf } from './payload.js';
-import { send } from './send.js';
+import { send, type SendResult } from './send.js';
 import { backoff, type WebhookSettings } from './settings.js';
+
+/** An attempt with no secret that can be unsealed: the sealing key changed (see payload.ts). */
+const UNSEALABLE: SendResult = { ok: false, status: 0, error: 'no webhook secret can be unsealed: PARLEY_WEBHOOK_KEY (or PARLEY_JWT_SECRET) changed; rotate the secret' };
 
 const PAGE = 100;
 /** Idle re-read of the log when no event woke the lane (a missed wake costs at most this). */
@@ -93,11 +96,10 @@ export class Lane {
       const webhook = this.deps.current(this.webhook.webhookId);
       if (!webhook) return false;
       this.webhook = webhook;
-      const result = await send(webhook.url, headersFor(webhook, e, body), body, {
-        timeoutMs: settings.timeoutMs,
-        allowPrivate: settings.allowPrivate,
-        signal: this.abort.signal,
-      });
+      const headers = headersFor(webhook, settings.sealKey, e, body);
+      const result = headers
+        ? await send(webhook.url, headers, body, { timeoutMs: settings.timeoutMs, allowPrivate: settings.allowPrivate, signal: this.abort.signal })
+        : UNSEALABLE;
       if (this.stopped) return false;
       if (result.ok) return true;
       if (attempt >= settings.maxAttempts) {

@@ -3,6 +3,7 @@
  * (PARLEY_WEBHOOK_*). Every one has a bound: a delivery cannot hold the node beyond them.
  */
 import { ConfigError } from '../config/index.js';
+import { sealKeyOf } from './sealing.js';
 
 export interface WebhookSettings {
   /** Registered endpoints at most (PARLEY_WEBHOOK_MAX_ENDPOINTS). */
@@ -23,6 +24,8 @@ export interface WebhookSettings {
   allowPrivate: boolean;
   /** How long an old secret keeps signing after a rotation (PARLEY_WEBHOOK_ROTATION_SECONDS). */
   rotationSeconds: number;
+  /** Seals secrets before they go into the log (sealing.ts); undefined: webhooks cannot be registered. */
+  sealKey: Buffer | undefined;
 }
 
 /** Bytes of a response body read (for the error message); the rest is discarded unread. */
@@ -36,7 +39,7 @@ function int(env: Record<string, string | undefined>, name: string, fallback: nu
   return n;
 }
 
-export function webhookSettings(env: Record<string, string | undefined>): WebhookSettings {
+export function webhookSettings(env: Record<string, string | undefined>, jwtSecret: string): WebhookSettings {
   return {
     maxEndpoints: int(env, 'PARLEY_WEBHOOK_MAX_ENDPOINTS', 50, 1, 1000),
     maxAttempts: int(env, 'PARLEY_WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
@@ -47,6 +50,7 @@ export function webhookSettings(env: Record<string, string | undefined>): Webhoo
     commitMs: int(env, 'PARLEY_WEBHOOK_COMMIT_MS', 500, 10, 60_000),
     allowPrivate: env.PARLEY_WEBHOOK_ALLOW_PRIVATE === 'true',
     rotationSeconds: int(env, 'PARLEY_WEBHOOK_ROTATION_SECONDS', 86_400, 0, 30 * 86_400),
+    sealKey: sealKeyOf(env, jwtSecret),
   };
 }
 
