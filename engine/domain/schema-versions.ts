@@ -28,6 +28,13 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   NodeStarted: 1,
   NodeExpired: 1,
   NodeResumed: 1,
+  RoleChanged: 1,
+  MemberMuted: 1,
+  MemberBanned: 1,
+  MemberUnbanned: 1,
+  MessageReported: 1,
+  MessagePinned: 1,
+  MessageUnpinned: 1,
 };
 
 export function schemaVersionOf(type: string): number {
