@@ -7,6 +7,7 @@ import { history } from './history.js';
 import { presence } from './presence.js';
 import { analytics } from './analytics.js';
 import { search } from './search.js';
+import { moderation } from './moderation.js';
 import type { Projection } from './projection.js';
 
 export {
@@ -31,11 +32,12 @@ export {
 export { presenceOf, nodeLiveness, usersOnNode, nodesWithSessions, isNodeExpired, type PresenceView } from './presence.js';
 export { analyticsReport, type AnalyticsReport } from './analytics.js';
 export { searchMessages, type SearchHit } from './search.js';
+export { moderationOf, moderationQueue, type ModerationView } from './moderation.js';
 
 /** The read model `isMember` answers from (its checkpoint says how far membership is known). */
 export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search];
+  return [history, conversationList, presence, analytics, search, moderation];
 }

@@ -11,3 +11,4 @@ export type Role = Static<typeof S.Role>;
 /** One report of the node's moderation queue (`GET /v1/admin/moderation-queue`). */
 export type ReportEntry = Static<typeof S.ReportEntry>;
 export type ModerationQueue = Static<typeof S.ModerationQueue>;
+export type ModerationView = Static<typeof S.ModerationView>;

@@ -68,3 +68,15 @@ export const ModerationQueueQuery = Strict({
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   conversation: Type.Optional(Type.String({ maxLength: 200 })),
 });
+
+/** `GET /v1/conversations/:id/moderation`: every member's role (and mute), the bans and the pins. */
+export const ModerationView = Type.Object({
+  members: Type.Array(Type.Object({ userId: Type.String(), role: Role, mutedUntil: Type.Optional(EpochMs) })),
+  banned: Type.Array(Type.String()),
+  pinned: Type.Array(Type.String()),
+});
+
+export const ModerationParams = {
+  member: Type.Object({ id: Id, userId: Type.String() }),
+  message: Type.Object({ id: Id, messageId: Type.String() }),
+} as const;
