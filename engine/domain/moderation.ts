@@ -54,7 +54,12 @@ export function requireAllowed(state: Readonly<ConversationState>, actor: string
 export function requireMayPost(state: Readonly<ConversationState>, ctx: DecideContext): void {
   requireAllowed(state, ctx.actor, 'post');
   const until = state.moderation.mutedUntil.get(ctx.actor);
-  if (until !== undefined && until > ctx.now) throw new ParleyError('muted', `You are muted until ${new Date(until).toISOString()}`);
+  if (until !== undefined && until > ctx.now) throw new ParleyError('muted', `You are muted until ${timeOf(until)}`);
+}
+
+/** A Date holds ±8.64e15 ms; a mute may be set later than that (any safe integer): it is "indefinitely" then. */
+function timeOf(ms: number): string {
+  return ms <= 8.64e15 ? new Date(ms).toISOString() : 'further notice';
 }
 
 /** Removing somebody else needs the permission and a higher rank; leaving is free, but not for the last owner. */

@@ -120,6 +120,9 @@ describe('moderation', () => {
     ]);
     expectError(() => when(given(base), { type: 'MuteMember', userId: 'alice', until: 5_000 }, 'bob'), 'forbidden');
     expectError(() => when(given(base), { type: 'MuteMember', userId: 'dave', until: 5_000 }, 'carol'), 'forbidden');
+    // Any safe integer is a valid `until`, also past what a Date holds: still a coded refusal.
+    const forever = given([...base, { type: 'MemberMuted', data: { userId: 'carol', until: Number.MAX_SAFE_INTEGER, mutedBy: 'bob' } }]);
+    expectError(() => when(forever, { type: 'PostMessage', text: 'x' }, 'carol'), 'muted');
   });
 
   it('bans: removed at once (MemberLeft last), not re-added until unbanned', () => {
