@@ -12,6 +12,7 @@ import type { Command, WireEvent } from '../protocol/index.js';
 import type { HttpApi } from './http.js';
 import { isLocalId } from './ids.js';
 import { applyAck, applyEvent, mergeHistory, viewOf, type Message, type MessageView } from './messages.js';
+import { ConversationModeration } from './moderation.js';
 import { Value, type Observable } from './observable.js';
 import type { Outbox } from './outbox.js';
 import type { Storage } from './storage.js';
@@ -48,6 +49,8 @@ export class Conversation {
   readonly messages: Observable<MessageView[]> = this.view;
   /** Other members typing right now. */
   readonly typing: Observable<string[]> = this.typists;
+  /** Roles and moderation: setRole, mute, ban, report, pin, and the current view (moderation.ts). */
+  readonly moderation: ConversationModeration;
 
   /** `id` is a server id, or a local id until the conversation's creation is acked. */
   constructor(
@@ -55,6 +58,7 @@ export class Conversation {
     private readonly ctx: ConversationContext,
   ) {
     ctx.outbox.items.subscribe(() => this.recompute());
+    this.moderation = new ConversationModeration(() => this.id, ctx);
   }
 
   /** Loads what storage holds; a first open starts at the list's `lastSeq` with older history to page. */
@@ -162,7 +166,7 @@ export class Conversation {
     return this.ctx.enqueue({ type: 'AddMember', conversationId: this.id, userId });
   }
 
-  /** Removes a member (the creator may), or leaves (anyone may) when it is this user. */
+  /** Removes a member (owners and admins may), or leaves (anyone but the last owner) when it is this user. */
   removeMember(userId: string): Promise<string> {
     return this.ctx.enqueue({ type: 'RemoveMember', conversationId: this.id, userId });
   }

@@ -2,7 +2,7 @@
  * The HTTP half of the protocol the client needs: the conversation list and history
  * pages. Errors come back as `ParleyError` with the shared code.
  */
-import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary, type SearchHit } from '../protocol/index.js';
+import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary, type SearchHit, type ModerationView } from '../protocol/index.js';
 import type { TokenProvider } from './connection.js';
 import type { HistoryMessage } from './messages.js';
 
@@ -43,6 +43,11 @@ export class HttpApi {
     if (options.conversationId !== undefined) params.set('conversation', options.conversationId);
     if (options.limit !== undefined) params.set('limit', String(options.limit));
     return (await this.get<{ hits: SearchHit[] }>(`/v1/search?${params}`)).hits;
+  }
+
+  /** A conversation's roles, mutes, bans and pins. */
+  async moderation(conversationId: string): Promise<ModerationView> {
+    return this.get<ModerationView>(`/v1/conversations/${encodeURIComponent(conversationId)}/moderation`);
   }
 
   private async get<T>(path: string): Promise<T> {

@@ -8,6 +8,7 @@ import { presence } from './presence.js';
 import { analytics } from './analytics.js';
 import { search } from './search.js';
 import { webhooksProjection } from './webhooks.js';
+import { moderation } from './moderation.js';
 import type { Projection } from './projection.js';
 
 export {
@@ -42,11 +43,12 @@ export {
   type WebhookSecretView,
   type DeadLetterView,
 } from './webhooks.js';
+export { moderationOf, moderationQueue, type ModerationView } from './moderation.js';
 
 /** The read model `isMember` answers from (its checkpoint says how far membership is known). */
 export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search, webhooksProjection];
+  return [history, conversationList, presence, analytics, search, webhooksProjection, moderation];
 }

@@ -27,6 +27,13 @@ export const COMMAND_TYPES = [
   'AddReaction',
   'RemoveReaction',
   'MarkRead',
+  'SetRole',
+  'MuteMember',
+  'BanMember',
+  'UnbanMember',
+  'ReportMessage',
+  'PinMessage',
+  'UnpinMessage',
 ] as const satisfies readonly CommandType[];
 const everyType: Exclude<CommandType, (typeof COMMAND_TYPES)[number]> extends never ? true : false = true;
 void everyType;

@@ -25,4 +25,7 @@ export const ERRORS = {
   limit_exceeded: { status: 429, message: 'A per-connection or per-user limit was reached' },
   unavailable: { status: 503, message: 'The event store is unavailable; try again later' },
   internal: { status: 500, message: 'Internal error' },
+  last_owner: { status: 409, message: 'The last owner must hand over ownership first' },
+  muted: { status: 403, message: 'You are muted in this conversation' },
+  banned: { status: 409, message: 'The user is banned from this conversation' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -4,13 +4,14 @@
  * threat model: filtering fields inside an update is not a security boundary).
  *
  *   message body   read: the conversation's members    write: the message's author
- *   notes          read: the conversation's members    write: the conversation's members
+ *   notes          read: the conversation's members    write: members whose role may edit notes (not guests)
  *   draft          read and write: the draft's user
  *
  * Pure functions over the conversation decider's state, so the same check runs before an
  * update is applied and again inside the version-checked append.
  */
 import type { DocRef, ErrorCode } from '../protocol/index.js';
+import { can } from '../engine/domain/index.js';
 import type { domain } from './engine-types.js';
 
 type ConversationState = Readonly<domain.ConversationState>;
@@ -33,5 +34,7 @@ export function writeRefusal(ref: DocRef, userId: string, state: ConversationSta
   const cannotRead = readRefusal(ref, userId, state);
   if (cannotRead) return cannotRead;
   if (ref.kind === 'message' && state!.messages.get(ref.messageId)!.author !== userId) return 'not_author';
+  // Guests read the notes but do not write them (permission table, engine/domain/permissions.ts).
+  if (ref.kind === 'notes' && !can(state!, userId, 'editNotes')) return 'forbidden';
   return null;
 }

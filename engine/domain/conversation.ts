@@ -8,6 +8,17 @@
  * author, whether it was deleted and which reactions it carries.
  */
 import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
+import {
+  decideModeration,
+  evolveModeration,
+  initialModeration,
+  can,
+  requireAllowed,
+  requireMayAdd,
+  requireMayPost,
+  requireMayRemove,
+  type ModerationState,
+} from './moderation.js';
 
 export interface MessageState {
   author: string;
@@ -22,10 +33,12 @@ export interface ConversationState {
   members: Set<string>;
   messages: Map<string, MessageState>;
   version: number;
+  /** Roles, mutes, bans, pins and reports (moderation.ts). */
+  moderation: ModerationState;
 }
 
 export function initialState(): ConversationState {
-  return { exists: false, createdBy: '', members: new Set(), messages: new Map(), version: 0 };
+  return { exists: false, createdBy: '', members: new Set(), messages: new Map(), version: 0, moderation: initialModeration() };
 }
 
 /** A command addressed to an existing (or, for Create, a new) conversation. */
@@ -43,6 +56,8 @@ export interface DecideContext {
   actor: string;
   /** A fresh id for anything the command creates (a message id). */
   newId: () => string;
+  /** The command's time (ms since the epoch): mutes end by it; the decider never reads a clock. */
+  now: number;
 }
 
 export function decide(
@@ -61,28 +76,31 @@ export function decide(
 
   switch (command.type) {
     case 'AddMember':
+      requireMayAdd(state, actor, command.userId);
       if (state.members.has(command.userId)) throw new ParleyError('already_member');
       return [{ type: 'MemberJoined', data: { userId: command.userId, addedBy: actor } }];
     case 'RemoveMember':
-      // Anyone may leave; only the creator may remove somebody else.
-      if (command.userId !== actor && actor !== state.createdBy) throw new ParleyError('forbidden');
-      if (!state.members.has(command.userId)) throw new ParleyError('not_member');
+      // Anyone may leave (but the last owner); removing others goes by the permission table.
+      requireMayRemove(state, actor, command.userId);
       return [{ type: 'MemberLeft', data: { userId: command.userId, removedBy: actor } }];
     case 'PostMessage':
+      requireMayPost(state, ctx);
       return [
         { type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } },
       ];
     case 'DeleteMessage': {
       const message = liveMessage(state, command.messageId);
-      if (message.author !== actor) throw new ParleyError('not_author');
+      if (message.author !== actor && !can(state, actor, 'deleteOthers')) throw new ParleyError('not_author');
       return [{ type: 'MessageDeleted', data: { messageId: command.messageId, deletedBy: actor } }];
     }
     case 'AddReaction': {
+      requireAllowed(state, actor, 'react');
       const message = liveMessage(state, command.messageId);
       if (message.reactions.has(reactionKey(actor, command.emoji))) return [];
       return [{ type: 'ReactionAdded', data: { messageId: command.messageId, userId: actor, emoji: command.emoji } }];
     }
     case 'RemoveReaction': {
+      requireAllowed(state, actor, 'react');
       const message = liveMessage(state, command.messageId);
       if (!message.reactions.has(reactionKey(actor, command.emoji))) return [];
       return [{ type: 'ReactionRemoved', data: { messageId: command.messageId, userId: actor, emoji: command.emoji } }];
@@ -90,6 +108,14 @@ export function decide(
     case 'MarkRead':
       if (command.seq > state.version) throw new ParleyError('seq_out_of_range');
       return [{ type: 'ReadMarkerSet', data: { userId: actor, seq: command.seq } }];
+    case 'SetRole':
+    case 'MuteMember':
+    case 'BanMember':
+    case 'UnbanMember':
+    case 'ReportMessage':
+    case 'PinMessage':
+    case 'UnpinMessage':
+      return decideModeration(command, state, ctx);
     default:
       return assertNever(command);
   }
@@ -132,6 +158,7 @@ export function evolve(state: ConversationState, event: ConversationEventData): 
       // Event types added by later features (e.g. document updates) do not affect decisions.
       break;
   }
+  evolveModeration(state, event);
   return state;
 }
 

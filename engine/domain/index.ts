@@ -1,6 +1,8 @@
 /** The domain: pure deciders and the event shapes they produce. No I/O here. */
 export * from './conversation.js';
 export * from './presence.js';
+export * from './permissions.js';
+export { can, roleOf, type ModerationState } from './moderation.js';
 export { toNewEvents } from './new-events.js';
 export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
 export { withUpcasting } from './upcasting.js';

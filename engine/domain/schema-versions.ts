@@ -34,6 +34,13 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   WebhookDeadLettered: 1,
   WebhookRedelivered: 1,
   WebhookDeliveryCheckpoint: 1,
+  RoleChanged: 1,
+  MemberMuted: 1,
+  MemberBanned: 1,
+  MemberUnbanned: 1,
+  MessageReported: 1,
+  MessagePinned: 1,
+  MessageUnpinned: 1,
 };
 
 export function schemaVersionOf(type: string): number {

@@ -51,6 +51,7 @@ import {
   type StoredEvent,
 } from '../store/index.js';
 import type { Metrics } from './metrics.js';
+import { normalizedModeration } from './moderation-commands.js';
 import { RecentRecords } from './recent-records.js';
 
 export interface Outcome {
@@ -144,7 +145,7 @@ export class CommandHandler {
       const outcome = await this.decideAndAppend(
         conversationId,
         { actor, commandId, correlationId },
-        (state) => decide(domainCommand, state, { actor, newId: randomUUID }),
+        (state) => decide(domainCommand, state, { actor, newId: randomUUID, now: Date.now() }),
         {
           legacyKey: legacyKey(actor, commandId),
           findPrior: () => this.findPrior(key, actor, commandId),
@@ -365,6 +366,14 @@ function normalized(command: Command): Command {
       };
     case 'MarkRead':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
+    case 'SetRole':
+    case 'MuteMember':
+    case 'BanMember':
+    case 'UnbanMember':
+    case 'ReportMessage':
+    case 'PinMessage':
+    case 'UnpinMessage':
+      return normalizedModeration(command, id);
     default: {
       const never: never = command;
       throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);

@@ -8,6 +8,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Emoji, Id, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
+import { ModerationCommands } from './moderation.js';
 
 export const Commands = {
   CreateConversation: Strict({ type: Type.Literal('CreateConversation'), title: Title, members: Type.Array(Id, { maxItems: 1000 }) }),
@@ -18,6 +19,7 @@ export const Commands = {
   AddReaction: Strict({ type: Type.Literal('AddReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   RemoveReaction: Strict({ type: Type.Literal('RemoveReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   MarkRead: Strict({ type: Type.Literal('MarkRead'), conversationId: Id, seq: Seq }),
+  ...ModerationCommands,
 } as const;
 
 export const Command = Type.Union(Object.values(Commands) as Array<(typeof Commands)[keyof typeof Commands]>);

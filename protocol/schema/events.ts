@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { EpochMs, MessageFormat, Seq } from './primitives.js';
 import { WebhookEvents } from './webhook-events.js';
+import { ModerationEvents } from './moderation.js';
 
 // Ids in events are described, not bounded: what a node wrote is what readers get.
 const Str = Type.String();
@@ -26,6 +27,7 @@ export const ConversationEvents = {
   MessageBodyEdited: event('MessageBodyEdited', Type.Object({ messageId: Str, update: Type.String(), text: Type.String() })),
   /** A Yjs update to the conversation's shared notes: base64 update and the merged text. */
   NotesUpdated: event('NotesUpdated', Type.Object({ update: Type.String(), text: Type.String() })),
+  ...ModerationEvents,
 } as const;
 
 /** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */

@@ -12,3 +12,4 @@ export * from './frames.js';
 export * from './http.js';
 export * from './webhook-events.js';
 export * from './webhook-http.js';
+export * from './moderation.js';

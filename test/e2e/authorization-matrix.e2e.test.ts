@@ -216,6 +216,8 @@ const authenticated: Record<Principal, Expect> = { ...everyone<Expect>('ok'), ..
 const membersOnly: Record<Principal, Expect> = { ...everyone<Expect>('denied'), ...refused, member: 'ok' };
 /** Admin tokens only. */
 const adminOnly: Record<Principal, Expect> = { ...everyone<Expect>('denied'), ...refused, admin: 'ok' };
+/** Owners and admins of the conversation only (roles: engine/domain/permissions.ts): the member is denied too. */
+const moderatorsOnly: Record<Principal, Expect> = { ...everyone<Expect>('denied'), ...refused };
 
 const HTTP: Record<string, HttpCase> = {
   'GET /health': { request: () => ({ path: '/health' }), expect: everyone('public') },
@@ -271,6 +273,39 @@ const HTTP: Record<string, HttpCase> = {
     expect: authenticated,
     shows: (body, fx) => body.hits.some((h: { conversationId: string }) => h.conversationId === fx.conversationId),
   },
+  'PUT /v1/conversations/{id}/members/{userId}/role': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/members/${fx.users.member}/role`, body: { role: 'guest' } }),
+    expect: moderatorsOnly,
+  },
+  'PUT /v1/conversations/{id}/members/{userId}/mute': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/members/${fx.users.member}/mute`, body: { until: Date.now() + 60_000 } }),
+    expect: moderatorsOnly,
+  },
+  'PUT /v1/conversations/{id}/bans/{userId}': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/bans/${fx.users.member}` }),
+    expect: moderatorsOnly,
+  },
+  'DELETE /v1/conversations/{id}/bans/{userId}': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/bans/${fx.users.removed}` }),
+    expect: moderatorsOnly,
+  },
+  'POST /v1/conversations/{id}/messages/{messageId}/reports': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/messages/${fx.ownerMessageId}/reports`, body: { reason: 'matrix' } }),
+    expect: membersOnly,
+  },
+  'PUT /v1/conversations/{id}/pins/{messageId}': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/pins/${fx.ownerMessageId}` }),
+    expect: moderatorsOnly,
+  },
+  'DELETE /v1/conversations/{id}/pins/{messageId}': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/pins/${fx.ownerMessageId}` }),
+    expect: moderatorsOnly,
+  },
+  'GET /v1/conversations/{id}/moderation': {
+    request: (_fx, _who, c) => ({ path: `/v1/conversations/${c}/moderation` }),
+    expect: membersOnly,
+  },
+  'GET /v1/admin/moderation-queue': { request: () => ({ path: '/v1/admin/moderation-queue' }), expect: adminOnly },
   'GET /v1/admin/feed': { request: () => ({ path: '/v1/admin/feed?limit=1' }), expect: adminOnly },
   'GET /v1/admin/analytics': { request: () => ({ path: '/v1/admin/analytics' }), expect: adminOnly },
   'GET /v1/admin/projections': { request: () => ({ path: '/v1/admin/projections' }), expect: adminOnly },
@@ -429,6 +464,13 @@ const COMMANDS: Record<string, FrameCase> = {
   AddReaction: { frame: (fx, _who, c) => command({ type: 'AddReaction', conversationId: c, messageId: fx.ownerMessageId, emoji: '🎉' }), expect: membersOnly },
   RemoveReaction: { frame: (fx, _who, c) => command({ type: 'RemoveReaction', conversationId: c, messageId: fx.ownerMessageId, emoji: '👍' }), expect: membersOnly },
   MarkRead: { frame: (_fx, _who, c) => command({ type: 'MarkRead', conversationId: c, seq: 1 }), expect: membersOnly },
+  SetRole: { frame: (fx, _who, c) => command({ type: 'SetRole', conversationId: c, userId: fx.users.member, role: 'guest' }), expect: moderatorsOnly },
+  MuteMember: { frame: (fx, _who, c) => command({ type: 'MuteMember', conversationId: c, userId: fx.users.member, until: Date.now() + 60_000 }), expect: moderatorsOnly },
+  BanMember: { frame: (fx, _who, c) => command({ type: 'BanMember', conversationId: c, userId: fx.users.member }), expect: moderatorsOnly },
+  UnbanMember: { frame: (fx, _who, c) => command({ type: 'UnbanMember', conversationId: c, userId: fx.users.removed }), expect: moderatorsOnly },
+  ReportMessage: { frame: (fx, _who, c) => command({ type: 'ReportMessage', conversationId: c, messageId: fx.ownerMessageId, reason: 'matrix' }), expect: membersOnly },
+  PinMessage: { frame: (fx, _who, c) => command({ type: 'PinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
+  UnpinMessage: { frame: (fx, _who, c) => command({ type: 'UnpinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
 };
 
 const FRAMES: Record<string, FrameCase> = {

@@ -339,6 +339,18 @@ function commandTemplate(rng: Random, type: string): Record<string, unknown> {
       return { type, conversationId: c(), messageId: m(), emoji: fieldValue(rng, 'emoji') ?? '👍' };
     case 'MarkRead':
       return { type, conversationId: c(), seq: rng.pick([0, 1, 2, 10, 1000]) };
+    case 'SetRole':
+      return { type, conversationId: c(), userId: fieldValue(rng, 'userId') ?? 'x', role: rng.pick(['owner', 'admin', 'member', 'guest', 'root']) };
+    case 'MuteMember':
+      return { type, conversationId: c(), userId: fieldValue(rng, 'userId') ?? 'x', until: rng.pick([0, Date.now() + 60_000, -1, 1e300]) };
+    case 'BanMember':
+    case 'UnbanMember':
+      return { type, conversationId: c(), userId: fieldValue(rng, 'userId') ?? 'x' };
+    case 'ReportMessage':
+      return { type, conversationId: c(), messageId: m(), reason: rng.chance(0.5) ? 'fuzz' : hostileString(rng, 2000) };
+    case 'PinMessage':
+    case 'UnpinMessage':
+      return { type, conversationId: c(), messageId: m() };
     default:
       throw new Error(`no fuzz template for command ${type}: add one`);
   }

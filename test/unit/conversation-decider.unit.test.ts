@@ -15,7 +15,7 @@ function given(events: Array<{ type: string; data: unknown }>): ConversationStat
 
 function when(state: ConversationState, command: ConversationCommand, actor = 'alice') {
   let n = 0;
-  return decide(command, state, { actor, newId: () => `id-${++n}` });
+  return decide(command, state, { actor, newId: () => `id-${++n}`, now: 0 });
 }
 
 function expectError(fn: () => unknown, code: string) {
@@ -65,9 +65,10 @@ describe('conversation decider', () => {
     expectError(() => when(left, { type: 'PostMessage', text: 'x' }, 'bob'), 'forbidden');
   });
 
-  it('lets only the author delete, once', () => {
-    const s = given([created, posted]);
-    expectError(() => when(s, { type: 'DeleteMessage', messageId: 'm1' }, 'alice'), 'not_author');
+  it('lets only the author (or an owner or admin: roles.unit.test.ts) delete, once', () => {
+    const carolJoined = { type: 'MemberJoined', data: { userId: 'carol', addedBy: 'alice' } };
+    const s = given([created, carolJoined, posted]);
+    expectError(() => when(s, { type: 'DeleteMessage', messageId: 'm1' }, 'carol'), 'not_author');
     expect(when(s, { type: 'DeleteMessage', messageId: 'm1' }, 'bob')).toEqual([
       { type: 'MessageDeleted', data: { messageId: 'm1', deletedBy: 'bob' } },
     ]);

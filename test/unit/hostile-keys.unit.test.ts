@@ -93,7 +93,7 @@ describe('read models with hostile keys', () => {
 
   it('lets the decider add and remove every hostile reaction', () => {
     const state = initialState();
-    const ctx = { actor: 'alice', newId: () => 'm1' };
+    const ctx = { actor: 'alice', newId: () => 'm1', now: 0 };
     const apply = (events: ConversationEventData[]) => events.forEach((e) => evolve(state, e));
     apply(decide({ type: 'CreateConversation', title: 't', members: [] }, state, ctx));
     apply(decide({ type: 'PostMessage', text: 'hi' }, state, ctx));

@@ -17,6 +17,7 @@ import { conversationRoutes } from './conversation-routes.js';
 import { devRoutes } from './dev-routes.js';
 import { historyRoutes } from './history-routes.js';
 import { messageRoutes } from './message-routes.js';
+import { moderationAdminRoutes, moderationRoutes } from './moderation-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
 import type { ReadAccess } from './read-access.js';
@@ -60,6 +61,8 @@ export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Pr
   await app.register(messageRoutes, { commands });
   await app.register(historyRoutes, { reads });
   await app.register(adminRoutes, { store, reads });
+  await app.register(moderationRoutes, { commands, reads });
+  await app.register(moderationAdminRoutes, { reads });
   await app.register(projectionRoutes, { runner, store });
   if (webhooks) await app.register(webhookRoutes, { store, runner, settings: webhooks });
   await app.register(websocketRoute, { gateway });

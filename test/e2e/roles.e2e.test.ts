@@ -1,0 +1,170 @@
+/**
+ * Roles and moderation on a real node, over HTTP, the WebSocket and the client package:
+ * the permission table decides, a ban ends the user's reading at once, the moderation
+ * queue is the node admins' alone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, MemoryStorage, when, type ParleyClient } from '../../client-lib/node.js';
+import type { ServerFrame, WireEvent } from '../../protocol/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { api } from '../helpers/http.js';
+import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { connectWs } from '../helpers/ws-client.js';
+
+let node: TestNode;
+const clients: ParleyClient[] = [];
+
+beforeAll(async () => {
+  node = await startTestNode();
+});
+
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  await node?.destroy();
+});
+
+const as = (userId: string) => api(node.url, tokenFor(userId));
+const put = (userId: string, path: string, body: unknown = {}) => as(userId).raw('PUT', path, body);
+const events = (frames: ServerFrame[], conversationId: string): WireEvent[] =>
+  frames.flatMap((f) => (f.type === 'event' && f.event.conversationId === conversationId ? [f.event] : []));
+
+/** A conversation of alice (owner) with bob (admin), carol (member) and dave (guest). */
+async function staffed(title: string, suffix: string) {
+  const [bob, carol, dave] = ['bob', 'carol', 'dave'].map((u) => u + suffix) as [string, string, string];
+  const { body: c } = await as('alice' + suffix).post('/v1/conversations', { title, members: [bob, carol, dave] });
+  expect((await put('alice' + suffix, `/v1/conversations/${c.id}/members/${bob}/role`, { role: 'admin' })).status).toBe(200);
+  expect((await put('alice' + suffix, `/v1/conversations/${c.id}/members/${dave}/role`, { role: 'guest' })).status).toBe(200);
+  return { id: c.id as string, alice: 'alice' + suffix, bob, carol, dave };
+}
+
+describe('roles over HTTP', () => {
+  it('reads every member role; guests cannot post; the last owner cannot leave', async () => {
+    const c = await staffed('Roles', '-r');
+    const view = await as(c.carol).get(`/v1/conversations/${c.id}/moderation`);
+    expect(view.status).toBe(200);
+    expect(view.body.members).toEqual(
+      expect.arrayContaining([
+        { userId: c.alice, role: 'owner' },
+        { userId: c.bob, role: 'admin' },
+        { userId: c.carol, role: 'member' },
+        { userId: c.dave, role: 'guest' },
+      ]),
+    );
+    expect((await as('stranger').get(`/v1/conversations/${c.id}/moderation`)).status).toBe(403);
+    const guestPost = await as(c.dave).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'g1', text: 'hi' });
+    expect([guestPost.status, guestPost.body.code]).toEqual([403, 'forbidden']);
+    expect((await as(c.dave).get(`/v1/conversations/${c.id}/messages`)).status).toBe(200);
+    const leave = await as(c.alice).delete(`/v1/conversations/${c.id}/members/${c.alice}`);
+    expect([leave.status, leave.body.code]).toEqual([409, 'last_owner']);
+    const promote = await put(c.bob, `/v1/conversations/${c.id}/members/${c.carol}/role`, { role: 'admin' });
+    expect(promote.status).toBe(403);
+  });
+
+  it("lets an admin delete another's message: history and the conversation list lose its text", async () => {
+    const c = await staffed('Deletes', '-d');
+    const { body: posted } = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'c1', text: 'rude words' });
+    const byMember = await as(c.carol).delete(`/v1/conversations/${c.id}/messages/${posted.messageId}`);
+    expect(byMember.status).toBe(200); // her own
+    const { body: again } = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'c2', text: 'more rude words' });
+    const { body: bobs } = await as(c.bob).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'b1', text: 'be nice' });
+    const notAuthor = await as(c.carol).delete(`/v1/conversations/${c.id}/messages/${bobs.messageId}`);
+    expect([notAuthor.status, notAuthor.body.code]).toEqual([403, 'not_author']);
+    expect((await as(c.bob).delete(`/v1/conversations/${c.id}/messages/${again.messageId}`)).status).toBe(200);
+    const { body: page } = await as(c.carol).get(`/v1/conversations/${c.id}/messages`);
+    const gone = page.messages.find((m: { messageId: string }) => m.messageId === again.messageId);
+    expect([gone.deleted, gone.text]).toEqual([true, '']);
+    const { body: list } = await as(c.carol).get('/v1/conversations');
+    expect(list.conversations.find((x: { id: string }) => x.id === c.id).lastMessage.text).toBe('be nice');
+  });
+
+  it('mutes until a time: refused with muted, then allowed once unmuted', async () => {
+    const c = await staffed('Mutes', '-m');
+    expect((await put(c.bob, `/v1/conversations/${c.id}/members/${c.carol}/mute`, { until: Date.now() + 3_600_000 })).status).toBe(200);
+    const muted = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'm1', text: 'hello?' });
+    expect([muted.status, muted.body.code]).toEqual([403, 'muted']);
+    const { body: view } = await as(c.alice).get(`/v1/conversations/${c.id}/moderation`);
+    expect(view.members.find((m: { userId: string }) => m.userId === c.carol).mutedUntil).toBeGreaterThan(Date.now());
+    expect((await put(c.bob, `/v1/conversations/${c.id}/members/${c.carol}/mute`, { until: 0 })).status).toBe(200);
+    expect((await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'm2', text: 'hello!' })).status).toBe(201);
+  });
+
+  it('queues reports for node admins only, one per user and message', async () => {
+    const c = await staffed('Reports', '-q');
+    const { body: posted } = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'q1', text: 'buy my pills' });
+    const report = (u: string) => as(u).post(`/v1/conversations/${c.id}/messages/${posted.messageId}/reports`, { reason: 'spam' });
+    expect((await report(c.dave)).status).toBe(200);
+    expect((await report(c.dave)).status).toBe(200); // nothing new
+    expect((await report('stranger')).status).toBe(403);
+    expect((await as(c.alice).get(`/v1/admin/moderation-queue?conversation=${c.id}`)).status).toBe(403);
+    const admin = api(node.url, tokenFor('ops', { role: 'admin' }));
+    const { body: queue } = await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}`);
+    expect(queue.reports).toHaveLength(1);
+    expect(queue.reports[0]).toMatchObject({ messageId: posted.messageId, reportedBy: c.dave, reason: 'spam', author: c.carol, text: 'buy my pills', deleted: false });
+    await as(c.bob).delete(`/v1/conversations/${c.id}/messages/${posted.messageId}`);
+    const { body: after } = await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}`);
+    expect(after.reports[0]).toMatchObject({ text: '', deleted: true });
+  });
+
+  it('pins and unpins, owners and admins only', async () => {
+    const c = await staffed('Pins', '-p');
+    const { body: posted } = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'p1', text: 'rules' });
+    expect((await put(c.carol, `/v1/conversations/${c.id}/pins/${posted.messageId}`)).status).toBe(403);
+    expect((await put(c.bob, `/v1/conversations/${c.id}/pins/${posted.messageId}`)).status).toBe(200);
+    expect((await as(c.carol).get(`/v1/conversations/${c.id}/moderation`)).body.pinned).toEqual([posted.messageId]);
+    expect((await as(c.alice).delete(`/v1/conversations/${c.id}/pins/${posted.messageId}`)).status).toBe(200);
+    expect((await as(c.carol).get(`/v1/conversations/${c.id}/moderation`)).body.pinned).toEqual([]);
+  });
+});
+
+describe('bans', () => {
+  it("ends the banned user's subscription at once, and keeps them out until unbanned", async () => {
+    const c = await staffed('Bans', '-b');
+    const { body: stay } = await as(c.alice).post('/v1/conversations', { title: 'Elsewhere', members: [c.carol] });
+    const s = await connectWs(node.url, tokenFor(c.carol));
+    s.send({ type: 'subscribe', conversations: [{ conversationId: c.id, afterSeq: 0 }, { conversationId: stay.id, afterSeq: 0 }] });
+    await s.next((f) => f.type === 'caught-up' && f.conversationId === c.id);
+    await s.next((f) => f.type === 'caught-up' && f.conversationId === stay.id);
+    expect((await put(c.bob, `/v1/conversations/${c.id}/bans/${c.carol}`)).status).toBe(200);
+    await s.next((f) => f.type === 'event' && f.event.type === 'MemberLeft');
+    await as(c.alice).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'after-ban', text: 'secret' });
+    // A socket gets events in log order: once it has this sentinel it would have had the secret.
+    await as(c.alice).post(`/v1/conversations/${stay.id}/messages`, { clientMessageId: 'sentinel', text: 'sentinel' });
+    await s.next((f) => events([f], stay.id).some((e) => e.type === 'MessagePosted'));
+    expect(events(s.frames, c.id).map((e) => e.type).slice(-2)).toEqual(['MemberBanned', 'MemberLeft']);
+    expect((await as(c.carol).get(`/v1/conversations/${c.id}/messages`)).status).toBe(403);
+    const readd = await as(c.alice).post(`/v1/conversations/${c.id}/members`, { userId: c.carol });
+    expect([readd.status, readd.body.code]).toEqual([409, 'banned']);
+    expect((await as(c.alice).get(`/v1/conversations/${c.id}/moderation`)).body.banned).toEqual([c.carol]);
+    expect((await as(c.bob).delete(`/v1/conversations/${c.id}/bans/${c.carol}`)).status).toBe(200);
+    expect((await as(c.alice).post(`/v1/conversations/${c.id}/members`, { userId: c.carol })).status).toBe(200);
+    s.close();
+  });
+});
+
+describe('roles through the client package', () => {
+  async function client(userId: string): Promise<ParleyClient> {
+    const c = await createClient({ url: node.url, userId, token: () => tokenFor(userId), storage: new MemoryStorage() });
+    clients.push(c);
+    await when(c.connection, (s) => s.status === 'online');
+    return c;
+  }
+
+  it('sets a role, bans and reads the view; a refused command is a coded failure', async () => {
+    const owner = await client('olive');
+    const member = await client('milo');
+    const local = await owner.createConversation('Client roles', ['milo', 'gus']);
+    const room = await owner.conversation(local);
+    await room.moderation.setRole('gus', 'guest');
+    await when(owner.outbox, (items) => items.length === 0);
+    const view = await room.moderation.view();
+    expect(view.members.find((m) => m.userId === 'gus')?.role).toBe('guest');
+
+    const failed = new Promise<string>((resolve) => member.failures.subscribe((f) => resolve(f.code)));
+    await (await member.conversation(owner.resolveId(local)!)).moderation.ban('gus');
+    expect(await failed).toBe('forbidden');
+
+    await room.moderation.ban('milo');
+    await when(owner.outbox, (items) => items.length === 0);
+    await eventually(async () => expect((await room.moderation.view()).banned).toEqual(['milo']));
+  });
+});
