@@ -35,6 +35,7 @@ export class LiveRun {
   private readonly wires: string[];
   private readonly frames: Array<EncodedFrame | undefined> = [];
   private whole: EncodedFrame | undefined;
+  private allBytes: number | undefined;
 
   constructor(
     readonly conversationId: string,
@@ -51,6 +52,12 @@ export class LiveRun {
 
   /** About how many bytes the frame of the events from index `from` on holds. */
   bytesFrom(from: number): number {
+    // Asked by every subscriber, nearly always for the whole run: counted once.
+    if (from === 0) return (this.allBytes ??= this.countBytesFrom(0));
+    return this.countBytesFrom(from);
+  }
+
+  private countBytesFrom(from: number): number {
     let n = 64;
     for (let i = from; i < this.wires.length; i++) n += this.wires[i]!.length + 1;
     return n;
