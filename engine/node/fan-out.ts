@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { asKnown, conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
+import { EncodedFrame } from './encoded-frame.js';
 import { frame, LiveRun } from './frames.js';
 import type { Metrics } from './metrics.js';
 
@@ -23,8 +24,8 @@ export interface Recipient {
   /** Its user left (or was removed from) a conversation at `seq`: no more of its events. */
   memberLeft(conversationId: string, seq: number): void;
   /** A frame that may be dropped when the socket is congested (typing, presence). */
-  sendEphemeral(f: string | Buffer): void;
-  send(f: string | Buffer): void;
+  sendEphemeral(f: string | EncodedFrame): void;
+  send(f: string | EncodedFrame): void;
 }
 
 export class FanOut {
@@ -130,7 +131,7 @@ export class FanOut {
     const sessions = this.byConversation.get(conversationId);
     if (!sessions) return;
     // Built once as bytes for all of them (see LiveRun).
-    const f = Buffer.from(frame({ type: 'typing', conversationId, userId: from.userId }));
+    const f = new EncodedFrame(frame({ type: 'typing', conversationId, userId: from.userId }));
     for (const s of sessions) if (s.userId !== from.userId) s.sendEphemeral(f);
   }
 
@@ -141,7 +142,7 @@ export class FanOut {
     if (!view) return;
     if (!always && this.announced.get(userId) === view.online) return;
     this.announced.set(userId, view.online);
-    const f = Buffer.from(frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen }));
+    const f = new EncodedFrame(frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen }));
     const reached = new Set<Recipient>();
     for (const conversationId of conversationIdsOf(this.readModels, userId)) {
       for (const s of this.byConversation.get(conversationId) ?? []) {

@@ -1,11 +1,12 @@
 /**
  * Serializing server frames. A live event is serialized once per delivery batch, and the
- * frame carrying it is built once, as bytes, and written to every subscriber as it is
- * (`ws` would otherwise turn a string into a new Buffer on every socket).
+ * frame carrying it is encoded once, WebSocket header included, and written to every
+ * subscriber as it is (encoded-frame.ts).
  */
 import type { ErrorBody, ServerFrame, WireEvent } from '../../protocol/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
+import { EncodedFrame } from './encoded-frame.js';
 
 export function toWireEvent(e: StoredEvent): WireEvent {
   return {
@@ -32,8 +33,9 @@ export class LiveRun {
   readonly firstSeq: number;
   readonly lastSeq: number;
   private readonly wires: string[];
-  private readonly frames: Array<Buffer | undefined> = [];
-  private whole: Buffer | undefined;
+  private readonly frames: Array<EncodedFrame | undefined> = [];
+  private whole: EncodedFrame | undefined;
+  private allBytes: number | undefined;
 
   constructor(
     readonly conversationId: string,
@@ -50,21 +52,27 @@ export class LiveRun {
 
   /** About how many bytes the frame of the events from index `from` on holds. */
   bytesFrom(from: number): number {
+    // Asked by every subscriber, nearly always for the whole run: counted once.
+    if (from === 0) return (this.allBytes ??= this.countBytesFrom(0));
+    return this.countBytesFrom(from);
+  }
+
+  private countBytesFrom(from: number): number {
     let n = 64;
     for (let i = from; i < this.wires.length; i++) n += this.wires[i]!.length + 1;
     return n;
   }
 
   /** One frame with the events from index `from` on (shared by every socket that needs all of them). */
-  frameFrom(from: number): Buffer {
+  frameFrom(from: number): EncodedFrame {
     if (from === this.wires.length - 1) return this.single(from);
-    if (from === 0) return (this.whole ??= Buffer.from(eventsFrameOf(this.conversationId, this.wires)));
-    return Buffer.from(eventsFrameOf(this.conversationId, this.wires.slice(from)));
+    if (from === 0) return (this.whole ??= new EncodedFrame(eventsFrameOf(this.conversationId, this.wires)));
+    return new EncodedFrame(eventsFrameOf(this.conversationId, this.wires.slice(from)));
   }
 
   /** The `event` frame of the event at index `i` (shared). */
-  single(i: number): Buffer {
-    return (this.frames[i] ??= Buffer.from(`{"type":"event","event":${this.wires[i]!}}`));
+  single(i: number): EncodedFrame {
+    return (this.frames[i] ??= new EncodedFrame(`{"type":"event","event":${this.wires[i]!}}`));
   }
 }
 

@@ -20,6 +20,8 @@
  */
 import type { WebSocket } from 'ws';
 import { CLOSE } from '../../protocol/index.js';
+import type { EncodedFrame } from './encoded-frame.js';
+import { corkForTurn, writeEncoded } from './socket-writes.js';
 
 export interface SendBufferLimits {
   /** The soft bound in bytes: over it, live frames become paced catch-up. */
@@ -51,11 +53,14 @@ const POLL_MS = 10;
 /** Frames are text frames, whether built as a string or (shared by many sockets) as bytes. */
 const TEXT = { binary: false } as const;
 /**
- * A frame built once as bytes for many sockets (live events) goes out as it is: deflating
+ * A frame encoded once for many sockets (live events) goes out as it is: deflating
  * it would redo the work per subscriber, in zlib's thread pool, and hold every later frame
  * of the socket until done (at 500 posts/s that queued deliveries for seconds).
  */
 const SHARED = { binary: false, compress: false } as const;
+
+/** A frame for `send`: built for this socket (a string) or encoded once for many. */
+export type OutFrame = string | EncodedFrame;
 
 /**
  * An idle socket holds nothing here but three references: the waiters and the poll timer
@@ -88,21 +93,28 @@ export class SendBuffer {
     return this.socket.bufferedAmount > this.limits.maxBytes;
   }
 
-  send(f: string | Buffer): void {
+  send(f: OutFrame): void {
     if (!this.open) return;
     if (this.socket.bufferedAmount + f.length > 2 * this.limits.maxBytes) {
       this.closeSlow('send buffer over its hard bound');
       return;
     }
-    this.socket.send(f, typeof f === 'string' ? TEXT : SHARED);
+    this.write(f);
   }
 
   sendPaced(f: string): void {
-    if (this.open) this.socket.send(f);
+    if (this.open) this.write(f);
   }
 
-  sendEphemeral(f: string | Buffer): void {
-    if (this.open && !this.congested) this.socket.send(f, typeof f === 'string' ? TEXT : SHARED);
+  sendEphemeral(f: OutFrame): void {
+    if (this.open && !this.congested) this.write(f);
+  }
+
+  /** Every frame of this turn leaves in one write; a shared frame as its bytes, when `ws` lets it. */
+  private write(f: OutFrame): void {
+    corkForTurn(this.socket);
+    if (typeof f === 'string') this.socket.send(f, TEXT);
+    else if (!writeEncoded(this.socket, f.wire)) this.socket.send(f.payload, SHARED);
   }
 
   /** Resolves once the buffer is below the low-water mark, or the socket is no longer open. */

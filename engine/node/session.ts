@@ -18,6 +18,7 @@ import type { WebSocket } from 'ws';
 import { CLOSE, ParleyError, isParleyError, type ClientFrame, type ErrorBody, type SubscribeFrom } from '../../protocol/index.js';
 import { isStoreUnavailableError } from '../store/index.js';
 import { CatchUpSlots } from './catch-up-slots.js';
+import type { EncodedFrame } from './encoded-frame.js';
 import type { Recipient } from './fan-out.js';
 import { errorFrame, frame, type LiveRun } from './frames.js';
 import { checkFrame } from './schemas.js';
@@ -76,7 +77,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
     return this.buffer.chunkBytes;
   }
 
-  send(f: string | Buffer): void {
+  send(f: string | EncodedFrame): void {
     this.buffer.send(f);
   }
 
@@ -85,7 +86,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
   }
 
   /** Frames that may be lost (typing): dropped while the client is not reading. */
-  sendEphemeral(f: string | Buffer): void {
+  sendEphemeral(f: string | EncodedFrame): void {
     this.buffer.sendEphemeral(f);
   }
 

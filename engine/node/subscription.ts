@@ -21,6 +21,7 @@
 import type { ErrorBody } from '../../protocol/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationStream } from '../store/index.js';
+import type { EncodedFrame } from './encoded-frame.js';
 import { eventsFrames, type LiveRun } from './frames.js';
 
 /** What a subscription needs from its socket. */
@@ -31,7 +32,7 @@ export interface SubscriptionSink {
   /** The largest catch-up frame to send at once. */
   readonly chunkBytes: number;
   /** A frame that goes out now (bounded by the socket's hard bound). */
-  send(frame: string | Buffer): void;
+  send(frame: string | EncodedFrame): void;
   /** A catch-up frame, sent after `drained()`. */
   sendPaced(frame: string): void;
   /** Resolves once the socket's send buffer is low again (for pacing catch-up). */

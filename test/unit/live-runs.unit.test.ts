@@ -25,7 +25,7 @@ function setup(options: { chunkBytes?: number; congestAfter?: number } = {}) {
   const frames: Array<{ paced: boolean; type: string; seqs: number[] }> = [];
   let fellBack = 0;
   let head = 0;
-  const record = (f: string | Buffer, paced: boolean) => {
+  const record = (f: { toString(): string }, paced: boolean) => {
     const parsed = JSON.parse(f.toString());
     const events = parsed.type === 'event' ? [parsed.event] : parsed.type === 'events' ? parsed.events : [];
     frames.push({ paced, type: parsed.type, seqs: events.map((e: { seq: number }) => e.seq) });

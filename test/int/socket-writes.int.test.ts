@@ -1,0 +1,81 @@
+/**
+ * Frames encoded once for many sockets, written through a real `ws` server socket to a
+ * real client: the bytes are a valid text frame at every header size, the installed `ws`
+ * still lets the fast path write them (else every shared frame would quietly take the
+ * slower public `send`), the frames of one turn leave corked together and in order, and
+ * a frame that must wait behind `ws`'s own deflate keeps its place.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { EncodedFrame } from '../../engine/node/encoded-frame.js';
+import { SendBuffer, sendBufferLimits } from '../../engine/node/send-buffer.js';
+import { canWriteEncoded } from '../../engine/node/socket-writes.js';
+import { eventually } from '../helpers/eventually.js';
+
+const opened: Array<{ close(): void }> = [];
+afterEach(() => {
+  for (const o of opened.splice(0)) o.close();
+});
+
+/** A server socket and the client connected to it, the client recording every text frame it gets. */
+async function pair(deflate = false) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: deflate && { threshold: 1024 } });
+  opened.push(wss);
+  await once(wss, 'listening');
+  const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { perMessageDeflate: deflate });
+  opened.push(client);
+  const received: string[] = [];
+  client.on('message', (data, isBinary) => received.push(isBinary ? '<binary>' : data.toString()));
+  const [server] = await accepted;
+  await once(client, 'open');
+  const buffer = new SendBuffer(server, sendBufferLimits(1 << 20, 30_000), { slowClosed: () => undefined });
+  return { server, buffer, received };
+}
+
+const textOf = (bytes: number, tag: string) => JSON.stringify({ tag, pad: 'x'.repeat(Math.max(0, bytes - tag.length - 20)) });
+
+describe('frames encoded once for many sockets', () => {
+  it('arrive as the same text frames at every header size, on the fast path', async () => {
+    const { server, buffer, received } = await pair();
+    expect(canWriteEncoded(server)).toBe(true);
+    // 7-bit, 16-bit and 64-bit payload lengths, their edges, and a multi-byte character.
+    const texts = [textOf(10, 'a'), textOf(125, 'b'), textOf(126, 'c'), textOf(65_535, 'd'), textOf(65_536, 'e'), textOf(200_000, 'f'), '{"t":"é✓😀"}'];
+    for (const t of texts) {
+      const f = new EncodedFrame(t);
+      expect(f.length).toBe(Buffer.byteLength(t));
+      expect(f.toString()).toBe(t);
+      buffer.send(f);
+    }
+    await eventually(() => expect(received).toHaveLength(texts.length));
+    expect(received).toEqual(texts);
+  });
+
+  it('leave with every other frame of the turn in one write, in the order sent', async () => {
+    const { server, buffer, received } = await pair();
+    const tcp = (server as unknown as { _socket: { writableCorked: number; writableLength: number } })._socket;
+    buffer.send(new EncodedFrame('{"n":1}'));
+    buffer.send('{"n":2}');
+    buffer.send(new EncodedFrame('{"n":3}'));
+    // Held until the turn ends: all three are still in the socket's buffer, corked once.
+    expect(tcp.writableCorked).toBe(1);
+    expect(tcp.writableLength).toBeGreaterThan(0);
+    await new Promise((r) => setImmediate(r));
+    expect(tcp.writableCorked).toBe(0);
+    await eventually(() => expect(received).toEqual(['{"n":1}', '{"n":2}', '{"n":3}']));
+  });
+
+  it('wait their turn behind a frame ws is still deflating', async () => {
+    const { server, buffer, received } = await pair(true);
+    const big = JSON.stringify({ n: 1, pad: 'y'.repeat(50_000) });
+    buffer.send(big); // over the threshold: deflated in zlib's pool, asynchronously
+    expect(canWriteEncoded(server)).toBe(false);
+    buffer.send(new EncodedFrame('{"n":2}'));
+    buffer.send('{"n":3}');
+    await eventually(() => expect(received).toHaveLength(3));
+    expect(received).toEqual([big, '{"n":2}', '{"n":3}']);
+    expect(canWriteEncoded(server)).toBe(true);
+  });
+});
