@@ -70,7 +70,7 @@ describe('SQLite WAL checkpoints', () => {
       // (Its frame count, from a PASSIVE checkpoint of our own: a read-only connection cannot run one.)
       const probe = new Database(file);
       try {
-        const [{ log }] = probe.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
+        const [{ log }] = probe.pragma('wal_checkpoint(PASSIVE)') as [{ log: number }];
         expect(log).toBeGreaterThan(1200);
       } finally {
         probe.close();
