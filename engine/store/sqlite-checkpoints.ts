@@ -1,6 +1,6 @@
 /**
- * The checkpointer thread's life (sqlite-checkpointer.js): started with the store's first
- * append, told to stop when the store closes, and started again after a backoff should it
+ * The checkpointer thread's life (sqlite-checkpointer.js): started after the store's first
+ * commit, told to stop when the store closes, and started again after a backoff should it
  * die. A checkpoint that fails is reported (onFailure) and tried again on the next tick;
  * nothing the checkpointer does can fail an append or end the node.
  */

@@ -60,7 +60,7 @@ export class SqliteEventStore implements EventStore {
   private readonly versions = new BoundedMap<string, number>(CACHED_VERSIONS);
   private readonly writer: WriterThread;
   private readonly commits: GroupCommit;
-  /** Started with the first append: a store that is only read has no WAL to checkpoint. */
+  /** Started after the first commit: a store that is only read has no WAL to checkpoint. */
   private readonly checkpointer: WalCheckpointer | undefined;
   /** Set when the store cannot write at all (its writer never opened the file). */
   private failure: Error | null = null;
@@ -85,7 +85,12 @@ export class SqliteEventStore implements EventStore {
       writer: this.writer,
       versions: this.versions,
       feed: this.feed,
-      onBatch: options.onBatch,
+      // The checkpointer starts once the writer has committed: not beside the writer's own
+      // start-up, and not at all for a store that is only read.
+      onBatch: (appends, events, seconds) => {
+        this.checkpointer?.start();
+        options.onBatch?.(appends, events, seconds);
+      },
       onWriteFailure: options.onWriteFailure,
     });
     this.writer.start();
@@ -95,7 +100,6 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return Promise.reject(new Error('event store is closed'));
     if (this.failure) return Promise.reject(this.failure);
     if (!this.writer.running) return Promise.reject(new StoreUnavailableError("the event store's writer thread is restarting"));
-    this.checkpointer?.start();
     return this.commits.enqueue(stream, events, options);
   }
 
