@@ -11,6 +11,8 @@ import { backoffDelay } from './backoff.js';
 const RESTART = { initialMs: 500, maxMs: 30_000 };
 /** How long a stopping checkpointer may take to close its connection before it is terminated. */
 const STOP_MS = 2000;
+/** A failure that repeats (a full disk fails every tick) is told again only after this long. */
+const REPEAT_FAILURE_MS = 60_000;
 
 export interface WalCheckpointSettings {
   /** A PASSIVE checkpoint is tried this often (default 250 ms). */
@@ -62,6 +64,8 @@ export class WalCheckpointer {
   private restartTimer: NodeJS.Timeout | undefined;
   private restarts = 0;
   private stopped = false;
+  /** The last checkpoint failure told, and when: repeats of it within REPEAT_FAILURE_MS are not. */
+  private lastFailure: { text: string; at: number } | undefined;
 
   constructor(private readonly options: WalCheckpointerOptions) {}
 
@@ -102,11 +106,14 @@ export class WalCheckpointer {
     try {
       if ('ready' in msg) return;
       if ('error' in msg) {
-        const err = new Error(`WAL checkpoint (${msg.mode}) of ${this.options.file} failed: ${msg.error}`);
-        if (msg.code) Object.assign(err, { code: msg.code });
-        this.options.onFailure?.(err);
+        const text = `WAL checkpoint (${msg.mode}) of ${this.options.file} failed: ${msg.error}`;
+        const now = Date.now();
+        if (this.lastFailure?.text === text && now - this.lastFailure.at < REPEAT_FAILURE_MS) return;
+        this.lastFailure = { text, at: now };
+        this.options.onFailure?.(Object.assign(new Error(text), msg.code ? { code: msg.code } : {}));
         return;
       }
+      this.lastFailure = undefined;
       this.restarts = 0;
       this.options.onCheckpoint?.(msg);
     } catch {
