@@ -28,7 +28,7 @@
  * since deleted, the sender since removed), and then its original result is the answer,
  * not the refusal.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
 import {
   decide,
@@ -386,8 +386,12 @@ function replay(prior: { fingerprint: string; result: unknown }, fingerprint: st
   return { result: prior.result as CommandResult, duplicate: true };
 }
 
-/** A digest of the command that does not depend on the order of its keys. */
+/**
+ * A digest of the command that does not depend on the order of its keys. Recorded with
+ * the key and compared on every repeat, so it never changes form: SHA-256, base64url, 22
+ * characters (one-shot `hash`, not a Hash object per command: it is on the hot path).
+ */
 function fingerprintOf(command: Command): string {
   const entries = Object.entries(command).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify(entries)).digest('base64url').slice(0, 22);
+  return hash('sha256', JSON.stringify(entries), 'base64url').slice(0, 22);
 }

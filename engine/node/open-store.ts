@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { withUpcasting } from '../domain/index.js';
 import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
-import { SqliteEventStore, withReadTimings, type EventStore } from '../store/index.js';
+import { SqliteEventStore, withReadTimings, type EventStore, type SqliteStoreOptions } from '../store/index.js';
 import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { EventStoreDbEventStore } from '../store/eventstoredb/index.js';
 import { StartupError, dataDirError, type NodeConfig } from './config/index.js';
@@ -38,6 +38,7 @@ export interface OpenedStore {
  */
 export async function openStore(config: NodeConfig, metrics: Metrics, givenStore: EventStore | undefined, readModelsPosition: () => number): Promise<OpenedStore> {
   let reportError: (err: unknown) => void = () => undefined;
+  let reportCheckpointFailure: (err: Error) => void = () => undefined;
   const jetstream =
     givenStore instanceof JetStreamEventStore
       ? givenStore
@@ -54,9 +55,12 @@ export async function openStore(config: NodeConfig, metrics: Metrics, givenStore
         ? cluster.busMetrics.timedAppends(jetstream!)
         : (givenStore ??
             eventStoreDb ??
-            openEmbeddedStore(config.dataDir, metrics, (err) => {
-              metrics.storeWriteFailures.inc();
-              reportError(err);
+            openEmbeddedStore(config, metrics, {
+              onWriteFailure: (err) => {
+                metrics.storeWriteFailures.inc();
+                reportError(err);
+              },
+              onCheckpointFailure: (err) => reportCheckpointFailure(err),
             })),
       (read, seconds) => metrics.storeReadSeconds.observe({ read }, seconds),
     ),
@@ -66,6 +70,7 @@ export async function openStore(config: NodeConfig, metrics: Metrics, givenStore
     jetstream,
     cluster,
     reportErrorsTo(log, started) {
+      reportCheckpointFailure = (err) => log.warn({ err }, 'event store (SQLite): WAL checkpoint failed, tried again shortly');
       reportError = (err) =>
         jetstream
           ? // A duplicate seq in the log (duplicate-seqs.ts) is a broken invariant, not a hiccup.
@@ -85,12 +90,17 @@ async function openEventStoreDb(config: NodeConfig, onError: (err: Error) => voi
   });
 }
 
-/** The embedded store in the data directory, with its group commits and write failures observed. */
-function openEmbeddedStore(dataDir: string, metrics: Metrics, onWriteFailure: (err: Error) => void): SqliteEventStore {
+/** The embedded store in the data directory, with its group commits, write and checkpoint failures observed. */
+function openEmbeddedStore(
+  config: NodeConfig,
+  metrics: Metrics,
+  failures: Pick<SqliteStoreOptions, 'onWriteFailure' | 'onCheckpointFailure'>,
+): SqliteEventStore {
   return openInDataDir(
-    dataDir,
+    config.dataDir,
     'events.sqlite',
-    (file) => new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), onWriteFailure }),
+    (file) =>
+      new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), checkpoints: { hardBytes: config.storeWalBytes }, ...failures }),
   );
 }
 

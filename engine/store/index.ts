@@ -6,6 +6,7 @@ export * from './port.js';
 export * from './errors.js';
 export { SqliteEventStore, type SqliteStoreOptions } from './sqlite.js';
 export type { EventRow } from './sqlite-schema.js';
+export type { CheckpointReport, WalCheckpointSettings } from './sqlite-checkpoints.js';
 export { withReadTimings } from './timed-reads.js';
 export { decorate } from './decorate.js';
 export { backoffDelay, type Backoff } from './backoff.js';

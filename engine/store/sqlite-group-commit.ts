@@ -117,7 +117,8 @@ export class GroupCommit {
    * were sent (each transaction all committed, or all rolled back).
    */
   answers(transactions: BatchResult[][]): void {
-    const settled: CommittedBatch[][] = [];
+    const seen = this.answered;
+    const heard: Array<{ committed: CommittedBatch[]; rolledBack: SentBatch[]; failure: WriteError | undefined }> = [];
     for (const results of transactions) {
       const committed: CommittedBatch[] = [];
       const rolledBack: SentBatch[] = [];
@@ -129,7 +130,15 @@ export class GroupCommit {
         if ('error' in result) rolledBack.push(sent);
         else committed.push({ sent, outcomes: result.outcomes });
       }
-      const failure = results.find((r): r is BatchResult & WriteError => 'error' in r);
+      heard.push({ committed, rolledBack, failure: results.find((r): r is BatchResult & WriteError => 'error' in r) });
+    }
+    // The writer is idle now: what queued meanwhile goes to it before these answers are
+    // settled (feed, fan-out, read models), so its next commit overlaps that work. It was
+    // gathered without knowing these answers: sent as such (`seen`), the writer itself
+    // fails what was decided on top of an append that failed in them.
+    if (this.pending.length > 0) this.flush(seen);
+    const settled: CommittedBatch[][] = [];
+    for (const { committed, rolledBack, failure } of heard) {
       if (failure && rolledBack.length > 0) this.failed(rolledBack, failure);
       if (committed.length > 0) settled.push(committed);
     }
@@ -147,8 +156,12 @@ export class GroupCommit {
     return !first || (!second && first.appends.length < PIPELINE_BELOW_APPENDS);
   }
 
-  /** Sends everything that queued up to the writer as one batch (committed in one transaction). */
-  private flush(): void {
+  /**
+   * Sends everything that queued up to the writer as one batch (committed in one
+   * transaction). `seen`: the last batch whose answer was handled when these appends were
+   * decided (by default every batch answered so far).
+   */
+  private flush(seen = this.answered): void {
     this.flushScheduled = false;
     if (!this.canSend() || this.pending.length === 0 || !this.deps.writer.ready) return;
     const appends = this.pending;
@@ -156,10 +169,10 @@ export class GroupCommit {
     const n = this.sent + 1;
     let message: string;
     try {
-      message = encodeBatch(n, this.answered, appends);
+      message = encodeBatch(n, seen, appends);
     } catch {
       this.pending = withoutUnencodable(appends);
-      if (this.pending.length > 0) this.flush();
+      if (this.pending.length > 0) this.flush(seen);
       return;
     }
     this.sent = n;

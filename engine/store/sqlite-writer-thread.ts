@@ -38,6 +38,8 @@ export class WriterThread {
 
   constructor(
     private readonly file: string,
+    /** The writer cuts a WAL that starts over back to this size (journal_size_limit). */
+    private readonly journalSizeLimit: number,
     private readonly events: WriterThreadEvents,
   ) {}
 
@@ -54,7 +56,7 @@ export class WriterThread {
   start(): void {
     const { port1, port2 } = new MessageChannel();
     const writer = new Worker(new URL('./sqlite-writer.js', import.meta.url), {
-      workerData: { file: this.file, batches: port2 },
+      workerData: { file: this.file, journalSizeLimit: this.journalSizeLimit, batches: port2 },
       transferList: [port2],
     });
     this.worker = writer;

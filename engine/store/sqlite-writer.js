@@ -39,6 +39,11 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
+// No checkpoint inside a commit (one made that commit ~4 ms instead of ~0.25 ms): the
+// checkpointer thread runs them on its own connection (sqlite-checkpointer.js). A WAL
+// that starts over after one is cut back to this size.
+db.pragma('wal_autocheckpoint = 0');
+db.pragma(`journal_size_limit = ${workerData.journalSizeLimit}`);
 const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').pluck();
 const findKey = db.prepare('SELECT fingerprint, result FROM idempotency WHERE key = ?');

@@ -31,6 +31,7 @@ import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteReads } from './sqlite-reads.js';
 import { openEventsFile } from './sqlite-schema.js';
 import { WriterThread } from './sqlite-writer-thread.js';
+import { DEFAULT_WAL_HARD_BYTES, WalCheckpointer, journalSizeLimit, type CheckpointReport, type WalCheckpointSettings } from './sqlite-checkpoints.js';
 
 /** Stream versions kept in memory (stream names come from clients); a missing one is read from the log. */
 const CACHED_VERSIONS = 100_000;
@@ -42,6 +43,12 @@ export interface SqliteStoreOptions {
   onBatch?: (appends: number, events: number, seconds: number) => void;
   /** Told when a batch could not be committed (full disk, I/O error) or the writer thread died. */
   onWriteFailure?: (err: Error) => void;
+  /** When the WAL is checkpointed (off the commit path, sqlite-checkpointer.js) and how far it may grow. */
+  checkpoints?: WalCheckpointSettings;
+  /** Observes each checkpoint that did something. */
+  onCheckpoint?: (report: CheckpointReport) => void;
+  /** Told when a checkpoint failed or the checkpointer thread died (both are retried; appends go on). */
+  onCheckpointFailure?: (err: Error) => void;
 }
 
 /** The embedded EventStore: durable appends through the writer thread, reads and feed on this one. */
@@ -53,6 +60,8 @@ export class SqliteEventStore implements EventStore {
   private readonly versions = new BoundedMap<string, number>(CACHED_VERSIONS);
   private readonly writer: WriterThread;
   private readonly commits: GroupCommit;
+  /** Started after the first commit: a store that is only read has no WAL to checkpoint. */
+  private readonly checkpointer: WalCheckpointer | undefined;
   /** Set when the store cannot write at all (its writer never opened the file). */
   private failure: Error | null = null;
   private closed = false;
@@ -61,7 +70,12 @@ export class SqliteEventStore implements EventStore {
     this.db = openEventsFile(options.file);
     this.reads = new SqliteReads(this.db);
     this.feed = new CommittedFeed(this.reads.head(), (after, limit) => this.reads.all(after, limit));
-    this.writer = new WriterThread(options.file, {
+    const hardBytes = options.checkpoints?.hardBytes ?? DEFAULT_WAL_HARD_BYTES;
+    this.checkpointer =
+      options.file === ':memory:'
+        ? undefined
+        : new WalCheckpointer({ file: options.file, ...options.checkpoints, onCheckpoint: options.onCheckpoint, onFailure: options.onCheckpointFailure });
+    this.writer = new WriterThread(options.file, journalSizeLimit(hardBytes), {
       onReady: (restarted) => this.writerReady(restarted),
       onAnswers: (transactions) => this.commits.answers(transactions),
       onLost: (err, opened) => this.writerLost(err, opened),
@@ -71,7 +85,12 @@ export class SqliteEventStore implements EventStore {
       writer: this.writer,
       versions: this.versions,
       feed: this.feed,
-      onBatch: options.onBatch,
+      // The checkpointer starts once the writer has committed: not beside the writer's own
+      // start-up, and not at all for a store that is only read.
+      onBatch: (appends, events, seconds) => {
+        this.checkpointer?.start();
+        options.onBatch?.(appends, events, seconds);
+      },
       onWriteFailure: options.onWriteFailure,
     });
     this.writer.start();
@@ -129,6 +148,8 @@ export class SqliteEventStore implements EventStore {
     await this.commits.drain();
     this.feed.clear();
     await this.writer.close();
+    await this.checkpointer?.stop();
+    // The last connection to close checkpoints the whole WAL and removes it: the file is whole.
     this.db.close();
   }
 

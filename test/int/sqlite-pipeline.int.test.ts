@@ -67,6 +67,27 @@ describe('SQLite store with batches in flight', () => {
     expect((await store.append(s, [event('b')], { expectedVersion: 1 })).version).toBe(2);
   });
 
+  it('fails an append queued behind a conflict even when it goes to the writer before the conflict is settled', async () => {
+    const s = 'conversation-c';
+    // A batch of eight: large enough that no second batch follows it before it is answered.
+    const c0 = store.append(s, [event('c0')], { expectedVersion: 1 });
+    const others = Array.from({ length: 7 }, (_, i) => store.append(`other-${i}`, [event(`o${i}`)], { expectedVersion: 0 }));
+    await nextTurn();
+    expect(batchesInFlight(store)).toBe(1);
+    // Queued while c0 is committed. The next batch leaves as soon as c0's answer arrives,
+    // before c0's conflict is settled here: c1's expected version happens to be right, but it
+    // was decided on top of c0, so the writer must fail it as this thread would have.
+    const c1 = store.append(s, [event('c1')], { expectedVersion: 0 });
+    const loose = store.append(s, [event('y')], { expectedVersion: 'any' });
+    lock.exec('COMMIT');
+    expect(batchesInFlight(store)).toBe(1); // c1 and loose still wait here
+    const [r0, r1, rLoose] = await Promise.allSettled([c0, c1, loose]);
+    for (const r of [r0, r1]) expect(r.status === 'rejected' && isConcurrencyError(r.reason)).toBe(true);
+    for (const o of await Promise.all(others)) expect(o.version).toBe(1);
+    expect(rLoose).toMatchObject({ status: 'fulfilled', value: { version: 1 } });
+    expect((await store.readStream(s)).map((e) => e.id)).toEqual(['y']);
+  });
+
   it('rejects an append JSON cannot hold and commits the rest of its batch', async () => {
     lock.exec('COMMIT');
     const bad = store.append('conversation-d', [{ ...event('d1'), data: { n: 1n } }], { expectedVersion: 0 });

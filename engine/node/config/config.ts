@@ -66,6 +66,8 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   readModelThread: boolean;
   /** The read-model thread runs a PASSIVE WAL checkpoint between batches once the WAL is this large (PARLEY_READ_MODEL_WAL_BYTES). */
   readModelWalBytes: number;
+  /** The event log's WAL past which its checkpoint waits for readers to empty it (PARLEY_STORE_WAL_BYTES, default 64 MiB). */
+  storeWalBytes: number;
   /** How much lower the read-model thread's scheduling priority is (Linux nice, PARLEY_READ_MODEL_NICE, 0..19). */
   readModelNice: number;
   /** Under load, live batches go to the read-model thread at most once per this many ms, gathered (PARLEY_READ_MODEL_LIVE_MS, default 200; 0: every commit). */
@@ -171,6 +173,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     maxSocketsPerUser: overrides.maxSocketsPerUser ?? int(env, 'PARLEY_MAX_SOCKETS_PER_USER', 256),
     readModelThread: overrides.readModelThread ?? onOff(env, 'PARLEY_READ_MODEL_THREAD', true),
     readModelWalBytes: overrides.readModelWalBytes ?? int(env, 'PARLEY_READ_MODEL_WAL_BYTES', 4 * 1024 * 1024),
+    storeWalBytes: overrides.storeWalBytes ?? int(env, 'PARLEY_STORE_WAL_BYTES', 64 * 1024 * 1024),
     readModelNice: overrides.readModelNice ?? int(env, 'PARLEY_READ_MODEL_NICE', 10),
     readModelLiveMs: overrides.readModelLiveMs ?? int(env, 'PARLEY_READ_MODEL_LIVE_MS', 200),
     wsDeflate: overrides.wsDeflate ?? onOff(env, 'PARLEY_WS_DEFLATE', false),
