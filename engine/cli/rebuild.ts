@@ -10,6 +10,7 @@ import { ProjectionRunner, builtInProjections } from '../../projections/index.js
 import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
+import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
 import { progressBar } from './progress.js';
 import { UsageError } from './usage-error.js';
 
@@ -42,7 +43,10 @@ export async function rebuild(args: string[]): Promise<void> {
   // Events in their current shape, as the node's read models see them.
   const store = withUpcasting(await openLogStore(config));
   const db = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
-  const runner = new ProjectionRunner(store, db, builtInProjections(), { batchSize: BATCH });
+  // The embedded log is read ahead on a thread of its own; a cluster's log through the port.
+  const ahead: PrefetchedLog | undefined = config.natsUrls.length === 0 ? prefetchedLog(join(config.dataDir, 'events.sqlite'), store, BATCH) : undefined;
+  const feed = ahead ? { readAll: ahead.readAll, subscribe: store.subscribe.bind(store) } : store;
+  const runner = new ProjectionRunner(feed, db, builtInProjections(), { batchSize: BATCH });
   const head = await store.headPosition();
   const bar = progressBar('rebuild', head);
   const started = performance.now();
@@ -51,6 +55,7 @@ export async function rebuild(args: string[]): Promise<void> {
   } finally {
     bar.finish();
     await runner.stop();
+    await ahead?.close();
     db.close();
     await store.close();
   }
