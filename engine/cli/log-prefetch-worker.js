@@ -1,6 +1,7 @@
 // The thread behind log-prefetch.ts: scans the embedded store's `events` table in position
-// order, a page at a time, and posts each page as rows of strings and numbers (cheap to
-// copy between threads; the main thread parses the JSON). It runs ahead by at most the
+// order, a page at a time, and posts each page as one JSON text of rows: data and metadata
+// are JSON text in the file already and go in as they are, so the main thread receives a
+// single string (a copy, not a structured clone of thousands of values) and parses it once. It runs ahead by at most the
 // credit the main thread grants (one page per page it took), so what it holds is bounded.
 // Plain JavaScript so the compiled CLI and the sources (tsx) start it alike.
 import Database from 'better-sqlite3';
@@ -23,8 +24,13 @@ function send() {
     credit -= 1;
     if (rows.length === 0) done = true;
     else after = rows[rows.length - 1][0];
-    parentPort.postMessage(rows);
+    parentPort.postMessage({ rows: `[${rows.map(asJson).join(',')}]` });
   }
+}
+
+/** A row as a JSON array; data and metadata (JSON already) verbatim. */
+function asJson([position, stream, seq, id, type, data, metadata]) {
+  return `[${position},${JSON.stringify(stream)},${seq},${JSON.stringify(id)},${JSON.stringify(type)},${data},${metadata}]`;
 }
 
 parentPort.on('message', (m) => {

@@ -1,7 +1,7 @@
 /**
  * The embedded log for `parley rebuild`, read ahead on a worker thread: the SQLite scan
  * (most of what reading the log costs) runs beside the read models being written on the
- * main thread, which only parses each event's JSON and upcasts it. The runner reads the log
+ * main thread, which only parses each page's JSON (one string per page) and upcasts it. The runner reads the log
  * front to back in pages of one size; a read that is not the next such page (a failed read
  * model looking through the log on its own) goes to the store directly, as before.
  */
@@ -9,8 +9,9 @@ import { Worker } from 'node:worker_threads';
 import { upcast } from '../domain/index.js';
 import type { EventStore, StoredEvent } from '../store/index.js';
 
-type Row = [position: number, stream: string, seq: number, id: string, type: string, data: string, metadata: string];
-type Page = Row[] | { error: string };
+type Row = [position: number, stream: string, seq: number, id: string, type: string, data: unknown, metadata: StoredEvent['metadata']];
+/** A page as the thread sends it: one JSON text of rows (see log-prefetch-worker.js), or why it could not. */
+type Page = { rows: string } | { error: string };
 
 /** Pages the thread may hold ready beyond the one being applied (~2 MB each at 5000 events). */
 const AHEAD = 2;
@@ -63,9 +64,9 @@ export function prefetchedLog(file: string, direct: Pick<EventStore, 'readAll'>,
       if (ended || limit !== pageSize || (worker && afterPosition !== next)) return direct.readAll(afterPosition, limit);
       if (!worker) start(afterPosition);
       const page = await take();
-      if (!Array.isArray(page)) throw new Error(`reading the log ahead failed: ${page.error}`);
+      if ('error' in page) throw new Error(`reading the log ahead failed: ${page.error}`);
       worker!.postMessage({ credit: 1 });
-      const events = page.map(toEvent);
+      const events = (JSON.parse(page.rows) as Row[]).map(toEvent);
       if (events.length > 0) next = events[events.length - 1]!.position;
       else ended = true;
       return events;
@@ -82,5 +83,5 @@ export function prefetchedLog(file: string, direct: Pick<EventStore, 'readAll'>,
 }
 
 function toEvent([position, stream, seq, id, type, data, metadata]: Row): StoredEvent {
-  return upcast({ stream, seq, position, id, type, data: JSON.parse(data), metadata: JSON.parse(metadata) });
+  return upcast({ stream, seq, position, id, type, data, metadata });
 }
