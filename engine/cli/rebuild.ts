@@ -4,12 +4,14 @@
  * transaction), with what only readers need — secondary indexes, the search index — built
  * once after the load instead of kept current event by event.
  */
+import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
+import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
 import { progressBar } from './progress.js';
 import { UsageError } from './usage-error.js';
 
@@ -21,6 +23,15 @@ terminal and ends with a summary (events, seconds, events/s). Operator skips (pa
 are honoured. Run it while the node is stopped; a running node rebuilds one read model
 with POST /v1/admin/projections/NAME/rebuild.
 `;
+
+/** Sets the file's journal mode if SQLite can now; either mode leaves the file consistent. */
+function setJournalMode(db: Database.Database, mode: 'DELETE' | 'WAL'): void {
+  try {
+    db.pragma(`journal_mode = ${mode}`);
+  } catch {
+    // Busy (another connection): the mode it has works too, and the node's open sets WAL.
+  }
+}
 
 /** Events read (and applied to every read model) per transaction. */
 const BATCH = 5000;
@@ -42,7 +53,17 @@ export async function rebuild(args: string[]): Promise<void> {
   // Events in their current shape, as the node's read models see them.
   const store = withUpcasting(await openLogStore(config));
   const db = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
-  const runner = new ProjectionRunner(store, db, builtInProjections(), { batchSize: BATCH });
+  // A rollback journal instead of the WAL while nobody else has the file open (the node is
+  // stopped): each page the load writes goes to the file once, not to the WAL and then
+  // again at every checkpoint (commits were 2.5 s of 18 s CPU at 300k events, now 1.0 s).
+  // Killed midway, the next open rolls the hot journal back, so the file stays consistent
+  // (and the node's open puts it back in WAL mode). With another connection open SQLite
+  // keeps WAL (or the switch fails, busy), which is only slower.
+  setJournalMode(db, 'DELETE');
+  // The embedded log is read ahead on a thread of its own; a cluster's log through the port.
+  const ahead: PrefetchedLog | undefined = config.natsUrls.length === 0 ? prefetchedLog(join(config.dataDir, 'events.sqlite'), store, BATCH) : undefined;
+  const feed = ahead ? { readAll: ahead.readAll, subscribe: store.subscribe.bind(store) } : store;
+  const runner = new ProjectionRunner(feed, db, builtInProjections(), { batchSize: BATCH });
   const head = await store.headPosition();
   const bar = progressBar('rebuild', head);
   const started = performance.now();
@@ -51,6 +72,8 @@ export async function rebuild(args: string[]): Promise<void> {
   } finally {
     bar.finish();
     await runner.stop();
+    await ahead?.close();
+    setJournalMode(db, 'WAL');
     db.close();
     await store.close();
   }
