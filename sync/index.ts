@@ -49,7 +49,9 @@ export function syncExtension(options: SyncOptions & { signaling?: SignalingOpti
       ext.server = server;
       server.register();
       if (options.signaling === false) return;
-      ext.signaling = new SignalingServer(ctx, (ref, userId) => server.refusal(ref, userId, 'read'), options.signaling);
+      // The write rule, not only the read rule: what peers send each other directly is never
+      // checked by the node, so a topic is for those who could send the same through it.
+      ext.signaling = new SignalingServer(ctx, (ref, userId) => server.refusal(ref, userId, 'write'), options.signaling);
       ext.signaling.register();
     },
     async close() {

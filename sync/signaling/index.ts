@@ -1,6 +1,6 @@
 /**
  * y-webrtc signaling on the node: peers of a document find each other through it, under
- * the document's read rule, then edit peer to peer (signaling-server.ts).
+ * the document's write rule, then edit peer to peer (signaling-server.ts).
  */
-export { SignalingServer, type SignalingOptions, type ReadCheck } from './signaling-server.js';
+export { SignalingServer, type SignalingOptions, type AccessCheck } from './signaling-server.js';
 export { parseSignalingFrame, type SignalingFrame } from './frames.js';

@@ -3,11 +3,14 @@
  * `WebrtcProvider` (signaling URL `ws(s)://node/v1/signaling?token=…`) finds the other
  * peers of a document through the node and then edits peer to peer (frames.ts).
  *
- * A topic is a document name (`docNames`), and joining one takes what opening the document
- * on `/v1/sync` takes: a valid token (checked at the upgrade, 4401 otherwise) and the
- * document's read rule (write-rule.ts), so only those who may read a document learn of its
- * peers. A topic the caller may not read is not joined: the socket gets a `refused` frame
- * and the node a log line; publishing to a topic the socket has not joined relays nothing.
+ * A topic is a document name (`docNames`), and joining one takes a valid token (checked at
+ * the upgrade, 4401 otherwise) and the document's rule as the sync endpoint applies it
+ * (write-rule.ts; the extension passes the *write* rule: updates peers send each other
+ * never pass the node's check, so only those who could send the same through the node
+ * may be peers: a conversation's members for its notes, the user for a draft, the author
+ * alone for a message body). So only those allowed learn of a document's peers. A topic
+ * the caller may not join is not joined: the socket gets a `refused` frame and the node a
+ * log line; publishing to a topic the socket has not joined relays nothing.
  * When a member leaves a conversation, their sockets leave its documents' topics at once
  * (a deleted message's topic is left by everyone). WebRTC connections already made are
  * the peers' own and outside the node's reach; what they carry the server never stored.
@@ -36,8 +39,8 @@ export interface SignalingOptions {
   maxWaitingFrames?: number;
 }
 
-/** The document read rule, as the sync endpoint applies it: null when `userId` may read. */
-export type ReadCheck = (ref: DocRef, userId: string) => Promise<ErrorCode | null>;
+/** The document rule a peer must pass, as the sync endpoint applies it: null when `userId` may join. */
+export type AccessCheck = (ref: DocRef, userId: string) => Promise<ErrorCode | null>;
 
 export class SignalingServer {
   /** Topic → the sockets that joined it (each passed the read check). */
@@ -50,7 +53,7 @@ export class SignalingServer {
 
   constructor(
     private readonly ctx: SyncHost,
-    private readonly readCheck: ReadCheck,
+    private readonly accessCheck: AccessCheck,
     private readonly options: SignalingOptions = {},
   ) {
     const registers = [ctx.metrics.registry];
@@ -205,7 +208,7 @@ export class SignalingServer {
     const ref = parseDocName(topic);
     // Only the canonical spelling is a topic: two names for one document would be two rooms.
     if (!ref || docNameOf(ref) !== topic) return 'invalid_request';
-    return this.readCheck(ref, userId);
+    return this.accessCheck(ref, userId);
   }
 
   private leave(conn: SignalingSocket, topic: string): void {

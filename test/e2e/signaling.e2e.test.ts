@@ -1,6 +1,6 @@
 /**
  * The y-webrtc signaling endpoint over real sockets on a real node: who may join a
- * document's topic (the sync read rule), what a refused or removed user learns (nothing of
+ * document's topic (the sync write rule), what a refused or removed user learns (nothing of
  * the peers), and the bounds (sockets per user, topics per socket, frame size, rate).
  * "Learned nothing" is proved with the ping sentinel: the pong comes after anything the
  * node relayed to that socket before it (signaling-client.ts).
@@ -67,6 +67,11 @@ describe('signaling endpoint', () => {
     expect(await join(bob, topic)).toBeNull();
     expect(await join(mallory, topic)).toBe('forbidden');
     expect(await join(mallory, docNames.draft('alice', c))).toBe('forbidden');
+    expect(await join(bob, docNames.draft('alice', c))).toBe('forbidden');
+    // A message body takes its one writer only: peers' direct updates never pass the node's check.
+    const m = (await api(n.url, tokenFor('alice')).post(`/v1/conversations/${c}/messages`, { clientMessageId: crypto.randomUUID(), text: 'x' })).body.messageId;
+    expect(await join(bob, docNames.messageBody(c, m))).toBe('not_author');
+    expect(await join(alice, docNames.messageBody(c, m))).toBeNull();
     expect(sync.signaling!.topicsOf('mallory')).toEqual([]);
 
     alice.send(announce(topic, 'peer-alice'));
