@@ -9,7 +9,8 @@
  *   text() / insert(s)                the document's text
  *   directPeers()                     WebRTC connections that are up
  *   serverStatus()                    the DocumentSync status
- *   echoFrom(prefix)                  answers every `#n#` a peer inserts with `!n!` (latency)
+ *   echoing = true                    answers every `#n#` a peer inserts with `!n!`
+ *   roundTrip(n)                      inserts `#n#`, resolves with the ms until `!n!` arrives
  */
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,17 @@ w.attach = async (url, token, docName) => {
   w.insert = (t) => text.insert(text.length, t);
   w.directPeers = () => [...(s.peers.room?.webrtcConns.values() ?? [])].filter((c) => c.connected).length;
   w.serverStatus = () => s.server.status;
+  w.roundTrip = (i) => new Promise((resolve) => {
+    const mark = '!' + i + '!';
+    const t0 = performance.now();
+    const check = () => {
+      if (!text.toString().includes(mark)) return;
+      text.unobserve(check);
+      resolve(performance.now() - t0);
+    };
+    text.observe(check);
+    text.insert(text.length, '#' + i + '#');
+  });
   w.echoing = false;
   text.observe((e) => {
     if (!w.echoing || e.transaction.local) return;
