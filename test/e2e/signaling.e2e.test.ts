@@ -120,6 +120,22 @@ describe('signaling endpoint', () => {
     expect(await join(bob, topic)).toBe('forbidden');
   });
 
+  it('drops a deleted message\'s topic for everyone in it', async () => {
+    const { node: n, sync } = await node();
+    const c = await conversation(n, 'alice', ['bob']);
+    const post = () => api(n.url, tokenFor('alice')).post(`/v1/conversations/${c}/messages`, { clientMessageId: crypto.randomUUID(), text: 'x' });
+    const [kept, deleted] = [(await post()).body.messageId, (await post()).body.messageId];
+    const [phone, laptop] = await Promise.all([peer(n, 'alice'), peer(n, 'alice')]);
+    for (const device of [phone, laptop]) {
+      for (const m of [kept, deleted]) expect(await join(device, docNames.messageBody(c, m))).toBeNull();
+    }
+    expect((await api(n.url, tokenFor('alice')).delete(`/v1/conversations/${c}/messages/${deleted}`)).status).toBeLessThan(300);
+    const topic = docNames.messageBody(c, deleted);
+    for (const device of [phone, laptop]) expect(await device.next((f) => f.type === 'refused')).toEqual({ type: 'refused', topic, code: 'message_deleted' });
+    expect(sync.signaling!.topicsOf('alice')).toEqual([docNames.messageBody(c, kept)]);
+    expect(await join(phone, topic)).toBe('message_deleted');
+  });
+
   it('bounds sockets per user and topics per socket', async () => {
     const { node: n } = await node({ maxSocketsPerUser: 2, maxSubscriptionsPerSocket: 2 });
     const c = await conversation(n, 'alice', []);
