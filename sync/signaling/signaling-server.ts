@@ -50,6 +50,8 @@ export class SignalingServer {
   private readonly refused: Counter<'reason'>;
   private readonly relayed: Counter;
   private readonly stopFeed: () => void;
+  /** Removals and deletions seen in the feed, so a join that waited across one is checked again. */
+  private authorityChanges = 0;
 
   constructor(
     private readonly ctx: SyncHost,
@@ -189,7 +191,7 @@ export class SignalingServer {
 
   private async join(conn: SignalingSocket, userId: string, topic: string, request: FastifyRequest): Promise<void> {
     if (conn.topics.has(topic)) return;
-    const refusal = await this.refusalOf(conn, userId, topic);
+    const refusal = await this.checkedAgainstRemovals(() => this.refusalOf(conn, userId, topic));
     if (conn.closed) return;
     if (refusal) {
       this.refused.inc({ reason: refusal });
@@ -209,6 +211,20 @@ export class SignalingServer {
     // Only the canonical spelling is a topic: two names for one document would be two rooms.
     if (!ref || docNameOf(ref) !== topic) return 'invalid_request';
     return this.accessCheck(ref, userId);
+  }
+
+  /**
+   * The check, run again when a removal or deletion went by while it waited for the
+   * conversation's state: a join granted on the state from before a removal would
+   * otherwise land after the removal dropped that user's topics, and stay.
+   */
+  private async checkedAgainstRemovals(check: () => Promise<ErrorCode | null>): Promise<ErrorCode | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const seen = this.authorityChanges;
+      const refusal = await check();
+      if (refusal || seen === this.authorityChanges) return refusal;
+    }
+    return 'unavailable';
   }
 
   private leave(conn: SignalingSocket, topic: string): void {
@@ -255,6 +271,7 @@ export class SignalingServer {
 
   /** A member who left leaves the conversation's topics; a deleted message's topic is left by all. */
   private authorityChanged(e: EventOf<'MemberLeft' | 'MessageDeleted'>): void {
+    this.authorityChanges++;
     const conversationId = conversationIdOf(e.stream);
     if (!conversationId) return;
     const sockets = e.type === 'MemberLeft' ? (this.byUser.get(e.data.userId) ?? []) : this.all;
