@@ -92,13 +92,23 @@ export async function syncWithPeers(options: PeerToPeerOptions): Promise<PeerToP
   copyLocal();
   awareness.on('change', copyLocal);
   const server = new DocumentSync({ ...options, doc, awareness });
-  const token = await options.token();
-  const peers = new options.WebrtcProvider(options.docName, doc, {
-    signaling: [signalingUrl(options.url, token, options.signalingPath)],
-    awareness: peerAwareness,
-    ...(options.maxConns !== undefined && { maxConns: options.maxConns }),
-    ...(options.peerOpts && { peerOpts: options.peerOpts }),
-  });
+  let peers: WebrtcProviderLike;
+  try {
+    const token = await options.token();
+    peers = new options.WebrtcProvider(options.docName, doc, {
+      signaling: [signalingUrl(options.url, token, options.signalingPath)],
+      awareness: peerAwareness,
+      ...(options.maxConns !== undefined && { maxConns: options.maxConns }),
+      ...(options.peerOpts && { peerOpts: options.peerOpts }),
+    });
+  } catch (err) {
+    // No token, or y-webrtc refused (a provider for this room already exists in this page):
+    // let go of the server connection and the listener rather than leave them running.
+    awareness.off('change', copyLocal);
+    peerAwareness.destroy();
+    await server.destroy();
+    throw err;
+  }
   return {
     doc,
     server,
