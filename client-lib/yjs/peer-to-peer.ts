@@ -35,14 +35,7 @@ export interface WebrtcProviderLike {
 export type WebrtcProviderClass = new (
   roomName: string,
   doc: Y.Doc,
-  options: {
-    signaling: string[];
-    awareness: awarenessProtocol.Awareness;
-    password?: string | null;
-    maxConns?: number;
-    filterBcConns?: boolean;
-    peerOpts?: object;
-  },
+  options: { signaling: string[]; awareness: awarenessProtocol.Awareness; maxConns?: number; peerOpts?: object },
 ) => WebrtcProviderLike;
 
 export interface PeerToPeerOptions extends DocumentSyncOptions {

@@ -1,7 +1,7 @@
 /**
  * Peers in headless Chromium for the peer-to-peer tests and bench/p2p-latency.ts: a page
- * bundling client-lib's `syncWithPeers` with the stock y-webrtc `WebrtcProvider` (esbuild,
- * platform browser), served from 127.0.0.1; each peer gets a browser context of its own,
+ * (test/browser/p2p-page.ts) bundling client-lib's `syncWithPeers` with the stock y-webrtc
+ * `WebrtcProvider` (esbuild, platform browser), served from 127.0.0.1; each peer gets a browser context of its own,
  * so no BroadcastChannel joins them behind WebRTC's back. The page talks to the node
  * directly (WebSockets need no CORS). In the page:
  *
@@ -19,41 +19,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { DocumentSync, TEXT_NAME, type WebSocketLike } from '../../client-lib/yjs/index.js';
 import WebSocket from 'ws';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-const ENTRY = `
-import * as Y from 'yjs';
-import { WebrtcProvider } from 'y-webrtc';
-import { syncWithPeers, TEXT_NAME } from './client-lib/index.ts';
-const w = window;
-w.attach = async (url, token, docName) => {
-  const doc = new Y.Doc();
-  const text = doc.getText(TEXT_NAME);
-  const s = await syncWithPeers({ url, docName, token: () => token, doc, WebrtcProvider, backoff: { initialMs: 50, maxMs: 500 } });
-  w.s = s;
-  w.text = () => text.toString();
-  w.insert = (t) => text.insert(text.length, t);
-  w.directPeers = () => [...(s.peers.room?.webrtcConns.values() ?? [])].filter((c) => c.connected).length;
-  w.serverStatus = () => s.server.status;
-  w.roundTrip = (i) => new Promise((resolve) => {
-    const mark = '!' + i + '!';
-    const t0 = performance.now();
-    const check = () => {
-      if (!text.toString().includes(mark)) return;
-      text.unobserve(check);
-      resolve(performance.now() - t0);
-    };
-    text.observe(check);
-    text.insert(text.length, '#' + i + '#');
-  });
-  w.echoing = false;
-  text.observe((e) => {
-    if (!w.echoing || e.transaction.local) return;
-    for (const d of e.delta) if (typeof d.insert === 'string') for (const m of d.insert.matchAll(/#(\\d+)#/g)) text.insert(text.length, '!' + m[1] + '!');
-  });
-};
-w.loaded = true;
-`;
+const ENTRY = fileURLToPath(new URL('../browser/p2p-page.ts', import.meta.url));
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>p2p</title><script type="module" src="/p2p.js"></script>`;
 
@@ -67,7 +33,7 @@ export interface PeerPages {
 
 export async function startPeerPages(): Promise<PeerPages> {
   const bundle = await build({
-    stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'ts', sourcefile: 'p2p-entry.ts' },
+    entryPoints: [ENTRY],
     bundle: true,
     platform: 'browser',
     format: 'esm',
