@@ -13,7 +13,7 @@ import type { SyncLimits } from './limits/index.js';
 
 export interface SyncHost {
   app: FastifyInstance;
-  config: { maxTextBytes: number; maxSendBufferBytes: number; maxSocketsPerUser: number; syncLimits: SyncLimits };
+  config: { maxTextBytes: number; maxSendBufferBytes: number; maxSocketsPerUser: number; maxSubscriptionsPerSocket: number; syncLimits: SyncLimits };
   store: EventStore;
   readModels: Database.Database;
   runner: { waitFor(position: number): Promise<void> };

@@ -271,8 +271,8 @@ export class SyncServer {
     return (await loadDocument(this.ctx.readModels, this.ctx.store, name)).doc;
   }
 
-  /** Checks the document's one rule for `userId`, against the conversation's decider state. */
-  private async refusal(ref: DocRef, userId: string, access: 'read' | 'write'): Promise<ErrorCode | null> {
+  /** Checks the document's one rule for `userId`, against the conversation's decider state (signaling admits to a topic by its write rule). */
+  async refusal(ref: DocRef, userId: string, access: 'read' | 'write'): Promise<ErrorCode | null> {
     const state = ref.kind === 'draft' ? null : await this.conversationState(ref.conversationId);
     return access === 'read' ? readRefusal(ref, userId, state) : writeRefusal(ref, userId, state);
   }

@@ -8,3 +8,11 @@ export { type DocumentStorage, type KeyValueStorage, MemoryDocumentStorage, docu
 export { docNames } from '../../protocol/index.js';
 export { seedMessageBody, TEXT_NAME } from '../../protocol/yjs/index.js';
 export { Documents, type DocumentsOptions } from './documents.js';
+export {
+  syncWithPeers,
+  signalingUrl,
+  type PeerToPeerOptions,
+  type PeerToPeerSync,
+  type WebrtcProviderClass,
+  type WebrtcProviderLike,
+} from './peer-to-peer.js';

@@ -33,6 +33,7 @@ import { signClaims } from '../../engine/index.js';
 import { claimsFor, newSigningKey, signWith, startIdentityProvider, TEST_AUDIENCE, TEST_ISSUER, type SigningKey, type TestIdentityProvider } from '../helpers/identity-provider.js';
 import { startTestNode, TEST_METRICS_TOKEN, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { insertUpdate, isStep2 } from '../helpers/hostile-sync.js';
+import { connectSignaling } from '../helpers/signaling-client.js';
 import {
   acceptedClientFrameTypes,
   acceptedCommandTypes,
@@ -336,11 +337,12 @@ const HTTP: Record<string, HttpCase> = {
 const webhook = { id: '', doomedId: '', position: 0 };
 
 /** Routes the Fastify instance has that the OpenAPI document hides, and where they are covered. */
-const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix' | 'scrape-token'> = {
+const HIDDEN: Record<string, Expect | 'ws-matrix' | 'sync-matrix' | 'signaling-matrix' | 'scrape-token'> = {
   'GET /docs/json': 'ok',
   'GET /metrics': 'scrape-token',
   'GET /v1/ws': 'ws-matrix',
   'GET /v1/sync/{docName}': 'sync-matrix',
+  'GET /v1/signaling': 'signaling-matrix',
   // The web app's files: public (web-routes.e2e.test.ts).
   'GET /': 'public',
   'GET /sw.js': 'public',
@@ -741,3 +743,56 @@ function syncUpdate(text: string): Uint8Array {
   encoding.writeVarUint8Array(e, insertUpdate(text));
   return encoding.toUint8Array(e);
 }
+
+// ---------------------------------------------------------------------------------------
+// Signaling (y-webrtc): a document's topic takes those who may write it (the sync matrix's
+// `write`), since peers' direct updates never pass the node's check; everyone else with a
+// valid token gets a `refused` frame, the same as for a conversation that does not exist.
+
+type SignalingExpect = 'unauthorized' | 'refused' | 'join';
+const signalingExpect = (e: SyncExpect): SignalingExpect => (e === 'unauthorized' ? e : e === 'write' ? 'join' : 'refused');
+
+/** The `refused` code for `topic` (null: joined), or 'unauthorized' when the socket was not let in. */
+async function joinTopic(topic: string, tokenValue: string | undefined): Promise<string | null> {
+  const c = await connectSignaling(node.url, tokenValue).catch(() => null); // a 401 before the upgrade
+  if (!c) return 'unauthorized';
+  try {
+    c.send({ type: 'subscribe', topics: [topic] });
+    c.send({ type: 'publish', topic, data: { type: 'announce', from: 'matrix' } });
+    const until = await c.settle().catch(() => -1);
+    if (until < 0) return (await c.closed).code === 4401 ? 'unauthorized' : `closed ${(await c.closed).code}`;
+    const seen = c.frames.slice(0, until);
+    const refusal = seen.find((f) => f.type === 'refused' && f.topic === topic);
+    const echoed = seen.some((f) => f.type === 'publish' && f.topic === topic);
+    if (refusal && echoed) return 'refused but relayed';
+    return refusal ? refusal.code! : echoed ? null : 'joined but not relayed';
+  } finally {
+    c.ws.close();
+  }
+}
+
+describe.each(MODES)('authorization matrix: signaling topics, %s tokens', (mode) => {
+  beforeAll(() => use(mode));
+
+  it.each(Object.keys(DOCUMENTS).sort())('%s', async (kind) => {
+    const c = DOCUMENTS[kind as keyof typeof docNames];
+    const fx = await fixture();
+    for (const who of PRINCIPALS) {
+      const got = await joinTopic(c.name(fx, fx.conversationId), await token(fx, who));
+      const where = `${kind} as ${who} (${userOf(fx, who)}): ${got}`;
+      switch (signalingExpect(c.expect[who])) {
+        case 'unauthorized':
+          expect(got, where).toBe('unauthorized');
+          break;
+        case 'join':
+          expect(got, where).toBeNull();
+          break;
+        case 'refused':
+          expect(got, where).toMatch(/^(forbidden|not_author|message_deleted|message_not_found)$/);
+          // Existence does not leak to those who are not members.
+          if (who !== 'member') expect(await joinTopic(c.name(fx, MISSING), await token(fx, who)), where).toBe(got);
+          break;
+      }
+    }
+  });
+});
