@@ -1,6 +1,6 @@
 /**
  * Writing to a `ws` socket the way a busy fan-out wants to, in the one file that knows
- * `ws`'s internals (checked by test/unit/socket-writes.unit.test.ts against the installed
+ * `ws`'s internals (checked by test/int/socket-writes.int.test.ts against the installed
  * version; if they change, every write here falls back to the public `send`).
  *
  * - `writeEncoded`: a frame encoded once for many sockets (encoded-frame.ts) goes to the
