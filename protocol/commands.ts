@@ -27,6 +27,10 @@ export const COMMAND_TYPES = [
   'AddReaction',
   'RemoveReaction',
   'MarkRead',
+  'FollowThread',
+  'UnfollowThread',
+  'MarkThreadRead',
+  'MarkMentionsRead',
 ] as const satisfies readonly CommandType[];
 const everyType: Exclude<CommandType, (typeof COMMAND_TYPES)[number]> extends never ? true : false = true;
 void everyType;

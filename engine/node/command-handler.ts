@@ -352,6 +352,7 @@ function normalized(command: Command): Command {
         conversationId: id(command.conversationId, 'conversationId'),
         text: toWellFormed(command.text),
         ...(command.format !== undefined && { format: command.format }),
+        ...(command.threadRootId !== undefined && { threadRootId: id(command.threadRootId, 'threadRootId') }),
       };
     case 'DeleteMessage':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };
@@ -364,6 +365,18 @@ function normalized(command: Command): Command {
         emoji: toWellFormed(command.emoji),
       };
     case 'MarkRead':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
+    case 'FollowThread':
+    case 'UnfollowThread':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), threadRootId: id(command.threadRootId, 'threadRootId') };
+    case 'MarkThreadRead':
+      return {
+        type: command.type,
+        conversationId: id(command.conversationId, 'conversationId'),
+        threadRootId: id(command.threadRootId, 'threadRootId'),
+        seq: command.seq,
+      };
+    case 'MarkMentionsRead':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
     default: {
       const never: never = command;
