@@ -7,6 +7,8 @@ import { history } from './history.js';
 import { presence } from './presence.js';
 import { analytics } from './analytics.js';
 import { search } from './search.js';
+import { threads } from './threads.js';
+import { mentions } from './mentions.js';
 import type { Projection } from './projection.js';
 
 export {
@@ -31,11 +33,13 @@ export {
 export { presenceOf, nodeLiveness, usersOnNode, nodesWithSessions, isNodeExpired, type PresenceView } from './presence.js';
 export { analyticsReport, type AnalyticsReport } from './analytics.js';
 export { searchMessages, type SearchHit } from './search.js';
+export { readThread, threadsOf, withThreadSummaries } from './thread-reads.js';
+export { mentionsOf } from './mentions.js';
 
 /** The read model `isMember` answers from (its checkpoint says how far membership is known). */
 export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search];
+  return [history, conversationList, presence, analytics, search, threads, mentions];
 }

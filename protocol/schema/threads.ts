@@ -27,7 +27,6 @@ export const ThreadQueries = {
 export const ThreadRequests = {
   markThreadRead: Strict({ seq: Seq, commandId: Type.Optional(Id) }),
   markMentionsRead: Strict({ seq: Seq, commandId: Type.Optional(Id) }),
-  follow: Strict({ commandId: Type.Optional(Id) }),
 } as const;
 
 /** One followed thread of `GET /v1/threads`. */

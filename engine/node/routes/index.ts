@@ -19,6 +19,7 @@ import { historyRoutes } from './history-routes.js';
 import { messageRoutes } from './message-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
+import { threadRoutes } from './thread-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
 import { webRoutes } from './web-routes.js';
@@ -55,6 +56,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Pr
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
   await app.register(historyRoutes, { reads });
+  await app.register(threadRoutes, { commands, reads });
   await app.register(adminRoutes, { store, reads });
   await app.register(projectionRoutes, { runner, store });
   await app.register(websocketRoute, { gateway });
