@@ -5,7 +5,11 @@
  * looking the root up.
  */
 import { ParleyError } from '../../protocol/index.js';
-import type { ConversationState } from './conversation.js';
+
+/** What threads need of the decider's state (conversation.ts's, which imports this file). */
+interface MessagesState {
+  messages: ReadonlyMap<string, { author: string; deleted: boolean; threadRootId?: string }>;
+}
 
 export interface ThreadRoot {
   threadRootId: string;
@@ -13,7 +17,7 @@ export interface ThreadRoot {
 }
 
 /** The thread a reply to `messageId` goes to; the message replied to must be live. */
-export function threadForReply(state: ConversationState, messageId: string): ThreadRoot {
+export function threadForReply(state: MessagesState, messageId: string): ThreadRoot {
   const target = state.messages.get(messageId);
   if (!target) throw new ParleyError('message_not_found');
   if (target.deleted) throw new ParleyError('message_deleted');
@@ -24,7 +28,7 @@ export function threadForReply(state: ConversationState, messageId: string): Thr
 }
 
 /** The root of the thread `messageId` is in (a root names itself); deleted roots keep their thread. */
-export function threadRootOf(state: ConversationState, messageId: string): string {
+export function threadRootOf(state: MessagesState, messageId: string): string {
   const message = state.messages.get(messageId);
   if (!message) throw new ParleyError('message_not_found');
   return message.threadRootId ?? messageId;

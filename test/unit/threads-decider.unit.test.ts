@@ -67,7 +67,7 @@ describe('mentions in the decider', () => {
     const s = given([created, { type: 'MemberJoined', data: { userId: 'carol', addedBy: 'alice' } }]);
     const [event] = when(s, { type: 'PostMessage', text: 'hey @bob, @carol and @mallory: see mail@bob' });
     expect(event!.data).toMatchObject({ mentions: ['bob', 'carol'] });
-    expect(event!.data.text).toBe('hey @bob, @carol and @mallory: see mail@bob');
+    expect((event!.data as { text: string }).text).toBe('hey @bob, @carol and @mallory: see mail@bob');
   });
 
   it('leaves `mentions` out when nobody is mentioned, and never lists the author', () => {
