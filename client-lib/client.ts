@@ -5,7 +5,7 @@
  * On every (re)authentication it resubscribes each conversation it holds from its
  * `lastSeq`, pages recorded gaps, refreshes the conversation list and flushes the outbox.
  */
-import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type SearchHit, type ServerFrame, type WireEvent } from '../protocol/index.js';
+import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type Mention, type SearchHit, type ServerFrame, type ThreadListEntry, type WireEvent } from '../protocol/index.js';
 import type { BackoffOptions } from './backoff.js';
 import { Connection, type ConnectionState, type TokenProvider, type WebSocketConstructor } from './connection.js';
 import { Conversation } from './conversation.js';
@@ -119,6 +119,31 @@ export class ParleyClient {
   search(q: string, options: { conversationId?: string; limit?: number } = {}): Promise<SearchHit[]> {
     const conversationId = options.conversationId === undefined ? undefined : (this.box.resolve(options.conversationId) ?? options.conversationId);
     return this.http.search(q, { ...options, ...(conversationId !== undefined && { conversationId }) });
+  }
+
+  /** The threads this user follows, most recent reply first, with unread replies (needs the network). */
+  threads(limit = 50): Promise<ThreadListEntry[]> {
+    return this.http.threads(limit);
+  }
+
+  /** Messages that mention this user, newest first, and how many are unread (needs the network). */
+  mentions(page: { before?: number; limit?: number } = {}): Promise<{ mentions: Mention[]; unread: number }> {
+    return this.http.mentions(page);
+  }
+
+  /**
+   * Marks mentions read: in one conversation up to `seq`, or (no arguments) every unread
+   * one of the newest page of the feed, one command per conversation through the outbox.
+   */
+  async markMentionsRead(conversationId?: string, seq?: number): Promise<string[]> {
+    if (conversationId !== undefined && seq !== undefined) {
+      return [await this.enqueue({ type: 'MarkMentionsRead', conversationId: this.box.resolve(conversationId) ?? conversationId, seq })];
+    }
+    const newest = new Map<string, number>();
+    for (const m of (await this.http.mentions({ limit: 200 })).mentions) {
+      if (!m.read && (conversationId === undefined || m.conversationId === conversationId)) newest.set(m.conversationId, Math.max(newest.get(m.conversationId) ?? 0, m.seq));
+    }
+    return Promise.all([...newest].map(([id, upTo]) => this.enqueue({ type: 'MarkMentionsRead', conversationId: id, seq: upTo })));
   }
 
   /** Creates a conversation, online or offline; returns its local id, usable at once. */

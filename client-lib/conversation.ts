@@ -16,6 +16,7 @@ import { ConversationModeration } from './moderation.js';
 import { Value, type Observable } from './observable.js';
 import type { Outbox } from './outbox.js';
 import type { Storage } from './storage.js';
+import { Thread } from './threads.js';
 
 interface Held {
   lastSeq: number;
@@ -45,6 +46,7 @@ export class Conversation {
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private writes: Promise<void> = Promise.resolve();
   private paging: Promise<void> | undefined;
+  private readonly threads = new Map<string, Thread>();
   /** Ordered messages, pending ones included; updates on every change. */
   readonly messages: Observable<MessageView[]> = this.view;
   /** Other members typing right now. */
@@ -89,6 +91,7 @@ export class Conversation {
     if (e.seq > this.held.lastSeq + 1) this.held.gaps.push({ afterSeq: this.held.lastSeq, headSeq: e.seq - 1 });
     this.held.messages = applyEvent(this.held.messages, e);
     this.held.lastSeq = e.seq;
+    for (const thread of this.threads.values()) thread.applyEvent(e);
     this.changed();
     if (this.held.gaps.length > 0) void this.fillGaps().catch(() => undefined);
   }
@@ -146,6 +149,30 @@ export class Conversation {
   /** Posts a message; it shows at once as pending. Resolves with the command id once durable. */
   send(text: string): Promise<string> {
     return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text });
+  }
+
+  /** Replies in the thread of `messageId` (a reply's id means its root's thread); pending like a post. */
+  reply(messageId: string, text: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text, threadRootId: messageId });
+  }
+
+  /**
+   * The thread of a root message: its replies live, paged over HTTP. Call `load()` on it
+   * to fetch the newest replies. One object per root while the conversation is open.
+   */
+  thread(rootId: string): Thread {
+    let thread = this.threads.get(rootId);
+    if (!thread) {
+      const { userId, outbox, http, enqueue } = this.ctx;
+      thread = new Thread(rootId, { userId, outbox, http, enqueue, conversationId: () => this.id });
+      this.threads.set(rootId, thread);
+    }
+    return thread;
+  }
+
+  /** Marks mentions of this user in this conversation read up to `seq` (default: the newest event held). */
+  markMentionsRead(seq = this.held.lastSeq): Promise<string> {
+    return this.ctx.enqueue({ type: 'MarkMentionsRead', conversationId: this.id, seq });
   }
 
   /** `messageId` may be a pending message's local id; the delete waits for its ack. */

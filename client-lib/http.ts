@@ -2,7 +2,16 @@
  * The HTTP half of the protocol the client needs: the conversation list and history
  * pages. Errors come back as `ParleyError` with the shared code.
  */
-import { ParleyError, isErrorCode, type ConversationSummary as WireConversationSummary, type SearchHit, type ModerationView } from '../protocol/index.js';
+import {
+  ParleyError,
+  isErrorCode,
+  type ConversationSummary as WireConversationSummary,
+  type Mention,
+  type ModerationView,
+  type SearchHit,
+  type ThreadListEntry,
+  type ThreadPage,
+} from '../protocol/index.js';
 import type { TokenProvider } from './connection.js';
 import type { HistoryMessage } from './messages.js';
 
@@ -48,6 +57,24 @@ export class HttpApi {
   /** A conversation's roles, mutes, bans and pins. */
   async moderation(conversationId: string): Promise<ModerationView> {
     return this.get<ModerationView>(`/v1/conversations/${encodeURIComponent(conversationId)}/moderation`);
+  }
+
+  /** A thread's root and a page of its replies: `after` a seq, or `before` one. */
+  async thread(conversationId: string, rootId: string, page: { after?: number; before?: number; limit: number }): Promise<ThreadPage> {
+    const q = page.before !== undefined ? `before=${page.before}` : `after=${page.after ?? 0}`;
+    return this.get<ThreadPage>(`/v1/conversations/${encodeURIComponent(conversationId)}/threads/${encodeURIComponent(rootId)}/messages?${q}&limit=${page.limit}`);
+  }
+
+  /** The threads the user follows, most recent reply first. */
+  async threads(limit = 50): Promise<ThreadListEntry[]> {
+    return (await this.get<{ threads: ThreadListEntry[] }>(`/v1/threads?limit=${limit}`)).threads;
+  }
+
+  /** The user's mentions, newest first (before a feed position), and how many are unread. */
+  async mentions(page: { before?: number; limit?: number } = {}): Promise<{ mentions: Mention[]; unread: number }> {
+    const params = new URLSearchParams({ limit: String(page.limit ?? 50) });
+    if (page.before !== undefined) params.set('before', String(page.before));
+    return this.get<{ mentions: Mention[]; unread: number }>(`/v1/mentions?${params}`);
   }
 
   private async get<T>(path: string): Promise<T> {

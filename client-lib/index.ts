@@ -15,6 +15,8 @@ export type { Presence } from './presence.js';
 export { Conversation } from './conversation.js';
 export { ConversationModeration } from './moderation.js';
 export type { Role, ModerationView } from '../protocol/index.js';
+export { Thread } from './threads.js';
+export type { ThreadListEntry, Mention, ThreadPage } from '../protocol/index.js';
 export type { ConnectionState, ConnectionStatus, TokenProvider, WebSocketConstructor, WebSocketLike } from './connection.js';
 export type { ConversationSummary, Fetch } from './http.js';
 export type { SearchHit } from '../protocol/index.js';

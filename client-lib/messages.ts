@@ -28,6 +28,10 @@ export interface Message {
   deleted: boolean;
   /** The command that posted it, when known (from events; history pages do not carry it). */
   commandId?: string;
+  /** On a root message: its live replies' count and the newest one (threads.ts holds the replies). */
+  thread?: HistoryMessage['thread'];
+  /** On a reply from a thread page: its root's id. */
+  threadRootId?: string;
 }
 
 /** A message as the app shows it: `pending` while any of its changes is not acked yet. */
@@ -40,6 +44,8 @@ export interface MessageView extends Omit<Message, 'seq'> {
 export function applyEvent(messages: Message[], e: WireEvent): Message[] {
   switch (e.type) {
     case 'MessagePosted': {
+      // A thread reply is not a message of the conversation's list: it counts on its root.
+      if (e.data.threadRootId !== undefined) return countReply(messages, e.data.threadRootId, { seq: e.seq, author: e.data.author, sentAt: new Date(e.at).toISOString() });
       const held = messages.find((m) => m.seq === e.seq);
       const m: Message = {
         seq: e.seq,
@@ -88,8 +94,17 @@ export function mergeHistory(messages: Message[], page: HistoryMessage[]): Messa
   return out;
 }
 
-/** The optimistic view: confirmed messages plus what `pending` (this conversation's outbox items) will do. */
-export function viewOf(messages: Message[], pending: readonly OutboxItem[], userId: string, resolve: (id: string) => string | undefined): MessageView[] {
+/**
+ * The optimistic view: confirmed messages plus what `pending` (this conversation's outbox
+ * items) will do. Pending replies show in a thread's view (`replies`), not the conversation's.
+ */
+export function viewOf(
+  messages: Message[],
+  pending: readonly OutboxItem[],
+  userId: string,
+  resolve: (id: string) => string | undefined,
+  options: { replies?: boolean } = {},
+): MessageView[] {
   const byId = new Map<string, MessageView>();
   const view: MessageView[] = messages.map((m) => {
     const v = { ...m, pending: false };
@@ -100,6 +115,7 @@ export function viewOf(messages: Message[], pending: readonly OutboxItem[], user
   for (const item of pending) {
     const c = item.command;
     if (c.type === 'PostMessage') {
+      if ((c.threadRootId !== undefined) !== (options.replies === true)) continue;
       const local = localIdFor(item.id);
       const known = resolve(local);
       if (posted.has(item.id) || (known && byId.has(known))) continue;
@@ -118,6 +134,14 @@ export function viewOf(messages: Message[], pending: readonly OutboxItem[], user
     } else target.reactions = react(target.reactions, c.emoji, userId, c.type === 'AddReaction');
   }
   return view;
+}
+
+/** A live reply arrived: its root (when held) counts it and shows it as the last reply. */
+function countReply(messages: Message[], rootId: string, last: { seq: number; author: string; sentAt: string }): Message[] {
+  return update(messages, rootId, (m) => {
+    if ((m.thread?.lastReply?.seq ?? 0) >= last.seq) return m;
+    return { ...m, thread: { replyCount: (m.thread?.replyCount ?? 0) + 1, lastReply: last } };
+  });
 }
 
 function insertBySeq(messages: Message[], m: Message): Message[] {

@@ -67,7 +67,7 @@ export class Outbox {
   /** The command with local ids replaced by server ids; undefined if one is still unknown. */
   resolved(command: Command): Command | undefined {
     const out = { ...command } as Record<string, unknown>;
-    for (const field of ['conversationId', 'messageId']) {
+    for (const field of ['conversationId', 'messageId', 'threadRootId']) {
       const v = out[field];
       if (typeof v !== 'string') continue;
       const r = this.resolve(v);

@@ -83,7 +83,8 @@ export const conversationList = defineProjection({
           leave.run(id, e.data.userId);
           break;
         case 'MessagePosted':
-          if (rows.mayInsert(e.data.messageId) && post.run(e.position, id, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at).changes > 0) {
+          // A thread reply is neither the last message nor unread here: threads count their own.
+          if (e.data.threadRootId === undefined && rows.mayInsert(e.data.messageId) && post.run(e.position, id, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at).changes > 0) {
             rows.inserted(e.data.messageId, e.position);
           }
           break;

@@ -73,7 +73,8 @@ export const history = defineProjection({
       if (!conversationId) continue;
       switch (e.type) {
         case 'MessagePosted': {
-          if (!rows.mayInsert(e.data.messageId)) break;
+          // Thread replies are the threads read model's (threads.ts), not the conversation's pages.
+          if (e.data.threadRootId !== undefined || !rows.mayInsert(e.data.messageId)) break;
           const { changes } = insert.run(e.position, conversationId, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
           if (changes > 0) rows.inserted(e.data.messageId, e.position);
           break;

@@ -9,6 +9,8 @@ import { analytics } from './analytics.js';
 import { search } from './search.js';
 import { webhooksProjection } from './webhooks.js';
 import { moderation } from './moderation.js';
+import { threads } from './threads.js';
+import { mentions } from './mentions.js';
 import type { Projection } from './projection.js';
 
 export {
@@ -44,11 +46,13 @@ export {
   type DeadLetterView,
 } from './webhooks.js';
 export { moderationOf, moderationQueue, type ModerationView } from './moderation.js';
+export { readThread, threadsOf, withThreadSummaries } from './thread-reads.js';
+export { mentionsOf } from './mentions.js';
 
 /** The read model `isMember` answers from (its checkpoint says how far membership is known). */
 export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search, webhooksProjection, moderation];
+  return [history, conversationList, presence, analytics, search, webhooksProjection, moderation, threads, mentions];
 }

@@ -34,6 +34,10 @@ export const COMMAND_TYPES = [
   'ReportMessage',
   'PinMessage',
   'UnpinMessage',
+  'FollowThread',
+  'UnfollowThread',
+  'MarkThreadRead',
+  'MarkMentionsRead',
 ] as const satisfies readonly CommandType[];
 const everyType: Exclude<CommandType, (typeof COMMAND_TYPES)[number]> extends never ? true : false = true;
 void everyType;

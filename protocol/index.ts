@@ -12,3 +12,4 @@ export * from './doc-names.js';
 export * from './sync-frames.js';
 export { isWellFormed, toWellFormed } from './well-formed.js';
 export * from './moderation.js';
+export * from './threads.js';

@@ -11,6 +11,7 @@ import { LazyDocuments } from './documents.js';
 import { h, fill } from './dom.js';
 import { listEntry } from './list-entry.js';
 import { newConversationForm, renderList } from './list-view.js';
+import { mentionsBadge } from './mentions-badge.js';
 import { searchView } from './search-view.js';
 import type { Session } from './session.js';
 
@@ -30,6 +31,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   let view: { el: HTMLElement; destroy(): void; conv: Conversation; seen(): void } | undefined;
 
   const status = h('p', { class: 'connection', role: 'status' });
+  const mentions = mentionsBadge(client);
   const outboxNote = h('span', { class: 'outbox' });
   const list = h('ul', { class: 'conversations', 'aria-label': 'Conversations' });
   const main = h('main', { class: 'main' }, h('p', { class: 'placeholder' }, 'Pick a conversation, or start one.'));
@@ -39,7 +41,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   };
   fill(
     root,
-    h('header', { class: 'top' }, h('h1', {}, 'Parley'), status, outboxNote, h('span', { class: 'me' }, me), h('button', { type: 'button', class: 'sign-out', onclick: signOut }, 'Sign out')),
+    h('header', { class: 'top' }, h('h1', {}, 'Parley'), status, outboxNote, mentions.el, h('span', { class: 'me' }, me), h('button', { type: 'button', class: 'sign-out', onclick: signOut }, 'Sign out')),
     h('aside', { class: 'side' }, searchView(client, (id) => client.conversations.get().find((c) => c.id === id)?.title ?? id, actions.open), newConversationForm(actions), list),
     main,
   );
@@ -113,6 +115,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   }
 
   client.connection.subscribe(renderStatus);
+  client.connection.subscribe((s) => s.status === 'online' && mentions.refresh());
   client.outbox.subscribe(renderOutbox);
   client.conversations.subscribe((entries) => {
     for (const s of entries) if (!s.pending) hold(s.id);
@@ -131,7 +134,9 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   addEventListener('online', () => (client.goOffline(), client.goOnline()));
   if (!navigator.onLine) client.goOffline();
   const refresh = setInterval(() => {
-    if (client.connection.get().status === 'online' && document.visibilityState !== 'hidden') void client.refreshConversations().catch(() => undefined);
+    if (client.connection.get().status !== 'online' || document.visibilityState === 'hidden') return;
+    void client.refreshConversations().catch(() => undefined);
+    mentions.refresh();
   }, LIST_REFRESH_MS);
   addEventListener('pagehide', () => clearInterval(refresh));
   return client;

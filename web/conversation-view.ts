@@ -6,6 +6,8 @@
  */
 import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence } from '../client-lib/index.js';
 import { h, fill, timeOf } from './dom.js';
+import { textWithMentions } from './mention-text.js';
+import { threadView } from './thread-view.js';
 
 const REACTIONS = ['👍', '❤️', '😂'];
 const TYPING_EVERY_MS = 2000;
@@ -123,12 +125,31 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     );
   };
 
+  // One thread pane at a time, beside the messages.
+  const threadPane = h('div', { class: 'thread-pane', hidden: true });
+  let openThread: { destroy(): void } | undefined;
+  const closeThread = () => {
+    openThread?.destroy();
+    openThread = undefined;
+    threadPane.hidden = true;
+    fill(threadPane);
+  };
+  const showThread = (m: MessageView) => {
+    if (m.seq === undefined) return;
+    closeThread();
+    const pane = threadView(client, conv, m.messageId, options.members, closeThread);
+    openThread = pane;
+    fill(threadPane, pane.el);
+    threadPane.hidden = false;
+  };
+  const threadActions = { open: showThread, members: options.members };
+
   const renderMessages = (messages: MessageView[]) => {
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
     const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
     const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
-    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing)));
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, threadActions)));
     if (focusKey) {
       const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
         (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
@@ -192,12 +213,13 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   renderMessages(conv.messages.get());
   const header = h('header', { class: 'conversation-header' }, notesButton, headerInfo, addMember);
   const chat = h('div', { class: 'chat' }, log, failedList, typing, editNote, composer);
-  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, notesPanel));
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, threadPane, notesPanel));
   queueMicrotask(() => input.focus());
   return {
     el,
     destroy: () => {
       offs.forEach((off) => off());
+      closeThread();
       void notes?.then((n) => n?.destroy());
     },
   };
@@ -209,7 +231,13 @@ function memberItem(userId: string, presence: Presence | undefined): HTMLElement
   return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
 }
 
-function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: MessageView) => void): HTMLElement {
+function messageItem(
+  m: MessageView,
+  me: string,
+  conv: Conversation,
+  edit: (m: MessageView) => void,
+  thread: { open(m: MessageView): void; members(): string[] },
+): HTMLElement {
   const mine = m.author === me;
   const reactions = Object.keys(m.reactions).map((emoji) => {
     const users = m.reactions[emoji]!;
@@ -228,6 +256,7 @@ function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: M
         ),
         // A body document exists once the post is acked (it is named by the server's message id).
         mine && !m.pending ? h('button', { type: 'button', 'data-key': 'edit', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
+        m.seq !== undefined ? h('button', { type: 'button', 'data-key': 'reply', class: 'reply-button', onclick: () => thread.open(m) }, 'Reply') : null,
         mine ? h('button', { type: 'button', 'data-key': 'delete', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
       ];
   return h(
@@ -235,8 +264,11 @@ function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: M
     { class: `message${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-seq': m.seq ?? '', 'data-id': m.messageId },
     h('span', { class: 'author' }, m.author),
     h('time', {}, timeOf(m.sentAt)),
-    h('p', { class: 'text' }, m.deleted ? 'message deleted' : m.text),
+    h('p', { class: 'text' }, m.deleted ? 'message deleted' : textWithMentions(m.text, thread.members(), me)),
     m.pending ? h('span', { class: 'status' }, m.seq === undefined ? 'sending…' : 'saving…') : null,
+    m.thread && m.thread.replyCount > 0
+      ? h('button', { type: 'button', 'data-key': 'thread', class: 'thread-summary', onclick: () => thread.open(m) }, `${m.thread.replyCount} ${m.thread.replyCount === 1 ? 'reply' : 'replies'}`)
+      : null,
     h('span', { class: 'reactions' }, reactions, actions),
   );
 }

@@ -19,12 +19,16 @@ import {
   requireMayRemove,
   type ModerationState,
 } from './moderation.js';
+import { mentionsIn } from './mentions.js';
+import { threadForReply, threadRootOf } from './threads.js';
 
 export interface MessageState {
   author: string;
   deleted: boolean;
   /** `${userId}\u0000${emoji}` */
   reactions: Set<string>;
+  /** Set on thread replies: the root message's id. */
+  threadRootId?: string;
 }
 
 export interface ConversationState {
@@ -83,11 +87,13 @@ export function decide(
       // Anyone may leave (but the last owner); removing others goes by the permission table.
       requireMayRemove(state, actor, command.userId);
       return [{ type: 'MemberLeft', data: { userId: command.userId, removedBy: actor } }];
-    case 'PostMessage':
+    case 'PostMessage': {
       requireMayPost(state, ctx);
-      return [
-        { type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } },
-      ];
+      const thread = command.threadRootId === undefined ? undefined : threadForReply(state, command.threadRootId);
+      const mentions = mentionsIn(command.text, state.members, actor);
+      const data = { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } as const;
+      return [{ type: 'MessagePosted', data: { ...data, ...thread, ...(mentions.length > 0 && { mentions }) } }];
+    }
     case 'DeleteMessage': {
       const message = liveMessage(state, command.messageId);
       if (message.author !== actor && !can(state, actor, 'deleteOthers')) throw new ParleyError('not_author');
@@ -116,6 +122,18 @@ export function decide(
     case 'PinMessage':
     case 'UnpinMessage':
       return decideModeration(command, state, ctx);
+    case 'FollowThread':
+      return [{ type: 'ThreadFollowed', data: { threadRootId: threadRootOf(state, command.threadRootId), userId: actor } }];
+    case 'UnfollowThread':
+      return [{ type: 'ThreadUnfollowed', data: { threadRootId: threadRootOf(state, command.threadRootId), userId: actor } }];
+    case 'MarkThreadRead': {
+      const threadRootId = threadRootOf(state, command.threadRootId);
+      if (command.seq > state.version) throw new ParleyError('seq_out_of_range');
+      return [{ type: 'ThreadReadMarkerSet', data: { threadRootId, userId: actor, seq: command.seq } }];
+    }
+    case 'MarkMentionsRead':
+      if (command.seq > state.version) throw new ParleyError('seq_out_of_range');
+      return [{ type: 'MentionsReadMarkerSet', data: { userId: actor, seq: command.seq } }];
     default:
       return assertNever(command);
   }
@@ -136,7 +154,12 @@ export function evolve(state: ConversationState, event: ConversationEventData): 
       state.members.delete(event.data.userId);
       break;
     case 'MessagePosted':
-      state.messages.set(event.data.messageId, { author: event.data.author, deleted: false, reactions: new Set() });
+      state.messages.set(event.data.messageId, {
+        author: event.data.author,
+        deleted: false,
+        reactions: new Set(),
+        ...(event.data.threadRootId !== undefined && { threadRootId: event.data.threadRootId }),
+      });
       break;
     case 'MessageDeleted': {
       const m = state.messages.get(event.data.messageId);

@@ -14,7 +14,8 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   ConversationCreated: 1,
   MemberJoined: 1,
   MemberLeft: 1,
-  // v2 added `format` ('plain' | 'markdown'); v1 messages were all plain text.
+  // v2 added `format` ('plain' | 'markdown'); v1 messages were all plain text. Optional
+  // `threadRootId`, `threadRootAuthor` and `mentions` came later: absent means none.
   MessagePosted: 2,
   MessageDeleted: 1,
   ReactionAdded: 1,
@@ -41,6 +42,10 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   MessageReported: 1,
   MessagePinned: 1,
   MessageUnpinned: 1,
+  ThreadFollowed: 1,
+  ThreadUnfollowed: 1,
+  ThreadReadMarkerSet: 1,
+  MentionsReadMarkerSet: 1,
 };
 
 export function schemaVersionOf(type: string): number {

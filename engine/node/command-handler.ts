@@ -353,6 +353,7 @@ function normalized(command: Command): Command {
         conversationId: id(command.conversationId, 'conversationId'),
         text: toWellFormed(command.text),
         ...(command.format !== undefined && { format: command.format }),
+        ...(command.threadRootId !== undefined && { threadRootId: id(command.threadRootId, 'threadRootId') }),
       };
     case 'DeleteMessage':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };
@@ -374,6 +375,18 @@ function normalized(command: Command): Command {
     case 'PinMessage':
     case 'UnpinMessage':
       return normalizedModeration(command, id);
+    case 'FollowThread':
+    case 'UnfollowThread':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), threadRootId: id(command.threadRootId, 'threadRootId') };
+    case 'MarkThreadRead':
+      return {
+        type: command.type,
+        conversationId: id(command.conversationId, 'conversationId'),
+        threadRootId: id(command.threadRootId, 'threadRootId'),
+        seq: command.seq,
+      };
+    case 'MarkMentionsRead':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
     default: {
       const never: never = command;
       throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);

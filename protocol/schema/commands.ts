@@ -14,12 +14,23 @@ export const Commands = {
   CreateConversation: Strict({ type: Type.Literal('CreateConversation'), title: Title, members: Type.Array(Id, { maxItems: 1000 }) }),
   AddMember: Strict({ type: Type.Literal('AddMember'), conversationId: Id, userId: Id }),
   RemoveMember: Strict({ type: Type.Literal('RemoveMember'), conversationId: Id, userId: Id }),
-  PostMessage: Strict({ type: Type.Literal('PostMessage'), conversationId: Id, text: Text, format: Type.Optional(MessageFormat) }),
+  PostMessage: Strict({
+    type: Type.Literal('PostMessage'),
+    conversationId: Id,
+    text: Text,
+    format: Type.Optional(MessageFormat),
+    /** Reply in the thread of this message (a reply's id means its root's thread). */
+    threadRootId: Type.Optional(Id),
+  }),
   DeleteMessage: Strict({ type: Type.Literal('DeleteMessage'), conversationId: Id, messageId: Id }),
   AddReaction: Strict({ type: Type.Literal('AddReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   RemoveReaction: Strict({ type: Type.Literal('RemoveReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   MarkRead: Strict({ type: Type.Literal('MarkRead'), conversationId: Id, seq: Seq }),
   ...ModerationCommands,
+  FollowThread: Strict({ type: Type.Literal('FollowThread'), conversationId: Id, threadRootId: Id }),
+  UnfollowThread: Strict({ type: Type.Literal('UnfollowThread'), conversationId: Id, threadRootId: Id }),
+  MarkThreadRead: Strict({ type: Type.Literal('MarkThreadRead'), conversationId: Id, threadRootId: Id, seq: Seq }),
+  MarkMentionsRead: Strict({ type: Type.Literal('MarkMentionsRead'), conversationId: Id, seq: Seq }),
 } as const;
 
 export const Command = Type.Union(Object.values(Commands) as Array<(typeof Commands)[keyof typeof Commands]>);

@@ -18,7 +18,20 @@ export const ConversationEvents = {
   ConversationCreated: event('ConversationCreated', Type.Object({ title: Type.String(), createdBy: Str, members: Type.Array(Str) })),
   MemberJoined: event('MemberJoined', Type.Object({ userId: Str, addedBy: Str })),
   MemberLeft: event('MemberLeft', Type.Object({ userId: Str, removedBy: Str })),
-  MessagePosted: event('MessagePosted', Type.Object({ messageId: Str, author: Str, text: Type.String(), format: MessageFormat })),
+  MessagePosted: event(
+    'MessagePosted',
+    Type.Object({
+      messageId: Str,
+      author: Str,
+      text: Type.String(),
+      format: MessageFormat,
+      /** A thread reply: the root message's id and author (absent on top-level messages). */
+      threadRootId: Type.Optional(Str),
+      threadRootAuthor: Type.Optional(Str),
+      /** Members named as `@userId` in the text when it was posted (absent when none). */
+      mentions: Type.Optional(Type.Array(Str)),
+    }),
+  ),
   MessageDeleted: event('MessageDeleted', Type.Object({ messageId: Str, deletedBy: Str })),
   ReactionAdded: event('ReactionAdded', Type.Object({ messageId: Str, userId: Str, emoji: Type.String() })),
   ReactionRemoved: event('ReactionRemoved', Type.Object({ messageId: Str, userId: Str, emoji: Type.String() })),
@@ -28,6 +41,13 @@ export const ConversationEvents = {
   /** A Yjs update to the conversation's shared notes: base64 update and the merged text. */
   NotesUpdated: event('NotesUpdated', Type.Object({ update: Type.String(), text: Type.String() })),
   ...ModerationEvents,
+  /** The user follows a thread (lists it with its unread count); replying follows too. */
+  ThreadFollowed: event('ThreadFollowed', Type.Object({ threadRootId: Str, userId: Str })),
+  ThreadUnfollowed: event('ThreadUnfollowed', Type.Object({ threadRootId: Str, userId: Str })),
+  /** The user read a thread's replies up to `seq`. */
+  ThreadReadMarkerSet: event('ThreadReadMarkerSet', Type.Object({ threadRootId: Str, userId: Str, seq: Seq })),
+  /** The user read their mentions in this conversation up to `seq`. */
+  MentionsReadMarkerSet: event('MentionsReadMarkerSet', Type.Object({ userId: Str, seq: Seq })),
 } as const;
 
 /** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */

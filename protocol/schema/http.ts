@@ -12,7 +12,7 @@ const commandId = Type.Optional(Id);
 export const Requests = {
   createConversation: Strict({ title: Title, members: Type.Array(Id, { maxItems: 1000 }), commandId }),
   addMember: Strict({ userId: Id, commandId }),
-  postMessage: Strict({ clientMessageId: Id, text: Text, format: Type.Optional(MessageFormat) }),
+  postMessage: Strict({ clientMessageId: Id, text: Text, format: Type.Optional(MessageFormat), threadRootId: Type.Optional(Id) }),
   reaction: Strict({ emoji: Emoji, commandId }),
   markRead: Strict({ seq: Seq, commandId }),
   skip: Strict({ position: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), reason: Type.Optional(Type.String({ maxLength: 500 })) }),
@@ -82,7 +82,19 @@ export const HistoryMessage = Type.Object({
   /** emoji → user ids, in the order they reacted */
   reactions: Type.Record(Type.String(), Type.Array(Type.String())),
   deleted: Type.Boolean(),
+  /** A thread reply: its root's message id (thread pages only; the conversation's pages hold no replies). */
+  threadRootId: Type.Optional(Type.String()),
+  /** On a message that has replies: how many (not deleted) and the newest one. */
+  thread: Type.Optional(ThreadSummary()),
 });
+
+/** A root message's replies at a glance (threads.ts in projections/ computes it). */
+function ThreadSummary() {
+  return Type.Object({
+    replyCount: Type.Integer({ minimum: 0 }),
+    lastReply: Type.Union([Type.Object({ seq: Seq, author: Type.String(), sentAt: IsoTime }), Type.Null()]),
+  });
+}
 
 export const PresenceView = Type.Object({
   userId: Type.String(),

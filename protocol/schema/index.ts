@@ -13,3 +13,4 @@ export * from './http.js';
 export * from './webhook-events.js';
 export * from './webhook-http.js';
 export * from './moderation.js';
+export * from './threads.js';

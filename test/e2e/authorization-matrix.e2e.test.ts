@@ -165,6 +165,14 @@ async function fixture(): Promise<Fixture> {
   const memberMessageId = await post(users.member, memberPost(n).text, memberPost(n).clientMessageId);
   await post(users.removed, `removed says ${secret}`);
   expect((await api(node.url, await tokenFor(users.member)).post(`/v1/conversations/${conversationId}/messages/${ownerMessageId}/reactions`, { emoji: '👍' })).status).toBe(200);
+  // A thread the member and the removed user replied to (both follow it), and a mention of each.
+  const reply = async (user: string, text: string) => {
+    const r = await api(node.url, await tokenFor(user)).post(`/v1/conversations/${conversationId}/messages`, { clientMessageId: crypto.randomUUID(), text, threadRootId: ownerMessageId });
+    expect(r.status).toBe(201);
+  };
+  await reply(users.member, 'a reply');
+  await reply(users.removed, 'another reply');
+  await post(users.owner, `@${users.member} @${users.removed} @${users.nonMember} look`);
   expect((await owner.delete(`/v1/conversations/${conversationId}/members/${users.removed}`)).status).toBe(200);
   return { n, conversationId, users, ownerMessageId, memberMessageId, secret };
 }
@@ -307,6 +315,37 @@ const HTTP: Record<string, HttpCase> = {
     expect: membersOnly,
   },
   'GET /v1/admin/moderation-queue': { request: () => ({ path: '/v1/admin/moderation-queue' }), expect: adminOnly },
+  'GET /v1/conversations/{id}/threads/{rootId}/messages': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/threads/${fx.ownerMessageId}/messages?before=1000` }),
+    expect: membersOnly,
+  },
+  'PUT /v1/conversations/{id}/threads/{rootId}/follow': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/threads/${fx.ownerMessageId}/follow` }),
+    expect: membersOnly,
+  },
+  'DELETE /v1/conversations/{id}/threads/{rootId}/follow': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/threads/${fx.ownerMessageId}/follow` }),
+    expect: membersOnly,
+  },
+  'POST /v1/conversations/{id}/threads/{rootId}/read': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/threads/${fx.ownerMessageId}/read`, body: { seq: 1 } }),
+    expect: membersOnly,
+  },
+  'POST /v1/conversations/{id}/mentions/read': {
+    request: (_fx, _who, c) => ({ path: `/v1/conversations/${c}/mentions/read`, body: { seq: 1 } }),
+    expect: membersOnly,
+  },
+  // The removed user followed the thread and was mentioned before leaving: neither shows.
+  'GET /v1/threads': {
+    request: () => ({ path: '/v1/threads' }),
+    expect: authenticated,
+    shows: (body, fx) => body.threads.some((t: { conversationId: string }) => t.conversationId === fx.conversationId),
+  },
+  'GET /v1/mentions': {
+    request: () => ({ path: '/v1/mentions' }),
+    expect: authenticated,
+    shows: (body, fx) => body.mentions.some((m: { conversationId: string }) => m.conversationId === fx.conversationId),
+  },
   'GET /v1/admin/feed': { request: () => ({ path: '/v1/admin/feed?limit=1' }), expect: adminOnly },
   'GET /v1/admin/analytics': { request: () => ({ path: '/v1/admin/analytics' }), expect: adminOnly },
   'GET /v1/admin/projections': { request: () => ({ path: '/v1/admin/projections' }), expect: adminOnly },
@@ -473,6 +512,13 @@ const COMMANDS: Record<string, FrameCase> = {
   ReportMessage: { frame: (fx, _who, c) => command({ type: 'ReportMessage', conversationId: c, messageId: fx.ownerMessageId, reason: 'matrix' }), expect: membersOnly },
   PinMessage: { frame: (fx, _who, c) => command({ type: 'PinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
   UnpinMessage: { frame: (fx, _who, c) => command({ type: 'UnpinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
+  FollowThread: { frame: (fx, _who, c) => command({ type: 'FollowThread', conversationId: c, threadRootId: fx.ownerMessageId }), expect: membersOnly },
+  UnfollowThread: { frame: (fx, _who, c) => command({ type: 'UnfollowThread', conversationId: c, threadRootId: fx.ownerMessageId }), expect: membersOnly },
+  MarkThreadRead: {
+    frame: (fx, _who, c) => command({ type: 'MarkThreadRead', conversationId: c, threadRootId: fx.ownerMessageId, seq: 1 }),
+    expect: membersOnly,
+  },
+  MarkMentionsRead: { frame: (_fx, _who, c) => command({ type: 'MarkMentionsRead', conversationId: c, seq: 1 }), expect: membersOnly },
 };
 
 const FRAMES: Record<string, FrameCase> = {

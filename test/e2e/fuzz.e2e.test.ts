@@ -331,13 +331,20 @@ function commandTemplate(rng: Random, type: string): Record<string, unknown> {
     case 'RemoveMember':
       return { type, conversationId: c(), userId: fieldValue(rng, 'userId') ?? 'x' };
     case 'PostMessage':
-      return { type, conversationId: c(), text: rng.chance(0.5) ? 'fuzz' : hostileString(rng, 4096), ...(rng.chance(0.3) && { format: rng.pick(['plain', 'markdown']) }) };
+      return {
+        type,
+        conversationId: c(),
+        text: rng.chance(0.5) ? 'fuzz' : hostileString(rng, 4096),
+        ...(rng.chance(0.3) && { format: rng.pick(['plain', 'markdown']) }),
+        ...(rng.chance(0.2) && { threadRootId: m() }),
+      };
     case 'DeleteMessage':
       return { type, conversationId: c(), messageId: m() };
     case 'AddReaction':
     case 'RemoveReaction':
       return { type, conversationId: c(), messageId: m(), emoji: fieldValue(rng, 'emoji') ?? '👍' };
     case 'MarkRead':
+    case 'MarkMentionsRead':
       return { type, conversationId: c(), seq: rng.pick([0, 1, 2, 10, 1000]) };
     case 'SetRole':
       return { type, conversationId: c(), userId: fieldValue(rng, 'userId') ?? 'x', role: rng.pick(['owner', 'admin', 'member', 'guest', 'root']) };
@@ -351,6 +358,11 @@ function commandTemplate(rng: Random, type: string): Record<string, unknown> {
     case 'PinMessage':
     case 'UnpinMessage':
       return { type, conversationId: c(), messageId: m() };
+    case 'FollowThread':
+    case 'UnfollowThread':
+      return { type, conversationId: c(), threadRootId: m() };
+    case 'MarkThreadRead':
+      return { type, conversationId: c(), threadRootId: m(), seq: rng.pick([0, 1, 2, 10, 1000]) };
     default:
       throw new Error(`no fuzz template for command ${type}: add one`);
   }

@@ -7,7 +7,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ParleyError } from '../../../protocol/index.js';
 import { Params, Queries, Responses } from '../../../protocol/schema/index.js';
-import { membersOf, presenceOf, readMessages, searchMessages } from '../../../projections/index.js';
+import { membersOf, presenceOf, readMessages, searchMessages, withThreadSummaries } from '../../../projections/index.js';
 import { requireMember, type ReadAccess } from './read-access.js';
 import { errorResponses } from './responses.js';
 
@@ -33,7 +33,8 @@ export const historyRoutes: FastifyPluginAsync<HistoryRoutesDeps> = async (app, 
       await requireMember(reads, request, request.params.id);
       const { after, before, limit } = request.query;
       if (after !== undefined && before !== undefined) throw new ParleyError('invalid_request', 'Use either after or before, not both');
-      return { messages: readMessages(readModels, request.params.id, { after, before, limit }) };
+      const messages = readMessages(readModels, request.params.id, { after, before, limit });
+      return { messages: withThreadSummaries(readModels, request.params.id, messages) };
     },
   );
 

@@ -20,6 +20,7 @@ import { messageRoutes } from './message-routes.js';
 import { moderationAdminRoutes, moderationRoutes } from './moderation-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
+import { threadRoutes } from './thread-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
 import { webRoutes } from './web-routes.js';
@@ -60,6 +61,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Pr
   await app.register(conversationRoutes, { commands, reads });
   await app.register(messageRoutes, { commands });
   await app.register(historyRoutes, { reads });
+  await app.register(threadRoutes, { commands, reads });
   await app.register(adminRoutes, { store, reads });
   await app.register(moderationRoutes, { commands, reads });
   await app.register(moderationAdminRoutes, { reads });

@@ -19,15 +19,15 @@ export const messageRoutes: FastifyPluginAsync<MessageRoutesDeps> = async (app, 
     '/v1/conversations/:id/messages',
     {
       schema: {
-        summary: 'Post a message; re-sending a clientMessageId returns the original result (200) and appends nothing',
+        summary: 'Post a message (with threadRootId: a reply in that thread); re-sending a clientMessageId returns the original result (200) and appends nothing',
         params: Params.conversation,
         body: Requests.postMessage,
         response: { 201: CommandResult, ...commandAnswer },
       },
     },
     async (request, reply) => {
-      const { clientMessageId, text, format } = request.body;
-      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }) };
+      const { clientMessageId, text, format, threadRootId } = request.body;
+      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }), ...(threadRootId !== undefined && { threadRootId }) };
       const o = await runCommand(commands, request, command, clientMessageId);
       return reply.code(o.duplicate ? 200 : 201).send(o.result);
     },
