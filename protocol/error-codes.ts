@@ -25,4 +25,10 @@ export const ERRORS = {
   limit_exceeded: { status: 429, message: 'A per-connection or per-user limit was reached' },
   unavailable: { status: 503, message: 'The event store is unavailable; try again later' },
   internal: { status: 500, message: 'Internal error' },
+  attachment_not_found: { status: 404, message: 'No such attachment in this conversation' },
+  attachment_in_use: { status: 409, message: 'The attachment is already attached to a message' },
+  attachment_too_large: { status: 413, message: 'The file is larger than the configured limit' },
+  attachment_type_refused: { status: 415, message: 'This type of file is not accepted' },
+  upload_incomplete: { status: 400, message: 'The upload ended before Content-Length bytes arrived, or sent more' },
+  link_expired: { status: 403, message: 'The download link expired or is not valid' },
 } as const satisfies Record<string, { status: number; message: string }>;

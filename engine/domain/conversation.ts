@@ -8,6 +8,7 @@
  * author, whether it was deleted and which reactions it carries.
  */
 import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
+import { attachmentsToPost, evolveAttachments, type UploadState } from './attachments.js';
 
 export interface MessageState {
   author: string;
@@ -22,6 +23,8 @@ export interface ConversationState {
   members: Set<string>;
   messages: Map<string, MessageState>;
   version: number;
+  /** Uploads by attachment id (attachments.ts); absent until the first upload. */
+  attachments?: Map<string, UploadState>;
 }
 
 export function initialState(): ConversationState {
@@ -68,10 +71,15 @@ export function decide(
       if (command.userId !== actor && actor !== state.createdBy) throw new ParleyError('forbidden');
       if (!state.members.has(command.userId)) throw new ParleyError('not_member');
       return [{ type: 'MemberLeft', data: { userId: command.userId, removedBy: actor } }];
-    case 'PostMessage':
+    case 'PostMessage': {
+      const attachments = attachmentsToPost(state, actor, command.attachments);
       return [
-        { type: 'MessagePosted', data: { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } },
+        {
+          type: 'MessagePosted',
+          data: { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain', ...(attachments && { attachments }) },
+        },
       ];
+    }
     case 'DeleteMessage': {
       const message = liveMessage(state, command.messageId);
       if (message.author !== actor) throw new ParleyError('not_author');
@@ -97,6 +105,7 @@ export function decide(
 
 export function evolve(state: ConversationState, event: ConversationEventData): ConversationState {
   state.version += 1;
+  evolveAttachments(state, event);
   switch (event.type) {
     case 'ConversationCreated':
       state.exists = true;

@@ -28,6 +28,8 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   NodeStarted: 1,
   NodeExpired: 1,
   NodeResumed: 1,
+  AttachmentUploaded: 1,
+  AttachmentDiscarded: 1,
 };
 
 export function schemaVersionOf(type: string): number {

@@ -352,6 +352,7 @@ function normalized(command: Command): Command {
         conversationId: id(command.conversationId, 'conversationId'),
         text: toWellFormed(command.text),
         ...(command.format !== undefined && { format: command.format }),
+        ...(command.attachments !== undefined && { attachments: command.attachments.map((a) => id(a, 'attachments')) }),
       };
     case 'DeleteMessage':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };

@@ -7,13 +7,20 @@
  * each place through the `Command` union.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentIds } from './attachments.js';
 import { Emoji, Id, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 
 export const Commands = {
   CreateConversation: Strict({ type: Type.Literal('CreateConversation'), title: Title, members: Type.Array(Id, { maxItems: 1000 }) }),
   AddMember: Strict({ type: Type.Literal('AddMember'), conversationId: Id, userId: Id }),
   RemoveMember: Strict({ type: Type.Literal('RemoveMember'), conversationId: Id, userId: Id }),
-  PostMessage: Strict({ type: Type.Literal('PostMessage'), conversationId: Id, text: Text, format: Type.Optional(MessageFormat) }),
+  PostMessage: Strict({
+    type: Type.Literal('PostMessage'),
+    conversationId: Id,
+    text: Text,
+    format: Type.Optional(MessageFormat),
+    attachments: Type.Optional(AttachmentIds),
+  }),
   DeleteMessage: Strict({ type: Type.Literal('DeleteMessage'), conversationId: Id, messageId: Id }),
   AddReaction: Strict({ type: Type.Literal('AddReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   RemoveReaction: Strict({ type: Type.Literal('RemoveReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),

@@ -3,6 +3,7 @@
  * these; `schemaVersion` lets old events be upcast when a shape changes.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentDiscardedData, AttachmentRef, AttachmentUploadedData } from './attachments.js';
 import { EpochMs, MessageFormat, Seq } from './primitives.js';
 
 // Ids in events are described, not bounded: what a node wrote is what readers get.
@@ -16,7 +17,10 @@ export const ConversationEvents = {
   ConversationCreated: event('ConversationCreated', Type.Object({ title: Type.String(), createdBy: Str, members: Type.Array(Str) })),
   MemberJoined: event('MemberJoined', Type.Object({ userId: Str, addedBy: Str })),
   MemberLeft: event('MemberLeft', Type.Object({ userId: Str, removedBy: Str })),
-  MessagePosted: event('MessagePosted', Type.Object({ messageId: Str, author: Str, text: Type.String(), format: MessageFormat })),
+  MessagePosted: event(
+    'MessagePosted',
+    Type.Object({ messageId: Str, author: Str, text: Type.String(), format: MessageFormat, attachments: Type.Optional(Type.Array(AttachmentRef)) }),
+  ),
   MessageDeleted: event('MessageDeleted', Type.Object({ messageId: Str, deletedBy: Str })),
   ReactionAdded: event('ReactionAdded', Type.Object({ messageId: Str, userId: Str, emoji: Type.String() })),
   ReactionRemoved: event('ReactionRemoved', Type.Object({ messageId: Str, userId: Str, emoji: Type.String() })),
@@ -25,6 +29,10 @@ export const ConversationEvents = {
   MessageBodyEdited: event('MessageBodyEdited', Type.Object({ messageId: Str, update: Type.String(), text: Type.String() })),
   /** A Yjs update to the conversation's shared notes: base64 update and the merged text. */
   NotesUpdated: event('NotesUpdated', Type.Object({ update: Type.String(), text: Type.String() })),
+  /** A file stored for the conversation by a member (attachments); attached later by PostMessage. */
+  AttachmentUploaded: event('AttachmentUploaded', AttachmentUploadedData),
+  /** An upload never attached within the orphan period, collected (attachments). */
+  AttachmentDiscarded: event('AttachmentDiscarded', AttachmentDiscardedData),
 } as const;
 
 /** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */

@@ -4,6 +4,7 @@
  * `/docs/json` is generated from them.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentIds } from './attachments.js';
 import { Emoji, EpochMs, Id, IsoTime, MAX_INTEGER, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 
 /** Every write takes an optional client-chosen command id (or an Idempotency-Key header). */
@@ -12,7 +13,7 @@ const commandId = Type.Optional(Id);
 export const Requests = {
   createConversation: Strict({ title: Title, members: Type.Array(Id, { maxItems: 1000 }), commandId }),
   addMember: Strict({ userId: Id, commandId }),
-  postMessage: Strict({ clientMessageId: Id, text: Text, format: Type.Optional(MessageFormat) }),
+  postMessage: Strict({ clientMessageId: Id, text: Text, format: Type.Optional(MessageFormat), attachments: Type.Optional(AttachmentIds) }),
   reaction: Strict({ emoji: Emoji, commandId }),
   markRead: Strict({ seq: Seq, commandId }),
   skip: Strict({ position: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), reason: Type.Optional(Type.String({ maxLength: 500 })) }),

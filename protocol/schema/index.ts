@@ -10,3 +10,4 @@ export * from './events.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './attachments.js';
