@@ -8,6 +8,7 @@ import { presence } from './presence.js';
 import { analytics } from './analytics.js';
 import { search } from './search.js';
 import type { Projection } from './projection.js';
+import { attachmentUploads } from './attachments.js';
 
 export {
   defineProjection,
@@ -37,5 +38,6 @@ export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search];
+  return [history, conversationList, presence, analytics, search, attachmentUploads];
 }
+export { attachmentUploads, pendingUploadsBefore, blobInUse, uploadSha256, type PendingUpload } from './attachments.js';

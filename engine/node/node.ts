@@ -42,6 +42,7 @@ import { describeCertificate, loadServerTls, reloadServerTls } from './tls.js';
 import { UserLimits } from './user-limits.js';
 import { limitRequests } from './request-limits.js';
 import { caughtUpWithLog, LogHead } from './log-head.js';
+import { attachmentsExtension } from './attachments/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -76,7 +77,9 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], extensions = [syncExtension()], env, webDir, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions: givenExtensions = [syncExtension()], env, webDir, ...overrides } = options;
+  // Attachments are part of every node; the given extensions come first, as before.
+  const extensions = [...givenExtensions, attachmentsExtension()];
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
   // Before anything is opened: a certificate the node cannot use stops the start here.

@@ -54,7 +54,6 @@ export const AttachmentParams = Strict({ id: Type.String(), attachmentId: Type.S
 /** The query of a signed download URL. */
 export const DownloadQuery = Type.Object({
   c: Type.String({ maxLength: 200 }),
-  a: Type.String({ maxLength: 200 }),
   u: Type.String({ maxLength: 200 }),
   e: Type.String({ maxLength: 20 }),
   s: Type.String({ maxLength: 100 }),

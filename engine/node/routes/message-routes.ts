@@ -26,8 +26,8 @@ export const messageRoutes: FastifyPluginAsync<MessageRoutesDeps> = async (app, 
       },
     },
     async (request, reply) => {
-      const { clientMessageId, text, format } = request.body;
-      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }) };
+      const { clientMessageId, text, format, attachments } = request.body;
+      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }), ...(attachments && { attachments }) };
       const o = await runCommand(commands, request, command, clientMessageId);
       return reply.code(o.duplicate ? 200 : 201).send(o.result);
     },
