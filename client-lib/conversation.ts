@@ -139,9 +139,13 @@ export class Conversation {
     return this.held.hasOlder;
   }
 
-  /** Posts a message; it shows at once as pending. Resolves with the command id once durable. */
-  send(text: string): Promise<string> {
-    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text });
+  /**
+   * Posts a message; it shows at once as pending. Resolves with the command id once durable.
+   * `attachments`: ids of your uploads to this conversation (`client.attachments.upload`).
+   */
+  send(text: string, options: { attachments?: readonly string[] } = {}): Promise<string> {
+    const attachments = options.attachments && options.attachments.length > 0 ? [...options.attachments] : undefined;
+    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text, ...(attachments && { attachments }) });
   }
 
   /** `messageId` may be a pending message's local id; the delete waits for its ack. */

@@ -13,6 +13,7 @@
 export { createClient, ParleyClient, type ClientOptions } from './client.js';
 export type { Presence } from './presence.js';
 export { Conversation } from './conversation.js';
+export { Attachments, type AttachmentRef, type DownloadLink, type UploadBody, type UploadOptions } from './attachments.js';
 export type { ConnectionState, ConnectionStatus, TokenProvider, WebSocketConstructor, WebSocketLike } from './connection.js';
 export type { ConversationSummary, Fetch } from './http.js';
 export type { SearchHit } from '../protocol/index.js';

@@ -11,3 +11,4 @@ export * from './http.js';
 export * from './doc-names.js';
 export * from './sync-frames.js';
 export { isWellFormed, toWellFormed } from './well-formed.js';
+export * from './attachments.js';

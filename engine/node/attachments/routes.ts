@@ -23,7 +23,8 @@ export const attachmentRoutes: FastifyPluginAsync<UploadParts> = async (app, par
   app.addHook('onRequest', app.authenticate);
   // The body is the file, of any type: the upload reads the raw stream itself, bounded.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  // The parser leaves the stream unread; the body it hands on is only for the schema.
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, ''));
 
   app.post<{ Params: Static<typeof Params.conversation>; Querystring: { name?: string } }>(
     '/v1/conversations/:id/attachments',
@@ -32,6 +33,8 @@ export const attachmentRoutes: FastifyPluginAsync<UploadParts> = async (app, par
         summary: 'Upload a file (the body, with its Content-Type and Content-Length) to attach to a message later',
         params: Params.conversation,
         querystring: Type.Object({ name: Type.Optional(Type.String({ maxLength: 1000 })) }),
+        body: Type.String({ description: "The file's bytes, with its media type as Content-Type and its length as Content-Length" }),
+        consumes: ['application/octet-stream', '*/*'],
         response: { 201: UploadResult, ...answers },
       },
     },

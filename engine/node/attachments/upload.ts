@@ -30,12 +30,13 @@ export interface UploadParts {
 export async function acceptUpload(parts: UploadParts, request: FastifyRequest, conversationId: string, givenName: string | undefined) {
   const { settings, commands, blobs } = parts;
   const actor = request.user.sub;
-  const state = await commands.stateOf(conversationId);
-  if (!state.exists || !state.members.has(actor)) throw new ParleyError('forbidden');
-  const expectedBytes = contentLength(request, settings.maxBytes);
+  // What the headers alone refuse, first: it tells nothing about the conversation.
   const declared = declaredType(request.headers['content-type']);
   if (!declared) throw new ParleyError('attachment_type_refused', "Send the file's media type as Content-Type");
   if (!isAllowed(declared, settings.types)) throw new ParleyError('attachment_type_refused', `${declared} is not accepted here`);
+  const expectedBytes = contentLength(request, settings.maxBytes);
+  const state = await commands.stateOf(conversationId);
+  if (!state.exists || !state.members.has(actor)) throw new ParleyError('forbidden');
   const release = parts.slots.take(actor);
   try {
     const received = await receiveUpload(request.raw, { tempDir: parts.tempDir, expectedBytes, idleMs: settings.idleSeconds * 1000 });
