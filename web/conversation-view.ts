@@ -6,6 +6,7 @@
  */
 import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence } from '../client-lib/index.js';
 import { h, fill, timeOf } from './dom.js';
+import { attachmentList, attachPicker, downloadLinks } from './attachment-view.js';
 
 const REACTIONS = ['👍', '❤️', '😂'];
 const TYPING_EVERY_MS = 2000;
@@ -67,9 +68,14 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     editNote.textContent = note;
   };
 
+  const picker = attachPicker(client, () => conv.id);
+  const urlOf = downloadLinks(client, () => conv.id);
   const send = () => {
     const text = input.value.trim();
-    if (!text) return;
+    if (!text && editing) return;
+    const attachments = editing ? [] : picker.take();
+    // A post needs text: files sent alone say so.
+    if (!text && attachments.length === 0) return;
     if (editing) {
       const id = editing;
       stopEditing('Saving the edit…');
@@ -80,7 +86,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
       return;
     }
     input.value = '';
-    conv.send(text).catch((err: unknown) => console.error('not stored', err));
+    conv.send(text || '📎', { attachments }).catch((err: unknown) => console.error('not stored', err));
   };
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey) {
@@ -96,7 +102,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && editing) stopEditing();
   });
-  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, submit, cancel);
+  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, picker.el, input, submit, cancel);
 
   const notesPanel = h('section', { class: 'notes', id: `notes-${conv.id}`, 'aria-label': 'Shared notes', hidden: true });
   let notes: Promise<{ destroy(): void } | undefined> | undefined;
@@ -128,7 +134,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
     const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
     const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
-    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing)));
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, urlOf)));
     if (focusKey) {
       const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
         (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
@@ -209,7 +215,7 @@ function memberItem(userId: string, presence: Presence | undefined): HTMLElement
   return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
 }
 
-function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: MessageView) => void): HTMLElement {
+function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: MessageView) => void, urlOf: (attachmentId: string) => Promise<string>): HTMLElement {
   const mine = m.author === me;
   const reactions = Object.keys(m.reactions).map((emoji) => {
     const users = m.reactions[emoji]!;
@@ -236,6 +242,7 @@ function messageItem(m: MessageView, me: string, conv: Conversation, edit: (m: M
     h('span', { class: 'author' }, m.author),
     h('time', {}, timeOf(m.sentAt)),
     h('p', { class: 'text' }, m.deleted ? 'message deleted' : m.text),
+    m.deleted ? null : attachmentList(m.attachments, urlOf),
     m.pending ? h('span', { class: 'status' }, m.seq === undefined ? 'sending…' : 'saving…') : null,
     h('span', { class: 'reactions' }, reactions, actions),
   );
