@@ -11,7 +11,8 @@ import { prepared } from './prepared.js';
 export const attachmentUploads = defineProjection({
   name: 'attachment-uploads',
   source: { module: import.meta.url, export: 'attachmentUploads' },
-  version: 1,
+  // 2: the attachments of each message, for history pages.
+  version: 2,
   handles: ['AttachmentUploaded', 'AttachmentDiscarded', 'MessagePosted'],
   setup(db) {
     db.exec(`CREATE TABLE IF NOT EXISTS attachment_uploads (
@@ -23,7 +24,13 @@ export const attachmentUploads = defineProjection({
       PRIMARY KEY (conversation_id, attachment_id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS attachment_uploads_pending ON attachment_uploads (uploaded_at) WHERE state = 'pending';
-    CREATE INDEX IF NOT EXISTS attachment_uploads_by_sha ON attachment_uploads (sha256);`);
+    CREATE INDEX IF NOT EXISTS attachment_uploads_by_sha ON attachment_uploads (sha256);
+    CREATE TABLE IF NOT EXISTS message_attachments (
+      conversation_id TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      attachments TEXT NOT NULL,
+      PRIMARY KEY (conversation_id, message_id)
+    ) WITHOUT ROWID;`);
   },
   handle(events, db) {
     const mark = prepared(db, 'UPDATE attachment_uploads SET state = ? WHERE conversation_id = ? AND attachment_id = ?');
@@ -42,17 +49,21 @@ export const attachmentUploads = defineProjection({
         case 'AttachmentDiscarded':
           mark.run('discarded', conversationId, e.data.attachmentId);
           break;
-        case 'MessagePosted':
-          for (const a of e.data.attachments ?? []) mark.run('attached', conversationId, a.id);
+        case 'MessagePosted': {
+          const attachments = e.data.attachments ?? [];
+          if (attachments.length === 0) break;
+          for (const a of attachments) mark.run('attached', conversationId, a.id);
+          prepared(db, 'INSERT OR REPLACE INTO message_attachments VALUES (?, ?, ?)').run(conversationId, e.data.messageId, JSON.stringify(attachments));
           break;
+        }
       }
     }
   },
   truncate(db) {
-    db.exec('DELETE FROM attachment_uploads');
+    db.exec('DELETE FROM attachment_uploads; DELETE FROM message_attachments;');
   },
   drop(db) {
-    db.exec('DROP TABLE IF EXISTS attachment_uploads');
+    db.exec('DROP TABLE IF EXISTS attachment_uploads; DROP TABLE IF EXISTS message_attachments;');
   },
 });
 
@@ -80,4 +91,15 @@ export function uploadSha256(db: Database.Database, conversationId: string, atta
   return prepared(db, 'SELECT sha256 FROM attachment_uploads WHERE conversation_id = ? AND attachment_id = ?').pluck().get(conversationId, attachmentId) as
     | string
     | undefined;
+}
+
+/** Adds each message's attachments (history pages); deleted messages show none. */
+export function withAttachments<M extends { messageId: string; deleted: boolean; attachments?: unknown }>(db: Database.Database, conversationId: string, messages: M[]): M[] {
+  const find = prepared(db, 'SELECT attachments FROM message_attachments WHERE conversation_id = ? AND message_id = ?').pluck();
+  for (const m of messages) {
+    if (m.deleted) continue;
+    const json = find.get(conversationId, m.messageId) as string | undefined;
+    if (json !== undefined) m.attachments = JSON.parse(json);
+  }
+  return messages;
 }

@@ -4,7 +4,7 @@
  * `/docs/json` is generated from them.
  */
 import { Type } from '@sinclair/typebox';
-import { AttachmentIds } from './attachments.js';
+import { AttachmentIds, AttachmentRef } from './attachments.js';
 import { Emoji, EpochMs, Id, IsoTime, MAX_INTEGER, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 
 /** Every write takes an optional client-chosen command id (or an Idempotency-Key header). */
@@ -83,6 +83,8 @@ export const HistoryMessage = Type.Object({
   /** emoji → user ids, in the order they reacted */
   reactions: Type.Record(Type.String(), Type.Array(Type.String())),
   deleted: Type.Boolean(),
+  /** Files attached when it was posted (absent when none, or once deleted). */
+  attachments: Type.Optional(Type.Array(AttachmentRef)),
 });
 
 export const PresenceView = Type.Object({

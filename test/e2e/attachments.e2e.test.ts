@@ -61,6 +61,8 @@ describe('attachments', () => {
     const events = await node.store.readStream(`conversation-${conversationId}`);
     const message = events.find((e) => e.type === 'MessagePosted');
     expect((message!.data as any).attachments).toEqual([first.body.attachment]);
+    const page = await bob().get(`/v1/conversations/${conversationId}/messages?after=0`);
+    expect(page.body.messages.find((m: any) => m.text === 'a cat').attachments).toEqual([first.body.attachment]);
 
     const twice = await alice().post(`/v1/conversations/${conversationId}/messages`, { clientMessageId: 'again', text: 'x', attachments: [first.body.attachment.id] });
     expect(twice.body.code).toBe('attachment_in_use');
