@@ -11,12 +11,10 @@ import { LocalBlobs } from './local-blobs.js';
 import { OrphanCollector } from './orphan-collector.js';
 import { clearTempDir } from './receive-upload.js';
 import { attachmentRoutes, downloadRoute } from './routes.js';
-import { S3Blobs } from './s3-blobs.js';
 import { UploadSlots } from './upload-limits.js';
 
 export type { BlobStore, StoredBlob } from './blob-store.js';
 export { LocalBlobs } from './local-blobs.js';
-export { S3Blobs } from './s3-blobs.js';
 export { imageSize, type ImageSize } from './image-size.js';
 export { sniff, storedType } from './media-type.js';
 export { signLink, verifyLink } from './signed-links.js';
@@ -45,7 +43,8 @@ export function attachmentsExtension(): AttachmentsExtension {
       const tempDir = join(root, 'incoming');
       const leftOver = await clearTempDir(tempDir);
       if (leftOver > 0) ctx.app.log.info({ files: leftOver, dir: tempDir }, 'removed uploads a previous run left unfinished');
-      blobs = settings.s3 ? new S3Blobs(settings.s3) : new LocalBlobs(join(root, 'blobs'));
+      // The AWS SDK is large: loaded only by nodes configured for S3, so others start as fast as before.
+      blobs = settings.s3 ? new (await import('./s3-blobs.js')).S3Blobs(settings.s3) : new LocalBlobs(join(root, 'blobs'));
       const parts = { settings, commands: ctx.commands, blobs, slots: new UploadSlots(settings), tempDir };
       await ctx.app.register(attachmentRoutes, parts);
       await ctx.app.register(downloadRoute, { ...parts, readModels: ctx.readModels, consistentReads: ctx.consistentReads });
