@@ -6,6 +6,7 @@
  * `lastSeq`, pages recorded gaps, refreshes the conversation list and flushes the outbox.
  */
 import { SUBSCRIBE_ENTRIES_PER_FRAME, type Command, type ErrorBody, type Mention, type SearchHit, type ServerFrame, type ThreadListEntry, type WireEvent } from '../protocol/index.js';
+import { Attachments } from './attachments.js';
 import type { BackoffOptions } from './backoff.js';
 import { Connection, type ConnectionState, type TokenProvider, type WebSocketConstructor } from './connection.js';
 import { Conversation } from './conversation.js';
@@ -55,6 +56,8 @@ export class ParleyClient {
   /** Users who share an open conversation with this one: online, or when last seen. */
   readonly presence: Observable<Record<string, Presence>>;
   readonly conversations: Observable<ConversationSummary[]>;
+  /** Upload files and get download URLs (attachments.ts); attach with `conversation.send(text, { attachments })`. */
+  readonly attachments: Attachments;
 
   private readonly storage: Storage;
   private readonly box: Outbox;
@@ -73,6 +76,7 @@ export class ParleyClient {
     this.box = new Outbox(options.storage);
     this.outbox = this.box.items;
     this.http = new HttpApi(options.url, options.token, options.fetch);
+    this.attachments = new Attachments(options.url, options.token);
     this.people = new PresenceBook(this.http);
     this.presence = this.people.people;
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

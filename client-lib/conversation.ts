@@ -146,9 +146,13 @@ export class Conversation {
     return this.held.hasOlder;
   }
 
-  /** Posts a message; it shows at once as pending. Resolves with the command id once durable. */
-  send(text: string): Promise<string> {
-    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text });
+  /**
+   * Posts a message; it shows at once as pending. Resolves with the command id once durable.
+   * `attachments`: ids of your uploads to this conversation (`client.attachments.upload`).
+   */
+  send(text: string, options: { attachments?: readonly string[] } = {}): Promise<string> {
+    const attachments = options.attachments && options.attachments.length > 0 ? [...options.attachments] : undefined;
+    return this.ctx.enqueue({ type: 'PostMessage', conversationId: this.id, text, ...(attachments && { attachments }) });
   }
 
   /** Replies in the thread of `messageId` (a reply's id means its root's thread); pending like a post. */

@@ -17,6 +17,7 @@ export { ConversationModeration } from './moderation.js';
 export type { Role, ModerationView } from '../protocol/index.js';
 export { Thread } from './threads.js';
 export type { ThreadListEntry, Mention, ThreadPage } from '../protocol/index.js';
+export { Attachments, type AttachmentRef, type DownloadLink, type UploadBody, type UploadOptions } from './attachments.js';
 export type { ConnectionState, ConnectionStatus, TokenProvider, WebSocketConstructor, WebSocketLike } from './connection.js';
 export type { ConversationSummary, Fetch } from './http.js';
 export type { SearchHit } from '../protocol/index.js';

@@ -9,7 +9,7 @@
  * pending deletes and reactions applied to their messages. It is recomputed, never
  * patched, so a command the server refuses simply disappears from it.
  */
-import type { HistoryMessage, WireEvent } from '../protocol/index.js';
+import type { AttachmentRef, HistoryMessage, WireEvent } from '../protocol/index.js';
 
 export type { HistoryMessage };
 import { localIdFor } from './ids.js';
@@ -32,6 +32,8 @@ export interface Message {
   thread?: HistoryMessage['thread'];
   /** On a reply from a thread page: its root's id. */
   threadRootId?: string;
+  /** Files attached when it was posted (from events); fetch each through `client.attachments.downloadUrl`. */
+  attachments?: AttachmentRef[];
 }
 
 /** A message as the app shows it: `pending` while any of its changes is not acked yet. */
@@ -56,6 +58,7 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
         reactions: noReactions(),
         deleted: false,
         commandId: e.commandId,
+        ...(e.data.attachments && { attachments: e.data.attachments }),
       };
       // Already held (from the ack, or a history page): the event's facts win, later changes stay.
       if (held) return messages.map((x) => (x.seq === e.seq ? { ...m, reactions: held.reactions, deleted: held.deleted, text: held.deleted ? '' : m.text } : x));

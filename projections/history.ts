@@ -9,6 +9,7 @@ import type { StoredEvent } from '../engine/store/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import type { HistoryMessage } from '../protocol/index.js';
 import { defineProjection } from './projection.js';
+import { withAttachments } from './attachments.js';
 import { prepared } from './prepared.js';
 import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
@@ -139,7 +140,7 @@ export function readMessages(
       : (db
           .prepare('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?')
           .all(conversationId, page.after ?? 0, page.limit) as MessageRow[]);
-  return rows.map(toView);
+  return withAttachments(db, conversationId, rows.map(toView));
 }
 
 function toView(r: MessageRow): MessageView {

@@ -12,6 +12,7 @@ import { moderation } from './moderation.js';
 import { threads } from './threads.js';
 import { mentions } from './mentions.js';
 import type { Projection } from './projection.js';
+import { attachmentUploads } from './attachments.js';
 
 export {
   defineProjection,
@@ -54,5 +55,6 @@ export const MEMBERSHIP_READ_MODEL = conversationList.name;
 
 /** The read models every node keeps. */
 export function builtInProjections(): Projection[] {
-  return [history, conversationList, presence, analytics, search, webhooksProjection, moderation, threads, mentions];
+  return [history, conversationList, presence, analytics, search, webhooksProjection, moderation, threads, mentions, attachmentUploads];
 }
+export { attachmentUploads, pendingUploadsBefore, blobInUse, uploadSha256, type PendingUpload } from './attachments.js';

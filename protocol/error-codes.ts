@@ -28,4 +28,10 @@ export const ERRORS = {
   last_owner: { status: 409, message: 'The last owner must hand over ownership first' },
   muted: { status: 403, message: 'You are muted in this conversation' },
   banned: { status: 409, message: 'The user is banned from this conversation' },
+  attachment_not_found: { status: 404, message: 'No such attachment in this conversation' },
+  attachment_in_use: { status: 409, message: 'The attachment is already attached to a message' },
+  attachment_too_large: { status: 413, message: 'The file is larger than the configured limit' },
+  attachment_type_refused: { status: 415, message: 'This type of file is not accepted' },
+  upload_incomplete: { status: 400, message: 'The upload ended before Content-Length bytes arrived, or sent more' },
+  link_expired: { status: 403, message: 'The download link expired or is not valid' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -13,3 +13,4 @@ export * from './sync-frames.js';
 export { isWellFormed, toWellFormed } from './well-formed.js';
 export * from './moderation.js';
 export * from './threads.js';
+export * from './attachments.js';

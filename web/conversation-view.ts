@@ -8,6 +8,7 @@ import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence }
 import { h, fill, timeOf } from './dom.js';
 import { textWithMentions } from './mention-text.js';
 import { threadView } from './thread-view.js';
+import { attachmentList, attachPicker, downloadLinks } from './attachment-view.js';
 
 const REACTIONS = ['👍', '❤️', '😂'];
 const TYPING_EVERY_MS = 2000;
@@ -69,9 +70,14 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     editNote.textContent = note;
   };
 
+  const picker = attachPicker(client, () => conv.id);
+  const urlOf = downloadLinks(client, () => conv.id);
   const send = () => {
     const text = input.value.trim();
-    if (!text) return;
+    if (!text && editing) return;
+    const attachments = editing ? [] : picker.take();
+    // A post needs text: files sent alone say so.
+    if (!text && attachments.length === 0) return;
     if (editing) {
       const id = editing;
       stopEditing('Saving the edit…');
@@ -82,7 +88,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
       return;
     }
     input.value = '';
-    conv.send(text).catch((err: unknown) => console.error('not stored', err));
+    conv.send(text || '📎', { attachments }).catch((err: unknown) => console.error('not stored', err));
   };
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey) {
@@ -98,7 +104,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && editing) stopEditing();
   });
-  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, input, submit, cancel);
+  const composer = h('form', { class: 'composer', onsubmit: (e: Event) => (e.preventDefault(), send()) }, picker.el, input, submit, cancel);
 
   const notesPanel = h('section', { class: 'notes', id: `notes-${conv.id}`, 'aria-label': 'Shared notes', hidden: true });
   let notes: Promise<{ destroy(): void } | undefined> | undefined;
@@ -149,7 +155,7 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
     const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
     const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
-    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, threadActions)));
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, threadActions, urlOf)));
     if (focusKey) {
       const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
         (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
@@ -237,6 +243,7 @@ function messageItem(
   conv: Conversation,
   edit: (m: MessageView) => void,
   thread: { open(m: MessageView): void; members(): string[] },
+  urlOf: (attachmentId: string) => Promise<string>,
 ): HTMLElement {
   const mine = m.author === me;
   const reactions = Object.keys(m.reactions).map((emoji) => {
@@ -265,6 +272,7 @@ function messageItem(
     h('span', { class: 'author' }, m.author),
     h('time', {}, timeOf(m.sentAt)),
     h('p', { class: 'text' }, m.deleted ? 'message deleted' : textWithMentions(m.text, thread.members(), me)),
+    m.deleted ? null : attachmentList(m.attachments, urlOf),
     m.pending ? h('span', { class: 'status' }, m.seq === undefined ? 'sending…' : 'saving…') : null,
     m.thread && m.thread.replyCount > 0
       ? h('button', { type: 'button', 'data-key': 'thread', class: 'thread-summary', onclick: () => thread.open(m) }, `${m.thread.replyCount} ${m.thread.replyCount === 1 ? 'reply' : 'replies'}`)

@@ -21,6 +21,7 @@ import {
 } from './moderation.js';
 import { mentionsIn } from './mentions.js';
 import { threadForReply, threadRootOf } from './threads.js';
+import { attachmentsToPost, evolveAttachments, type UploadState } from './attachments.js';
 
 export interface MessageState {
   author: string;
@@ -39,6 +40,8 @@ export interface ConversationState {
   version: number;
   /** Roles, mutes, bans, pins and reports (moderation.ts). */
   moderation: ModerationState;
+  /** Uploads by attachment id (attachments.ts); absent until the first upload. */
+  attachments?: Map<string, UploadState>;
 }
 
 export function initialState(): ConversationState {
@@ -91,8 +94,9 @@ export function decide(
       requireMayPost(state, ctx);
       const thread = command.threadRootId === undefined ? undefined : threadForReply(state, command.threadRootId);
       const mentions = mentionsIn(command.text, state.members, actor);
+      const attachments = attachmentsToPost(state, actor, command.attachments);
       const data = { messageId: ctx.newId(), author: actor, text: command.text, format: command.format ?? 'plain' } as const;
-      return [{ type: 'MessagePosted', data: { ...data, ...thread, ...(mentions.length > 0 && { mentions }) } }];
+      return [{ type: 'MessagePosted', data: { ...data, ...thread, ...(mentions.length > 0 && { mentions }), ...(attachments && { attachments }) } }];
     }
     case 'DeleteMessage': {
       const message = liveMessage(state, command.messageId);
@@ -141,6 +145,7 @@ export function decide(
 
 export function evolve(state: ConversationState, event: ConversationEventData): ConversationState {
   state.version += 1;
+  evolveAttachments(state, event);
   switch (event.type) {
     case 'ConversationCreated':
       state.exists = true;

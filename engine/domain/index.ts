@@ -7,3 +7,4 @@ export { toNewEvents } from './new-events.js';
 export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
 export { withUpcasting } from './upcasting.js';
 export { isWellFormed, toWellFormed } from '../../protocol/index.js';
+export { decideUpload, decideDiscard, fetchableUpload, uploadsOf, type UploadState } from './attachments.js';

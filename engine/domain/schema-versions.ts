@@ -46,6 +46,8 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   ThreadUnfollowed: 1,
   ThreadReadMarkerSet: 1,
   MentionsReadMarkerSet: 1,
+  AttachmentUploaded: 1,
+  AttachmentDiscarded: 1,
 };
 
 export function schemaVersionOf(type: string): number {

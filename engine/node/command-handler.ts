@@ -354,6 +354,7 @@ function normalized(command: Command): Command {
         text: toWellFormed(command.text),
         ...(command.format !== undefined && { format: command.format }),
         ...(command.threadRootId !== undefined && { threadRootId: id(command.threadRootId, 'threadRootId') }),
+        ...(command.attachments !== undefined && { attachments: command.attachments.map((a) => id(a, 'attachments')) }),
       };
     case 'DeleteMessage':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };

@@ -43,6 +43,7 @@ import { UserLimits } from './user-limits.js';
 import { limitRequests } from './request-limits.js';
 import { caughtUpWithLog, LogHead } from './log-head.js';
 import { Deliverer, webhookSettings } from './webhooks/index.js';
+import { attachmentsExtension } from './attachments/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -77,7 +78,9 @@ export interface ParleyNode {
 }
 
 export async function startNode(options: StartNodeOptions = {}): Promise<ParleyNode> {
-  const { store: givenStore, projections = [], extensions = [syncExtension()], env, webDir, ...overrides } = options;
+  const { store: givenStore, projections = [], extensions: givenExtensions = [syncExtension()], env, webDir, ...overrides } = options;
+  // Attachments are part of every node; the given extensions come first, as before.
+  const extensions = [...givenExtensions, attachmentsExtension()];
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
   refusePlainNatsInProduction(env ?? process.env, config);

@@ -7,6 +7,7 @@
  * each place through the `Command` union.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentIds } from './attachments.js';
 import { Emoji, Id, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 import { ModerationCommands } from './moderation.js';
 
@@ -21,6 +22,7 @@ export const Commands = {
     format: Type.Optional(MessageFormat),
     /** Reply in the thread of this message (a reply's id means its root's thread). */
     threadRootId: Type.Optional(Id),
+    attachments: Type.Optional(AttachmentIds),
   }),
   DeleteMessage: Strict({ type: Type.Literal('DeleteMessage'), conversationId: Id, messageId: Id }),
   AddReaction: Strict({ type: Type.Literal('AddReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),

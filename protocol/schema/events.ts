@@ -3,6 +3,7 @@
  * these; `schemaVersion` lets old events be upcast when a shape changes.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentDiscardedData, AttachmentRef, AttachmentUploadedData } from './attachments.js';
 import { EpochMs, MessageFormat, Seq } from './primitives.js';
 import { WebhookEvents } from './webhook-events.js';
 import { ModerationEvents } from './moderation.js';
@@ -30,6 +31,8 @@ export const ConversationEvents = {
       threadRootAuthor: Type.Optional(Str),
       /** Members named as `@userId` in the text when it was posted (absent when none). */
       mentions: Type.Optional(Type.Array(Str)),
+      /** Files attached when it was posted (absent when none). */
+      attachments: Type.Optional(Type.Array(AttachmentRef)),
     }),
   ),
   MessageDeleted: event('MessageDeleted', Type.Object({ messageId: Str, deletedBy: Str })),
@@ -48,6 +51,10 @@ export const ConversationEvents = {
   ThreadReadMarkerSet: event('ThreadReadMarkerSet', Type.Object({ threadRootId: Str, userId: Str, seq: Seq })),
   /** The user read their mentions in this conversation up to `seq`. */
   MentionsReadMarkerSet: event('MentionsReadMarkerSet', Type.Object({ userId: Str, seq: Seq })),
+  /** A file stored for the conversation by a member (attachments); attached later by PostMessage. */
+  AttachmentUploaded: event('AttachmentUploaded', AttachmentUploadedData),
+  /** An upload never attached within the orphan period, collected (attachments). */
+  AttachmentDiscarded: event('AttachmentDiscarded', AttachmentDiscardedData),
 } as const;
 
 /** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */

@@ -4,6 +4,7 @@
  * `/docs/json` is generated from them.
  */
 import { Type } from '@sinclair/typebox';
+import { AttachmentIds, AttachmentRef } from './attachments.js';
 import { Emoji, EpochMs, Id, IsoTime, MAX_INTEGER, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 
 /** Every write takes an optional client-chosen command id (or an Idempotency-Key header). */
@@ -12,7 +13,13 @@ const commandId = Type.Optional(Id);
 export const Requests = {
   createConversation: Strict({ title: Title, members: Type.Array(Id, { maxItems: 1000 }), commandId }),
   addMember: Strict({ userId: Id, commandId }),
-  postMessage: Strict({ clientMessageId: Id, text: Text, format: Type.Optional(MessageFormat), threadRootId: Type.Optional(Id) }),
+  postMessage: Strict({
+    clientMessageId: Id,
+    text: Text,
+    format: Type.Optional(MessageFormat),
+    threadRootId: Type.Optional(Id),
+    attachments: Type.Optional(AttachmentIds),
+  }),
   reaction: Strict({ emoji: Emoji, commandId }),
   markRead: Strict({ seq: Seq, commandId }),
   skip: Strict({ position: Type.Integer({ minimum: 1, maximum: MAX_INTEGER }), reason: Type.Optional(Type.String({ maxLength: 500 })) }),
@@ -86,6 +93,8 @@ export const HistoryMessage = Type.Object({
   threadRootId: Type.Optional(Type.String()),
   /** On a message that has replies: how many (not deleted) and the newest one. */
   thread: Type.Optional(ThreadSummary()),
+  /** Files attached when it was posted (absent when none, or once deleted). */
+  attachments: Type.Optional(Type.Array(AttachmentRef)),
 });
 
 /** A root message's replies at a glance (threads.ts in projections/ computes it). */

@@ -14,3 +14,4 @@ export * from './webhook-events.js';
 export * from './webhook-http.js';
 export * from './moderation.js';
 export * from './threads.js';
+export * from './attachments.js';

@@ -30,6 +30,7 @@ import { eventually } from '../helpers/eventually.js';
 import { api, type Reply } from '../helpers/http.js';
 import { SignJWT, type JWTPayload } from 'jose';
 import { signClaims } from '../../engine/index.js';
+import { signLink } from '../../engine/node/attachments/index.js';
 import { claimsFor, newSigningKey, signWith, startIdentityProvider, TEST_AUDIENCE, TEST_ISSUER, type SigningKey, type TestIdentityProvider } from '../helpers/identity-provider.js';
 import { startTestNode, TEST_METRICS_TOKEN, TEST_SECRET, type TestNode } from '../helpers/node.js';
 import { insertUpdate, isStep2 } from '../helpers/hostile-sync.js';
@@ -65,6 +66,8 @@ interface Fixture {
   memberMessageId: string;
   /** A word only this conversation's messages contain. */
   secret: string;
+  /** An upload by the owner (attachments). */
+  attachmentId: string;
 }
 
 /** Where the node's tokens come from: its own HS256 secret, or an identity provider's JWKS. */
@@ -174,7 +177,9 @@ async function fixture(): Promise<Fixture> {
   await reply(users.removed, 'another reply');
   await post(users.owner, `@${users.member} @${users.removed} @${users.nonMember} look`);
   expect((await owner.delete(`/v1/conversations/${conversationId}/members/${users.removed}`)).status).toBe(200);
-  return { n, conversationId, users, ownerMessageId, memberMessageId, secret };
+  const upload = await owner.raw('POST', `/v1/conversations/${conversationId}/attachments?name=a.txt`, 'attached', { 'content-type': 'text/plain' });
+  expect(upload.status).toBe(201);
+  return { n, conversationId, users, ownerMessageId, memberMessageId, secret, attachmentId: upload.body.attachment.id as string };
 }
 
 /** The member's post in fixture `n`: the outsider replays it as `1:<clientMessageId>`. */
@@ -210,7 +215,7 @@ function userOf(fx: Fixture, who: Principal): string {
 
 interface HttpCase {
   /** The request, for `conversationId` (the fixture's, or one that does not exist). */
-  request(fx: Fixture, who: Principal, conversationId: string): { path: string; body?: unknown };
+  request(fx: Fixture, who: Principal, conversationId: string): { path: string; body?: unknown; headers?: Record<string, string> };
   expect: Record<Principal, Expect>;
   /** For answers that are 2xx for everyone: true when the answer shows the fixture's conversation. */
   shows?(body: any, fx: Fixture): boolean;
@@ -346,6 +351,21 @@ const HTTP: Record<string, HttpCase> = {
     expect: authenticated,
     shows: (body, fx) => body.mentions.some((m: { conversationId: string }) => m.conversationId === fx.conversationId),
   },
+  'POST /v1/conversations/{id}/attachments': {
+    request: (_fx, who, c) => ({ path: `/v1/conversations/${c}/attachments?name=${who}.txt`, body: `a file from ${who}`, headers: { 'content-type': 'text/plain' } }),
+    expect: membersOnly,
+  },
+  'GET /v1/conversations/{id}/attachments/{attachmentId}/url': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/attachments/${fx.attachmentId}/url` }),
+    expect: membersOnly,
+  },
+  // The signature is the permission (a member's link, signed by the node): tokens play no part.
+  'GET /v1/attachments/{attachmentId}': {
+    request: (fx, _who, c) => ({
+      path: signLink(node.config.attachments.linkSecret, { conversationId: c, attachmentId: fx.attachmentId, userId: fx.users.member }, Date.now() + 60_000),
+    }),
+    expect: everyone('public'),
+  },
   'GET /v1/admin/feed': { request: () => ({ path: '/v1/admin/feed?limit=1' }), expect: adminOnly },
   'GET /v1/admin/analytics': { request: () => ({ path: '/v1/admin/analytics' }), expect: adminOnly },
   'GET /v1/admin/projections': { request: () => ({ path: '/v1/admin/projections' }), expect: adminOnly },
@@ -395,8 +415,8 @@ function isConversationScoped(key: string): boolean {
   return key.includes('{id}');
 }
 
-async function call(method: string, url: string, path: string, tokenValue: string | undefined, body?: unknown): Promise<Reply> {
-  return api(url, tokenValue).raw(method, path, body);
+async function call(method: string, url: string, path: string, tokenValue: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Reply> {
+  return api(url, tokenValue).raw(method, path, body, headers);
 }
 
 describe.each(MODES)('authorization matrix: HTTP, %s tokens', (mode) => {
@@ -446,7 +466,7 @@ describe.each(MODES)('authorization matrix: HTTP, %s tokens', (mode) => {
       const expected = c.expect[who];
       const req = c.request(fx, who, fx.conversationId);
       const before = await node.store.streamVersion(stream);
-      const reply = await call(method, node.url, req.path, await token(fx, who), req.body);
+      const reply = await call(method, node.url, req.path, await token(fx, who), req.body, req.headers);
       const where = `${key} as ${who} (${userOf(fx, who)}): ${JSON.stringify(reply).slice(0, 300)}`;
       switch (expected) {
         case 'public':
@@ -469,7 +489,7 @@ describe.each(MODES)('authorization matrix: HTTP, %s tokens', (mode) => {
           expect(await node.store.streamVersion(stream), `${where}: appended to the conversation`).toBe(before);
           if (isConversationScoped(key)) {
             const missing = c.request(fx, who, MISSING);
-            const elsewhere = await call(method, node.url, missing.path, await token(fx, who), missing.body);
+            const elsewhere = await call(method, node.url, missing.path, await token(fx, who), missing.body, missing.headers);
             expect(elsewhere, `${where}: differs from the answer for a conversation that does not exist`).toEqual(reply);
           }
           break;

@@ -120,7 +120,7 @@ describe('rebuilding every read model in one pass', () => {
     await node.close();
 
     const rebuilt = await cli('rebuild');
-    expect(rebuilt.stdout).toMatch(/^rebuilt history, conversation-list, presence, analytics, search, webhooks, moderation from \d+ events in [\d.]+ s \(\d+ events\/s\)\n$/);
+    expect(rebuilt.stdout).toMatch(/^rebuilt history, conversation-list, presence, analytics, search, webhooks, moderation, threads, mentions, attachment-uploads from \d+ events in [\d.]+ s \(\d+ events\/s\)\n$/);
     expect((await cli('verify')).stdout).toMatch(/verify ok/);
     node = await start();
     expect(await answers(node, ids)).toEqual(live);

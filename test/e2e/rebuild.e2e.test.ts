@@ -49,7 +49,7 @@ describe('rebuilding read models', () => {
     await node.close();
 
     const cli = await run(process.execPath, [BIN, 'rebuild', '--data-dir', dir.path], { env: { ...process.env, PARLEY_JWT_SECRET: TEST_SECRET } });
-    expect(cli.stdout).toMatch(/rebuilt history, conversation-list, presence, analytics, search, webhooks, moderation from \d+ events/);
+    expect(cli.stdout).toMatch(/rebuilt history, conversation-list, presence, analytics, search, webhooks, moderation, threads, mentions, attachment-uploads from \d+ events/);
     node = await startTestNode({ dataDir: dir.path });
     expect(await answers(node, ids)).toEqual(before);
     await node.close();

@@ -12,7 +12,9 @@ import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const ORIGIN = 'https://app.example';
 /** Routes that authenticate on their own (upgrades) or need no token (readiness, the web app's files). */
-const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/|\/$|\/sw\.js$|\/assets\/)/;
+const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/|\/$|\/sw\.js$|\/assets\/|\/v1\/attachments\/)/;
+/** Routes whose body is a file, not JSON: `{` is refused for its type (attachment_type_refused), not parsed. */
+const RAW_BODY = /^POST \/v1\/conversations\/\{id\}\/attachments$/;
 
 let node: TestNode;
 let routes: Array<{ key: string; method: string; url: string }>;
@@ -61,7 +63,8 @@ describe('route plugins', () => {
         continue;
       }
       expect(body.message, key).not.toBe(ADMIN_ONLY);
-      if (method !== 'GET') expect([res.status, body.code], key).toEqual([400, 'invalid_json']);
+      if (RAW_BODY.test(key)) expect([res.status, body.code], key).toEqual([415, 'attachment_type_refused']);
+      else if (method !== 'GET') expect([res.status, body.code], key).toEqual([400, 'invalid_json']);
     }
   });
 });

@@ -14,6 +14,7 @@ import { ConfigError } from './errors.js';
 import { int, type Env } from './env-values.js';
 import { tlsSettings, type TlsSettings } from './tls-settings.js';
 import { authSettings, type AuthSettings } from './auth-settings.js';
+import { attachmentSettings, type AttachmentSettings } from './attachment-settings.js';
 
 export interface RateLimit {
   /** Tokens per second; 0 disables the limit. */
@@ -94,6 +95,8 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   presenceExpirySeconds: number;
   /** Set when PARLEY_STORE=eventstoredb: the log lives in EventStoreDB / KurrentDB. */
   eventStoreDb: EventStoreDbSettings | undefined;
+  /** Upload limits, download links, orphan collection and storage of attachments (attachment-settings.ts). */
+  attachments: AttachmentSettings;
 }
 
 /** PARLEY_STORE=eventstoredb: where the log is (EVENTSTORE_URL) and its namespace in that database. */
@@ -182,6 +185,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
     ...tlsSettings(env, overrides),
     eventStoreDb: overrides.eventStoreDb !== undefined ? overrides.eventStoreDb : eventStoreDbConfig(env, overrides),
     ...edgeConfig(env, overrides),
+    attachments: overrides.attachments ?? attachmentSettings(env, secret.value),
   };
 }
 

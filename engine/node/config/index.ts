@@ -6,3 +6,4 @@
 export { loadConfig, dataDirError, ConfigError, StartupError, MIN_PRODUCTION_SECRET_BYTES, type NodeConfig, type RateLimit, type EventStoreDbSettings } from './config.js';
 export { refusePlainHttpInProduction, refusePlainNatsInProduction, type TlsSettings, type ServerTlsFiles, type NatsTlsFiles, type NatsAuth } from './tls-settings.js';
 export { authSettings, type AuthSettings, type KeySource } from './auth-settings.js';
+export { attachmentSettings, DEFAULT_ATTACHMENT_TYPES, type AttachmentSettings, type S3Settings } from './attachment-settings.js';

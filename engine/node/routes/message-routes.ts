@@ -26,8 +26,15 @@ export const messageRoutes: FastifyPluginAsync<MessageRoutesDeps> = async (app, 
       },
     },
     async (request, reply) => {
-      const { clientMessageId, text, format, threadRootId } = request.body;
-      const command: Command = { type: 'PostMessage', conversationId: request.params.id, text, ...(format && { format }), ...(threadRootId !== undefined && { threadRootId }) };
+      const { clientMessageId, text, format, threadRootId, attachments } = request.body;
+      const command: Command = {
+        type: 'PostMessage',
+        conversationId: request.params.id,
+        text,
+        ...(format && { format }),
+        ...(threadRootId !== undefined && { threadRootId }),
+        ...(attachments && { attachments }),
+      };
       const o = await runCommand(commands, request, command, clientMessageId);
       return reply.code(o.duplicate ? 200 : 201).send(o.result);
     },
