@@ -172,7 +172,9 @@ async function replayInto(store: EventStore, projection: Projection, conversatio
 }
 
 async function showConversationAt(store: EventStore, conversationId: string, f: EventFilter, at: string, format: string): Promise<number> {
-  const projections = builtInProjections().filter((p) => p.name === 'history' || p.name === 'conversation-list');
+  // History pages carry each message's attachments, which the attachment-uploads read model keeps.
+  const shown = new Set(['history', 'conversation-list', 'attachment-uploads']);
+  const projections = builtInProjections().filter((p) => shown.has(p.name));
   const { db, events } = await build(store, projections, conversationId, f);
   try {
     if (events === 0) throw new Error(`conversation ${conversationId} has no events up to ${at} (wrong id, or it did not exist yet)`);
