@@ -23,7 +23,15 @@ const nodes: TestNode[] = [];
 
 beforeAll(async () => {
   nats = await startNatsCluster(3);
-  const cluster = { natsUrls: nats.urls, streamName: `PARLEY_BAN_${randomUUID().slice(0, 8)}`, replicas: 3 };
+  // No rate limits: the flood must end on the ban's refusal, not on the user's write budget.
+  const noLimit = { perSecond: 0, burst: 0 };
+  const cluster = {
+    natsUrls: nats.urls,
+    streamName: `PARLEY_BAN_${randomUUID().slice(0, 8)}`,
+    replicas: 3,
+    rateLimitPerConnection: noLimit,
+    rateLimitPerUser: noLimit,
+  };
   // One at a time: three cold starts at once on a loaded machine can miss a start bound.
   for (let i = 0; i < 3; i++) nodes.push(await eventually(() => startTestNode(cluster), 120_000, 500));
 }, 300_000);

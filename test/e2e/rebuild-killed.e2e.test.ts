@@ -65,6 +65,6 @@ describe('a rebuild killed midway', () => {
     open.splice(open.indexOf(reopened), 1);
 
     const verify = await run(process.execPath, [PARLEY_BIN, 'verify', '--data-dir', dir.path], { env });
-    expect(verify.stdout).toMatch(/verify ok: .* 5 read models .* are consistent/);
+    expect(verify.stdout).toMatch(/verify ok: .* \d+ read models .* are consistent/);
   }, 300_000);
 });

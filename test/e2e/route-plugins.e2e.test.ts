@@ -12,7 +12,7 @@ import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const ORIGIN = 'https://app.example';
 /** Routes that authenticate on their own (upgrades) or need no token (readiness, the web app's files). */
-const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/|\/$|\/sw\.js$|\/assets\/|\/v1\/attachments\/)/;
+const PUBLIC = /^GET (\/health|\/ready|\/v1\/ws|\/v1\/sync\/|\/v1\/signaling$|\/$|\/sw\.js$|\/assets\/|\/v1\/attachments\/)/;
 /** Routes whose body is a file, not JSON: `{` is refused for its type (attachment_type_refused), not parsed. */
 const RAW_BODY = /^POST \/v1\/conversations\/\{id\}\/attachments$/;
 
