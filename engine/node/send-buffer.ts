@@ -21,7 +21,7 @@
 import type { WebSocket } from 'ws';
 import { CLOSE } from '../../protocol/index.js';
 import type { EncodedFrame } from './encoded-frame.js';
-import { corkForTurn, writeEncoded } from './socket-writes.js';
+import { writeEncoded } from './socket-writes.js';
 
 export interface SendBufferLimits {
   /** The soft bound in bytes: over it, live frames become paced catch-up. */
@@ -110,9 +110,8 @@ export class SendBuffer {
     if (this.open && !this.congested) this.write(f);
   }
 
-  /** Every frame of this turn leaves in one write; a shared frame as its bytes, when `ws` lets it. */
+  /** A shared frame leaves as its bytes, in one write, when `ws` lets it. */
   private write(f: OutFrame): void {
-    corkForTurn(this.socket);
     if (typeof f === 'string') this.socket.send(f, TEXT);
     else if (!writeEncoded(this.socket, f.wire)) this.socket.send(f.payload, SHARED);
   }

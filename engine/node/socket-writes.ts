@@ -7,11 +7,11 @@
  *   TCP socket as one Buffer, one write — as engine.io does with a broadcast's pre-encoded
  *   frame — when `ws`'s sender has nothing of its own in progress (no deflate running, no
  *   queue, no fragmented message open), so frames keep their order on the wire.
- * - `corkForTurn`: the frames a socket gets in one turn of the event loop (a commit's live
- *   events and then the sender's ack, several conversations' runs) leave in one write:
- *   the socket is corked at its first frame and uncorked, with every other socket corked
- *   in that turn, once the turn's callbacks are done (setImmediate). A write is a syscall
- *   and a wake-up of the reader: at 500 posts/s they were most of the main thread's time.
+ *
+ * Corking each socket for a whole event-loop turn was tried and taken out: it let the
+ * kernel's loopback buffers take ~45 MiB of a never-reading client's frames before the
+ * node's own send buffer (and its slow-consumer close) saw anything, and it held every
+ * frame until the turn's end; its CPU gain could not be shown on this machine.
  */
 import type { WebSocket } from 'ws';
 
@@ -60,35 +60,4 @@ export function writeEncoded(socket: WebSocket, wire: Buffer): boolean {
 /** Whether `writeEncoded` can write to this socket now (tests: the fast path is in use). */
 export function canWriteEncoded(socket: WebSocket): boolean {
   return idleSender(socket) !== undefined;
-}
-
-let corked: Array<WsTcp> = [];
-let flushScheduled = false;
-
-/** Corks the socket until the end of this turn of the event loop (once per turn, however many frames). */
-export function corkForTurn(socket: WebSocket): void {
-  const tcp = (socket as unknown as WsInternals)._socket;
-  if (!tcp || typeof tcp.cork !== 'function' || tcp.destroyed) return;
-  // Corked by this file already this turn (ws corks only within one sendFrame, never across calls).
-  if (tcp.writableCorked !== 0) return;
-  tcp.cork();
-  corked.push(tcp);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(uncorkAll);
-  }
-}
-
-function uncorkAll(): void {
-  flushScheduled = false;
-  const sockets = corked;
-  corked = [];
-  for (const tcp of sockets) {
-    try {
-      tcp.uncork();
-    } catch (err) {
-      // One socket's failure (an error is normally emitted, not thrown) must not keep the others corked.
-      console.error('uncorking a socket failed', err);
-    }
-  }
 }

@@ -167,17 +167,11 @@ describe('a subscriber that never takes its catch-up', () => {
     const bob = await reader(node.url, 'bob', conversationId, 0);
     bob.pause();
     // Post until the node gives up on the paused socket (bounded: it must happen well before).
-    // The kernel's socket buffers take the first tens of MiB: a turn's frames leave in one
-    // write (socket-writes.ts), and large segments fill loopback buffers far less than many
-    // small ones did, so the node's own buffer backs up only after that.
     let head = bob.caughtUp;
-    let rounds = 0;
-    for (let round = 0; round < 300 && (await slowConsumerCount(node, 'close')) === 0; round++) {
-      rounds = round + 1;
+    for (let round = 0; round < 30 && (await slowConsumerCount(node, 'close')) === 0; round++) {
       head = await postMany(node.url, 'alice', conversationId, 100, 8192, `stall-${round}`);
     }
-    expect(await slowConsumerCount(node, 'close'), `after ${rounds} rounds of 100 × 8 KiB`).toBe(1);
-    console.log(`slow consumer closed after ${rounds} rounds of 100 × 8 KiB posts`);
+    expect(await slowConsumerCount(node, 'close')).toBe(1);
     // Posted after the close: only the catch-up after reconnecting can bring these.
     head = await postMany(node.url, 'alice', conversationId, 50, 100, 'later');
     bob.resume();
@@ -189,5 +183,5 @@ describe('a subscriber that never takes its catch-up', () => {
     await eventually(() => expect(again.caughtUp).toBe(head), 20_000);
     expect([...bob.seqs, ...again.seqs]).toEqual(range(1, head));
     again.ws.close();
-  }, 240_000);
+  }, 60_000);
 });
