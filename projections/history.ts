@@ -5,12 +5,12 @@
  * plain text its newest `MessageBodyEdited` event carries; the message keeps its seq.
  */
 import type Database from 'better-sqlite3';
-import type { StoredEvent } from '../engine/store/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import type { HistoryMessage } from '../protocol/index.js';
 import { defineProjection } from './projection.js';
 import { withAttachments } from './attachments.js';
 import { prepared } from './prepared.js';
+import { applyReaction } from './reactions.js';
 import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
 const ROWS: MessageTable = {
@@ -111,20 +111,6 @@ export const history = defineProjection({
   },
 });
 
-/**
- * Reactions are stored as JSON `{ emoji: [user ids] }`. Emoji are user input (`constructor`,
- * `__proto__`), so they are handled in a Map, never as keys of a plain object.
- */
-function applyReaction(raw: string, e: StoredEvent): string {
-  const { emoji, userId } = e.data as { emoji: string; userId: string };
-  const reactions = new Map(Object.entries(JSON.parse(raw) as Record<string, string[]>));
-  const users = (reactions.get(emoji) ?? []).filter((u) => u !== userId);
-  if (e.type === 'ReactionAdded') users.push(userId);
-  if (users.length > 0) reactions.set(emoji, users);
-  else reactions.delete(emoji);
-  // Object.fromEntries defines own properties, so `__proto__` stays an ordinary key.
-  return JSON.stringify(Object.fromEntries(reactions));
-}
 
 /** Pages of a conversation's messages in seq order: after a seq (forwards) or before one (backwards). */
 export function readMessages(

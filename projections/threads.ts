@@ -8,10 +8,10 @@
  * they unfollowed (a replier follows again by replying). Roots themselves are history's
  * rows; reads join them from there (thread-reads.ts).
  */
-import type { StoredEvent } from '../engine/store/index.js';
 import { conversationIdOf } from '../engine/store/index.js';
 import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
+import { applyReaction } from './reactions.js';
 import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
 const ROWS: MessageTable = {
@@ -122,13 +122,3 @@ export const threads = defineProjection({
   },
 });
 
-/** Reactions as history keeps them: JSON `{ emoji: [user ids] }`, emoji handled in a Map (they are user input). */
-function applyReaction(raw: string, e: StoredEvent): string {
-  const { emoji, userId } = e.data as { emoji: string; userId: string };
-  const reactions = new Map(Object.entries(JSON.parse(raw) as Record<string, string[]>));
-  const users = (reactions.get(emoji) ?? []).filter((u) => u !== userId);
-  if (e.type === 'ReactionAdded') users.push(userId);
-  if (users.length > 0) reactions.set(emoji, users);
-  else reactions.delete(emoji);
-  return JSON.stringify(Object.fromEntries(reactions));
-}
