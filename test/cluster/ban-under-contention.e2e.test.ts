@@ -23,15 +23,9 @@ const nodes: TestNode[] = [];
 
 beforeAll(async () => {
   nats = await startNatsCluster(3);
-  // The flood is throttled per user (as a real node does), so the moderator's ban is not
-  // starved by it (unthrottled, 20 bans took over 400 attempts); a throttled post is retried.
-  const cluster = {
-    natsUrls: nats.urls,
-    streamName: `PARLEY_BAN_${randomUUID().slice(0, 8)}`,
-    replicas: 3,
-    rateLimitPerConnection: { perSecond: 0, burst: 0 },
-    rateLimitPerUser: { perSecond: 200, burst: 200 },
-  };
+  // The node's own per-user write budget throttles the flood (a throttled post is retried),
+  // as it would in production: unthrottled, 20 bans needed over 400 attempts.
+  const cluster = { natsUrls: nats.urls, streamName: `PARLEY_BAN_${randomUUID().slice(0, 8)}`, replicas: 3 };
   // One at a time: three cold starts at once on a loaded machine can miss a start bound.
   for (let i = 0; i < 3; i++) nodes.push(await eventually(() => startTestNode(cluster), 120_000, 500));
 }, 300_000);
