@@ -7,4 +7,4 @@ export { clusterMembership, connectClusterStore, heartbeatSubject, openLogStore,
 export { Heartbeats, type Heartbeat, type HeartbeatOptions } from './heartbeats.js';
 export { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 export { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './local-cluster.js';
-export { natsServerConfig, natsServerReady, natsStoreDir, natsLogFile, type NatsServerSpec } from './nats-server.js';
+export { natsClusterFormed, natsServerConfig, natsServerReady, natsStoreDir, natsLogFile, type NatsServerSpec } from './nats-server.js';

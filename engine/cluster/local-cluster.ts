@@ -29,7 +29,7 @@ import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { natsLogFile, natsServerConfig, natsServerReady, type NatsServerSpec } from './nats-server.js';
+import { natsClusterFormed, natsLogFile, natsServerConfig, natsServerReady, type NatsServerSpec } from './nats-server.js';
 
 /**
  * The nodes run the same code as this process: the compiled CLI next to this module in
@@ -370,5 +370,6 @@ async function startNatsServers(
       throw err;
     });
   }
+  if (natsSpecs.length > 1) await natsClusterFormed(natsSpecs, Math.max(0, deadline - Date.now()));
   return servers;
 }

@@ -70,3 +70,31 @@ export async function natsServerReady(spec: NatsServerSpec, process: ChildProces
     }
   }
 }
+
+interface MetaCluster {
+  leader?: string;
+  replicas?: { name: string; current?: boolean }[];
+}
+
+/**
+ * Resolves once one member leads the JetStream meta group and sees every other member as a
+ * current peer. A leader needs only a quorum, so a cluster with one member not (yet) joined
+ * passes `natsServerReady` on every member and then refuses every R3 stream with "no
+ * suitable peers for placement"; this is the check that the whole cluster formed.
+ * Rejects with what the leader saw when the deadline passes.
+ */
+export async function natsClusterFormed(specs: NatsServerSpec[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = 'no member answered /jsz';
+  for (;;) {
+    for (const spec of specs) {
+      const meta = ((await monitor(spec, '/jsz').catch(() => ({ body: {} }))).body as { meta_cluster?: MetaCluster }).meta_cluster;
+      if (!meta?.leader || meta.leader !== spec.name) continue;
+      const current = (meta.replicas ?? []).filter((r) => r.current).map((r) => r.name);
+      if (current.length >= specs.length - 1) return;
+      seen = `meta leader ${spec.name} sees current peers [${current.join(', ')}] of ${specs.length - 1}`;
+    }
+    if (Date.now() > deadline) throw new Error(`nats-server cluster did not form within ${timeoutMs} ms: ${seen}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

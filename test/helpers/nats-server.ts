@@ -5,14 +5,14 @@
  *
  * The binary is `NATS_SERVER_BIN`, else `nats-server` on PATH. Each server gets its config
  * file, log file and store directory under one temp directory; the configuration and the
- * readiness check (/healthz, and for a cluster a JetStream meta leader) are the ones
+ * readiness check (/healthz, and for a cluster a JetStream meta leader that sees every member) are the ones
  * `parley cluster` uses (engine/cluster/nats-server.ts). Every process started here is SIGKILLed when the
  * test process exits, so a failed test does not leave servers behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { natsLogFile, natsServerConfig, natsServerReady, natsStoreDir, type NatsServerSpec } from '../../engine/cluster/index.js';
+import { natsClusterFormed, natsLogFile, natsServerConfig, natsServerReady, natsStoreDir, type NatsServerSpec } from '../../engine/cluster/index.js';
 import { freePort } from './ports.js';
 import { tempDir } from './temp-dir.js';
 
@@ -96,7 +96,7 @@ class Member implements NatsServer {
   private child: ChildProcess | undefined;
   readonly configFile: string;
 
-  constructor(private readonly spec: MemberSpec) {
+  constructor(readonly spec: MemberSpec) {
     this.configFile = join(spec.dir, 'server.conf');
     writeFileSync(this.configFile, natsServerConfig(spec) + (spec.extraConfig ?? ''));
   }
@@ -192,7 +192,8 @@ export async function startNatsServer(options: NatsStartOptions = {}): Promise<N
 }
 
 /**
- * A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader.
+ * A JetStream cluster of `size` servers (routes on random ports), ready with a meta leader
+ * that sees every member as a current peer.
  * Formation takes well under a second here; when it does not happen within the bound, the
  * failure is printed with every member's log and the cluster is started once more on fresh
  * ports and directories (a port another test file bound between our check and the
@@ -235,6 +236,7 @@ async function launchCluster(size: number, options: NatsStartOptions): Promise<N
   for (const m of members) m.spawn();
   try {
     await Promise.all(members.map((m) => m.ready()));
+    await natsClusterFormed(members.map((m) => m.spec), READY_TIMEOUT_MS);
   } catch (err) {
     const others = members.filter((m) => !(err as Error).message.includes(`nats-server ${m.name} `));
     const logs = others.map((m) => `--- ${m.name} server.log (last lines) ---\n${m.logTail()}`).join('\n');
