@@ -80,6 +80,6 @@ describe('EventStoreDB adapter without a server', () => {
   it('refuses a connection string it cannot parse, naming EVENTSTORE_URL', async () => {
     const err = await EventStoreDbEventStore.connect({ url: 'http://not-esdb' }).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe('eventstoredb_error');
-    expect((err as Error).message).toMatch(/EVENTSTORE_URL .* is not an EventStoreDB connection string/);
+    expect((err as Error).message).toMatch(/EVENTSTORE_URL is not an EventStoreDB connection string: expected esdb:\/\/ or esdb\+discover:\/\/ at position 0/);
   });
 });

@@ -7,7 +7,9 @@
  *
  * - wrong-expected-version → ConcurrencyError with the stream's actual version.
  * - unavailable, deadline-exceeded, timeout, not-leader, cancelled (a channel shut under
- *   a call) → StoreUnavailableError: the database is away for now, a command may retry.
+ *   a call), and a failed cluster discovery (`esdb+discover://` or several gossip seeds:
+ *   the client throws a plain Error "Failed to discover after N attempts.", with no type)
+ *   → StoreUnavailableError: the database is away for now, a command may retry.
  * - access-denied → EventStoreDbAccessError: credentials in EVENTSTORE_URL lack a right,
  *   retrying will not help.
  * - maximum-append-size-exceeded → AppendTooLargeError (as the JetStream adapter's).
@@ -40,10 +42,13 @@ export class EventStoreDbUnreachableError extends EventStoreDbError {
 }
 
 const UNAVAILABLE = new Set(['unavailable', 'deadline-exceeded', 'timeout', 'not-leader', 'cancelled']);
+const DISCOVERY_FAILED = /^Failed to discover after \d+ attempts/;
 
+/** The client's error type tag; a failed cluster discovery, which has none, counts as `unavailable`. */
 export function clientErrorType(err: unknown): string | undefined {
   const type = (err as { type?: unknown } | null | undefined)?.type;
-  return typeof type === 'string' ? type : undefined;
+  if (typeof type === 'string') return type;
+  return err instanceof Error && DISCOVERY_FAILED.test(err.message) ? 'unavailable' : undefined;
 }
 
 export function isWrongExpectedVersion(err: unknown): boolean {
@@ -92,7 +97,31 @@ export function startupError(url: string, err: unknown): EventStoreDbError {
   return new EventStoreDbError(`cannot open the log in EventStoreDB at ${at}: ${message}; check EVENTSTORE_URL and PARLEY_EVENTSTORE_NAMESPACE`, { cause: err });
 }
 
-/** The connection string without its password, for messages and logs. */
+/**
+ * EVENTSTORE_URL refused by the client before any connection. A string the client cannot
+ * parse is not shown, nor the text the client found where it failed: where the parse
+ * failed nobody knows which part is a password (a `user:password` missing its `@` reads
+ * as `host:port`), so the message says only where and what was expected. A string that
+ * parsed but cannot be used (a tlsCAFile or userCertFile that cannot be read) is shown
+ * redacted, with the client's reason.
+ */
+export function connectionStringError(url: string, err: unknown): EventStoreDbError {
+  const parse = err as { expected?: unknown; location?: unknown } | null | undefined;
+  if (typeof parse?.expected === 'string' && Array.isArray(parse.location) && typeof parse.location[0] === 'number') {
+    return new EventStoreDbError(
+      `EVENTSTORE_URL is not an EventStoreDB connection string: expected ${parse.expected} at position ${parse.location[0]} (the value is not shown: it may hold a password)`,
+      { cause: err },
+    );
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new EventStoreDbError(`EVENTSTORE_URL ${redactUrl(url)} cannot be used: ${message}`, { cause: err });
+}
+
+/**
+ * The connection string without its password, for messages and logs. The pattern is the
+ * client's own (`user:password@` right after the scheme, the password anything up to the
+ * first `@`), so whatever the client takes for a password is hidden, `/` and `:` included.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/[^:@/]+):[^@/]*@/i, '$1:***@');
+  return url.replace(/^(\s*[^:]+:\/\/[^:]+):[^@]+@/, '$1:***@');
 }

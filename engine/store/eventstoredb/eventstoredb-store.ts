@@ -16,7 +16,7 @@ import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
 import type { AppendOptions, AppendResult, EventStore, FeedListener, IdempotencyRecord, NewEvent, ReadStreamOptions, StoredEvent } from '../port.js';
 import { AppendQueue } from './append-queue.js';
 import { keyedEventId, toEventData, idempotencyOf } from './event-data.js';
-import { EventStoreDbError, isWrongExpectedVersion, redactUrl, startupError, translateError } from './errors.js';
+import { connectionStringError, isWrongExpectedVersion, startupError, translateError } from './errors.js';
 import { IdempotencyIndex, recordOf, type IndexEntry } from './idempotency-index.js';
 import { idempotencyRecordsIn } from './idempotency-records.js';
 import { repairIndex } from './index-repair.js';
@@ -85,7 +85,7 @@ export class EventStoreDbEventStore implements EventStore {
     try {
       client = EventStoreDBClient.connectionString(options.url);
     } catch (err) {
-      throw new EventStoreDbError(`EVENTSTORE_URL ${redactUrl(options.url)} is not an EventStoreDB connection string: ${(err as Error).message}`, { cause: err });
+      throw connectionStringError(options.url, err);
     }
     try {
       // The end of `$all` now: the feed starts after it, and reading it proves the server answers.
