@@ -12,7 +12,7 @@ import type { StoredEvent } from '../port.js';
 import { fromRecorded, type EsRecordedEvent } from './event-data.js';
 import { isStreamNotFound, translateError, EventStoreDbError } from './errors.js';
 import { portStreamOf, type Names } from './names.js';
-import { positionOf, revisionOfSeq, seqOfRevision, startAfter, type EsPosition } from './positions.js';
+import { endPositionOf, isAfter, positionOf, revisionOfSeq, seqOfRevision, startAfter, type EsPosition } from './positions.js';
 
 const PAGE = 500;
 
@@ -21,22 +21,25 @@ export interface AllRecord {
   position: number;
 }
 
-/** Every event of `$all` after `after`, in position order, page by page, to the end as it is now. */
+/**
+ * Every event of `$all` after `after`, in `$all` order, page by page, to the end as it is now.
+ * A page resumes at the exact (commit, prepare) pair of the last event seen, not at its
+ * Parley position: where another application's events have commit > prepare, resuming at
+ * {prepare, prepare} would read events again.
+ */
 export async function* scanAll(client: EventStoreDBClient, after: number): AsyncGenerator<AllRecord> {
-  let from = after;
+  let from = startAfter(after);
   for (;;) {
     let read = 0;
     let last = from;
-    const page = client.readAll({ fromPosition: startAfter(from), maxCount: PAGE, direction: 'forwards' });
+    const page = client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'forwards' });
     try {
       for await (const resolved of page as AsyncIterable<AllStreamResolvedEvent>) {
         read++;
         const event = resolved.event;
-        if (!event) continue;
-        const position = positionOf(event.position);
-        if (position <= from) continue;
-        last = position;
-        yield { event: event as AllRecord['event'], position };
+        if (!event || !startsAfter(event.position, from)) continue;
+        last = event.position;
+        yield { event: event as AllRecord['event'], position: positionOf(event.position) };
       }
     } catch (err) {
       throw translateError(err, 'read $all');
@@ -46,7 +49,15 @@ export async function* scanAll(client: EventStoreDBClient, after: number): Async
   }
 }
 
-/** The position of the newest event in `$all` whose stream passes `keep` (0 if none). */
+/** Whether an event read from `from` is past it (a read starts at its position inclusively). */
+export function startsAfter(position: EsPosition, from: 'start' | EsPosition): boolean {
+  return from === 'start' || isAfter(position, from);
+}
+
+/**
+ * Where the newest event in `$all` whose stream passes `keep` ends (0 if none): its
+ * position for Parley's events, its commit position for another application's (positions.ts).
+ */
 export async function lastPosition(client: EventStoreDBClient, keep: (esStream: string) => boolean): Promise<number> {
   let from: 'end' | EsPosition = 'end';
   for (;;) {
@@ -57,7 +68,7 @@ export async function lastPosition(client: EventStoreDBClient, keep: (esStream: 
         read++;
         const event = resolved.event;
         if (!event) continue;
-        if (keep(event.streamId)) return positionOf(event.position);
+        if (keep(event.streamId)) return endPositionOf(event.position);
         oldest = event.position;
       }
     } catch (err) {

@@ -13,6 +13,11 @@
  *   order (a transaction's records are contiguous), and a read or subscription can start
  *   at {commit: p, prepare: p}. Both are 64-bit on the server; a position past 2^53 is
  *   refused, not rounded.
+ * - `$all` order is (commit, prepare). Other applications' events in the same database can
+ *   have commit > prepare (explicit transactions of the old TCP API, multi-event writes of
+ *   servers before 20.6): a scan that pages through them resumes at the exact pair it saw
+ *   last, and "the end of `$all`" is the last event's commit position, which lies after
+ *   every event before it whatever their prepare positions.
  */
 import type { ExpectedVersion } from '../port.js';
 
@@ -51,6 +56,19 @@ export function versionOfRevision(current: EsCurrentRevision | 'any' | 'stream_e
 
 export function positionOf(position: EsPosition): number {
   return safeNumber(position.prepare, 'prepare position');
+}
+
+/** Whether `a` comes after `b` in `$all` (commit position first, then prepare). */
+export function isAfter(a: EsPosition, b: EsPosition): boolean {
+  return a.commit !== b.commit ? a.commit > b.commit : a.prepare > b.prepare;
+}
+
+/**
+ * A number past which a read or subscription (`startAfter`) sees only events after this
+ * one: its commit position (equal to its prepare position for every event Parley writes).
+ */
+export function endPositionOf(position: EsPosition): number {
+  return safeNumber(position.commit > position.prepare ? position.commit : position.prepare, 'commit position');
 }
 
 /**
