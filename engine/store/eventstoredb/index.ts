@@ -1,9 +1,10 @@
 /** The EventStoreDB / KurrentDB adapter of the EventStore port. */
 export { EventStoreDbEventStore, type EventStoreDbStoreOptions } from './eventstoredb-store.js';
-export { EventStoreDbError, EventStoreDbAccessError, AppendTooLargeError, EventStoreDbUnreachableError, translateError, startupError, redactUrl } from './errors.js';
+export { EventStoreDbError, EventStoreDbAccessError, AppendTooLargeError, EventStoreDbUnreachableError, translateError, startupError, connectionStringError, redactUrl, clientErrorType } from './errors.js';
 export { MalformedEventError, toEventData, fromRecorded, idempotencyOf, keyedEventId, esIdOf, derivedUuid, type EsEventData, type EsRecordedEvent } from './event-data.js';
 export { namesFor, eventFilterOf, isEventStream, esStreamOf, portStreamOf, idempotencyStreamOf, isIdempotencyStream, InvalidNamespaceError, DEFAULT_NAMESPACE, type Names } from './names.js';
-export { seqOfRevision, revisionOfSeq, expectedRevisionOf, versionOfRevision, positionOf, startAfter, PositionOutOfRangeError } from './positions.js';
+export { seqOfRevision, revisionOfSeq, expectedRevisionOf, versionOfRevision, positionOf, endPositionOf, isAfter, startAfter, PositionOutOfRangeError } from './positions.js';
+export { startsAfter } from './log-reads.js';
 export { AppendQueue } from './append-queue.js';
 export { entryOf } from './idempotency-index.js';
 export { sortedByUtf8 } from './idempotency-records.js';
