@@ -89,6 +89,16 @@ describe('EventStoreDB errors the client throws untyped', () => {
   });
 });
 
+describe('EventStoreDB errors of the successor client', () => {
+  it('reads the actual revision of a wrong expected version under either client’s name for it', () => {
+    // @kurrent/kurrentdb-client names it actualState (not installed here: its shape, as its source declares it).
+    const kurrent = Object.assign(new Error('wrong expected version'), { type: 'wrong-expected-version', actualState: 4n, expectedState: 2n });
+    expect(translateError(kurrent, 'append', 'conversation-1', 3)).toMatchObject({ stream: 'conversation-1', expected: 3, actual: 5 });
+    const none = Object.assign(new Error('wrong expected version'), { type: 'wrong-expected-version', actualState: 'no_stream' });
+    expect(translateError(none, 'append', 'conversation-1', 3)).toMatchObject({ actual: 0 });
+  });
+});
+
 describe('EVENTSTORE_URL in messages', () => {
   it('hides whatever the client takes for a password, / : and spaces included', () => {
     expect(redactUrl('esdb://admin:pa/ss@db.example:2113?tls=true')).toBe('esdb://admin:***@db.example:2113?tls=true');

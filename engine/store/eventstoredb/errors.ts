@@ -60,7 +60,9 @@ export function translateError(err: unknown, what: string, stream?: string, expe
   const type = clientErrorType(err);
   const message = err instanceof Error ? err.message : String(err);
   if (type === 'wrong-expected-version' && stream !== undefined) {
-    const actual = versionOfRevision((err as { actualVersion?: EsCurrentRevision }).actualVersion);
+    // `actualVersion` in @eventstore/db-client, `actualState` in its successor @kurrent/kurrentdb-client.
+    const wev = err as { actualVersion?: EsCurrentRevision; actualState?: EsCurrentRevision };
+    const actual = versionOfRevision(wev.actualVersion ?? wev.actualState);
     return new ConcurrencyError(stream, expected, actual, { cause: err });
   }
   if (type !== undefined && UNAVAILABLE.has(type)) return new StoreUnavailableError(`EventStoreDB ${what}: ${message}`, { cause: err });
