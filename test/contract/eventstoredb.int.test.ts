@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventStoreDbEventStore, EventStoreDbUnreachableError } from '../../engine/store/eventstoredb/index.js';
 import { freePort } from '../helpers/ports.js';
 import { describeEventStoreContract } from './event-store.contract.js';
@@ -74,6 +74,18 @@ describe('EventStoreDB adapter without a server', () => {
     } finally {
       for (const socket of held) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('refuses an option the client would print the password for, before the client sees it', async () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const err = await EventStoreDbEventStore.connect({ url: 'esdb://admin:secret-pw@127.0.0.1:1?tls=false&tsl=false' }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('eventstoredb_error');
+      expect((err as Error).message).toMatch(/EVENTSTORE_URL has an option the EventStoreDB client does not know \("tsl"\)/);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
     }
   });
 

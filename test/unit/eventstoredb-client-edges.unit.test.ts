@@ -7,12 +7,14 @@
  * test/contract/eventstoredb.int.test.ts).
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isStoreUnavailableError } from '../../engine/store/index.js';
 import {
   EventStoreDbError,
   EventStoreDbUnreachableError,
+  checkConnectionOptions,
   clientErrorType,
+  connectionOptionsOf,
   connectionStringError,
   endPositionOf,
   isAfter,
@@ -124,5 +126,49 @@ describe('EVENTSTORE_URL in messages', () => {
     const url = 'esdb://admin:pw@db.example:2113?tlsCAFile=/nonexistent/parley-ca.pem';
     const err = connectionStringError(url, refusal(url));
     expect(err.message).toMatch(/^EVENTSTORE_URL esdb:\/\/admin:\*\*\*@db\.example:2113\?tlsCAFile=\/nonexistent\/parley-ca\.pem cannot be used: Failed to load certificate file/);
+  });
+});
+
+describe('EVENTSTORE_URL options the client would leak or misapply', () => {
+  it('shows why: the client prints the whole string, password included, for an unknown option or tlsVerifyCert=false', () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      EventStoreDBClient.connectionString('esdb://admin:s3cret-pw@db.example:2113?tsl=false');
+      EventStoreDBClient.connectionString('esdb://admin:s3cret-pw@db.example:2113?tlsVerifyCert=false');
+      expect(warn).toHaveBeenCalledTimes(2);
+      for (const [message] of warn.mock.calls) expect(String(message)).toContain('s3cret-pw');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('refuses those before the client sees them, naming the option and never the string', () => {
+    const refused = (url: string) => {
+      try {
+        checkConnectionOptions(url);
+      } catch (err) {
+        expect(err).toBeInstanceOf(EventStoreDbError);
+        expect((err as EventStoreDbError).code).toBe('eventstoredb_error');
+        expect((err as Error).message).not.toContain('s3cret-pw');
+        return (err as Error).message;
+      }
+      return undefined;
+    };
+    expect(refused('esdb://admin:s3cret-pw@db.example:2113?tsl=false')).toMatch(/does not know \("tsl"\)/);
+    expect(refused('esdb://admin:s3cret-pw@db.example:2113?tls=true&TLS_Verify-Cert= false')).toMatch(/tlsVerifyCert=false.*tlsCAFile/);
+    expect(refused('esdb://admin:s3cret-pw@db.example:2113?throwOnAppendFailure=false')).toMatch(/throwOnAppendFailure=false/);
+    // What the client knows and Parley can honour passes, in any spelling the client accepts.
+    expect(refused('esdb://admin:s3cret-pw@a:2113,b:2113?tls=true&tlsCAFile=/etc/ca.crt&node_preference=leader&defaultDeadline=5000&keep-alive-interval=10000')).toBeUndefined();
+    expect(refused('esdb://db:2113?tlsVerifyCert=true&throwOnAppendFailure=true')).toBeUndefined();
+    expect(refused('esdb+discover://cluster.example:2113')).toBeUndefined();
+  });
+
+  it('reads options after the credentials as the client does, so a ? or & in a password is no option', () => {
+    expect(connectionOptionsOf('esdb://admin:p?x&y=1@db:2113?tls=false')).toEqual([{ key: 'tls', value: 'false' }]);
+    expect(connectionOptionsOf('esdb://db:2113')).toEqual([]);
+    expect(connectionOptionsOf('esdb://db:2113?Node-Preference=follower&tlsCAFile=%2Fca.pem')).toEqual([
+      { key: 'nodepreference', value: 'follower' },
+      { key: 'tlscafile', value: '%2Fca.pem' },
+    ]);
   });
 });

@@ -15,8 +15,9 @@ import { BoundedMap } from '../bounded-map.js';
 import { ConcurrencyError, StoreUnavailableError } from '../errors.js';
 import type { AppendOptions, AppendResult, EventStore, FeedListener, IdempotencyRecord, NewEvent, ReadStreamOptions, StoredEvent } from '../port.js';
 import { AppendQueue } from './append-queue.js';
+import { checkConnectionOptions } from './connection-string.js';
 import { keyedEventId, toEventData, idempotencyOf } from './event-data.js';
-import { connectionStringError, isWrongExpectedVersion, startupError, translateError } from './errors.js';
+import { EventStoreDbError, connectionStringError, isWrongExpectedVersion, startupError, translateError } from './errors.js';
 import { IdempotencyIndex, recordOf, type IndexEntry } from './idempotency-index.js';
 import { idempotencyRecordsIn } from './idempotency-records.js';
 import { repairIndex } from './index-repair.js';
@@ -82,6 +83,7 @@ export class EventStoreDbEventStore implements EventStore {
   static async connect(options: EventStoreDbStoreOptions): Promise<EventStoreDbEventStore> {
     const names = namesFor(options.namespace);
     let client: EventStoreDBClient;
+    checkConnectionOptions(options.url);
     try {
       client = EventStoreDBClient.connectionString(options.url);
     } catch (err) {
@@ -179,6 +181,8 @@ export class EventStoreDbEventStore implements EventStore {
     let position: number | undefined;
     try {
       const result = await this.client.appendToStream(es, toEventData(events, idempotency), { expectedRevision: expectedRevisionOf(expected) });
+      // Only under throwOnAppendFailure=false, which connect refuses: never report a write that did not happen.
+      if (!result.success) throw new EventStoreDbError(`EventStoreDB refused the append to ${es} without an error (is throwOnAppendFailure=false set?)`);
       nextRevision = result.nextExpectedRevision;
       if (events.length === 1 && result.position) position = positionOf(result.position);
     } catch (err) {

@@ -6,6 +6,7 @@ export { namesFor, eventFilterOf, isEventStream, esStreamOf, portStreamOf, idemp
 export { seqOfRevision, revisionOfSeq, expectedRevisionOf, versionOfRevision, positionOf, endPositionOf, isAfter, startAfter, PositionOutOfRangeError } from './positions.js';
 export { startsAfter } from './log-reads.js';
 export { AppendQueue } from './append-queue.js';
+export { checkConnectionOptions, connectionOptionsOf, type ConnectionOption } from './connection-string.js';
 export { entryOf } from './idempotency-index.js';
 export { sortedByUtf8 } from './idempotency-records.js';
 export { KeyedAppends, type ScannedEvent } from './keyed-appends.js';
