@@ -15,7 +15,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { EventStoreDbEventStore, EventStoreDbUnreachableError } from '../../engine/store/eventstoredb/index.js';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { isStoreUnavailableError } from '../../engine/store/index.js';
+import { EventStoreDbEventStore, EventStoreDbUnreachableError, lastPosition, readEsStream } from '../../engine/store/eventstoredb/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { describeEventStoreContract } from './event-store.contract.js';
 
@@ -73,6 +76,36 @@ describe('EventStoreDB adapter without a server', () => {
       // It did reach the socket: the error is the silence, not a refused connection.
       expect(held.size).toBeGreaterThan(0);
     } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('gives up on a read a silent server never answers: the read ends with store_unavailable and its call is cancelled', async () => {
+    // Client 6 sets no deadline on reads: without giveUpOn this read would wait for ever.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
+    try {
+      const abort = new AbortController();
+      const stream = readEsStream(client, 'parley-conversation-1', { fromSeq: 1, direction: 'forwards', limit: 10 }, abort.signal);
+      const all = lastPosition(client, () => true, abort.signal);
+      let settled = 0;
+      void Promise.allSettled([stream, all]).then(() => settled++);
+      await eventually(() => expect(held.size).toBeGreaterThan(0));
+      expect(settled).toBe(0);
+      abort.abort();
+      await expect(stream).rejects.toSatisfy(isStoreUnavailableError);
+      await expect(all).rejects.toSatisfy(isStoreUnavailableError);
+      // Already given up: a read made with an aborted signal ends at once.
+      await expect(readEsStream(client, 'parley-x', { fromSeq: 1, direction: 'forwards', limit: 1 }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
+    } finally {
+      await client.dispose().catch(() => undefined);
       for (const socket of held) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }

@@ -62,6 +62,8 @@ export class EventStoreDbEventStore implements EventStore {
   private readonly repairTimer: NodeJS.Timeout;
   private repairing: Promise<unknown> | undefined;
   private closed = false;
+  // Aborted on close: gives up on every read still waiting (log-reads.ts), the repair's included.
+  private readonly lifetime = new AbortController();
 
   private constructor(
     private readonly client: EventStoreDBClient,
@@ -91,7 +93,7 @@ export class EventStoreDbEventStore implements EventStore {
     }
     try {
       // The end of `$all` now: the feed starts after it, and reading it proves the server answers.
-      const feedStart = await answerWithin(lastPosition(client, () => true), options.connectTimeoutMs ?? 10_000);
+      const feedStart = await answerWithin((signal) => lastPosition(client, () => true, signal), options.connectTimeoutMs ?? 10_000);
       const index = new IdempotencyIndex(client, names);
       const feed = new LiveFeed(client, names, feedStart, options.onError ?? (() => undefined));
       const store = new EventStoreDbEventStore(client, names, index, feed, options);
@@ -108,7 +110,7 @@ export class EventStoreDbEventStore implements EventStore {
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('the EventStoreDB store is closed'));
-    return this.queue.enqueue(stream, { expected: options.expectedVersion, run: () => this.timed(this.appendNow(stream, events, options)) });
+    return this.queue.enqueue(stream, { expected: options.expectedVersion, run: () => this.timed((signal) => this.appendNow(stream, events, options, signal)) });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<StoredEvent[]> {
@@ -118,28 +120,28 @@ export class EventStoreDbEventStore implements EventStore {
       options.beforeSeq !== undefined
         ? { fromSeq: options.beforeSeq - 1, direction: 'backwards' as const, limit }
         : { fromSeq: (options.afterSeq ?? 0) + 1, direction: 'forwards' as const, limit };
-    return storedOf(await this.timed(readEsStream(this.client, es, read)), stream);
+    return storedOf(await this.timed((signal) => readEsStream(this.client, es, read, signal)), stream);
   }
 
   readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
-    return this.timed(readAllOf(this.client, this.names, afterPosition, limit));
+    return this.timed((signal) => readAllOf(this.client, this.names, afterPosition, limit, signal));
   }
 
   async streamVersion(stream: string): Promise<number> {
-    return this.timed(esStreamVersion(this.client, esStreamOf(this.names, stream)));
+    return this.timed((signal) => esStreamVersion(this.client, esStreamOf(this.names, stream), signal));
   }
 
   headPosition(): Promise<number> {
-    return this.timed(lastPosition(this.client, (s) => isEventStream(this.names, s)));
+    return this.timed((signal) => lastPosition(this.client, (s) => isEventStream(this.names, s), signal));
   }
 
   async findIdempotency(key: string): Promise<IdempotencyRecord | undefined> {
-    const entry = await this.timed(this.index.find(key));
+    const entry = await this.timed((signal) => this.index.find(key, signal));
     return entry && recordOf(entry);
   }
 
   idempotencyRecords(): AsyncIterable<IdempotencyRecord> {
-    return idempotencyRecordsIn(this.client, this.names);
+    return idempotencyRecordsIn(this.client, this.names, this.lifetime.signal);
   }
 
   subscribe(listener: FeedListener): () => void {
@@ -151,6 +153,7 @@ export class EventStoreDbEventStore implements EventStore {
     this.closed = true;
     clearInterval(this.repairTimer);
     this.queue.rejectAll(new StoreUnavailableError('the EventStoreDB store is closed'));
+    this.lifetime.abort();
     await this.feed.close();
     await this.repairing?.catch(() => undefined);
     await this.client.dispose().catch(() => undefined);
@@ -159,23 +162,24 @@ export class EventStoreDbEventStore implements EventStore {
   /** Runs a repair unless one runs; its failure goes to onError (the timer must not throw). */
   repair(): Promise<unknown> {
     if (this.closed || this.repairing) return this.repairing ?? Promise.resolve();
-    this.repairing = repairIndex(this.client, this.names, this.index)
+    this.repairing = repairIndex(this.client, this.names, this.index, this.lifetime.signal)
       .catch((err: unknown) => this.options.onError?.(translateError(err, 'idempotency index repair')))
       .finally(() => (this.repairing = undefined));
     return this.repairing;
   }
 
-  private timed<T>(work: Promise<T>): Promise<T> {
-    return answerWithin(work, this.options.requestTimeoutMs ?? 15_000);
+  private timed<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return answerWithin(work, this.options.requestTimeoutMs ?? 15_000, this.lifetime.signal);
   }
 
-  private async appendNow(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+  private async appendNow(stream: string, events: NewEvent[], options: AppendOptions, signal: AbortSignal): Promise<AppendResult> {
     const { expectedVersion: expected, idempotency } = options;
     if (idempotency) {
-      const seen = (await this.index.find(idempotency.key)) ?? (options.legacyKey !== undefined ? await this.index.find(options.legacyKey) : undefined);
+      const seen =
+        (await this.index.find(idempotency.key, signal)) ?? (options.legacyKey !== undefined ? await this.index.find(options.legacyKey, signal) : undefined);
       if (seen) return duplicateOf(stream, seen);
     }
-    if (events.length === 0) return this.appendNothing(stream, expected, idempotency);
+    if (events.length === 0) return this.appendNothing(stream, expected, idempotency, signal);
     const es = esStreamOf(this.names, stream);
     let nextRevision: bigint;
     let position: number | undefined;
@@ -187,8 +191,8 @@ export class EventStoreDbEventStore implements EventStore {
       if (events.length === 1 && result.position) position = positionOf(result.position);
     } catch (err) {
       if (idempotency && isWrongExpectedVersion(err)) {
-        const earlier = await this.findOwnAppend(stream, idempotency.key, expected);
-        if (earlier) return duplicateOf(stream, await this.index.record(earlier));
+        const earlier = await this.findOwnAppend(stream, idempotency.key, expected, signal);
+        if (earlier) return duplicateOf(stream, await this.index.record(earlier, signal));
       }
       const translated = translateError(err, `append to ${es}`, stream, expected);
       if (translated instanceof ConcurrencyError) this.tips.set(stream, translated.actual);
@@ -200,18 +204,23 @@ export class EventStoreDbEventStore implements EventStore {
     const stored =
       position !== undefined
         ? [{ stream, seq: firstSeq, position, id: events[0]!.id, type: events[0]!.type, data: events[0]!.data, metadata: events[0]!.metadata }]
-        : storedOf(await readEsStream(this.client, es, { fromSeq: firstSeq, direction: 'forwards', limit: events.length }), stream);
-    if (idempotency) await this.index.record({ ...idempotency, stream, version });
+        : storedOf(await readEsStream(this.client, es, { fromSeq: firstSeq, direction: 'forwards', limit: events.length }, signal), stream);
+    if (idempotency) await this.index.record({ ...idempotency, stream, version }, signal);
     return { stream, version, events: stored, duplicate: null };
   }
 
   /** An append with no events: checks the version, and records a key-only append's key. */
-  private async appendNothing(stream: string, expected: AppendOptions['expectedVersion'], idempotency: IdempotencyRecord | undefined): Promise<AppendResult> {
-    const version = await this.streamVersion(stream);
+  private async appendNothing(
+    stream: string,
+    expected: AppendOptions['expectedVersion'],
+    idempotency: IdempotencyRecord | undefined,
+    signal: AbortSignal,
+  ): Promise<AppendResult> {
+    const version = await esStreamVersion(this.client, esStreamOf(this.names, stream), signal);
     if (expected !== 'any' && expected !== version) throw new ConcurrencyError(stream, expected, version);
     if (!idempotency) return { stream, version, events: [], duplicate: null };
     const entry = { ...idempotency, stream, version };
-    const standing = await this.index.record(entry);
+    const standing = await this.index.record(entry, signal);
     return standing === entry ? { stream, version, events: [], duplicate: null } : duplicateOf(stream, standing);
   }
 
@@ -220,9 +229,10 @@ export class EventStoreDbEventStore implements EventStore {
    * answer lost): its events, with ids derived from the key, are then among the stream's
    * newer events.
    */
-  private async findOwnAppend(stream: string, key: string, expected: AppendOptions['expectedVersion']): Promise<IndexEntry | undefined> {
+  private async findOwnAppend(stream: string, key: string, expected: AppendOptions['expectedVersion'], signal: AbortSignal): Promise<IndexEntry | undefined> {
     const after = expected === 'any' ? 0 : expected;
-    const events = await readEsStream(this.client, esStreamOf(this.names, stream), { fromSeq: after + 1, direction: 'forwards', limit: RETRY_LOOKBACK });
+    const read = { fromSeq: after + 1, direction: 'forwards' as const, limit: RETRY_LOOKBACK };
+    const events = await readEsStream(this.client, esStreamOf(this.names, stream), read, signal);
     const first = events.findIndex((e) => e.id === keyedEventId(key, 0));
     const record = first >= 0 ? idempotencyOf(events[first]!) : undefined;
     if (!record || record.key !== key) return undefined;
@@ -233,15 +243,27 @@ export class EventStoreDbEventStore implements EventStore {
 }
 
 /**
- * The promise, or a StoreUnavailableError once `ms` pass: the client's own deadlines do not
- * cover its first handshake, so a server that accepts and stays silent would hold start-up forever.
+ * The work's answer, or a StoreUnavailableError once `ms` pass, when the work's reads are
+ * also given up on (its signal aborts; so it does when `parent` does): the client sets no
+ * deadline on reads nor on its first handshake, so a server that accepts and stays silent
+ * would hold a caller, and the read, for ever.
  */
-function answerWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+function answerWithin<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, parent?: AbortSignal): Promise<T> {
+  const abort = new AbortController();
+  const giveUp = () => abort.abort();
+  if (parent?.aborted) giveUp();
+  parent?.addEventListener('abort', giveUp, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(`EventStoreDB gave no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new StoreUnavailableError(`EventStoreDB gave no answer within ${ms} ms`));
+    }, ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work(abort.signal), timeout]).finally(() => {
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', giveUp);
+  });
 }
 
 function duplicateOf(stream: string, entry: IndexEntry): AppendResult {

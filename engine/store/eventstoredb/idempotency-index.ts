@@ -31,6 +31,7 @@ import { BoundedMap } from '../bounded-map.js';
 import type { IdempotencyRecord } from '../port.js';
 import { derivedUuid } from './event-data.js';
 import { isStreamNotFound, isWrongExpectedVersion, translateError } from './errors.js';
+import { giveUpOn } from './log-reads.js';
 import { idempotencyStreamOf, type Names } from './names.js';
 
 export const INDEX_EVENT = 'ParleyIdempotencyRecorded';
@@ -63,12 +64,13 @@ export class IdempotencyIndex {
     private readonly names: Names,
   ) {}
 
-  async find(key: string): Promise<IndexEntry | undefined> {
+  async find(key: string, signal?: AbortSignal): Promise<IndexEntry | undefined> {
     const cached = this.recent.get(key);
     if (cached) return cached;
     const esStream = idempotencyStreamOf(this.names, key);
     try {
-      for await (const resolved of this.client.readStream(esStream, { fromRevision: 'start', direction: 'forwards', maxCount: 1 }) as AsyncIterable<ResolvedEvent>) {
+      const read = this.client.readStream(esStream, { fromRevision: 'start', direction: 'forwards', maxCount: 1 });
+      for await (const resolved of giveUpOn(read, signal) as AsyncIterable<ResolvedEvent>) {
         // A SHA-256 collision is not a practical concern, but another key's record must never answer.
         const entry = entryOf(resolved.event?.data, key);
         if (entry) this.recent.set(key, entry);
@@ -82,7 +84,7 @@ export class IdempotencyIndex {
   }
 
   /** Records the entry unless the key has one; returns the entry that stands (the first). */
-  async record(entry: IndexEntry): Promise<IndexEntry> {
+  async record(entry: IndexEntry, signal?: AbortSignal): Promise<IndexEntry> {
     const esStream = idempotencyStreamOf(this.names, entry.key);
     try {
       await this.client.appendToStream(
@@ -92,7 +94,7 @@ export class IdempotencyIndex {
       );
     } catch (err) {
       if (!isWrongExpectedVersion(err)) throw translateError(err, `write ${esStream}`);
-      const first = await this.find(entry.key);
+      const first = await this.find(entry.key, signal);
       if (first) return first;
       throw translateError(err, `write ${esStream}`);
     }
@@ -101,9 +103,10 @@ export class IdempotencyIndex {
   }
 
   /** Every keyed event up to this position is known to be indexed. */
-  async checkpoint(): Promise<{ position: number; revision: bigint | 'no_stream' }> {
+  async checkpoint(signal?: AbortSignal): Promise<{ position: number; revision: bigint | 'no_stream' }> {
     try {
-      for await (const resolved of this.client.readStream(this.names.checkpointStream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 }) as AsyncIterable<ResolvedEvent>) {
+      const read = this.client.readStream(this.names.checkpointStream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 });
+      for await (const resolved of giveUpOn(read, signal) as AsyncIterable<ResolvedEvent>) {
         const position = Number((resolved.event?.data as { position?: unknown } | undefined)?.position);
         return { position: Number.isSafeInteger(position) && position > 0 ? position : 0, revision: resolved.event?.revision ?? 'no_stream' };
       }
@@ -114,8 +117,8 @@ export class IdempotencyIndex {
   }
 
   /** Moves the checkpoint forward (never back); another node moving it meanwhile wins. */
-  async advanceCheckpoint(position: number): Promise<void> {
-    const current = await this.checkpoint();
+  async advanceCheckpoint(position: number, signal?: AbortSignal): Promise<void> {
+    const current = await this.checkpoint(signal);
     if (current.position >= position) return;
     try {
       await this.client.appendToStream(

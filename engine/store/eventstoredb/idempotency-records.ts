@@ -14,9 +14,9 @@ import { entryOf, recordOf } from './idempotency-index.js';
 import { scanAll } from './log-reads.js';
 import { isIdempotencyStream, portStreamOf, type Names } from './names.js';
 
-export async function* idempotencyRecordsIn(client: EventStoreDBClient, names: Names): AsyncGenerator<IdempotencyRecord> {
+export async function* idempotencyRecordsIn(client: EventStoreDBClient, names: Names, signal?: AbortSignal): AsyncGenerator<IdempotencyRecord> {
   const records = new Map<string, IdempotencyRecord>();
-  for await (const { event } of scanAll(client, 0)) {
+  for await (const { event } of scanAll(client, 0, signal)) {
     let record: IdempotencyRecord | undefined;
     if (portStreamOf(names, event.streamId) !== undefined) record = idempotencyOf(event);
     else if (isIdempotencyStream(names, event.streamId)) {

@@ -19,31 +19,31 @@ import { seqOfRevision } from './positions.js';
 
 const CHUNK = 10_000;
 
-export async function repairIndex(client: EventStoreDBClient, names: Names, index: IdempotencyIndex): Promise<number> {
-  const { position: from } = await index.checkpoint();
+export async function repairIndex(client: EventStoreDBClient, names: Names, index: IdempotencyIndex, signal?: AbortSignal): Promise<number> {
+  const { position: from } = await index.checkpoint(signal);
   // The end of `$all` before this log's head: a log with no events yet starts its
   // checkpoint there, so a database full of other data is never scanned for keys it cannot hold.
-  const allEnd = from === 0 ? await lastPosition(client, () => true) : 0;
-  const head = await lastPosition(client, (s) => isEventStream(names, s));
-  if (head === 0 && allEnd > 0) await index.advanceCheckpoint(allEnd);
+  const allEnd = from === 0 ? await lastPosition(client, () => true, signal) : 0;
+  const head = await lastPosition(client, (s) => isEventStream(names, s), signal);
+  if (head === 0 && allEnd > 0) await index.advanceCheckpoint(allEnd, signal);
   if (head <= from) return 0;
   let repaired = 0;
   let scanned = 0;
   const appends = new KeyedAppends();
   const ensure = async (entry: IndexEntry | undefined) => {
-    if (entry && !(await index.find(entry.key))) {
-      await index.record(entry);
+    if (entry && !(await index.find(entry.key, signal))) {
+      await index.record(entry, signal);
       repaired++;
     }
   };
-  for await (const { event, position } of scanAll(client, from)) {
+  for await (const { event, position } of scanAll(client, from, signal)) {
     if (position > head) break;
     const stream = portStreamOf(names, event.streamId);
     if (stream === undefined) continue;
     await ensure(appends.take({ stream, id: event.id, seq: seqOfRevision(event.revision), record: idempotencyOf(event) }));
-    if (++scanned % CHUNK === 0 && !appends.open) await index.advanceCheckpoint(position);
+    if (++scanned % CHUNK === 0 && !appends.open) await index.advanceCheckpoint(position, signal);
   }
   await ensure(appends.finish());
-  await index.advanceCheckpoint(head);
+  await index.advanceCheckpoint(head, signal);
   return repaired;
 }

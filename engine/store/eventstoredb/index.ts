@@ -4,7 +4,7 @@ export { EventStoreDbError, EventStoreDbAccessError, AppendTooLargeError, EventS
 export { MalformedEventError, toEventData, fromRecorded, idempotencyOf, keyedEventId, esIdOf, derivedUuid, type EsEventData, type EsRecordedEvent } from './event-data.js';
 export { namesFor, eventFilterOf, isEventStream, esStreamOf, portStreamOf, idempotencyStreamOf, isIdempotencyStream, InvalidNamespaceError, DEFAULT_NAMESPACE, type Names } from './names.js';
 export { seqOfRevision, revisionOfSeq, expectedRevisionOf, versionOfRevision, positionOf, endPositionOf, isAfter, startAfter, PositionOutOfRangeError } from './positions.js';
-export { startsAfter } from './log-reads.js';
+export { startsAfter, giveUpOn, readEsStream, lastPosition } from './log-reads.js';
 export { AppendQueue } from './append-queue.js';
 export { checkConnectionOptions, connectionOptionsOf, type ConnectionOption } from './connection-string.js';
 export { entryOf } from './idempotency-index.js';

@@ -6,15 +6,40 @@
  * server-side filter (`names.ts`' prefix) is used where it matters most, on the live
  * feed's subscription (live-feed.ts), and catch-up reads pay for skipping other streams.
  * A read starts at a position inclusively, so events at or before it are dropped here.
+ *
+ * Every read takes an optional AbortSignal: client 6 sets no deadline on any read, so a
+ * read the store gives up on (its request timeout, or close) is destroyed here, which ends
+ * the loop over it with StoreUnavailableError, and its gRPC call is cancelled, instead of
+ * both waiting on a silent server for ever.
  */
 import type { AllStreamResolvedEvent, EventStoreDBClient, ResolvedEvent } from '@eventstore/db-client';
 import type { StoredEvent } from '../port.js';
 import { fromRecorded, type EsRecordedEvent } from './event-data.js';
+import { StoreUnavailableError } from '../errors.js';
 import { isStreamNotFound, translateError, EventStoreDbError } from './errors.js';
 import { portStreamOf, type Names } from './names.js';
 import { endPositionOf, isAfter, positionOf, revisionOfSeq, seqOfRevision, startAfter, type EsPosition } from './positions.js';
 
 const PAGE = 500;
+
+/** What a client read is, as far as giving up on it goes (a Readable with the client's cancel). */
+interface ClientRead {
+  destroy(err?: Error): unknown;
+  cancel?(): Promise<void>;
+}
+
+/** The read, destroyed and its call cancelled when `signal` aborts (see the header). */
+export function giveUpOn<R>(read: R, signal: AbortSignal | undefined): R {
+  if (!signal) return read;
+  const stop = () => {
+    const r = read as unknown as ClientRead;
+    r.destroy(new StoreUnavailableError('EventStoreDB read given up on (request timeout or store closing)'));
+    r.cancel?.().catch(() => undefined);
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  return read;
+}
 
 export interface AllRecord {
   event: EsRecordedEvent & { position: EsPosition };
@@ -27,12 +52,12 @@ export interface AllRecord {
  * Parley position: where another application's events have commit > prepare, resuming at
  * {prepare, prepare} would read events again.
  */
-export async function* scanAll(client: EventStoreDBClient, after: number): AsyncGenerator<AllRecord> {
+export async function* scanAll(client: EventStoreDBClient, after: number, signal?: AbortSignal): AsyncGenerator<AllRecord> {
   let from = startAfter(after);
   for (;;) {
     let read = 0;
     let last = from;
-    const page = client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'forwards' });
+    const page = giveUpOn(client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'forwards' }), signal);
     try {
       for await (const resolved of page as AsyncIterable<AllStreamResolvedEvent>) {
         read++;
@@ -58,13 +83,13 @@ export function startsAfter(position: EsPosition, from: 'start' | EsPosition): b
  * Where the newest event in `$all` whose stream passes `keep` ends (0 if none): its
  * position for Parley's events, its commit position for another application's (positions.ts).
  */
-export async function lastPosition(client: EventStoreDBClient, keep: (esStream: string) => boolean): Promise<number> {
+export async function lastPosition(client: EventStoreDBClient, keep: (esStream: string) => boolean, signal?: AbortSignal): Promise<number> {
   let from: 'end' | EsPosition = 'end';
   for (;;) {
     let read = 0;
     let oldest: EsPosition | undefined;
     try {
-      for await (const resolved of client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'backwards' }) as AsyncIterable<AllStreamResolvedEvent>) {
+      for await (const resolved of giveUpOn(client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'backwards' }), signal) as AsyncIterable<AllStreamResolvedEvent>) {
         read++;
         const event = resolved.event;
         if (!event) continue;
@@ -82,10 +107,10 @@ export async function lastPosition(client: EventStoreDBClient, keep: (esStream: 
 }
 
 /** This log's events in `$all` after `after`, at most `limit`. */
-export async function readAllOf(client: EventStoreDBClient, names: Names, after: number, limit: number): Promise<StoredEvent[]> {
+export async function readAllOf(client: EventStoreDBClient, names: Names, after: number, limit: number, signal?: AbortSignal): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   if (limit <= 0) return out;
-  for await (const { event, position } of scanAll(client, after)) {
+  for await (const { event, position } of scanAll(client, after, signal)) {
     const stream = portStreamOf(names, event.streamId);
     if (stream === undefined) continue;
     out.push(fromRecorded(event, stream, seqOfRevision(event.revision), position));
@@ -101,15 +126,12 @@ export interface StreamRead {
 }
 
 /** Recorded events of one EventStoreDB stream ([] when it does not exist). */
-export async function readEsStream(client: EventStoreDBClient, esStream: string, read: StreamRead): Promise<EsRecordedEvent[]> {
+export async function readEsStream(client: EventStoreDBClient, esStream: string, read: StreamRead, signal?: AbortSignal): Promise<EsRecordedEvent[]> {
   const out: EsRecordedEvent[] = [];
   if (read.limit <= 0 || read.fromSeq < 1) return out;
   try {
-    for await (const resolved of client.readStream(esStream, {
-      fromRevision: revisionOfSeq(read.fromSeq),
-      direction: read.direction,
-      maxCount: read.limit,
-    }) as AsyncIterable<ResolvedEvent>) {
+    const events = client.readStream(esStream, { fromRevision: revisionOfSeq(read.fromSeq), direction: read.direction, maxCount: read.limit });
+    for await (const resolved of giveUpOn(events, signal) as AsyncIterable<ResolvedEvent>) {
       if (resolved.event) out.push(resolved.event as EsRecordedEvent);
     }
   } catch (err) {
@@ -131,9 +153,9 @@ export function storedOf(events: EsRecordedEvent[], stream: string): StoredEvent
 }
 
 /** The version of an EventStoreDB stream (0 when it does not exist). */
-export async function esStreamVersion(client: EventStoreDBClient, esStream: string): Promise<number> {
+export async function esStreamVersion(client: EventStoreDBClient, esStream: string, signal?: AbortSignal): Promise<number> {
   try {
-    for await (const resolved of client.readStream(esStream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 }) as AsyncIterable<ResolvedEvent>) {
+    for await (const resolved of giveUpOn(client.readStream(esStream, { fromRevision: 'end', direction: 'backwards', maxCount: 1 }), signal) as AsyncIterable<ResolvedEvent>) {
       if (resolved.event) return seqOfRevision(resolved.event.revision);
     }
   } catch (err) {
