@@ -6,9 +6,12 @@
  * client's own, made without a server (none can run on this machine: see
  * test/contract/eventstoredb.int.test.ts).
  */
+import { getEventListeners } from 'node:events';
+import { Readable } from 'node:stream';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { describe, expect, it, vi } from 'vitest';
 import { isStoreUnavailableError } from '../../engine/store/index.js';
+import { eventually } from '../helpers/eventually.js';
 import {
   EventStoreDbError,
   EventStoreDbUnreachableError,
@@ -17,6 +20,7 @@ import {
   connectionOptionsOf,
   connectionStringError,
   endPositionOf,
+  giveUpOn,
   isAfter,
   positionOf,
   redactUrl,
@@ -170,5 +174,27 @@ describe('EVENTSTORE_URL options the client would leak or misapply', () => {
       { key: 'nodepreference', value: 'follower' },
       { key: 'tlscafile', value: '%2Fca.pem' },
     ]);
+  });
+});
+
+describe('giving up on a read (client 6 sets no deadline on reads)', () => {
+  // A node Readable stands for the client's read (a Transform); against a silent server: test/contract/eventstoredb.int.test.ts.
+  it('ends the read with store_unavailable when the signal aborts', async () => {
+    const abort = new AbortController();
+    const read = giveUpOn(new Readable({ objectMode: true, read: () => undefined }), abort.signal);
+    const drained = (async () => {
+      for await (const _ of read) void _;
+    })();
+    abort.abort();
+    await expect(drained).rejects.toSatisfy(isStoreUnavailableError);
+  });
+
+  it('lets go of the signal when the read ends, so a long-lived signal does not collect listeners', async () => {
+    const lifetime = new AbortController();
+    for (let i = 0; i < 50; i++) {
+      const read = giveUpOn(Readable.from([1, 2, 3]), lifetime.signal);
+      for await (const _ of read) void _;
+    }
+    await eventually(() => expect(getEventListeners(lifetime.signal, 'abort')).toHaveLength(0));
   });
 });

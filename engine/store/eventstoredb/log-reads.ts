@@ -25,19 +25,27 @@ const PAGE = 500;
 /** What a client read is, as far as giving up on it goes (a Readable with the client's cancel). */
 interface ClientRead {
   destroy(err?: Error): unknown;
+  once(event: 'close', listener: () => void): unknown;
   cancel?(): Promise<void>;
 }
 
-/** The read, destroyed and its call cancelled when `signal` aborts (see the header). */
+/**
+ * The read, destroyed and its call cancelled when `signal` aborts (see the header). The
+ * listener goes when the read closes: the store's lifetime signal outlives millions of reads.
+ */
 export function giveUpOn<R>(read: R, signal: AbortSignal | undefined): R {
   if (!signal) return read;
+  const r = read as unknown as ClientRead;
   const stop = () => {
-    const r = read as unknown as ClientRead;
     r.destroy(new StoreUnavailableError('EventStoreDB read given up on (request timeout or store closing)'));
     r.cancel?.().catch(() => undefined);
   };
-  if (signal.aborted) stop();
-  else signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) {
+    stop();
+    return read;
+  }
+  signal.addEventListener('abort', stop, { once: true });
+  r.once('close', () => signal.removeEventListener('abort', stop));
   return read;
 }
 
