@@ -9,7 +9,8 @@
  * package ships one, and there is no container runtime): without EVENTSTORE_URL the
  * contract run is skipped and says why, and nothing stands in for the server. What runs
  * everywhere: the adapter against a real closed port and a real silent one (a coded
- * start-up error naming EVENTSTORE_URL); a node started with it is in
+ * start-up error naming EVENTSTORE_URL; a read the silent one never answers is given up
+ * on), and EVENTSTORE_URL refusals; a node started with it is in
  * test/e2e/startup-errors.e2e.test.ts.
  */
 import { randomUUID } from 'node:crypto';
