@@ -17,7 +17,7 @@
  *   with another N is refused (coded), never misread.
  * The token 0 (or '0') is the start of any log.
  */
-import type { StoredEvent } from './port.js';
+import type { EventStore, StoredEvent } from './port.js';
 import { assertPartitionCount } from './partitions.js';
 
 const TOKEN_PREFIX = 'c1.';
@@ -128,4 +128,48 @@ export class LogCursor {
     });
     return new LogCursor(parsed as number[]);
   }
+}
+
+/** What a store split into partitions adds to the port (the JetStream store with N > 1). */
+export interface PartitionedLog {
+  readonly partitions: number;
+  /** At most `limit` events not covered by `after`; see PartitionedJetStreamStore. */
+  readAllAfter(after: LogCursor, limit: number): Promise<StoredEvent[]>;
+  /** A cursor covering every committed event. */
+  headCursor(): Promise<LogCursor>;
+}
+
+/** The partition side of a store, when it has one. */
+export function partitionedLogOf(store: object): PartitionedLog | undefined {
+  const s = store as Partial<PartitionedLog>;
+  return typeof s.readAllAfter === 'function' && typeof s.headCursor === 'function' && typeof s.partitions === 'number'
+    ? (s as PartitionedLog)
+    : undefined;
+}
+
+/** How many partitions a store's log has (1 for every unpartitioned store). */
+export function partitionsOf(store: EventStore): number {
+  return partitionedLogOf(store)?.partitions ?? 1;
+}
+
+/** Events of any store after a cursor: the way every whole-log reader should read. */
+export function readAllAfter(store: EventStore, after: LogCursor, limit: number): Promise<StoredEvent[]> {
+  const partitioned = partitionedLogOf(store);
+  if (partitioned) return partitioned.readAllAfter(after, limit);
+  try {
+    return store.readAll(after.single, limit);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The head of any store as a cursor. */
+export async function headCursorOf(store: EventStore): Promise<LogCursor> {
+  const partitioned = partitionedLogOf(store);
+  return partitioned ? partitioned.headCursor() : LogCursor.at(await store.headPosition());
+}
+
+/** Decodes a client's or a stored cursor for this store's log (throws InvalidCursorError). */
+export function cursorFor(store: EventStore, token: string | number): LogCursor {
+  return LogCursor.decode(token, partitionsOf(store));
 }
