@@ -10,7 +10,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 
-const ROUNDS = 4;
+const ROUNDS = 8;
 
 /** The leader of each stream ('' while it has none). */
 export async function leadersOf(jsm: JetStreamManager, streams: string[]): Promise<string[]> {
