@@ -18,7 +18,7 @@
  * The token 0 (or '0') is the start of any log.
  */
 import type { EventStore, StoredEvent } from './port.js';
-import { assertPartitionCount } from './partitions.js';
+import { assertPartitionCount, MAX_PARTITIONS } from './partitions.js';
 
 const TOKEN_PREFIX = 'c1.';
 /** Bounds what a client can make a node parse (64 partitions × 16 digits fits easily). */
@@ -96,6 +96,23 @@ export class LogCursor {
 
   toString(): string {
     return this.encode();
+  }
+
+  /**
+   * Reads a token whose log is not known here (a client's, e.g. `parley tail`): a plain
+   * number is a one-partition cursor, a `c1.` token has as many partitions as entries.
+   */
+  static parse(token: string): LogCursor {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > MAX_TOKEN_LENGTH) return LogCursor.decode(token, 1);
+    let entries = 0;
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'));
+      entries = Array.isArray(parsed) ? parsed.length : 0;
+    } catch {
+      // reported below
+    }
+    if (entries < 1 || entries > MAX_PARTITIONS) throw new InvalidCursorError('not a log cursor');
+    return LogCursor.decode(token, entries);
   }
 
   /** Reads a token (or a stored plain number) for a log of `n` partitions; throws InvalidCursorError. */

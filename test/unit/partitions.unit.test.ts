@@ -125,3 +125,15 @@ describe('partition merge', () => {
     expect(merged).toEqual(['a', 'b', 'z', '\u00e9']);
   });
 });
+
+describe('a cursor token read without knowing its log (parley tail)', () => {
+  it('infers the partition count from the token, and a plain number is one partition', () => {
+    expect(LogCursor.parse('5120').partitions).toBe(1);
+    const token = LogCursor.start(3).advancedBy([{ position: 3 * 7 + 2 }]).encode();
+    expect(LogCursor.parse(token).partitions).toBe(3);
+    expect(LogCursor.parse(token).covers(3 * 7 + 2)).toBe(true);
+    for (const bad of ['c1.', 'c1.' + Buffer.from('[]').toString('base64url'), 'c1.' + Buffer.from(JSON.stringify(new Array(65).fill(0))).toString('base64url'), 'x', '-1']) {
+      expect(() => LogCursor.parse(bad), bad).toThrow(InvalidCursorError);
+    }
+  });
+});
