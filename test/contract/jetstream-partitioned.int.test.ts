@@ -156,6 +156,8 @@ describe(`a log of ${N} partitions on a JetStream cluster`, () => {
       await victim.kill('SIGKILL');
       const atKill = ackedIn(target);
       await eventually(() => expect(ackedIn(target)).toBeGreaterThan(atKill + 20), 45_000, 50);
+      // Those appends went through a newly elected leader of that partition.
+      expect((await jsm.streams.info(store.streamNames[target]!)).cluster?.leader).not.toBe(victim.name);
       await victim.restart();
       const afterRestart = acked.size;
       await eventually(() => expect(acked.size).toBeGreaterThan(afterRestart + 20), 15_000, 50);
