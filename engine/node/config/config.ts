@@ -258,10 +258,11 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
 
 /**
  * PARLEY_PARTITIONS: the JetStream store can split the log (PartitionedJetStreamStore),
- * but the node still keeps one number per reader of the whole log (projection
- * checkpoints, read-your-writes waits, the admin feed, bus metrics), which a partitioned
- * log does not have. Until those take a log cursor, N > 1 is refused here rather than
- * ignored (an operator would otherwise believe the log is split).
+ * and the admin feed and `parley tail` resume by log cursor, but the node still keeps one
+ * number per reader of the whole log elsewhere (projection checkpoints, read-your-writes
+ * waits, readiness and lag, bus metrics, export/import), which a partitioned log does not
+ * have. Until those take a log cursor, N > 1 is refused here rather than ignored (an
+ * operator would otherwise believe the log is split).
  */
 function refuseUnwiredPartitions(env: Env): void {
   const raw = env.PARLEY_PARTITIONS;
