@@ -1,9 +1,10 @@
 /** `parley tail`'s command line: its flags, their defaults from the environment, and its help. */
 import { parseArgs } from 'node:util';
+import { LogCursor } from '../store/index.js';
 import { integerFlag, UsageError } from './usage-error.js';
 
 export const TAIL_HELP = `usage: parley tail [--url http://host:port] [--token T] [--conversation ID] [--type A,B]
-                  [--from POSITION] [--count N] [--once] [--format ndjson|text]
+                  [--from POSITION|CURSOR] [--count N] [--once] [--format ndjson|text]
 
 Follows the live event feed of a node (admin token required: npx parley token ops --admin)
 and prints each event: NDJSON {position,stream,seq,id,type,data,metadata} by default, or one
@@ -12,7 +13,8 @@ readable line with --format text.
   --token         an admin bearer token (default: PARLEY_TOKEN)
   --conversation  only this conversation's events
   --type          only these event types, comma-separated (MessagePosted,MessageDeleted)
-  --from          start after this global position (default: 0, the whole log, then live)
+  --from          start after this position, or after a partitioned log's cursor token
+                  (a line's "cursor"); default: 0, the whole log, then live
   --count         exit after printing N events
   --once          print what is there and exit instead of following
 Reconnects with backoff when the connection drops, resuming after the last position
@@ -27,8 +29,8 @@ export interface TailOptions {
   token: string;
   conversation?: string;
   types?: string[];
-  /** Print only events after this position. */
-  from?: number;
+  /** Print only events after this log cursor (a position on an unpartitioned log). */
+  from?: string;
   /** Stop after printing this many events. */
   count?: number;
   /** Print what is there and stop instead of following. */
@@ -69,8 +71,19 @@ export function parseTailArgs(args: string[], env: NodeJS.ProcessEnv = process.e
     conversation: values.conversation,
     types: values.type?.split(',').map((t) => t.trim()).filter(Boolean),
     count: integerFlag('count', values.count),
-    from: integerFlag('from', values.from),
+    from: cursorFlag(values.from),
     once: values.once ?? false,
     format,
   };
+}
+
+/** `--from`: a position, or the cursor token a partitioned log's feed gives (`c1.…`). */
+function cursorFlag(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    LogCursor.parse(raw);
+    return raw;
+  } catch {
+    throw new UsageError(`--from must be a position (a non-negative integer) or a cursor token from the feed, got "${raw.slice(0, 100)}"`);
+  }
 }

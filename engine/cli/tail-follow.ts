@@ -1,19 +1,20 @@
 /**
  * The follow loop of `parley tail`: reads a node's admin event feed (`GET /v1/admin/feed`,
  * NDJSON, one event per line) and hands each event on. When the connection drops it
- * reconnects with backoff from the last position handed on, and skips anything at or
- * before that position, so nothing is handed on twice and nothing is skipped. A refusal
- * the node will repeat (401, 403, 404, another 4xx) ends it with an error.
+ * reconnects with backoff from the log cursor after the last event handed on (its
+ * position on an unpartitioned log), and skips anything that cursor covers, so nothing
+ * is handed on twice and nothing is skipped. A refusal the node will repeat (401, 403,
+ * 404, another 4xx) ends it with an error.
  */
-import { backoffDelay, type StoredEvent } from '../store/index.js';
+import { backoffDelay, LogCursor, type StoredEvent } from '../store/index.js';
 import type { TailOptions } from './tail-args.js';
 
 /** Pauses between reconnects: from 250 ms up to 5 s, jittered so tails do not come back together. */
 const RETRY = { initialMs: 250, maxMs: 5000, jitter: 'equal' } as const;
 
 export interface FollowResult {
-  /** The position of the last event handed on (or `from` when none was). */
-  last: number | undefined;
+  /** The log cursor after the last event handed on (or `from` when none was): a position on an unpartitioned log. */
+  last: string | undefined;
   reconnects: number;
 }
 
@@ -55,10 +56,11 @@ export async function followFeed(
     try {
       for await (const line of lines(res.body)) {
         retry = 0;
-        const e = JSON.parse(line) as StoredEvent;
+        const e = JSON.parse(line) as StoredEvent & { cursor?: string };
         // The feed may start at `from` inclusive; whatever it resends is skipped here.
-        if (last !== undefined && e.position <= last) continue;
-        last = e.position;
+        if (last !== undefined && covered(last, e)) continue;
+        // A partitioned log's lines carry the cursor after them; otherwise it is the position.
+        last = typeof e.cursor === 'string' ? e.cursor : String(e.position);
         await onEvent(line, e);
         if (signal.aborted) break;
       }
@@ -74,10 +76,21 @@ export async function followFeed(
   return { last, reconnects };
 }
 
+/** Whether the cursor `last` already covers `e` (a cursor of another shape covers nothing). */
+function covered(last: string, e: StoredEvent & { cursor?: string }): boolean {
+  try {
+    const cursor = LogCursor.parse(last);
+    const partitions = typeof e.cursor === 'string' ? LogCursor.parse(e.cursor).partitions : 1;
+    return cursor.partitions === partitions && cursor.covers(e.position);
+  } catch {
+    return false;
+  }
+}
+
 /** The feed's URL, resuming after `last`. */
-function feedUrl(options: TailOptions, last: number | undefined): string {
+function feedUrl(options: TailOptions, last: string | undefined): string {
   const query = new URLSearchParams();
-  if (last !== undefined) query.set('from', String(last));
+  if (last !== undefined) query.set('from', last);
   if (options.conversation) query.set('conversation', options.conversation);
   if (options.types && options.types.length > 0) query.set('types', options.types.join(','));
   query.set('follow', options.once ? 'false' : 'true');

@@ -13,6 +13,7 @@ export function textLine(e: StoredEvent): string {
 }
 
 /** The summary for stderr (stdout carries the events). */
-export function summaryLine(printed: number, base: string, last: number | undefined, reconnects: number): string {
-  return `tailed ${printed} events from ${base}${last !== undefined ? `, last position ${last}` : ''}${reconnects > 0 ? `, ${reconnects} reconnects` : ''}\n`;
+export function summaryLine(printed: number, base: string, last: string | undefined, reconnects: number): string {
+  const where = last === undefined ? '' : /^\d+$/.test(last) ? `, last position ${last}` : `, resume with --from ${last}`;
+  return `tailed ${printed} events from ${base}${where}${reconnects > 0 ? `, ${reconnects} reconnects` : ''}\n`;
 }

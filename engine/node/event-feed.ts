@@ -3,18 +3,25 @@
  * position, in order, optionally filtered by conversation and type, then live.
  *
  * Two framings of the same stream: NDJSON (one event per line; the default, easy from
- * any language) and Server-Sent Events (`Accept: text/event-stream`; `id:` is the
- * position, so a reconnecting EventSource resumes by itself via Last-Event-ID).
+ * any language) and Server-Sent Events (`Accept: text/event-stream`; `id:` is the log
+ * cursor after the event, so a reconnecting EventSource resumes by itself via
+ * Last-Event-ID).
+ *
+ * Resuming goes by log cursor (store/log-cursor.ts): on an unpartitioned log its token is
+ * the plain position, exactly as before; on a partitioned one (no order across
+ * partitions) each NDJSON line also carries `cursor`, the token to resume after it.
  *
  * Gap-free: the live feed is subscribed to (and buffered) before the log is read, and
- * buffered events at or below the last position sent are dropped.
+ * buffered events the cursor already covers are dropped.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { EventStore, StoredEvent } from '../store/index.js';
-import { conversationStream } from '../store/index.js';
+import { ParleyError } from '../../protocol/index.js';
+import type { EventStore, LogCursor, StoredEvent } from '../store/index.js';
+import { conversationStream, cursorFor, isInvalidCursorError, partitionsOf, readAllAfter } from '../store/index.js';
 
 export interface FeedQuery {
-  from?: number;
+  /** A log cursor token (see the header). */
+  from?: string;
   conversation?: string;
   types?: string;
   follow?: boolean;
@@ -27,8 +34,8 @@ const HEARTBEAT_MS = 15_000;
 export async function streamFeed(store: EventStore, request: FastifyRequest<{ Querystring: FeedQuery }>, reply: FastifyReply): Promise<void> {
   const q = request.query;
   const sse = (request.headers.accept ?? '').includes('text/event-stream');
-  const lastEventId = Number(request.headers['last-event-id']);
-  let position = Number.isInteger(lastEventId) && lastEventId > 0 ? lastEventId : (q.from ?? 0);
+  let cursor = startingCursor(store, request);
+  const partitioned = partitionsOf(store) > 1;
   const types = q.types ? new Set(q.types.split(',')) : null;
   const stream = q.conversation ? conversationStream(q.conversation) : null;
   const wanted = (e: StoredEvent) => (!stream || e.stream === stream) && (!types || types.has(e.type));
@@ -41,6 +48,9 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
     'cache-control': 'no-store',
     'x-accel-buffering': 'no',
   });
+  // Headers go out now: a follower starting at the head would otherwise wait for the first
+  // event or keep-alive (15 s) before its request even resolves.
+  out.flushHeaders();
   let closed = false;
   let wake: (() => void) | null = null;
   // The response's close (not the request's) tells that the client went away.
@@ -59,18 +69,19 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
   const heartbeat = setInterval(() => out.write(sse ? ': keep-alive\n\n' : '\n'), HEARTBEAT_MS);
 
   const send = async (e: StoredEvent) => {
-    position = e.position;
+    cursor = cursor.advancedBy([e]);
     if (!wanted(e) || remaining <= 0) return;
     remaining -= 1;
-    const json = JSON.stringify(e);
-    const ok = out.write(sse ? `id: ${e.position}\nevent: ${e.type}\ndata: ${json}\n\n` : `${json}\n`);
+    const token = cursor.encode();
+    const json = JSON.stringify(partitioned && !sse ? { ...e, cursor: token } : e);
+    const ok = out.write(sse ? `id: ${token}\nevent: ${e.type}\ndata: ${json}\n\n` : `${json}\n`);
     if (!ok) await new Promise((r) => out.once('drain', r));
   };
 
   try {
     // The log first, page by page, with backpressure from the socket.
     for (;;) {
-      const page = await store.readAll(position, PAGE);
+      const page = await readAllAfter(store, cursor, PAGE);
       for (const e of page) {
         if (closed || remaining <= 0) return;
         await send(e);
@@ -81,11 +92,33 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
     while (q.follow && !closed && remaining > 0) {
       if (live.length === 0) await new Promise<void>((r) => ((wake = r), setTimeout(r, 1000)));
       wake = null;
-      for (const e of live.splice(0)) if (e.position > position && !closed) await send(e);
+      for (const e of live.splice(0)) if (!cursor.covers(e.position) && !closed) await send(e);
     }
   } finally {
     clearInterval(heartbeat);
     unsubscribe();
     out.end();
+  }
+}
+
+/**
+ * Where the feed starts: an EventSource's Last-Event-ID when it is a cursor of this log
+ * (anything else there is ignored, as a browser may send what it kept from another
+ * server), else `from`, which must be one (a coded `invalid_request` if not).
+ */
+function startingCursor(store: EventStore, request: FastifyRequest<{ Querystring: FeedQuery }>): LogCursor {
+  const lastEventId = request.headers['last-event-id'];
+  if (typeof lastEventId === 'string' && lastEventId !== '' && lastEventId !== '0') {
+    try {
+      return cursorFor(store, lastEventId);
+    } catch {
+      // falls back to `from`
+    }
+  }
+  try {
+    return cursorFor(store, request.query.from ?? '0');
+  } catch (err) {
+    if (isInvalidCursorError(err)) throw new ParleyError('invalid_request', `from: ${err.message}`);
+    throw err;
   }
 }

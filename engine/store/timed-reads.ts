@@ -1,5 +1,6 @@
 /** An EventStore whose reads report how long they took (for the store read-latency metric). */
 import { decorate } from './decorate.js';
+import { partitionedLogOf } from './log-cursor.js';
 import type { EventStore } from './port.js';
 
 export function withReadTimings(store: EventStore, observe: (read: 'stream' | 'all', seconds: number) => void): EventStore {
@@ -14,5 +15,7 @@ export function withReadTimings(store: EventStore, observe: (read: 'stream' | 'a
   return decorate(store, {
     readStream: (stream, options) => timed('stream', () => store.readStream(stream, options)),
     readAll: (after, limit) => timed('all', () => store.readAll(after, limit)),
+  }, {
+    readAllAfter: (after, limit) => timed('all', () => partitionedLogOf(store)!.readAllAfter(after, limit)),
   });
 }

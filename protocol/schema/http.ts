@@ -48,7 +48,12 @@ export const Queries = {
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   }),
   feed: Strict({
-    from: Type.Integer({ minimum: 0, maximum: MAX_INTEGER, default: 0 }),
+    from: Type.String({
+      // A log cursor token: the plain position on an unpartitioned log, `c1.…` on a partitioned one.
+      pattern: '^([0-9]{1,16}|c1\\.[A-Za-z0-9_-]{1,2040})$',
+      default: '0',
+      description: 'Resume after this log cursor: the `position` (one partition) or the `cursor` of the last event read; 0 = the start',
+    }),
     conversation: Type.Optional(Type.String({ maxLength: 200 })),
     types: Type.Optional(Type.String({ maxLength: 2000 })),
     follow: Type.Boolean({ default: false }),

@@ -235,6 +235,7 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
   // Unset means "as the stream is": a node started without it must not scale an R3 log down.
   const replicas = overrides.replicas !== undefined ? overrides.replicas : env.PARLEY_REPLICAS ? int(env, 'PARLEY_REPLICAS', 1) : null;
   if (replicas !== null && (replicas < 1 || replicas > 5)) throw new ConfigError(`PARLEY_REPLICAS must be 1..5, got ${replicas}`);
+  refuseUnwiredPartitions(env);
   const heartbeatSeconds = overrides.heartbeatSeconds ?? seconds(env, 'PARLEY_HEARTBEAT_SECONDS', 5);
   const presenceExpirySeconds = overrides.presenceExpirySeconds ?? seconds(env, 'PARLEY_PRESENCE_EXPIRY_SECONDS', 15);
   if (heartbeatSeconds <= 0) throw new ConfigError('PARLEY_HEARTBEAT_SECONDS must be positive');
@@ -253,6 +254,22 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
     heartbeatSeconds,
     presenceExpirySeconds,
   };
+}
+
+/**
+ * PARLEY_PARTITIONS: the JetStream store can split the log (PartitionedJetStreamStore),
+ * and the admin feed and `parley tail` resume by log cursor, but the node still keeps one
+ * number per reader of the whole log elsewhere (projection checkpoints, read-your-writes
+ * waits, readiness and lag, bus metrics, export/import), which a partitioned log does not
+ * have. Until those take a log cursor, N > 1 is refused here rather than ignored (an
+ * operator would otherwise believe the log is split).
+ */
+function refuseUnwiredPartitions(env: Env): void {
+  const raw = env.PARLEY_PARTITIONS;
+  if (raw === undefined || raw === '' || raw === '1') return;
+  throw new ConfigError(
+    `PARLEY_PARTITIONS=${raw.slice(0, 20)}: a node runs an unpartitioned log (1) only so far; the partitioned store exists, its use by the node does not yet`,
+  );
 }
 
 /**

@@ -9,3 +9,6 @@ export { UnsafeServerVersionError, serverBugsFor, parseServerVersion, KNOWN_SERV
 export type { KnownServerBug } from './server-bugs.js';
 export { DuplicateSeqError } from './duplicate-seqs.js';
 export type { DuplicateSeq } from './duplicate-seqs.js';
+export { PartitionedJetStreamStore } from './partitioned-store.js';
+export type { PartitionedStoreOptions } from './partitioned-store.js';
+export { PartitionCountMismatchError } from './partition-layout.js';

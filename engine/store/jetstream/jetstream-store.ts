@@ -43,6 +43,20 @@ import { assertServerSafeFor, serverBugsFor, UnsafeServerVersionError } from './
 import { ensureStream } from './stream-setup.js';
 import { SubjectSpace } from './subjects.js';
 
+/** A NATS connection as the store wants it: reconnecting forever, failing requests fast. */
+export function connectNats(options: ResolvedOptions): Promise<NatsConnection> {
+  return connect({
+    ...options.security,
+    servers: options.servers,
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: options.requestTimeoutMs,
+    // Async stack traces cost an Error per request (6–9% of the node's time in the cluster bench).
+    noAsyncTraces: true,
+  });
+}
+
 export class AppendTooLargeError extends Error {
   override readonly name = 'AppendTooLargeError';
   readonly code = 'append_too_large';
@@ -66,6 +80,7 @@ export class JetStreamEventStore implements EventStore {
     private readonly index: IdempotencyIndex,
     private readonly subjects: SubjectSpace,
     private readonly options: ResolvedOptions,
+    private readonly ownsConnection: boolean,
   ) {
     this.serverVersion = nc.info?.version ?? '0.0.0';
     this.features = featuresOf(this.serverVersion);
@@ -80,15 +95,16 @@ export class JetStreamEventStore implements EventStore {
     this.appender = new StreamAppender(log.js, log, index, this.feed, subjects, options);
     this.repairTimer = setInterval(() => void this.repairIndex(), options.indexRepairIntervalMs);
     this.repairTimer.unref();
-    this.watchServerVersions();
+    if (ownsConnection) this.watchServerVersions();
   }
 
   /**
    * The version check at connect sees one server. In a cluster being upgraded, a
    * reconnect can land on an older one: that is reported as an error (it cannot be refused
-   * any more), so a mixed cluster does not go unnoticed.
+   * any more), so a mixed cluster does not go unnoticed. Called once per connection (the
+   * owner of a shared connection calls it on one of its stores).
    */
-  private watchServerVersions(): void {
+  watchServerVersions(): void {
     (async () => {
       for await (const s of this.nc.status()) {
         if (s.type !== 'reconnect') continue;
@@ -115,42 +131,45 @@ export class JetStreamEventStore implements EventStore {
   /** Connects (reconnecting forever in the background), ensures the stream, returns the store. */
   static async connect(input: JetStreamStoreOptions): Promise<JetStreamEventStore> {
     const options = resolveOptions(input);
-    const nc = await connect({
-      ...options.security,
-      servers: options.servers,
-      name: options.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      timeout: options.requestTimeoutMs,
-      // Async stack traces cost an Error per request (6–9% of the node's time in the cluster bench).
-      noAsyncTraces: true,
-    });
+    const nc = await connectNats(options);
     try {
-      // Before anything is created: a replicated log on a server with a known
-      // concurrency bug would lose or double acknowledged appends (server-bugs.ts).
-      assertServerSafeFor(nc.info?.version ?? '0.0.0', options.replicas);
-      const js = jetstream(nc, { timeout: options.requestTimeoutMs });
-      const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
-      const subjects = new SubjectSpace(options.subjectPrefix);
-      await withRetryBudget('create stream', options.startupBudgetMs, () =>
-        ensureStream(jsm, {
-          name: options.streamName,
-          subject: subjects.wildcard,
-          replicas: options.replicas,
-          duplicateWindowMs: options.duplicateWindowMs,
-        }),
-      );
-      const index = await withRetryBudget('open idempotency index', options.startupBudgetMs, () =>
-        IdempotencyIndex.open(nc, `${options.streamName}_IDEMPOTENCY`, options.replicas, options.requestTimeoutMs),
-      );
-      const log = new JetStreamLog(js, jsm, options, new DuplicateReporter(options.onError));
-      // Keys whose index write was lost by a crashed node are findable once we are up.
-      await withRetryBudget('repair idempotency index', options.startupBudgetMs, () => repairIndex(log, index, options.requestTimeoutMs));
-      return new JetStreamEventStore(nc, log, index, subjects, options);
+      return await JetStreamEventStore.open(nc, options, true);
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A store over `nc`, which the caller keeps owning (closing the store leaves it open):
+   * for several stores on one connection, as the partitions of one log are.
+   */
+  static attach(nc: NatsConnection, input: JetStreamStoreOptions): Promise<JetStreamEventStore> {
+    return JetStreamEventStore.open(nc, resolveOptions(input), false);
+  }
+
+  private static async open(nc: NatsConnection, options: ResolvedOptions, ownsConnection: boolean): Promise<JetStreamEventStore> {
+    // Before anything is created: a replicated log on a server with a known
+    // concurrency bug would lose or double acknowledged appends (server-bugs.ts).
+    assertServerSafeFor(nc.info?.version ?? '0.0.0', options.replicas);
+    const js = jetstream(nc, { timeout: options.requestTimeoutMs });
+    const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
+    const subjects = new SubjectSpace(options.subjectPrefix);
+    await withRetryBudget('create stream', options.startupBudgetMs, () =>
+      ensureStream(jsm, {
+        name: options.streamName,
+        subject: subjects.wildcard,
+        replicas: options.replicas,
+        duplicateWindowMs: options.duplicateWindowMs,
+      }),
+    );
+    const index = await withRetryBudget('open idempotency index', options.startupBudgetMs, () =>
+      IdempotencyIndex.open(nc, `${options.streamName}_IDEMPOTENCY`, options.replicas, options.requestTimeoutMs),
+    );
+    const log = new JetStreamLog(js, jsm, options, new DuplicateReporter(options.onError));
+    // Keys whose index write was lost by a crashed node are findable once we are up.
+    await withRetryBudget('repair idempotency index', options.startupBudgetMs, () => repairIndex(log, index, options.requestTimeoutMs));
+    return new JetStreamEventStore(nc, log, index, subjects, options, ownsConnection);
   }
 
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
@@ -215,6 +234,6 @@ export class JetStreamEventStore implements EventStore {
     clearInterval(this.repairTimer);
     await this.appender.drain();
     await this.feed.close();
-    await this.nc.drain().catch(() => this.nc.close());
+    if (this.ownsConnection) await this.nc.drain().catch(() => this.nc.close());
   }
 }
