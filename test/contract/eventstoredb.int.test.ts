@@ -126,7 +126,7 @@ describe('EventStoreDB adapter without a server', () => {
     const bounds = { from: 'start' as const, end: { commit: 10n, prepare: 10n }, limit: 10 };
     try {
       const abort = new AbortController();
-      const page = readFilteredPage(client, read, bounds, ['parley-'], abort.signal);
+      const page = readFilteredPage(client, read, bounds, ['parley-'], { subscribeFrom: 'start' }, abort.signal);
       const catchUp = readFiltered(client, read, 0, 10, abort.signal);
       let settled = 0;
       void Promise.allSettled([page, catchUp]).then(() => settled++);
@@ -136,7 +136,7 @@ describe('EventStoreDB adapter without a server', () => {
       await expect(page).rejects.toSatisfy(isStoreUnavailableError);
       await expect(catchUp).rejects.toSatisfy(isStoreUnavailableError);
       // Already given up: a page started with an aborted signal ends at once.
-      await expect(readFilteredPage(client, read, bounds, ['parley-'], abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
+      await expect(readFilteredPage(client, read, bounds, ['parley-'], { subscribeFrom: 'start' }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
     } finally {
       await client.dispose().catch(() => undefined);
       for (const socket of held) socket.destroy();

@@ -10,6 +10,7 @@ import {
   SignalOrder,
   needsPage,
   pagePrefixes,
+  pageStart,
   pageStep,
   resumeAfter,
   startAfter,
@@ -92,6 +93,28 @@ describe('before a page: the empty log, nothing new, the filter', () => {
     expect(pagePrefixes(['parley-'], { position: at(9), streamId: 'parley-conversation-1' })).toEqual(['parley-']);
     expect(pagePrefixes(['parley-'], { position: at(9), streamId: 'orders-1' })).toEqual(['parley-', 'orders-1']);
     expect(pagePrefixes(['parley-', 'parley.idempotency-'], { position: at(9), streamId: 'parley.idempotency-ab' })).toEqual(['parley-', 'parley.idempotency-']);
+  });
+});
+
+describe('where a page’s subscription starts (it starts after an exact event position)', () => {
+  const e = (position: EsPosition) => ({ position, streamId: 'parley-conversation-1' });
+
+  it('starts after the event at the position when there is one', () => {
+    expect(pageStart(at(250), e(at(250)))).toEqual({ subscribeFrom: at(250), lead: false });
+  });
+
+  it('leads with the first event after a position that is no event’s, and starts after it', () => {
+    // readAll(position - 1, 1), as webhook redelivery and `parley skip` ask: the event at `position` leads.
+    const start = pageStart(startAfter(249) as EsPosition, e(at(250)));
+    expect(start).toEqual({ subscribeFrom: at(250), lead: true });
+    // With limit 1 the lead alone is the page: no subscription is needed.
+    expect(run({ from: startAfter(249), end: at(900), limit: 1 }, [ev(at(250))])).toEqual({ taken: [at(250)], end: 'limit' });
+    // The end of another application's transaction (its commit position, no event's position) as a start.
+    expect(pageStart(at(300), e(at(400)))).toEqual({ subscribeFrom: at(400), lead: true });
+  });
+
+  it('reads nothing when no event lies at or after the position', () => {
+    expect(pageStart(at(250), undefined)).toBeUndefined();
   });
 });
 

@@ -54,6 +54,19 @@ export function needsPage(from: 'start' | EsPosition, end: EndOfAll | undefined)
   return end !== undefined && startsAfter(end.position, from);
 }
 
+/**
+ * Where a page's subscription starts when its position may not be an event's (a caller's
+ * `position - 1`, the end of another application's transaction): a subscription starts
+ * after an exact event position (newer servers read one event at the position given and
+ * start after it, so any other position would lose the first event after it). So the first
+ * event at or after `from` is read (an inclusive read, unfiltered, one event) and the
+ * subscription starts after it; `lead`: that event is itself after `from`, so it is the
+ * page's first signal. Undefined: nothing at or after `from`.
+ */
+export function pageStart(from: EsPosition, first: EndOfAll | undefined): { subscribeFrom: EsPosition; lead: boolean } | undefined {
+  return first && { subscribeFrom: first.position, lead: startsAfter(first.position, from) };
+}
+
 /** The server's filter of a page: the wanted prefixes, and `end`'s stream unless they cover it. */
 export function pagePrefixes(wanted: readonly string[], end: EndOfAll): string[] {
   return wanted.some((p) => end.streamId.startsWith(p)) ? [...wanted] : [...wanted, end.streamId];

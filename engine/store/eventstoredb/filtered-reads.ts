@@ -4,6 +4,8 @@
  * filtered-page.ts decides, so a read over a busy shared `$all` is not sent every other
  * application's events.
  *
+ * A subscription starts after an exact event position, so a page after a position that
+ * may be no event's first reads the event at or after it (pageStart, filtered-page.ts).
  * Checkpoints and caughtUp are put back among the events in `$all` order (SignalOrder,
  * with the stream's `readableLength`) before the decision sees them. Like every read here, a page takes an AbortSignal that
  * gives up on it (log-reads.ts' giveUpOn): a silent server must not hold it for ever.
@@ -13,7 +15,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { StoredEvent } from '../port.js';
 import { fromRecorded } from './event-data.js';
 import { translateError } from './errors.js';
-import { PAGE_START, SignalOrder, needsPage, pagePrefixes, pageStep, resumeAfter, type EndOfAll, type PageBounds, type PageEnd, type PageSignal } from './filtered-page.js';
+import { PAGE_START, SignalOrder, needsPage, pagePrefixes, pageStart, pageStep, resumeAfter, type EndOfAll, type PageBounds, type PageEnd, type PageSignal } from './filtered-page.js';
 import { giveUpOn, type AllRecord } from './log-reads.js';
 import { isEventStream, portStreamOf, type Names } from './names.js';
 import { positionOf, seqOfRevision, startAfter, type EsPosition } from './positions.js';
@@ -59,38 +61,74 @@ export async function endOfAll(client: EventStoreDBClient, signal?: AbortSignal)
   return undefined;
 }
 
+/** The first event of `$all` at or after `from` (an inclusive read, unfiltered, one event). */
+async function firstEventFrom(client: EventStoreDBClient, from: EsPosition, signal?: AbortSignal): Promise<AllRecord['event'] | undefined> {
+  try {
+    const first = giveUpOn(client.readAll({ fromPosition: from, direction: 'forwards', maxCount: 1 }), signal);
+    for await (const resolved of first as AsyncIterable<AllStreamResolvedEvent>) {
+      if (resolved.event) return resolved.event as AllRecord['event'];
+    }
+  } catch (err) {
+    throw translateError(err, 'read $all');
+  }
+  return undefined;
+}
+
 /** Up to `limit` wanted events after `after` and up to the end of `$all` now, filtered on the server. */
 export async function readFiltered(client: EventStoreDBClient, read: FilteredRead, after: number, limit: number, signal?: AbortSignal): Promise<AllRecord[]> {
   if (limit <= 0) return [];
-  const from = startAfter(after);
-  const end = await endOfAll(client, signal);
-  if (!needsPage(from, end)) return [];
-  const page = await readFilteredPage(client, read, { from, end: end.position, limit }, pagePrefixes(read.prefixes, end), signal);
-  return page.events.map(recordOf);
+  const first = await firstPage(client, read, after, limit, signal);
+  return first ? first.page.events.map(recordOf) : [];
 }
 
 /** Every wanted event after `after`, to the end of `$all` as it was when the scan began, page by page. */
 export async function* scanFiltered(client: EventStoreDBClient, read: FilteredRead, after: number, signal?: AbortSignal): AsyncGenerator<AllRecord> {
-  let from: 'start' | EsPosition | undefined = startAfter(after);
-  const end = await endOfAll(client, signal);
-  if (!needsPage(from, end)) return;
-  const prefixes = pagePrefixes(read.prefixes, end);
-  while (from !== undefined && needsPage(from, end)) {
-    const page = await readFilteredPage(client, read, { from, end: end.position, limit: SCAN_PAGE }, prefixes, signal);
+  const first = await firstPage(client, read, after, SCAN_PAGE, signal);
+  if (!first) return;
+  let page = first.page;
+  for (;;) {
     for (const event of page.events) yield recordOf(event);
-    from = resumeAfter(page.end, page.events.at(-1)?.position);
+    // Later pages start after an event the last one took: an exact position.
+    const from = resumeAfter(page.end, page.events.at(-1)?.position);
+    if (!from || !needsPage(from, first.end)) return;
+    page = await readFilteredPage(client, read, { from, end: first.end.position, limit: SCAN_PAGE }, first.prefixes, { subscribeFrom: from }, signal);
   }
 }
 
+/** The page after `after` (undefined when nothing lies between it and the end of `$all`), with the end it read to. */
+async function firstPage(client: EventStoreDBClient, read: FilteredRead, after: number, limit: number, signal?: AbortSignal) {
+  const from = startAfter(after);
+  const end = await endOfAll(client, signal);
+  if (!needsPage(from, end)) return undefined;
+  let start: PageStartAt = { subscribeFrom: 'start' };
+  if (from !== 'start') {
+    const first = await firstEventFrom(client, from, signal);
+    const at = pageStart(from, first && { position: first.position, streamId: first.streamId });
+    if (!at) return undefined;
+    start = { subscribeFrom: at.subscribeFrom, lead: at.lead ? first : undefined };
+  }
+  const prefixes = pagePrefixes(read.prefixes, end);
+  const page = await readFilteredPage(client, read, { from, end: end.position, limit }, prefixes, start, signal);
+  return { page, end, prefixes };
+}
+
+/** Where a page's subscription starts, and the event read before it that leads the page, if any. */
+export interface PageStartAt {
+  subscribeFrom: 'start' | EsPosition;
+  lead?: AllRecord['event'];
+}
+
 /**
- * One page: a filtered catch-up subscription from `bounds.from`, unsubscribed (and its
- * stream destroyed) as soon as the page is done, fails, or `signal` gives up on it.
+ * One page: its lead event, if any, then a filtered catch-up subscription from
+ * `start.subscribeFrom`, unsubscribed (and its stream destroyed) as soon as the page is
+ * done, fails, or `signal` gives up on it.
  */
 export function readFilteredPage(
   client: EventStoreDBClient,
   read: FilteredRead,
   bounds: PageBounds,
   prefixes: string[],
+  start: PageStartAt,
   signal?: AbortSignal,
 ): Promise<FilteredPage> {
   return new Promise((resolve, reject) => {
@@ -121,13 +159,16 @@ export function readFilteredPage(
       if (!settled && sub) apply(order.announce(s, sub.readableLength));
     };
 
+    const lead = start.lead;
+    if (lead) apply([{ kind: 'event', position: lead.position, wanted: read.wanted(lead.streamId) }], lead);
+    if (settled) return;
     try {
       const filter = streamNameFilter({
         prefixes,
         checkpointInterval: CHECKPOINT_INTERVAL,
         checkpointReached: (_sub, position) => announce({ kind: 'checkpoint', position }),
       });
-      sub = giveUpOn(client.subscribeToAll({ fromPosition: bounds.from, filter }), signal);
+      sub = giveUpOn(client.subscribeToAll({ fromPosition: start.subscribeFrom, filter }), signal);
     } catch (err) {
       settle(translateError(err, 'subscribe to $all'));
       return;
