@@ -9,8 +9,8 @@
  * package ships one, and there is no container runtime): without EVENTSTORE_URL the
  * contract run is skipped and says why, and nothing stands in for the server. What runs
  * everywhere: the adapter against a real closed port and a real silent one (a coded
- * start-up error naming EVENTSTORE_URL; a read the silent one never answers is given up
- * on), and EVENTSTORE_URL refusals; a node started with it is in
+ * start-up error naming EVENTSTORE_URL; a read or a server-filtered `$all` page the silent
+ * one never answers is given up on), and EVENTSTORE_URL refusals; a node started with it is in
  * test/e2e/startup-errors.e2e.test.ts.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,7 @@ import { createServer, type Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { isStoreUnavailableError } from '../../engine/store/index.js';
-import { EventStoreDbEventStore, EventStoreDbUnreachableError, lastPosition, readEsStream } from '../../engine/store/eventstoredb/index.js';
+import { EventStoreDbEventStore, EventStoreDbUnreachableError, lastPosition, readEsStream, readFiltered, readFilteredPage } from '../../engine/store/eventstoredb/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { describeEventStoreContract } from './event-store.contract.js';
@@ -105,6 +105,38 @@ describe('EventStoreDB adapter without a server', () => {
       await expect(all).rejects.toSatisfy(isStoreUnavailableError);
       // Already given up: a read made with an aborted signal ends at once.
       await expect(readEsStream(client, 'parley-x', { fromSeq: 1, direction: 'forwards', limit: 1 }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
+    } finally {
+      await client.dispose().catch(() => undefined);
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('gives up on a server-filtered $all page a silent server never answers: the subscription ends with store_unavailable', async () => {
+    // A page is a catch-up subscription (client 6 sets no deadline on it either): without giveUpOn it would wait for ever.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
+    const read = { prefixes: ['parley-'], wanted: (s: string) => s.startsWith('parley-') };
+    const bounds = { from: 'start' as const, end: { commit: 10n, prepare: 10n }, limit: 10 };
+    try {
+      const abort = new AbortController();
+      const page = readFilteredPage(client, read, bounds, ['parley-'], { subscribeFrom: 'start' }, abort.signal);
+      const catchUp = readFiltered(client, read, 0, 10, abort.signal);
+      let settled = 0;
+      void Promise.allSettled([page, catchUp]).then(() => settled++);
+      await eventually(() => expect(held.size).toBeGreaterThan(0));
+      expect(settled).toBe(0);
+      abort.abort();
+      await expect(page).rejects.toSatisfy(isStoreUnavailableError);
+      await expect(catchUp).rejects.toSatisfy(isStoreUnavailableError);
+      // Already given up: a page started with an aborted signal ends at once.
+      await expect(readFilteredPage(client, read, bounds, ['parley-'], { subscribeFrom: 'start' }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
     } finally {
       await client.dispose().catch(() => undefined);
       for (const socket of held) socket.destroy();

@@ -8,7 +8,8 @@
  * Idempotency: the record on the first event, key-derived event ids and an index stream
  * per key (idempotency-index.ts), repaired from the log (index-repair.ts). The durability
  * point is the server's append answer: written to its log (and, in a cluster, to a quorum).
- * The live feed is one server-filtered `$all` subscription (live-feed.ts).
+ * The live feed is one server-filtered `$all` subscription (live-feed.ts); catch-up reads
+ * of `$all` are server-filtered too (filtered-reads.ts).
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { BoundedMap } from '../bounded-map.js';
@@ -22,9 +23,10 @@ import { IdempotencyIndex, recordOf, type IndexEntry } from './idempotency-index
 import { idempotencyRecordsIn } from './idempotency-records.js';
 import { repairIndex } from './index-repair.js';
 import { LiveFeed } from './live-feed.js';
-import { esStreamVersion, lastPosition, readAllOf, readEsStream, storedOf } from './log-reads.js';
+import { endOfAll, readAllOf } from './filtered-reads.js';
+import { esStreamVersion, lastPosition, readEsStream, storedOf } from './log-reads.js';
 import { esStreamOf, isEventStream, namesFor, type Names } from './names.js';
-import { expectedRevisionOf, positionOf, versionOfRevision } from './positions.js';
+import { endPositionOf, expectedRevisionOf, positionOf, versionOfRevision } from './positions.js';
 
 export interface EventStoreDbStoreOptions {
   /** A connection string: `esdb://host:2113?tls=false`, `esdb+discover://user:pass@cluster:2113`, … */
@@ -93,7 +95,8 @@ export class EventStoreDbEventStore implements EventStore {
     }
     try {
       // The end of `$all` now: the feed starts after it, and reading it proves the server answers.
-      const feedStart = await answerWithin((signal) => lastPosition(client, () => true, signal), options.connectTimeoutMs ?? 10_000);
+      const end = await answerWithin((signal) => endOfAll(client, signal), options.connectTimeoutMs ?? 10_000);
+      const feedStart = end ? endPositionOf(end.position) : 0;
       const index = new IdempotencyIndex(client, names);
       const feed = new LiveFeed(client, names, feedStart, options.onError ?? (() => undefined));
       const store = new EventStoreDbEventStore(client, names, index, feed, options);

@@ -1,11 +1,7 @@
 /**
- * Reads of the EventStoreDB log, as the port needs them.
- *
- * `$all` scans page through the client's `readAll` and keep this log's events in process:
- * the v6 client's `readAll` has no filter parameter (it always asks for none), so the
- * server-side filter (`names.ts`' prefix) is used where it matters most, on the live
- * feed's subscription (live-feed.ts), and catch-up reads pay for skipping other streams.
- * A read starts at a position inclusively, so events at or before it are dropped here.
+ * Reads of the EventStoreDB log, as the port needs them: streams, and the newest event of
+ * `$all` (read backwards, unfiltered: client 6's `readAll` takes no filter). Catch-up reads
+ * of `$all` forwards are filtered on the server (filtered-reads.ts).
  *
  * Every read takes an optional AbortSignal: client 6 sets no deadline on any read, so a
  * read the store gives up on (its request timeout, or close) is destroyed here, which ends
@@ -17,16 +13,16 @@ import type { StoredEvent } from '../port.js';
 import { fromRecorded, type EsRecordedEvent } from './event-data.js';
 import { StoreUnavailableError } from '../errors.js';
 import { isStreamNotFound, translateError, EventStoreDbError } from './errors.js';
-import { portStreamOf, type Names } from './names.js';
-import { endPositionOf, isAfter, positionOf, revisionOfSeq, seqOfRevision, startAfter, type EsPosition } from './positions.js';
+import { endPositionOf, positionOf, revisionOfSeq, seqOfRevision, type EsPosition } from './positions.js';
 
 const PAGE = 500;
 
-/** What a client read is, as far as giving up on it goes (a Readable with the client's cancel). */
+/** What a client read is, as far as giving up on it goes (a Readable with the client's cancel, or a subscription's unsubscribe). */
 interface ClientRead {
   destroy(err?: Error): unknown;
   once(event: 'close', listener: () => void): unknown;
   cancel?(): Promise<void>;
+  unsubscribe?(): Promise<void>;
 }
 
 /**
@@ -39,6 +35,7 @@ export function giveUpOn<R>(read: R, signal: AbortSignal | undefined): R {
   const stop = () => {
     r.destroy(new StoreUnavailableError('EventStoreDB read given up on (request timeout or store closing)'));
     r.cancel?.().catch(() => undefined);
+    r.unsubscribe?.().catch(() => undefined);
   };
   if (signal.aborted) {
     stop();
@@ -52,39 +49,6 @@ export function giveUpOn<R>(read: R, signal: AbortSignal | undefined): R {
 export interface AllRecord {
   event: EsRecordedEvent & { position: EsPosition };
   position: number;
-}
-
-/**
- * Every event of `$all` after `after`, in `$all` order, page by page, to the end as it is now.
- * A page resumes at the exact (commit, prepare) pair of the last event seen, not at its
- * Parley position: where another application's events have commit > prepare, resuming at
- * {prepare, prepare} would read events again.
- */
-export async function* scanAll(client: EventStoreDBClient, after: number, signal?: AbortSignal): AsyncGenerator<AllRecord> {
-  let from = startAfter(after);
-  for (;;) {
-    let read = 0;
-    let last = from;
-    const page = giveUpOn(client.readAll({ fromPosition: from, maxCount: PAGE, direction: 'forwards' }), signal);
-    try {
-      for await (const resolved of page as AsyncIterable<AllStreamResolvedEvent>) {
-        read++;
-        const event = resolved.event;
-        if (!event || !startsAfter(event.position, from)) continue;
-        last = event.position;
-        yield { event: event as AllRecord['event'], position: positionOf(event.position) };
-      }
-    } catch (err) {
-      throw translateError(err, 'read $all');
-    }
-    if (read < PAGE || last === from) return;
-    from = last;
-  }
-}
-
-/** Whether an event read from `from` is past it (a read starts at its position inclusively). */
-export function startsAfter(position: EsPosition, from: 'start' | EsPosition): boolean {
-  return from === 'start' || isAfter(position, from);
 }
 
 /**
@@ -112,19 +76,6 @@ export async function lastPosition(client: EventStoreDBClient, keep: (esStream: 
     if (from !== 'end' && oldest.commit === from.commit) return 0;
     from = oldest;
   }
-}
-
-/** This log's events in `$all` after `after`, at most `limit`. */
-export async function readAllOf(client: EventStoreDBClient, names: Names, after: number, limit: number, signal?: AbortSignal): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  if (limit <= 0) return out;
-  for await (const { event, position } of scanAll(client, after, signal)) {
-    const stream = portStreamOf(names, event.streamId);
-    if (stream === undefined) continue;
-    out.push(fromRecorded(event, stream, seqOfRevision(event.revision), position));
-    if (out.length >= limit) break;
-  }
-  return out;
 }
 
 export interface StreamRead {
