@@ -375,6 +375,7 @@ function normalized(command: Command): Command {
     case 'ReportMessage':
     case 'PinMessage':
     case 'UnpinMessage':
+    case 'ResolveReport':
       return normalizedModeration(command, id);
     case 'FollowThread':
     case 'UnfollowThread':
