@@ -9,7 +9,7 @@ import { Signal } from './observable.js';
 
 /** The events after which `view()` or `reports()` answer differently. */
 const MODERATION_EVENTS: ReadonlySet<string> = new Set([
-  'MemberJoined', 'MemberLeft', 'RoleChanged', 'MemberMuted', 'MemberBanned', 'MemberUnbanned',
+  'ConversationCreated', 'MemberJoined', 'MemberLeft', 'RoleChanged', 'MemberMuted', 'MemberBanned', 'MemberUnbanned',
   'MessagePinned', 'MessageUnpinned', 'MessageDeleted', 'MessageReported', 'ReportResolved',
 ]);
 
