@@ -93,6 +93,7 @@ export class Conversation {
     this.held.lastSeq = e.seq;
     for (const thread of this.threads.values()) thread.applyEvent(e);
     this.changed();
+    this.moderation.observe(e);
     if (this.held.gaps.length > 0) void this.fillGaps().catch(() => undefined);
   }
 

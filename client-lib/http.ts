@@ -7,7 +7,9 @@ import {
   isErrorCode,
   type ConversationSummary as WireConversationSummary,
   type Mention,
+  type ModerationQueue,
   type ModerationView,
+  type ReportStatus,
   type SearchHit,
   type ThreadListEntry,
   type ThreadPage,
@@ -57,6 +59,12 @@ export class HttpApi {
   /** A conversation's roles, mutes, bans and pins. */
   async moderation(conversationId: string): Promise<ModerationView> {
     return this.get<ModerationView>(`/v1/conversations/${encodeURIComponent(conversationId)}/moderation`);
+  }
+
+  /** A page of the conversation's reports (its owners and admins only), oldest first. */
+  async reports(conversationId: string, page: { status?: ReportStatus; after?: number; limit?: number } = {}): Promise<ModerationQueue> {
+    const params = new URLSearchParams({ status: page.status ?? 'open', after: String(page.after ?? 0), limit: String(page.limit ?? 100) });
+    return this.get<ModerationQueue>(`/v1/conversations/${encodeURIComponent(conversationId)}/reports?${params}`);
   }
 
   /** A thread's root and a page of its replies: `after` a seq, or `before` one. */

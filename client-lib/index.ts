@@ -14,7 +14,7 @@ export { createClient, ParleyClient, type ClientOptions } from './client.js';
 export type { Presence } from './presence.js';
 export { Conversation } from './conversation.js';
 export { ConversationModeration } from './moderation.js';
-export type { Role, ModerationView } from '../protocol/index.js';
+export type { Role, ModerationView, ModerationQueue, ReportEntry, ReportOutcome, ReportStatus } from '../protocol/index.js';
 export { Thread } from './threads.js';
 export type { ThreadListEntry, Mention, ThreadPage } from '../protocol/index.js';
 export { Attachments, type AttachmentRef, type DownloadLink, type UploadBody, type UploadOptions } from './attachments.js';

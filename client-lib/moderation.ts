@@ -3,8 +3,15 @@
  * outbox like every other write (durable, retried, refused with a coded error when the
  * caller's role does not allow them); `view()` reads roles, mutes, bans and pins over HTTP.
  */
-import type { Command, ModerationView, Role } from '../protocol/index.js';
+import type { Command, ModerationQueue, ModerationView, ReportOutcome, ReportStatus, Role, WireEvent } from '../protocol/index.js';
 import type { HttpApi } from './http.js';
+import { Signal } from './observable.js';
+
+/** The events after which `view()` or `reports()` answer differently. */
+const MODERATION_EVENTS: ReadonlySet<string> = new Set([
+  'ConversationCreated', 'MemberJoined', 'MemberLeft', 'RoleChanged', 'MemberMuted', 'MemberBanned', 'MemberUnbanned',
+  'MessagePinned', 'MessageUnpinned', 'MessageDeleted', 'MessageReported', 'ReportResolved',
+]);
 
 export interface ModerationContext {
   http: HttpApi;
@@ -12,6 +19,13 @@ export interface ModerationContext {
 }
 
 export class ConversationModeration {
+  /**
+   * Each event that changes roles, mutes, bans, membership, pins or reports, as it arrives
+   * live or in a catch-up: a view re-reads `view()` (or `reports()`) on it. A `MemberLeft`
+   * of this user means they are no longer a member (left, removed or banned).
+   */
+  readonly changes = new Signal<WireEvent>();
+
   /** `conversationId` is read at each call: a conversation created offline gets its server id later. */
   constructor(
     private readonly conversationId: () => string,
@@ -52,6 +66,21 @@ export class ConversationModeration {
 
   unpin(messageId: string): Promise<string> {
     return this.ctx.enqueue({ type: 'UnpinMessage', conversationId: this.conversationId(), messageId });
+  }
+
+  /** Closes every open report of the message: `resolved` (acted on) or `dismissed` (owners and admins). */
+  resolveReport(messageId: string, outcome: ReportOutcome = 'resolved'): Promise<string> {
+    return this.ctx.enqueue({ type: 'ResolveReport', conversationId: this.conversationId(), messageId, outcome });
+  }
+
+  /** A page of this conversation's reports, open ones unless asked otherwise (owners and admins). */
+  reports(page: { status?: ReportStatus; after?: number; limit?: number } = {}): Promise<ModerationQueue> {
+    return this.ctx.http.reports(this.conversationId(), page);
+  }
+
+  /** @internal Called by the conversation with each new event. */
+  observe(e: WireEvent): void {
+    if (MODERATION_EVENTS.has(e.type)) this.changes.emit(e);
   }
 
   /** Every member's role (and mute), the bans and the pinned message ids, as the node has them now. */

@@ -46,7 +46,7 @@ export {
   type WebhookSecretView,
   type DeadLetterView,
 } from './webhooks.js';
-export { moderationOf, moderationQueue, type ModerationView } from './moderation.js';
+export { moderationOf, moderationQueue, roleIn, type ModerationView } from './moderation.js';
 export { readThread, threadsOf, withThreadSummaries } from './thread-reads.js';
 export { mentionsOf } from './mentions.js';
 

@@ -5,14 +5,15 @@
  */
 import type Database from 'better-sqlite3';
 import { conversationIdOf } from '../engine/store/index.js';
-import type { ReportEntry, Role } from '../protocol/index.js';
+import type { ReportEntry, ReportOutcome, ReportStatus, Role } from '../protocol/index.js';
 import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 
 export const moderation = defineProjection({
   name: 'moderation',
   source: { module: import.meta.url, export: 'moderation' },
-  version: 1,
+  // 2: reports carry their resolution (ReportResolved).
+  version: 2,
   handles: [
     'ConversationCreated',
     'MemberJoined',
@@ -25,6 +26,7 @@ export const moderation = defineProjection({
     'MessageReported',
     'MessagePinned',
     'MessageUnpinned',
+    'ReportResolved',
   ],
   setup(db) {
     db.exec(`
@@ -42,7 +44,8 @@ export const moderation = defineProjection({
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS mod_reports (
         position INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL, message_id TEXT NOT NULL,
-        reported_by TEXT NOT NULL, reason TEXT NOT NULL, reported_at INTEGER NOT NULL
+        reported_by TEXT NOT NULL, reason TEXT NOT NULL, reported_at INTEGER NOT NULL,
+        outcome TEXT, resolved_by TEXT, resolved_at INTEGER
       );
       CREATE INDEX IF NOT EXISTS mod_reports_by_conversation ON mod_reports (conversation_id, position);
     `);
@@ -89,12 +92,22 @@ export const moderation = defineProjection({
           unpin.run(id, e.data.messageId);
           break;
         case 'MessageReported':
-          prepared(db, 'INSERT OR IGNORE INTO mod_reports VALUES (?, ?, ?, ?, ?, ?)').run(
-            e.position, id, e.data.messageId, e.data.reportedBy, e.data.reason, e.metadata.at,
+          prepared(db, 'INSERT OR IGNORE INTO mod_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+            e.position, id, e.data.messageId, e.data.reportedBy, e.data.reason, e.metadata.at, null, null, null,
           );
+          break;
+        case 'ReportResolved':
+          // Closes the reports made before it; a later report of the message is open again.
+          prepared(
+            db,
+            'UPDATE mod_reports SET outcome = ?, resolved_by = ?, resolved_at = ? WHERE conversation_id = ? AND message_id = ? AND outcome IS NULL',
+          ).run(e.data.outcome, e.data.resolvedBy, e.metadata.at, id, e.data.messageId);
           break;
       }
     }
+  },
+  drop(db) {
+    db.exec('DROP TABLE IF EXISTS mod_reports');
   },
   truncate(db) {
     db.exec('DELETE FROM mod_creators; DELETE FROM mod_roles; DELETE FROM mod_mutes; DELETE FROM mod_bans; DELETE FROM mod_pins; DELETE FROM mod_reports;');
@@ -142,19 +155,28 @@ export function moderationOf(db: Database.Database, conversationId: string, memb
 /** A page of the node's moderation queue, oldest report first, after a log position. */
 export function moderationQueue(
   db: Database.Database,
-  options: { after: number; limit: number; conversationId?: string },
+  options: { after: number; limit: number; conversationId?: string; status?: ReportStatus },
 ): { reports: ReportEntry[]; nextAfter: number | null } {
+  const status = options.status ?? 'all';
   // The message as the history read model holds it now (same file); a deleted one has no text.
   const rows = prepared(
     db,
-    `SELECT r.position, r.conversation_id, r.message_id, r.reported_by, r.reason, r.reported_at,
+    `SELECT r.position, r.conversation_id, r.message_id, r.reported_by, r.reason, r.reported_at, r.outcome, r.resolved_by, r.resolved_at,
             coalesce(m.author, '') AS author, coalesce(m.text, '') AS text, coalesce(m.deleted, 1) AS deleted
        FROM mod_reports r
        LEFT JOIN messages m ON m.conversation_id = r.conversation_id AND m.message_id = r.message_id
       WHERE r.position > ? AND (? IS NULL OR r.conversation_id = ?)
+        AND (? = 'all' OR (? = 'open') = (r.outcome IS NULL))
       ORDER BY r.position LIMIT ?`,
-  ).all(options.after, options.conversationId ?? null, options.conversationId ?? null, options.limit) as Array<Record<string, string | number>>;
-  const reports = rows.map((r) => ({
+  ).all(options.after, options.conversationId ?? null, options.conversationId ?? null, status, status, options.limit) as Array<
+    Record<string, string | number | null>
+  >;
+  const reports = rows.map(toReportEntry);
+  return { reports, nextAfter: reports.length === options.limit ? reports[reports.length - 1]!.position : null };
+}
+
+function toReportEntry(r: Record<string, string | number | null>): ReportEntry {
+  return {
     position: r.position as number,
     conversationId: r.conversation_id as string,
     messageId: r.message_id as string,
@@ -164,6 +186,18 @@ export function moderationQueue(
     author: r.author as string,
     text: r.text as string,
     deleted: r.deleted === 1,
-  }));
-  return { reports, nextAfter: reports.length === options.limit ? reports[reports.length - 1]!.position : null };
+    ...(r.outcome !== null && {
+      resolution: {
+        outcome: r.outcome as ReportOutcome,
+        resolvedBy: r.resolved_by as string,
+        resolvedAt: new Date(r.resolved_at as number).toISOString(),
+      },
+    }),
+  };
+}
+
+/** The user's role in the conversation as the read model has it (a member without a role event is `member`). */
+export function roleIn(db: Database.Database, conversationId: string, userId: string): Role {
+  const row = prepared(db, 'SELECT role FROM mod_roles WHERE conversation_id = ? AND user_id = ?').pluck().get(conversationId, userId);
+  return (row as Role | undefined) ?? 'member';
 }

@@ -34,6 +34,7 @@ export const COMMAND_TYPES = [
   'ReportMessage',
   'PinMessage',
   'UnpinMessage',
+  'ResolveReport',
   'FollowThread',
   'UnfollowThread',
   'MarkThreadRead',

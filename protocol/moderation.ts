@@ -12,3 +12,5 @@ export type Role = Static<typeof S.Role>;
 export type ReportEntry = Static<typeof S.ReportEntry>;
 export type ModerationQueue = Static<typeof S.ModerationQueue>;
 export type ModerationView = Static<typeof S.ModerationView>;
+export type ReportOutcome = Static<typeof S.ReportOutcome>;
+export type ReportStatus = Static<typeof S.ReportStatus>;

@@ -2,7 +2,9 @@
  * The signed-in shell: connection state, the conversation list (live), the open
  * conversation. Every conversation in the list is opened in the client, so its
  * subscription keeps the list's unread counts and last messages current; the open one is
- * marked read as it is seen. The browser's online/offline events switch the client, so
+ * marked read as it is seen. A conversation this user is removed from (left, removed,
+ * banned: their own MemberLeft) leaves the list and the page at once, not at the next
+ * refresh. The browser's online/offline events switch the client, so
  * going offline is shown at once, not after a socket timeout.
  */
 import { createClient, IndexedDbStorage, type ConnectionState, type Conversation, type ParleyClient } from '../client-lib/index.js';
@@ -27,6 +29,8 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   const client = await createClient({ url: location.origin, userId: me, token, storage, backoff: { initialMs: 250, maxMs: 5000 }, extensions: [documents] });
   const open = new Map<string, Conversation>();
   const readUpTo = new Map<string, number>();
+  /** Conversations this user was removed from, hidden until the server's list agrees (or they are added again). */
+  const gone = new Set<string>();
   let selected: string | undefined = new URLSearchParams(location.hash.slice(1)).get('c') ?? undefined;
   let view: { el: HTMLElement; destroy(): void; conv: Conversation; seen(): void } | undefined;
 
@@ -64,7 +68,7 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
     scheduled = true;
     queueMicrotask(() => {
       scheduled = false;
-      const entries = client.conversations.get().map((s) => listEntry(s, open.get(s.id)?.messages.get(), readUpTo.get(s.id) ?? 0, me));
+      const entries = client.conversations.get().filter((s) => !gone.has(s.id)).map((s) => listEntry(s, open.get(s.id)?.messages.get(), readUpTo.get(s.id) ?? 0, me));
       renderList(list, entries, selected && key(selected), actions);
     });
   };
@@ -74,11 +78,30 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
     const opening = client.conversation(id).then((conv) => {
       open.set(id, conv);
       conv.messages.subscribe(renderListSoon);
+      conv.moderation.changes.subscribe((e) => {
+        const data = e.data as { userId?: string };
+        if (data.userId !== me) return;
+        if (e.type === 'MemberJoined') return void (gone.delete(conv.id), renderListSoon());
+        if (e.type === 'MemberLeft') removed(conv);
+      });
       renderListSoon();
       return conv;
     });
     opening.catch(() => undefined);
   };
+
+  function removed(conv: Conversation): void {
+    gone.add(conv.id);
+    renderListSoon();
+    if (view?.conv === conv) {
+      view.destroy();
+      view = undefined;
+      selected = undefined;
+      history.replaceState(null, '', '#');
+      const title = client.conversations.get().find((c) => c.id === conv.id)?.title ?? 'this conversation';
+      fill(main, h('p', { class: 'placeholder removed', role: 'status' }, `You are no longer a member of “${title}”.`));
+    }
+  }
 
   async function select(id: string): Promise<void> {
     selected = id;
@@ -118,6 +141,8 @@ export async function startChat(root: HTMLElement, session: Session, token: () =
   client.connection.subscribe((s) => s.status === 'online' && mentions.refresh());
   client.outbox.subscribe(renderOutbox);
   client.conversations.subscribe((entries) => {
+    // The server's list caught up with a removal: nothing left to hide.
+    for (const id of gone) if (!entries.some((s) => s.id === id)) gone.delete(id);
     for (const s of entries) if (!s.pending) hold(s.id);
     renderListSoon();
   });

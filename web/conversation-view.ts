@@ -1,7 +1,8 @@
 /**
  * One open conversation: its messages (history pages load as you scroll up), pending ones
  * marked until acked, posts the server refused with Retry, reactions, deleting your own,
- * who is typing and who is online, and the composer. Everything shown comes from the
+ * who is typing and who is online, and the composer; roles and moderation come with the
+ * moderation-ui.ts chunk, loaded with the view. Everything shown comes from the
  * client's observables; the view renders, it keeps no copy of the truth.
  */
 import type { Conversation, MessageView, OutboxFailure, ParleyClient, Presence } from '../client-lib/index.js';
@@ -9,9 +10,12 @@ import { h, fill, timeOf } from './dom.js';
 import { textWithMentions } from './mention-text.js';
 import { threadView } from './thread-view.js';
 import { attachmentList, attachPicker, downloadLinks } from './attachment-view.js';
+import type { ModerationUi } from './moderation-ui.js';
 
 const REACTIONS = ['👍', '❤️', '😂'];
 const TYPING_EVERY_MS = 2000;
+/** Until the moderation chunk is in: no pins, no moderator actions, no Report. */
+const NOT_MODERATING = { moderator: false, pinned: new Set<string>(), report: undefined };
 
 export interface ConversationViewOptions {
   title: () => string;
@@ -26,6 +30,9 @@ export interface ConversationViewOptions {
 
 export function conversationView(client: ParleyClient, conv: Conversation, options: ConversationViewOptions): { el: HTMLElement; destroy(): void } {
   const me = client.userId;
+  // Roles and moderation, once their chunk is in (loaded at the end of this function).
+  let mod: ModerationUi | undefined;
+  let destroyed = false;
   const headerInfo = h('div', { class: 'header-info' });
   const memberInput = h('input', { id: `add-member-${conv.id}`, name: 'member', maxlength: 200, placeholder: 'Add a member', 'aria-label': 'Add a member' });
   const addMember = h(
@@ -127,7 +134,8 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     fill(
       headerInfo,
       h('h2', {}, options.title()),
-      h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m]))),
+      h('ul', { class: 'members', 'aria-label': 'Members' }, options.members().map((m) => memberItem(m, m === me ? { online: true, lastSeen: null } : people[m], mod?.memberExtras(m)))),
+      mod?.bans(),
     );
   };
 
@@ -155,7 +163,8 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
     // The list is rebuilt on every change: a keyboard user's focus goes back to the same button.
     const focused = document.activeElement instanceof HTMLElement && log.contains(document.activeElement) ? document.activeElement : undefined;
     const focusKey = focused && [focused.closest('.message')?.getAttribute('data-id'), focused.dataset.key];
-    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, threadActions, urlOf)));
+    fill(log, messages.map((m) => messageItem(m, me, conv, startEditing, threadActions, urlOf, mod?.forMessages() ?? NOT_MODERATING)));
+    mod?.renderPinned(messages);
     if (focusKey) {
       const again = Array.from(log.querySelectorAll<HTMLElement>('.message button')).find(
         (b) => b.closest('.message')?.getAttribute('data-id') === focusKey[0] && b.dataset.key === focusKey[1],
@@ -210,7 +219,8 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
       const c = f.item.command as { type: string; conversationId?: string };
       if ((client.resolveId(c.conversationId ?? '') ?? c.conversationId) !== conv.id) return;
       if (c.type === 'AddMember') return void (editNote.textContent = `Not added: ${f.message}`);
-      if (c.type !== 'PostMessage') return;
+      // A refused moderation command (or delete) is said; read markers fail quietly.
+      if (c.type !== 'PostMessage') return void (c.type.startsWith('Mark') || (editNote.textContent = `Not done (${c.type}): ${f.message}`));
       failed.push(f);
       renderFailed();
     }),
@@ -219,22 +229,37 @@ export function conversationView(client: ParleyClient, conv: Conversation, optio
   renderMessages(conv.messages.get());
   const header = h('header', { class: 'conversation-header' }, notesButton, headerInfo, addMember);
   const chat = h('div', { class: 'chat' }, log, failedList, typing, editNote, composer);
-  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, h('div', { class: 'panes' }, chat, threadPane, notesPanel));
+  const panes = h('div', { class: 'panes' }, chat, threadPane, notesPanel);
+  const el = h('section', { class: 'conversation-view', 'aria-label': 'Conversation' }, header, panes);
   queueMicrotask(() => input.focus());
+  import('./moderation-ui.js').then(
+    ({ moderationUi }) => {
+      if (destroyed) return;
+      mod = moderationUi(conv, me, { composer, note: editNote, changed: () => (renderHeader(), renderMessages(conv.messages.get())) });
+      chat.prepend(mod.pinned);
+      composer.before(mod.reportBar, mod.gate);
+      notesButton.after(mod.reportsButton);
+      panes.append(mod.reportsPanel);
+    },
+    (err: unknown) => (editNote.textContent = `Roles unavailable: ${err instanceof Error ? err.message : String(err)}`),
+  );
   return {
     el,
     destroy: () => {
+      destroyed = true;
       offs.forEach((off) => off());
+      mod?.destroy();
       closeThread();
       void notes?.then((n) => n?.destroy());
     },
   };
 }
 
-function memberItem(userId: string, presence: Presence | undefined): HTMLElement {
+function memberItem(userId: string, presence: Presence | undefined, moderation: (HTMLElement | null)[] = []): HTMLElement {
   const online = presence?.online === true;
   const label = online ? 'online' : presence?.lastSeen ? `last seen ${timeOf(presence.lastSeen)}` : 'offline';
-  return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, h('span', { class: 'dot', 'aria-hidden': 'true' }), userId, h('span', { class: 'sr-only' }, ` (${label})`));
+  const dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
+  return h('li', { class: online ? 'member online' : 'member', 'data-user': userId, title: label }, dot, userId, h('span', { class: 'sr-only' }, ` (${label})`), moderation);
 }
 
 function messageItem(
@@ -244,8 +269,12 @@ function messageItem(
   edit: (m: MessageView) => void,
   thread: { open(m: MessageView): void; members(): string[] },
   urlOf: (attachmentId: string) => Promise<string>,
+  moderating: { moderator: boolean; pinned: ReadonlySet<string>; report?: (m: MessageView) => void },
 ): HTMLElement {
   const mine = m.author === me;
+  const acked = m.seq !== undefined;
+  const pinned = moderating.pinned.has(m.messageId) && !m.deleted;
+  const staff = moderating.moderator && acked;
   const reactions = Object.keys(m.reactions).map((emoji) => {
     const users = m.reactions[emoji]!;
     const reacted = users.includes(me);
@@ -264,11 +293,13 @@ function messageItem(
         // A body document exists once the post is acked (it is named by the server's message id).
         mine && !m.pending ? h('button', { type: 'button', 'data-key': 'edit', class: 'edit', onclick: () => edit(m) }, 'Edit') : null,
         m.seq !== undefined ? h('button', { type: 'button', 'data-key': 'reply', class: 'reply-button', onclick: () => thread.open(m) }, 'Reply') : null,
-        mine ? h('button', { type: 'button', 'data-key': 'delete', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
+        mine || staff ? h('button', { type: 'button', 'data-key': 'delete', class: 'delete', onclick: () => void conv.delete(m.messageId) }, 'Delete') : null,
+        staff ? h('button', { type: 'button', 'data-key': 'pin', onclick: () => void (pinned ? conv.moderation.unpin(m.messageId) : conv.moderation.pin(m.messageId)) }, pinned ? 'Unpin' : 'Pin') : null,
+        !mine && acked && moderating.report ? h('button', { type: 'button', 'data-key': 'report', onclick: () => moderating.report!(m) }, 'Report') : null,
       ];
   return h(
     'li',
-    { class: `message${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-seq': m.seq ?? '', 'data-id': m.messageId },
+    { class: `message${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${pinned ? ' pinned' : ''}`, 'data-seq': m.seq ?? '', 'data-id': m.messageId },
     h('span', { class: 'author' }, m.author),
     h('time', {}, timeOf(m.sentAt)),
     h('p', { class: 'text' }, m.deleted ? 'message deleted' : textWithMentions(m.text, thread.members(), me)),

@@ -125,6 +125,7 @@ export function decide(
     case 'ReportMessage':
     case 'PinMessage':
     case 'UnpinMessage':
+    case 'ResolveReport':
       return decideModeration(command, state, ctx);
     case 'FollowThread':
       return [{ type: 'ThreadFollowed', data: { threadRootId: threadRootOf(state, command.threadRootId), userId: actor } }];

@@ -29,10 +29,12 @@ export interface ModerationState {
   pinned: Set<string>;
   /** `${messageId}\u0000${userId}`: one report per user and message (the queue stays bounded). */
   reports: Set<string>;
+  /** Messages with reports not yet resolved or dismissed. */
+  openReports: Set<string>;
 }
 
 export function initialModeration(): ModerationState {
-  return { roles: new Map(), mutedUntil: new Map(), banned: new Set(), pinned: new Set(), reports: new Set() };
+  return { roles: new Map(), mutedUntil: new Map(), banned: new Set(), pinned: new Set(), reports: new Set(), openReports: new Set() };
 }
 
 /** The user's role, or undefined when they are not a member. */
@@ -89,7 +91,7 @@ function isLastOwner(state: Readonly<ConversationState>, userId: string): boolea
 
 type WithoutConversation<C> = C extends unknown ? Omit<C, 'conversationId'> : never;
 type ModerationCommand = WithoutConversation<
-  Extract<Command, { type: 'SetRole' | 'MuteMember' | 'BanMember' | 'UnbanMember' | 'ReportMessage' | 'PinMessage' | 'UnpinMessage' }>
+  Extract<Command, { type: 'SetRole' | 'MuteMember' | 'BanMember' | 'UnbanMember' | 'ReportMessage' | 'PinMessage' | 'UnpinMessage' | 'ResolveReport' }>
 >;
 
 /** The moderation commands; the actor is a member (checked by the caller). */
@@ -146,6 +148,12 @@ export function decideModeration(command: ModerationCommand, state: Conversation
       if (!state.messages.has(command.messageId)) throw new ParleyError('message_not_found');
       if (!m.pinned.has(command.messageId)) return [];
       return [{ type: 'MessageUnpinned', data: { messageId: command.messageId, unpinnedBy: actor } }];
+    case 'ResolveReport':
+      // A deleted message's reports can still be closed: deleting it is a common resolution.
+      requireAllowed(state, actor, 'resolveReports');
+      if (!state.messages.has(command.messageId)) throw new ParleyError('message_not_found');
+      if (!m.openReports.has(command.messageId)) return [];
+      return [{ type: 'ReportResolved', data: { messageId: command.messageId, outcome: command.outcome, resolvedBy: actor } }];
   }
 }
 
@@ -183,6 +191,10 @@ export function evolveModeration(state: ConversationState, event: ConversationEv
       break;
     case 'MessageReported':
       m.reports.add(reportKey(event.data.messageId, event.data.reportedBy));
+      m.openReports.add(event.data.messageId);
+      break;
+    case 'ReportResolved':
+      m.openReports.delete(event.data.messageId);
       break;
     case 'MessagePinned':
       m.pinned.add(event.data.messageId);

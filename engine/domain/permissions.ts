@@ -20,10 +20,12 @@ export type Action =
   | 'pin'
   | 'mute'
   | 'ban'
-  | 'report';
+  | 'report'
+  | 'resolveReports';
 
 const everything: readonly Action[] = [
   'post', 'react', 'editNotes', 'editTitle', 'invite', 'removeOthers', 'changeRoles', 'deleteOthers', 'pin', 'mute', 'ban', 'report',
+  'resolveReports',
 ];
 
 /** The permission table. */

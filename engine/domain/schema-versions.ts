@@ -42,6 +42,7 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   MessageReported: 1,
   MessagePinned: 1,
   MessageUnpinned: 1,
+  ReportResolved: 1,
   ThreadFollowed: 1,
   ThreadUnfollowed: 1,
   ThreadReadMarkerSet: 1,

@@ -23,6 +23,12 @@ export function createMetrics(nodeId: string) {
       labelNames: ['type', 'outcome'],
       registers: [registry],
     }),
+    commandConflicts: new Counter({
+      name: 'parley_command_conflicts_total',
+      help: 'Appends that lost the race for their conversation and were decided again, by command type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
     appendSeconds: new Histogram({
       name: 'parley_append_seconds',
       help: 'Time from a command being decided to its events being durable',

@@ -3,7 +3,7 @@ import { toWellFormed, type Command } from '../../protocol/index.js';
 
 type ModerationCommand = Extract<
   Command,
-  { type: 'SetRole' | 'MuteMember' | 'BanMember' | 'UnbanMember' | 'ReportMessage' | 'PinMessage' | 'UnpinMessage' }
+  { type: 'SetRole' | 'MuteMember' | 'BanMember' | 'UnbanMember' | 'ReportMessage' | 'PinMessage' | 'UnpinMessage' | 'ResolveReport' }
 >;
 
 /** Built field by field, so nothing else rides along; `id` refuses ids that are not well-formed. */
@@ -22,5 +22,7 @@ export function normalizedModeration(command: ModerationCommand, id: (value: str
     case 'PinMessage':
     case 'UnpinMessage':
       return { type: command.type, conversationId, messageId: id(command.messageId, 'messageId') };
+    case 'ResolveReport':
+      return { type: command.type, conversationId, messageId: id(command.messageId, 'messageId'), outcome: command.outcome };
   }
 }

@@ -4,7 +4,8 @@
  * a reply from the thread pane shows on the other page as a reply count that opens the
  * thread, and never as a message of the conversation.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { buildWebApp } from '../helpers/web-app.js';
@@ -17,10 +18,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   web = await buildWebApp();
   node = await startTestNode({ devLogin: true, webDir: web.path });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

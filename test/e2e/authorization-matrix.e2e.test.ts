@@ -320,6 +320,14 @@ const HTTP: Record<string, HttpCase> = {
     expect: membersOnly,
   },
   'GET /v1/admin/moderation-queue': { request: () => ({ path: '/v1/admin/moderation-queue' }), expect: adminOnly },
+  'PUT /v1/conversations/{id}/reports/{messageId}/resolution': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/reports/${fx.ownerMessageId}/resolution`, body: { outcome: 'dismissed' } }),
+    expect: moderatorsOnly,
+  },
+  'GET /v1/conversations/{id}/reports': {
+    request: (_fx, _who, c) => ({ path: `/v1/conversations/${c}/reports?status=all` }),
+    expect: moderatorsOnly,
+  },
   'GET /v1/conversations/{id}/threads/{rootId}/messages': {
     request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/threads/${fx.ownerMessageId}/messages?before=1000` }),
     expect: membersOnly,
@@ -532,6 +540,10 @@ const COMMANDS: Record<string, FrameCase> = {
   ReportMessage: { frame: (fx, _who, c) => command({ type: 'ReportMessage', conversationId: c, messageId: fx.ownerMessageId, reason: 'matrix' }), expect: membersOnly },
   PinMessage: { frame: (fx, _who, c) => command({ type: 'PinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
   UnpinMessage: { frame: (fx, _who, c) => command({ type: 'UnpinMessage', conversationId: c, messageId: fx.ownerMessageId }), expect: moderatorsOnly },
+  ResolveReport: {
+    frame: (fx, _who, c) => command({ type: 'ResolveReport', conversationId: c, messageId: fx.ownerMessageId, outcome: 'resolved' }),
+    expect: moderatorsOnly,
+  },
   FollowThread: { frame: (fx, _who, c) => command({ type: 'FollowThread', conversationId: c, threadRootId: fx.ownerMessageId }), expect: membersOnly },
   UnfollowThread: { frame: (fx, _who, c) => command({ type: 'UnfollowThread', conversationId: c, threadRootId: fx.ownerMessageId }), expect: membersOnly },
   MarkThreadRead: {

@@ -358,6 +358,8 @@ function commandTemplate(rng: Random, type: string): Record<string, unknown> {
     case 'PinMessage':
     case 'UnpinMessage':
       return { type, conversationId: c(), messageId: m() };
+    case 'ResolveReport':
+      return { type, conversationId: c(), messageId: m(), outcome: rng.pick(['resolved', 'dismissed', 'ignored', 1]) };
     case 'FollowThread':
     case 'UnfollowThread':
       return { type, conversationId: c(), threadRootId: m() };

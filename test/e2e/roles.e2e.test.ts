@@ -105,6 +105,44 @@ describe('roles over HTTP', () => {
     expect(after.reports[0]).toMatchObject({ text: '', deleted: true });
   });
 
+  it("resolves reports: the conversation's owners and admins see and close them, the queue filters open and resolved", async () => {
+    const c = await staffed('Resolve', '-v');
+    const post = async (id: string, text: string) => (await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: id, text })).body.messageId as string;
+    const [spam, fine] = [await post('v1', 'buy my pills'), await post('v2', 'hello')];
+    for (const [u, m] of [[c.dave, spam], [c.alice, spam], [c.dave, fine]] as const) {
+      expect((await as(u).post(`/v1/conversations/${c.id}/messages/${m}/reports`, { reason: 'spam' })).status).toBe(200);
+    }
+    const reports = (u: string, status = 'open') => as(u).get(`/v1/conversations/${c.id}/reports?status=${status}`);
+    expect((await reports(c.carol)).status).toBe(403);
+    expect((await reports(c.dave)).status).toBe(403);
+    expect((await reports('stranger')).status).toBe(403);
+    expect((await reports(c.bob)).body.reports.map((r: { messageId: string }) => r.messageId)).toEqual([spam, spam, fine]);
+
+    const resolve = (u: string, m: string, outcome: string) => put(u, `/v1/conversations/${c.id}/reports/${m}/resolution`, { outcome });
+    expect((await resolve(c.carol, spam, 'resolved')).body.code).toBe('forbidden');
+    expect((await resolve(c.bob, spam, 'maybe')).status).toBe(400);
+    const before = Date.now();
+    expect((await resolve(c.bob, spam, 'resolved')).status).toBe(200);
+    expect((await resolve(c.alice, fine, 'dismissed')).status).toBe(200);
+    expect((await resolve(c.alice, 'no-such-message', 'dismissed')).body.code).toBe('message_not_found');
+
+    expect((await reports(c.bob)).body.reports).toEqual([]);
+    const { body: closed } = await reports(c.alice, 'resolved');
+    expect(closed.reports.map((r: { messageId: string; resolution: { outcome: string; resolvedBy: string } }) => [r.messageId, r.resolution.outcome, r.resolution.resolvedBy])).toEqual([
+      [spam, 'resolved', c.bob],
+      [spam, 'resolved', c.bob],
+      [fine, 'dismissed', c.alice],
+    ]);
+    expect(Date.parse(closed.reports[0].resolution.resolvedAt)).toBeGreaterThanOrEqual(before - 1000);
+    // Another user's report opens the message again; the node admins' queue filters alike.
+    expect((await as(c.bob).post(`/v1/conversations/${c.id}/messages/${fine}/reports`, { reason: 'rude' })).status).toBe(200);
+    const admin = api(node.url, tokenFor('ops', { role: 'admin' }));
+    const { body: open } = await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}&status=open`);
+    expect(open.reports.map((r: { reportedBy: string; resolution?: unknown }) => [r.reportedBy, r.resolution])).toEqual([[c.bob, undefined]]);
+    expect((await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}`)).body.reports).toHaveLength(4);
+    expect((await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}&status=resolved`)).body.reports).toHaveLength(3);
+  });
+
   it('pins and unpins, owners and admins only', async () => {
     const c = await staffed('Pins', '-p');
     const { body: posted } = await as(c.carol).post(`/v1/conversations/${c.id}/messages`, { clientMessageId: 'p1', text: 'rules' });
@@ -166,5 +204,28 @@ describe('roles through the client package', () => {
     await room.moderation.ban('milo');
     await when(owner.outbox, (items) => items.length === 0);
     await eventually(async () => expect((await room.moderation.view()).banned).toEqual(['milo']));
+  });
+
+  it("lists the conversation's open reports and resolves them", async () => {
+    const owner = await client('rita');
+    const reporter = await client('rex');
+    const local = await owner.createConversation('Client reports', ['rex']);
+    const room = await owner.conversation(local);
+    await when(owner.outbox, (items) => items.length === 0);
+    const posted = await as('rita').post(`/v1/conversations/${owner.resolveId(local)}/messages`, { clientMessageId: 'cr1', text: 'report me' });
+    const theirs = await reporter.conversation(owner.resolveId(local)!);
+    await theirs.moderation.report(posted.body.messageId, 'testing');
+    await when(reporter.outbox, (items) => items.length === 0);
+    await eventually(async () => expect((await room.moderation.reports()).reports.map((r) => r.reportedBy)).toEqual(['rex']));
+
+    const refused = new Promise<string>((resolve) => reporter.failures.subscribe((f) => resolve(f.code)));
+    await theirs.moderation.resolveReport(posted.body.messageId);
+    expect(await refused).toBe('forbidden');
+
+    await room.moderation.resolveReport(posted.body.messageId, 'dismissed');
+    await when(owner.outbox, (items) => items.length === 0);
+    await eventually(async () => expect((await room.moderation.reports()).reports).toEqual([]));
+    const [entry] = (await room.moderation.reports({ status: 'resolved' })).reports;
+    expect(entry?.resolution).toMatchObject({ outcome: 'dismissed', resolvedBy: 'rita' });
   });
 });

@@ -15,7 +15,8 @@
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { DocumentSync, TEXT_NAME, type WebSocketLike } from '../../client-lib/yjs/index.js';
 import WebSocket from 'ws';
 
@@ -51,21 +52,8 @@ export async function startPeerPages(): Promise<PeerPages> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Host candidates as real addresses (not mDNS names nobody here resolves), loopback included.
-      '--disable-features=WebRtcHideLocalIpsWithMdns',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+    // Host candidates as real addresses (not mDNS names nobody here resolves), loopback included.
+  const browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection']);
   return {
     browser,
     origin,

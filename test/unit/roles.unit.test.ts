@@ -163,3 +163,40 @@ describe('moderation', () => {
     expect(when(deleted, { type: 'UnpinMessage', messageId: 'mc' })).toEqual([]);
   });
 });
+
+describe('resolving reports', () => {
+  const reported = (messageId: string, by: string): E => ({ type: 'MessageReported', data: { messageId, reportedBy: by, reason: 'spam' } });
+  const resolved = (messageId: string, outcome: string, by = 'bob'): E => ({ type: 'ReportResolved', data: { messageId, outcome, resolvedBy: by } });
+
+  it("closes a message's open reports: owners and admins only, members and guests are refused", () => {
+    const s = given([...base, reported('mc', 'dave'), reported('mc', 'carol')]);
+    expect(when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'dismissed' }, 'bob')).toEqual([
+      { type: 'ReportResolved', data: { messageId: 'mc', outcome: 'dismissed', resolvedBy: 'bob' } },
+    ]);
+    expect(when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' }, 'alice')).toHaveLength(1);
+    expectError(() => when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' }, 'carol'), 'forbidden');
+    expectError(() => when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' }, 'dave'), 'forbidden');
+    expectError(() => when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' }, 'zed'), 'forbidden');
+  });
+
+  it('changes nothing when no report is open; an unknown message is not found', () => {
+    const s = given([...base, reported('mc', 'dave'), resolved('mc', 'resolved')]);
+    expect(when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'dismissed' })).toEqual([]);
+    expect(when(given(base), { type: 'ResolveReport', messageId: 'mb', outcome: 'resolved' })).toEqual([]);
+    expectError(() => when(s, { type: 'ResolveReport', messageId: 'nope', outcome: 'resolved' }), 'message_not_found');
+  });
+
+  it("reopens with another user's report after a resolution; the same user still reports once", () => {
+    const s = given([...base, reported('mc', 'dave'), resolved('mc', 'dismissed')]);
+    expect(when(s, { type: 'ReportMessage', messageId: 'mc', reason: 'again' }, 'dave')).toEqual([]);
+    const again = given([...base, reported('mc', 'dave'), resolved('mc', 'dismissed'), reported('mc', 'carol')]);
+    expect(when(again, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' })).toHaveLength(1);
+  });
+
+  it('resolves the reports of a message deleted since (deleting it is a resolution)', () => {
+    const s = given([...base, reported('mc', 'dave'), { type: 'MessageDeleted', data: { messageId: 'mc', deletedBy: 'bob' } }]);
+    expect(when(s, { type: 'ResolveReport', messageId: 'mc', outcome: 'resolved' }, 'bob')).toEqual([
+      { type: 'ReportResolved', data: { messageId: 'mc', outcome: 'resolved', resolvedBy: 'bob' } },
+    ]);
+  });
+});

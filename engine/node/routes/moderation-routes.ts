@@ -6,8 +6,19 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Command } from '../../../protocol/index.js';
-import { CommandResult, ModerationParams, Params, ModerationQueue, ModerationQueueQuery, ModerationRequests, ModerationView } from '../../../protocol/schema/index.js';
-import { membersOf, moderationOf, moderationQueue } from '../../../projections/index.js';
+import { ParleyError } from '../../../protocol/index.js';
+import {
+  CommandResult,
+  ConversationReportsQuery,
+  ModerationParams,
+  Params,
+  ModerationQueue,
+  ModerationQueueQuery,
+  ModerationRequests,
+  ModerationView,
+} from '../../../protocol/schema/index.js';
+import { membersOf, moderationOf, moderationQueue, roleIn } from '../../../projections/index.js';
+import { isAllowed } from '../../domain/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { requireMember, type ReadAccess } from './read-access.js';
 import { errorResponses } from './responses.js';
@@ -69,6 +80,25 @@ export const moderationRoutes: FastifyPluginAsync<ModerationRoutesDeps> = async 
     (request) => run(request, { type: 'UnpinMessage', conversationId: request.params.id, messageId: request.params.messageId }),
   );
 
+  app.put<Message & { Body: Static<typeof ModerationRequests.resolve> }>(
+    '/v1/conversations/:id/reports/:messageId/resolution',
+    { schema: { summary: "Resolve or dismiss a message's open reports (owners and admins)", params: ModerationParams.message, body: ModerationRequests.resolve, response: commandAnswer } },
+    (request) => run(request, { type: 'ResolveReport', conversationId: request.params.id, messageId: request.params.messageId, outcome: request.body.outcome }, request.body),
+  );
+
+  app.get<{ Params: Static<typeof Params.conversation>; Querystring: Static<typeof ConversationReportsQuery> }>(
+    '/v1/conversations/:id/reports',
+    { schema: { summary: "The conversation's reported messages, oldest first (owners and admins; open ones by default)", params: Params.conversation, querystring: ConversationReportsQuery, response: { 200: ModerationQueue, ...errorResponses } } },
+    async (request) => {
+      const conversationId = request.params.id;
+      await requireMember(reads, request, conversationId);
+      // As the decider would refuse ResolveReport: members are denied exactly as outsiders are.
+      if (!isAllowed(roleIn(reads.readModels, conversationId, request.user.sub), 'resolveReports')) throw new ParleyError('forbidden');
+      const { after, limit, status } = request.query;
+      return moderationQueue(reads.readModels, { after, limit, conversationId, status: status ?? 'open' });
+    },
+  );
+
   app.get<{ Params: Static<typeof Params.conversation> }>(
     '/v1/conversations/:id/moderation',
     { schema: { summary: "Every member's role and mute, the bans and the pinned messages", params: Params.conversation, response: { 200: ModerationView, ...errorResponses } } },
@@ -89,8 +119,8 @@ export const moderationAdminRoutes: FastifyPluginAsync<{ readonly reads: ReadAcc
     { schema: { summary: 'Reported messages, oldest first, page by page (after a log position)', querystring: ModerationQueueQuery, response: { 200: ModerationQueue, ...errorResponses } } },
     async (request) => {
       await reads.consistentReads();
-      const { after, limit, conversation } = request.query;
-      return moderationQueue(reads.readModels, { after, limit, conversationId: conversation });
+      const { after, limit, conversation, status } = request.query;
+      return moderationQueue(reads.readModels, { after, limit, conversationId: conversation, status });
     },
   );
 };
