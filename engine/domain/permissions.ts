@@ -20,10 +20,11 @@ export type Action =
   | 'pin'
   | 'mute'
   | 'ban'
-  | 'report';
+  | 'report'
+  | 'setRetention';
 
 const everything: readonly Action[] = [
-  'post', 'react', 'editNotes', 'editTitle', 'invite', 'removeOthers', 'changeRoles', 'deleteOthers', 'pin', 'mute', 'ban', 'report',
+  'post', 'react', 'editNotes', 'editTitle', 'invite', 'removeOthers', 'changeRoles', 'deleteOthers', 'pin', 'mute', 'ban', 'report', 'setRetention',
 ];
 
 /** The permission table. */

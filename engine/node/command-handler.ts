@@ -32,8 +32,10 @@ import { hash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
 import {
   decide,
+  decideExpiry,
   evolve,
   initialState,
+  redactionPatches,
   isWellFormed,
   toNewEvents,
   toWellFormed,
@@ -207,6 +209,22 @@ export class CommandHandler {
     return { seq: o.version, events: o.events };
   }
 
+  /**
+   * The retention sweep of one conversation at `now`: appends its MessagesExpired, or
+   * nothing when nothing is due (checked first, so an idle sweep writes nothing).
+   * Returns the seq through which messages expired, or 0.
+   */
+  async expire(conversationId: string, actor: string, now: number): Promise<number> {
+    if (decideExpiry(await this.stateOf(conversationId), now).length === 0) return 0;
+    let through = 0;
+    await this.applyToConversation(conversationId, { actor, commandId: `retention-${conversationId}-${now}` }, (state) => {
+      const decided = decideExpiry(state, now);
+      through = decided.length > 0 ? (decided[0]!.data as { throughSeq: number }).throughSeq : 0;
+      return decided;
+    });
+    return through;
+  }
+
   /** The conversation's current decider state (cached, caught up from the log); read only. */
   async stateOf(conversationId: string): Promise<Readonly<ConversationState>> {
     return this.load(conversationStream(conversationId));
@@ -232,10 +250,13 @@ export class CommandHandler {
       const state = await this.load(stream);
       const before = state.version;
       const decided = decideEvents(state);
-      for (const e of decided) evolve(state, e as ConversationEventData);
+      // Asked before the events apply: the state then still says where the content is.
+      const patches = redactionPatches(state, decided as ConversationEventData[]);
+      const at = Date.now();
+      for (const e of decided) evolve(state, e as ConversationEventData, at);
       const after = state.version;
       const record = idempotency?.recordOf(state, decided);
-      const events = toNewEvents(decided, meta);
+      const events = toNewEvents(decided, { ...meta, at });
       const started = performance.now();
       try {
         const appended = await this.store.append(stream, events, {
@@ -243,6 +264,7 @@ export class CommandHandler {
           expectedVersion: decided.length === 0 ? 'any' : before,
           idempotency: record,
           ...(idempotency?.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
+          ...(patches.length > 0 && { patches }),
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) {
@@ -296,7 +318,7 @@ export class CommandHandler {
     const state = initialState();
     for (;;) {
       const page = await this.guard(() => this.store.readStream(stream, { afterSeq: state.version, limit: 1000 }));
-      for (const e of page) evolve(state, e as never);
+      for (const e of page) evolve(state, e as never, e.metadata.at);
       if (page.length < 1000) return state;
     }
   }
@@ -388,6 +410,10 @@ function normalized(command: Command): Command {
       };
     case 'MarkMentionsRead':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
+    case 'SetRetention':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), periodSeconds: command.periodSeconds };
+    case 'EraseMessage':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };
     default: {
       const never: never = command;
       throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);
