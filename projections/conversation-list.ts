@@ -147,6 +147,11 @@ export function membersOf(db: Database.Database, conversationId: string): string
     .all(conversationId) as string[];
 }
 
+/** Conversations with a retention period, by id after `after`, at most `limit` (the retention sweep's rounds). */
+export function conversationsWithRetention(db: Database.Database, after: string, limit: number): string[] {
+  return prepared(db, 'SELECT id FROM conversations WHERE retention_seconds IS NOT NULL AND id > ? ORDER BY id LIMIT ?').pluck().all(after, limit) as string[];
+}
+
 /** Conversation ids the user is a member of. */
 export function conversationIdsOf(db: Database.Database, userId: string): string[] {
   return prepared(db, 'SELECT conversation_id FROM members WHERE user_id = ?').pluck().all(userId) as string[];

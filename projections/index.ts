@@ -30,6 +30,7 @@ export { readMessages, type MessageView } from './history.js';
 export {
   conversationsOf,
   conversationIdsOf,
+  conversationsWithRetention,
   isMember,
   membersOf,
 } from './conversation-list.js';

@@ -44,6 +44,7 @@ import { limitRequests } from './request-limits.js';
 import { caughtUpWithLog, LogHead } from './log-head.js';
 import { Deliverer, webhookSettings } from './webhooks/index.js';
 import { attachmentsExtension } from './attachments/index.js';
+import { RetentionSweep } from './retention-sweep.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -141,7 +142,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   });
 
   const deliverer = new Deliverer({ store, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
-  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer };
+  const retention = new RetentionSweep({ commands, readModels: runner.db, nodeId: config.nodeId, everySeconds: config.retentionSweepSeconds, log: app.log });
+  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer, retention };
   let address: { url: string; port: number };
   try {
     await registerRoutes(app, {
@@ -182,6 +184,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : config.eventStoreDb ? 'EVENTSTORE_URL' : 'DATA_DIR / --data-dir');
     deliverer.start();
+    retention.start();
   } catch (err) {
     // Started half-way (an extension, the port, the first append): let go of what holds the process open.
     await abandon(parts);
