@@ -46,6 +46,10 @@ db.pragma('busy_timeout = 5000');
 // checkpointer thread runs them on its own connection (sqlite-checkpointer.js). A WAL
 // that starts over after one is cut back to this size.
 db.pragma('wal_autocheckpoint = 0');
+// An erasure rewrites an event's payload in place (AppendOptions.patches): the bytes it
+// replaces are zeroed in the page, not left in free space. The log never deletes rows
+// otherwise, so this costs nothing else.
+db.pragma('secure_delete = ON');
 db.pragma(`journal_size_limit = ${workerData.journalSizeLimit}`);
 const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').pluck();
