@@ -125,6 +125,16 @@ export const history = defineProjection({
 });
 
 
+/** Whether the message (a top-level one here, or a thread reply) was erased or expired. */
+export function messageRedacted(db: Database.Database, conversationId: string, messageId: string): boolean {
+  const row = prepared(
+    db,
+    `SELECT redacted FROM messages WHERE message_id = ?1 AND conversation_id = ?2
+     UNION ALL SELECT redacted FROM thread_replies WHERE message_id = ?1 AND conversation_id = ?2 LIMIT 1`,
+  ).pluck().get(messageId, conversationId) as number | undefined;
+  return row === 1;
+}
+
 /** Pages of a conversation's messages in seq order: after a seq (forwards) or before one (backwards). */
 export function readMessages(
   db: Database.Database,

@@ -45,6 +45,8 @@ import { caughtUpWithLog, LogHead } from './log-head.js';
 import { Deliverer, webhookSettings } from './webhooks/index.js';
 import { attachmentsExtension } from './attachments/index.js';
 import { RetentionSweep } from './retention-sweep.js';
+import { withRedactedReads } from './redacted-reads.js';
+import { messageRedacted } from '../../projections/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -110,6 +112,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     consistentReads: () => runner.waitFor(commands.lastPosition),
     caughtUpWithLog: caughtUpWithLog(new LogHead(() => store.headPosition()), runner),
   };
+  // What clients and consumers read of the log: redacted where the store keeps the original (redacted-reads.ts).
+  const served = withRedactedReads(store, (c, m) => messageRedacted(runner.db, c, m));
   const fanOut = new FanOut(runner.db, metrics, (position) => runner.waitFor(position));
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
@@ -130,7 +134,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   limitRequests(app, users);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,
-    store,
+    store: served,
     fanOut,
     readModels: runner.db,
     runner,
@@ -141,14 +145,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     log: app.log,
   });
 
-  const deliverer = new Deliverer({ store, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
+  const deliverer = new Deliverer({ store: served, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
   const retention = new RetentionSweep({ commands, readModels: runner.db, nodeId: config.nodeId, everySeconds: config.retentionSweepSeconds, log: app.log });
   const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer, retention };
   let address: { url: string; port: number };
   try {
     await registerRoutes(app, {
       nodeId: config.nodeId,
-      store,
+      store: served,
       runner,
       metrics,
       commands,
