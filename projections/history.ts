@@ -129,9 +129,9 @@ export const history = defineProjection({
 export function messageRedacted(db: Database.Database, conversationId: string, messageId: string): boolean {
   const row = prepared(
     db,
-    `SELECT redacted FROM messages WHERE message_id = ?1 AND conversation_id = ?2
-     UNION ALL SELECT redacted FROM thread_replies WHERE message_id = ?1 AND conversation_id = ?2 LIMIT 1`,
-  ).pluck().get(messageId, conversationId) as number | undefined;
+    `SELECT redacted FROM messages WHERE message_id = @m AND conversation_id = @c
+     UNION ALL SELECT redacted FROM thread_replies WHERE message_id = @m AND conversation_id = @c LIMIT 1`,
+  ).pluck().get({ m: messageId, c: conversationId }) as number | undefined;
   return row === 1;
 }
 
