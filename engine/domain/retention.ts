@@ -14,9 +14,29 @@
  *   nothing (the expected version turns a race into a conflict, then into that no-op).
  */
 import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
-import { requireAllowed } from './moderation.js';
-import type { ConversationState, MessageState } from './conversation.js';
+import { requireAllowed, type ModerationState } from './moderation.js';
 import { redactionPatch } from './redaction.js';
+
+/** What of a message's state (conversation.ts, which imports this file) retention reads and keeps. */
+interface MessageState {
+  author: string;
+  deleted: boolean;
+  seq: number;
+  at: number;
+  redacted: boolean;
+  editSeqs: number[];
+}
+
+/** What of the conversation's state retention reads. */
+interface ConversationState {
+  exists: boolean;
+  createdBy: string;
+  members: Set<string>;
+  version: number;
+  messages: Map<string, MessageState>;
+  moderation: ModerationState;
+  retention: RetentionState;
+}
 
 /** Messages one MessagesExpired redacts at most: a sweep's work (and the append's patches) stays bounded. */
 export const MAX_EXPIRED_PER_EVENT = 200;
