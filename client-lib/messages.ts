@@ -66,8 +66,8 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
       // Already held (from the ack, or a history page): the event's facts win, later changes stay.
       if (held) {
         const gone = held.deleted || held.redacted === true;
-        const kept = { ...m, reactions: held.reactions, deleted: held.deleted, text: gone ? '' : m.text, ...(held.redacted && { redacted: true as const }) };
-        return messages.map((x) => (x.seq === e.seq ? kept : x));
+        const kept = { ...m, reactions: held.reactions, deleted: held.deleted, text: gone ? '' : m.text };
+        return messages.map((x) => (x.seq === e.seq ? (held.redacted ? redacted(kept) : kept) : x));
       }
       return insertBySeq(messages, m);
     }
