@@ -185,6 +185,16 @@ export class Conversation {
     return this.ctx.enqueue({ type: 'DeleteMessage', conversationId: this.id, messageId });
   }
 
+  /** Erases the content of this user's own message everywhere (the server refuses anyone else's); its place stays. */
+  erase(messageId: string): Promise<string> {
+    return this.ctx.enqueue({ type: 'EraseMessage', conversationId: this.id, messageId });
+  }
+
+  /** Keeps message content for `periodSeconds`, then the node redacts it; null keeps it forever (owners and admins). */
+  setRetention(periodSeconds: number | null): Promise<string> {
+    return this.ctx.enqueue({ type: 'SetRetention', conversationId: this.id, periodSeconds });
+  }
+
   react(messageId: string, emoji: string): Promise<string> {
     return this.ctx.enqueue({ type: 'AddReaction', conversationId: this.id, messageId, emoji });
   }

@@ -34,6 +34,8 @@ export interface Message {
   threadRootId?: string;
   /** Files attached when it was posted (from events); fetch each through `client.attachments.downloadUrl`. */
   attachments?: AttachmentRef[];
+  /** Its content was erased by its author or expired (the conversation's retention period): no text, no attachments. */
+  redacted?: true;
 }
 
 /** A message as the app shows it: `pending` while any of its changes is not acked yet. */
@@ -59,13 +61,24 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
         deleted: false,
         commandId: e.commandId,
         ...(e.data.attachments && { attachments: e.data.attachments }),
+        ...(e.data.redacted && { redacted: true as const }),
       };
       // Already held (from the ack, or a history page): the event's facts win, later changes stay.
-      if (held) return messages.map((x) => (x.seq === e.seq ? { ...m, reactions: held.reactions, deleted: held.deleted, text: held.deleted ? '' : m.text } : x));
+      if (held) {
+        const gone = held.deleted || held.redacted === true;
+        const kept = { ...m, reactions: held.reactions, deleted: held.deleted, text: gone ? '' : m.text };
+        return messages.map((x) => (x.seq === e.seq ? (held.redacted ? redacted(kept) : kept) : x));
+      }
       return insertBySeq(messages, m);
     }
     case 'MessageDeleted':
       return update(messages, e.data.messageId, (m) => ({ ...m, deleted: true, text: '', reactions: noReactions() }));
+    case 'MessageErased':
+      return update(messages, e.data.messageId, redacted);
+    case 'MessagesExpired': {
+      const through = e.data.throughSeq;
+      return messages.map((m) => (m.seq <= through ? redacted(m) : m));
+    }
     case 'ReactionAdded':
       return update(messages, e.data.messageId, (m) => ({ ...m, reactions: react(m.reactions, e.data.emoji, e.data.userId, true) }));
     case 'ReactionRemoved':
@@ -75,9 +88,15 @@ export function applyEvent(messages: Message[], e: WireEvent): Message[] {
       const edit = e as unknown as { type: string; data: { messageId?: unknown; text?: unknown } };
       if (edit.type !== 'MessageBodyEdited' || typeof edit.data.messageId !== 'string' || typeof edit.data.text !== 'string') return messages;
       const text = edit.data.text;
-      return update(messages, edit.data.messageId, (m) => (m.deleted ? m : { ...m, text }));
+      return update(messages, edit.data.messageId, (m) => (m.deleted || m.redacted ? m : { ...m, text }));
     }
   }
+}
+
+/** A message whose content is gone (erased or expired): its place, author and reactions stay. */
+function redacted(m: Message): Message {
+  const { attachments: _gone, ...rest } = m;
+  return { ...rest, text: '', redacted: true };
 }
 
 /** Inserts an acknowledged post of this user before its event arrives (the event then confirms it). */

@@ -11,9 +11,10 @@ import { prepared } from './prepared.js';
 export const attachmentUploads = defineProjection({
   name: 'attachment-uploads',
   source: { module: import.meta.url, export: 'attachmentUploads' },
-  // 2: the attachments of each message, for history pages.
-  version: 2,
-  handles: ['AttachmentUploaded', 'AttachmentDiscarded', 'MessagePosted'],
+  // 2: the attachments of each message, for history pages. 3: erased and expired
+  // messages (retention) lose their attachment refs, found by their post's seq.
+  version: 3,
+  handles: ['AttachmentUploaded', 'AttachmentDiscarded', 'MessagePosted', 'MessageErased', 'MessagesExpired'],
   setup(db) {
     db.exec(`CREATE TABLE IF NOT EXISTS attachment_uploads (
       conversation_id TEXT NOT NULL,
@@ -29,6 +30,7 @@ export const attachmentUploads = defineProjection({
       conversation_id TEXT NOT NULL,
       message_id TEXT NOT NULL,
       attachments TEXT NOT NULL,
+      seq INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (conversation_id, message_id)
     ) WITHOUT ROWID;`);
   },
@@ -53,9 +55,15 @@ export const attachmentUploads = defineProjection({
           const attachments = e.data.attachments ?? [];
           if (attachments.length === 0) break;
           for (const a of attachments) mark.run('attached', conversationId, a.id);
-          prepared(db, 'INSERT OR REPLACE INTO message_attachments VALUES (?, ?, ?)').run(conversationId, e.data.messageId, JSON.stringify(attachments));
+          prepared(db, 'INSERT OR REPLACE INTO message_attachments VALUES (?, ?, ?, ?)').run(conversationId, e.data.messageId, JSON.stringify(attachments), e.seq);
           break;
         }
+        case 'MessageErased':
+          prepared(db, 'DELETE FROM message_attachments WHERE conversation_id = ? AND message_id = ?').run(conversationId, e.data.messageId);
+          break;
+        case 'MessagesExpired':
+          prepared(db, 'DELETE FROM message_attachments WHERE conversation_id = ? AND seq <= ?').run(conversationId, e.data.throughSeq);
+          break;
       }
     }
   },

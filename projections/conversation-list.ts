@@ -20,8 +20,9 @@ export const conversationList = defineProjection({
   source: { module: import.meta.url, export: 'conversationList' },
   // 3: live messages in log order (row id = the post's position) with their indexes built
   // after a rebuild's load, instead of a tree clustered by conversation and kept current
-  // insert by insert (most of a rebuild's time).
-  version: 3,
+  // insert by insert (most of a rebuild's time). 4: the retention period; erased and
+  // expired messages (retention) lose their text.
+  version: 4,
   // Membership: routes authorize with it, so it is never read with a removal missing.
   accessRevokedBy: ['MemberLeft'],
   handles: [
@@ -34,12 +35,15 @@ export const conversationList = defineProjection({
     'ReactionAdded',
     'ReactionRemoved',
     'ReadMarkerSet',
+    'RetentionSet',
+    'MessageErased',
+    'MessagesExpired',
   ],
   setup(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS conversations (
         id TEXT PRIMARY KEY, title TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL, last_at INTEGER NOT NULL
+        last_seq INTEGER NOT NULL, last_at INTEGER NOT NULL, retention_seconds INTEGER
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS members (
         conversation_id TEXT NOT NULL, user_id TEXT NOT NULL, read_seq INTEGER NOT NULL DEFAULT 0,
@@ -66,6 +70,9 @@ export const conversationList = defineProjection({
     const edit = prepared(db, 'UPDATE list_messages SET text = ? WHERE position = ?');
     const read = prepared(db, 'UPDATE members SET read_seq = max(read_seq, ?) WHERE conversation_id = ? AND user_id = ?');
     const bump = prepared(db, 'UPDATE conversations SET last_seq = ?, last_at = ? WHERE id = ?');
+    const retention = prepared(db, 'UPDATE conversations SET retention_seconds = ? WHERE id = ?');
+    const erase = prepared(db, "UPDATE list_messages SET text = '' WHERE position = ?");
+    const expire = prepared(db, "UPDATE list_messages SET text = '' WHERE conversation_id = ? AND seq <= ?");
     // Each conversation's last event of the batch: one update per conversation, not per event.
     const last = new Map<string, { seq: number; at: number }>();
     for (const e of events) {
@@ -97,7 +104,18 @@ export const conversationList = defineProjection({
         case 'ReadMarkerSet':
           read.run(e.data.seq, id, e.data.userId);
           break;
+        case 'RetentionSet':
+          retention.run(e.data.periodSeconds, id);
+          break;
+        case 'MessageErased':
+          erase.run(rows.find(e.data.messageId));
+          break;
+        case 'MessagesExpired':
+          expire.run(id, e.data.throughSeq);
+          break;
       }
+      // A sweep or an erasure is no news: it does not bring the conversation to the top.
+      if (e.type === 'MessagesExpired' || e.type === 'MessageErased') continue;
       last.set(id, { seq: e.seq, at: e.metadata.at });
     }
     for (const [id, { seq, at }] of last) bump.run(seq, at, id);
@@ -129,6 +147,11 @@ export function membersOf(db: Database.Database, conversationId: string): string
     .all(conversationId) as string[];
 }
 
+/** Conversations with a retention period, by id after `after`, at most `limit` (the retention sweep's rounds). */
+export function conversationsWithRetention(db: Database.Database, after: string, limit: number): string[] {
+  return prepared(db, 'SELECT id FROM conversations WHERE retention_seconds IS NOT NULL AND id > ? ORDER BY id LIMIT ?').pluck().all(after, limit) as string[];
+}
+
 /** Conversation ids the user is a member of. */
 export function conversationIdsOf(db: Database.Database, userId: string): string[] {
   return prepared(db, 'SELECT conversation_id FROM members WHERE user_id = ?').pluck().all(userId) as string[];
@@ -137,7 +160,7 @@ export function conversationIdsOf(db: Database.Database, userId: string): string
 export function conversationsOf(db: Database.Database, userId: string): ConversationSummary[] {
   const rows = prepared(
     db,
-    `SELECT c.id, c.title, c.created_by, c.created_at, c.last_seq, m.read_seq,
+    `SELECT c.id, c.title, c.created_by, c.created_at, c.last_seq, c.retention_seconds, m.read_seq,
        (SELECT count(*) FROM list_messages l
          WHERE l.conversation_id = c.id AND l.seq > m.read_seq AND l.author != m.user_id) AS unread
      FROM members m JOIN conversations c ON c.id = m.conversation_id
@@ -149,6 +172,7 @@ export function conversationsOf(db: Database.Database, userId: string): Conversa
     created_by: string;
     created_at: number;
     last_seq: number;
+    retention_seconds: number | null;
     read_seq: number;
     unread: number;
   }>;
@@ -169,6 +193,7 @@ export function conversationsOf(db: Database.Database, userId: string): Conversa
         : null,
       readSeq: r.read_seq,
       unread: r.unread,
+      retentionSeconds: r.retention_seconds,
     };
   });
 }

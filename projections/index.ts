@@ -26,10 +26,11 @@ export type { ExternalProjection } from './external.js';
 export { ProjectionRunner, type RunnerOptions, type ProjectionFailure, type ProjectionStatus } from './runner.js';
 export { ReadModels, type ReadModelRunner, type ReadModelsOptions } from './read-models.js';
 export { recordSkip, skipsOf, type ProjectionSkip } from './skips.js';
-export { readMessages, type MessageView } from './history.js';
+export { messageRedacted, readMessages, type MessageView } from './history.js';
 export {
   conversationsOf,
   conversationIdsOf,
+  conversationsWithRetention,
   isMember,
   membersOf,
 } from './conversation-list.js';

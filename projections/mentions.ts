@@ -13,8 +13,9 @@ import { prepared } from './prepared.js';
 export const mentions = defineProjection({
   name: 'mentions',
   source: { module: import.meta.url, export: 'mentions' },
-  version: 1,
-  handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited', 'MentionsReadMarkerSet'],
+  // 2: erased and expired messages (retention) leave the feed like deleted ones.
+  version: 2,
+  handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited', 'MentionsReadMarkerSet', 'MessageErased', 'MessagesExpired'],
   setup(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS mentions (
@@ -23,6 +24,7 @@ export const mentions = defineProjection({
         PRIMARY KEY (user_id, position)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS mentions_by_message_id ON mentions (message_id);
+      CREATE INDEX IF NOT EXISTS mentions_by_seq ON mentions (conversation_id, seq);
       CREATE TABLE IF NOT EXISTS mention_reads (
         user_id TEXT NOT NULL, conversation_id TEXT NOT NULL, read_seq INTEGER NOT NULL,
         PRIMARY KEY (user_id, conversation_id)
@@ -33,6 +35,7 @@ export const mentions = defineProjection({
     const insert = prepared(db, 'INSERT OR IGNORE INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const remove = prepared(db, 'DELETE FROM mentions WHERE message_id = ? AND conversation_id = ?');
     const edit = prepared(db, 'UPDATE mentions SET text = ? WHERE message_id = ? AND conversation_id = ?');
+    const expire = prepared(db, 'DELETE FROM mentions WHERE conversation_id = ? AND seq <= ?');
     const read = prepared(
       db,
       'INSERT INTO mention_reads VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)',
@@ -47,7 +50,11 @@ export const mentions = defineProjection({
           }
           break;
         case 'MessageDeleted':
+        case 'MessageErased':
           remove.run(e.data.messageId, id);
+          break;
+        case 'MessagesExpired':
+          expire.run(id, e.data.throughSeq);
           break;
         case 'MessageBodyEdited':
           edit.run(e.data.text, e.data.messageId, id);

@@ -30,13 +30,15 @@ export const search = defineProjection({
   name: 'search',
   source: { module: import.meta.url, export: 'search' },
   // 2: external-content FTS5 over search_docs, deletes by row id. 3: the message-id
-  // index is a named one, so a rebuild can build it after the load too.
-  version: 3,
-  handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited'],
+  // index is a named one, so a rebuild can build it after the load too. 4: erased and
+  // expired messages (retention) leave the index like deleted ones.
+  version: 4,
+  handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited', 'MessageErased', 'MessagesExpired'],
   setup(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS search_docs (
         id INTEGER PRIMARY KEY, message_id TEXT, conversation_id TEXT, seq INTEGER, author TEXT, at INTEGER, text TEXT);
+      CREATE INDEX IF NOT EXISTS search_docs_by_seq ON search_docs (conversation_id, seq);
       CREATE VIRTUAL TABLE IF NOT EXISTS search_messages USING fts5(
         text, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');`);
     const healing = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)").pluck().get(...TRIGGERS) !== TRIGGERS.length;
@@ -60,16 +62,20 @@ export const search = defineProjection({
     const insert = prepared(db, 'INSERT OR IGNORE INTO search_docs (id, message_id, conversation_id, seq, author, at, text) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const remove = prepared(db, 'DELETE FROM search_docs WHERE id = ?');
     const edit = prepared(db, 'UPDATE search_docs SET text = ? WHERE id = ?');
+    const expire = prepared(db, 'DELETE FROM search_docs WHERE conversation_id = ? AND seq <= ?');
     for (const e of events) {
       const conversationId = conversationIdOf(e.stream);
       if (!conversationId) continue;
       if (e.type === 'MessagePosted') {
-        if (!rows.mayInsert(e.data.messageId)) continue;
+        // Redacted in the log already (a rebuild after an erasure): nothing to find.
+        if (e.data.redacted || !rows.mayInsert(e.data.messageId)) continue;
         const { changes } = insert.run(e.position, e.data.messageId, conversationId, e.seq, e.data.author, e.metadata.at, e.data.text);
         if (changes > 0) rows.inserted(e.data.messageId, e.position);
-      } else if (e.type === 'MessageDeleted') {
+      } else if (e.type === 'MessageDeleted' || e.type === 'MessageErased') {
         remove.run(rows.find(e.data.messageId));
-      } else if (e.type === 'MessageBodyEdited' && typeof e.data.text === 'string') {
+      } else if (e.type === 'MessagesExpired') {
+        expire.run(conversationId, e.data.throughSeq);
+      } else if (e.type === 'MessageBodyEdited' && typeof e.data.text === 'string' && !e.data.redacted) {
         edit.run(e.data.text, rows.find(e.data.messageId));
       }
     }

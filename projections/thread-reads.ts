@@ -17,6 +17,8 @@ interface ReplyRow {
   format: string;
   reactions: string;
   deleted: number;
+  /** Absent on rows of older read models. */
+  redacted?: number;
   root_id?: string;
 }
 
@@ -108,6 +110,7 @@ function toMessage(r: ReplyRow): HistoryMessage {
     // JSON.parse makes own properties: a `__proto__` emoji stays a key, not a prototype.
     reactions: JSON.parse(r.reactions),
     deleted: r.deleted === 1,
+    ...(r.redacted === 1 && { redacted: true as const }),
     ...(r.root_id !== undefined && { threadRootId: r.root_id }),
   };
 }

@@ -23,11 +23,14 @@ const ROWS: MessageTable = {
 export const threads = defineProjection({
   name: 'threads',
   source: { module: import.meta.url, export: 'threads' },
-  version: 1,
+  // 2: erased and expired replies (retention), marked redacted.
+  version: 2,
   handles: [
     'MessagePosted',
     'MessageDeleted',
     'MessageBodyEdited',
+    'MessageErased',
+    'MessagesExpired',
     'ReactionAdded',
     'ReactionRemoved',
     'ThreadFollowed',
@@ -39,7 +42,8 @@ export const threads = defineProjection({
       CREATE TABLE IF NOT EXISTS thread_replies (
         position INTEGER PRIMARY KEY, conversation_id TEXT NOT NULL, root_id TEXT NOT NULL, seq INTEGER NOT NULL,
         message_id TEXT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL, sent_at INTEGER NOT NULL,
-        format TEXT NOT NULL DEFAULT 'plain', reactions TEXT NOT NULL DEFAULT '{}', deleted INTEGER NOT NULL DEFAULT 0
+        format TEXT NOT NULL DEFAULT 'plain', reactions TEXT NOT NULL DEFAULT '{}', deleted INTEGER NOT NULL DEFAULT 0,
+        redacted INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS thread_replies_by_root ON thread_replies (conversation_id, root_id, seq);
       CREATE TABLE IF NOT EXISTS thread_follows (
@@ -55,10 +59,12 @@ export const threads = defineProjection({
     const rows = messageRows(db, ROWS);
     const insert = prepared(
       db,
-      'INSERT OR IGNORE INTO thread_replies (position, conversation_id, root_id, seq, message_id, author, text, sent_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO thread_replies (position, conversation_id, root_id, seq, message_id, author, text, sent_at, format, redacted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    const erase = prepared(db, "UPDATE thread_replies SET redacted = 1, text = '' WHERE position = ?");
+    const expire = prepared(db, "UPDATE thread_replies SET redacted = 1, text = '' WHERE conversation_id = ? AND seq <= ? AND redacted = 0");
     const remove = prepared(db, "UPDATE thread_replies SET deleted = 1, text = '', reactions = '{}' WHERE position = ?");
-    const edit = prepared(db, 'UPDATE thread_replies SET text = ? WHERE position = ? AND deleted = 0');
+    const edit = prepared(db, 'UPDATE thread_replies SET text = ? WHERE position = ? AND deleted = 0 AND redacted = 0');
     const getReactions = prepared(db, 'SELECT reactions FROM thread_replies WHERE position = ?').pluck();
     const setReactions = prepared(db, 'UPDATE thread_replies SET reactions = ? WHERE position = ?');
     // Automatic follows never undo an unfollow; a reply (or Follow) by the user does.
@@ -79,7 +85,7 @@ export const threads = defineProjection({
           const { threadRootId: root, threadRootAuthor } = e.data;
           if (root === undefined) break;
           if (rows.mayInsert(e.data.messageId)) {
-            const { changes } = insert.run(e.position, id, root, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain');
+            const { changes } = insert.run(e.position, id, root, e.seq, e.data.messageId, e.data.author, e.data.text, e.metadata.at, e.data.format ?? 'plain', e.data.redacted ? 1 : 0);
             if (changes > 0) rows.inserted(e.data.messageId, e.position);
           }
           if (threadRootAuthor !== undefined) autoFollow.run(id, root, threadRootAuthor);
@@ -91,6 +97,12 @@ export const threads = defineProjection({
           break;
         case 'MessageBodyEdited':
           edit.run(e.data.text, rows.find(e.data.messageId));
+          break;
+        case 'MessageErased':
+          erase.run(rows.find(e.data.messageId));
+          break;
+        case 'MessagesExpired':
+          expire.run(id, e.data.throughSeq);
           break;
         case 'ReactionAdded':
         case 'ReactionRemoved': {

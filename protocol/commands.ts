@@ -39,6 +39,8 @@ export const COMMAND_TYPES = [
   'UnfollowThread',
   'MarkThreadRead',
   'MarkMentionsRead',
+  'SetRetention',
+  'EraseMessage',
 ] as const satisfies readonly CommandType[];
 const everyType: Exclude<CommandType, (typeof COMMAND_TYPES)[number]> extends never ? true : false = true;
 void everyType;

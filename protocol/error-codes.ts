@@ -33,5 +33,6 @@ export const ERRORS = {
   attachment_too_large: { status: 413, message: 'The file is larger than the configured limit' },
   attachment_type_refused: { status: 415, message: 'This type of file is not accepted' },
   upload_incomplete: { status: 400, message: 'The upload ended before Content-Length bytes arrived, or sent more' },
+  message_erased: { status: 409, message: "The message's content was erased or expired" },
   link_expired: { status: 403, message: 'The download link expired or is not valid' },
 } as const satisfies Record<string, { status: number; message: string }>;

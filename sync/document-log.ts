@@ -17,8 +17,8 @@
 import type Database from 'better-sqlite3';
 import * as Y from 'yjs';
 import type { EventStore, Projection, StoredEvent } from './engine-types.js';
-import { conversationStream, userStream } from '../engine/store/index.js';
-import { parseDocName, type DocRef } from '../protocol/index.js';
+import { conversationIdOf as conversationIdOfStream, conversationStream, userStream } from '../engine/store/index.js';
+import { docNames, parseDocName, type DocRef } from '../protocol/index.js';
 import { CONTENT_EVENT_TYPES, docNameOfEvent, updateOf } from './events.js';
 
 export interface DocumentsProjectionOptions {
@@ -31,8 +31,9 @@ export function documentsProjection(options: DocumentsProjectionOptions = {}): P
   return {
     name: 'sync-documents',
     source: { module: import.meta.url, export: 'documentsProjection', args: [{ snapshotEvery }] },
-    version: 1,
-    handles: CONTENT_EVENT_TYPES,
+    // 2: erased and expired message bodies (retention) lose their stored updates.
+    version: 2,
+    handles: [...CONTENT_EVENT_TYPES, 'MessageErased', 'MessagesExpired'],
     setup(db) {
       db.exec(`CREATE TABLE IF NOT EXISTS sync_doc_snapshots (
         doc TEXT PRIMARY KEY, position INTEGER NOT NULL, state BLOB NOT NULL
@@ -51,11 +52,16 @@ export function documentsProjection(options: DocumentsProjectionOptions = {}): P
       const count = prepared(db, 'SELECT count(*) FROM sync_doc_updates WHERE doc = ?').pluck();
       const touched = new Set<string>();
       for (const e of events) {
+        if (e.type === 'MessageErased' || e.type === 'MessagesExpired') {
+          forgetErased(db, e);
+          continue;
+        }
         const doc = docNameOfEvent(e);
         if (!doc) continue;
         // A post is only pointed at (its seed is made at load): posting stays cheap.
         if (e.type === 'MessagePosted') post.run(doc, e.seq);
-        else {
+        // A redacted update (rewritten in the log by an erasure) has no bytes to keep.
+        else if (!(e.data as { redacted?: boolean }).redacted) {
           insert.run(doc, e.position, updateOf(e));
           touched.add(doc);
         }
@@ -66,6 +72,26 @@ export function documentsProjection(options: DocumentsProjectionOptions = {}): P
       db.exec('DELETE FROM sync_doc_snapshots; DELETE FROM sync_doc_updates; DELETE FROM sync_message_posts');
     },
   };
+}
+
+/**
+ * An erased message's body, or every body a MessagesExpired covers, is served no more:
+ * its stored updates and snapshot go (the post's row stays, so later events find it).
+ */
+function forgetErased(db: Database.Database, e: StoredEvent): void {
+  const conversationId = conversationIdOfStream(e.stream);
+  if (conversationId === undefined) return;
+  const data = e.data as { messageId?: string; throughSeq?: number };
+  const docs =
+    e.type === 'MessageErased'
+      ? [docNames.messageBody(conversationId, String(data.messageId))]
+      : (prepared(db, 'SELECT doc FROM sync_message_posts WHERE substr(doc, 1, ?) = ? AND seq <= ?')
+          .pluck()
+          .all(docNames.messageBody(conversationId, '').length, docNames.messageBody(conversationId, ''), Number(data.throughSeq)) as string[]);
+  for (const doc of docs) {
+    prepared(db, 'DELETE FROM sync_doc_updates WHERE doc = ?').run(doc);
+    prepared(db, 'DELETE FROM sync_doc_snapshots WHERE doc = ?').run(doc);
+  }
 }
 
 /** Folds a document's updates into its snapshot and drops them from the table. */
@@ -147,7 +173,7 @@ export async function rebuildDocument(store: EventStore, name: string, asOf: AsO
       if (asOf.position !== undefined && e.position > asOf.position) return finish();
       // Clocks of concurrent appends may interleave, so a time bound filters rather than stops.
       if (asOf.at !== undefined && e.metadata.at > asOf.at) continue;
-      if (docNameOfEvent(e) === name) updates.push(updateOf(e));
+      if (docNameOfEvent(e) === name && !(e.data as { redacted?: boolean }).redacted) updates.push(updateOf(e));
     }
     if (page.length < 1000) return finish();
     after = page[page.length - 1]!.seq;

@@ -325,10 +325,34 @@ export class SyncServer {
         }
         const known = asKnown(e);
         if (known.type === 'MemberLeft' || known.type === 'MessageDeleted') this.authorityChanged(known);
+        else if (known.type === 'MessageErased') this.closeBodies(e.stream, (messageId) => messageId === known.data.messageId);
+        else if (known.type === 'MessagesExpired') this.closeExpired(e.stream, known.data.throughSeq);
       } catch (err) {
         this.ctx.app.log.error({ err, position: e.position }, 'sync: could not apply an event of the feed');
       }
     }
+  }
+
+  /** Bodies of erased or expired messages (retention): closed to edits and no longer served. */
+  private closeBodies(stream: string, erased: (messageId: string) => boolean): void {
+    const conversationId = conversationIdOf(stream);
+    if (!conversationId) return;
+    for (const room of this.rooms.values()) {
+      const ref = room.ref;
+      if (ref.kind === 'message' && ref.conversationId === conversationId && erased(ref.messageId)) room.revoke(null, CLOSE.forbidden, 'message_erased');
+    }
+  }
+
+  /** Which open bodies a MessagesExpired covers, from the decider state (their posts' seqs). */
+  private closeExpired(stream: string, throughSeq: number): void {
+    const conversationId = conversationIdOf(stream);
+    if (!conversationId) return;
+    const open = [...this.rooms.values()].some((r) => r.ref.kind === 'message' && r.ref.conversationId === conversationId);
+    if (!open) return;
+    this.conversationState(conversationId).then(
+      (state) => this.closeBodies(stream, (messageId) => (state.messages.get(messageId)?.seq ?? Infinity) <= throughSeq),
+      (err) => this.ctx.app.log.error({ err, conversationId }, 'sync: could not close expired message bodies'),
+    );
   }
 
   /** A member who left loses the conversation's documents; a deleted message loses its body. */

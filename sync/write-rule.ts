@@ -25,6 +25,8 @@ export function readRefusal(ref: DocRef, userId: string, state: ConversationStat
     const message = state.messages.get(ref.messageId);
     if (!message) return 'message_not_found';
     if (message.deleted) return 'message_deleted';
+    // Erased or expired (retention): closed to edits, and its content is no longer served.
+    if (message.redacted) return 'message_erased';
   }
   return null;
 }

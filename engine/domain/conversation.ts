@@ -5,7 +5,8 @@
  *   evolve(state, event)            → state
  *
  * The state holds only what decisions need: members, the creator, and per message its
- * author, whether it was deleted and which reactions it carries.
+ * author, whether it was deleted and which reactions it carries, and where its content
+ * is in the log and whether that was redacted (retention.ts).
  */
 import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
 import {
@@ -22,6 +23,7 @@ import {
 import { mentionsIn } from './mentions.js';
 import { threadForReply, threadRootOf } from './threads.js';
 import { attachmentsToPost, evolveAttachments, type UploadState } from './attachments.js';
+import { decideRetention, evolveRetention, initialRetention, type RetentionState } from './retention.js';
 
 export interface MessageState {
   author: string;
@@ -30,6 +32,13 @@ export interface MessageState {
   reactions: Set<string>;
   /** Set on thread replies: the root message's id. */
   threadRootId?: string;
+  /** The post's seq and time (ms since the epoch), for retention. */
+  seq: number;
+  at: number;
+  /** The content was erased or expired: nothing more is written to its body. */
+  redacted: boolean;
+  /** Seqs of the body's edits (MessageBodyEdited) while not redacted: what an erasure rewrites. */
+  editSeqs: number[];
 }
 
 export interface ConversationState {
@@ -42,10 +51,20 @@ export interface ConversationState {
   moderation: ModerationState;
   /** Uploads by attachment id (attachments.ts); absent until the first upload. */
   attachments?: Map<string, UploadState>;
+  /** The retention period and how far messages have expired (retention.ts). */
+  retention: RetentionState;
 }
 
 export function initialState(): ConversationState {
-  return { exists: false, createdBy: '', members: new Set(), messages: new Map(), version: 0, moderation: initialModeration() };
+  return {
+    exists: false,
+    createdBy: '',
+    members: new Set(),
+    messages: new Map(),
+    version: 0,
+    moderation: initialModeration(),
+    retention: initialRetention(),
+  };
 }
 
 /** A command addressed to an existing (or, for Create, a new) conversation. */
@@ -139,12 +158,19 @@ export function decide(
     case 'MarkMentionsRead':
       if (command.seq > state.version) throw new ParleyError('seq_out_of_range');
       return [{ type: 'MentionsReadMarkerSet', data: { userId: actor, seq: command.seq } }];
+    case 'SetRetention':
+    case 'EraseMessage':
+      return decideRetention(command, state, actor);
     default:
       return assertNever(command);
   }
 }
 
-export function evolve(state: ConversationState, event: ConversationEventData): ConversationState {
+/**
+ * Applies one event. `at` is when it was appended (a stored event's metadata.at; the
+ * command's time for one just decided): retention expires messages by it.
+ */
+export function evolve(state: ConversationState, event: ConversationEventData, at = atOf(event)): ConversationState {
   state.version += 1;
   evolveAttachments(state, event);
   switch (event.type) {
@@ -165,6 +191,10 @@ export function evolve(state: ConversationState, event: ConversationEventData): 
         deleted: false,
         reactions: new Set(),
         ...(event.data.threadRootId !== undefined && { threadRootId: event.data.threadRootId }),
+        seq: state.version,
+        at,
+        redacted: false,
+        editSeqs: [],
       });
       break;
     case 'MessageDeleted': {
@@ -188,7 +218,14 @@ export function evolve(state: ConversationState, event: ConversationEventData): 
       break;
   }
   evolveModeration(state, event);
+  evolveRetention(state, event, at);
   return state;
+}
+
+/** A stored event's append time; 0 for a bare `{ type, data }` (callers that decide pass their time). */
+function atOf(event: ConversationEventData): number {
+  const at = (event as { metadata?: { at?: unknown } }).metadata?.at;
+  return typeof at === 'number' ? at : 0;
 }
 
 function liveMessage(state: ConversationState, messageId: string): MessageState {

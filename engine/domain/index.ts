@@ -8,3 +8,5 @@ export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
 export { withUpcasting } from './upcasting.js';
 export { isWellFormed, toWellFormed } from '../../protocol/index.js';
 export { decideUpload, decideDiscard, fetchableUpload, uploadsOf, type UploadState } from './attachments.js';
+export { decideExpiry, redactionPatches, MAX_EXPIRED_PER_EVENT, type EventPatch, type RetentionState } from './retention.js';
+export { redactEvent, redactionPatch, isContentEvent, contentMessageId } from './redaction.js';

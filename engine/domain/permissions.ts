@@ -21,11 +21,12 @@ export type Action =
   | 'mute'
   | 'ban'
   | 'report'
-  | 'resolveReports';
+  | 'resolveReports'
+  | 'setRetention';
 
 const everything: readonly Action[] = [
   'post', 'react', 'editNotes', 'editTitle', 'invite', 'removeOthers', 'changeRoles', 'deleteOthers', 'pin', 'mute', 'ban', 'report',
-  'resolveReports',
+  'resolveReports', 'setRetention',
 ];
 
 /** The permission table. */

@@ -15,7 +15,7 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   MemberJoined: 1,
   MemberLeft: 1,
   // v2 added `format` ('plain' | 'markdown'); v1 messages were all plain text. Optional
-  // `threadRootId`, `threadRootAuthor` and `mentions` came later: absent means none.
+  // `threadRootId`, `threadRootAuthor`, `mentions` and `redacted` came later: absent means none.
   MessagePosted: 2,
   MessageDeleted: 1,
   ReactionAdded: 1,
@@ -49,6 +49,9 @@ export const SCHEMA_VERSIONS: Readonly<Record<EventType, number>> = {
   MentionsReadMarkerSet: 1,
   AttachmentUploaded: 1,
   AttachmentDiscarded: 1,
+  RetentionSet: 1,
+  MessageErased: 1,
+  MessagesExpired: 1,
 };
 
 export function schemaVersionOf(type: string): number {

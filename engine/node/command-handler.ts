@@ -43,8 +43,10 @@ import { hash, randomUUID } from 'node:crypto';
 import { ParleyError, type Command, type CommandResult, type ConversationEventData } from '../../protocol/index.js';
 import {
   decide,
+  decideExpiry,
   evolve,
   initialState,
+  redactionPatches,
   isWellFormed,
   toNewEvents,
   toWellFormed,
@@ -226,6 +228,22 @@ export class CommandHandler {
     return { seq: o.version, events: o.events };
   }
 
+  /**
+   * The retention sweep of one conversation at `now`: appends its MessagesExpired, or
+   * nothing when nothing is due (checked first, so an idle sweep writes nothing).
+   * Returns the seq through which messages expired, or 0.
+   */
+  async expire(conversationId: string, actor: string, now: number): Promise<number> {
+    if (decideExpiry(await this.stateOf(conversationId), now).length === 0) return 0;
+    let through = 0;
+    await this.applyToConversation(conversationId, { actor, commandId: `retention-${conversationId}-${now}` }, (state) => {
+      const decided = decideExpiry(state, now);
+      through = decided.length > 0 ? (decided[0]!.data as { throughSeq: number }).throughSeq : 0;
+      return decided;
+    });
+    return through;
+  }
+
   /** The conversation's current decider state (cached, caught up from the log); read only. */
   async stateOf(conversationId: string): Promise<Readonly<ConversationState>> {
     return this.load(conversationStream(conversationId));
@@ -256,10 +274,13 @@ export class CommandHandler {
       const state = await this.load(stream);
       const before = state.version;
       const decided = decideEvents(state);
-      for (const e of decided) evolve(state, e as ConversationEventData);
+      // Asked before the events apply: the state then still says where the content is.
+      const patches = redactionPatches(state, decided as ConversationEventData[]);
+      const at = Date.now();
+      for (const e of decided) evolve(state, e as ConversationEventData, at);
       const after = state.version;
       const record = idempotency?.recordOf(after, decided);
-      const events = toNewEvents(decided, meta);
+      const events = toNewEvents(decided, { ...meta, at });
       const started = performance.now();
       try {
         const appended = await this.store.append(stream, events, {
@@ -267,6 +288,7 @@ export class CommandHandler {
           expectedVersion: decided.length === 0 ? 'any' : before,
           idempotency: record,
           ...(idempotency?.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
+          ...(patches.length > 0 && { patches }),
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) {
@@ -318,17 +340,20 @@ export class CommandHandler {
       await this.catchUp(state, stream);
       const before = state.version;
       const decided = decideEvents(state);
+      const patches = redactionPatches(state, decided as ConversationEventData[]);
+      const at = Date.now();
       const record = idempotency.recordOf(before + decided.length, decided);
       const started = performance.now();
       try {
-        const appended = await this.store.append(stream, toNewEvents(decided, meta), {
+        const appended = await this.store.append(stream, toNewEvents(decided, { ...meta, at }), {
           expectedVersion: decided.length === 0 ? 'any' : before,
           idempotency: record,
           ...(idempotency.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
+          ...(patches.length > 0 && { patches }),
         });
         this.metrics.appendSeconds.observe((performance.now() - started) / 1000);
         if (appended.duplicate) return { version: appended.version, events: [], duplicate: appended.duplicate };
-        for (const e of decided) evolve(state, e as ConversationEventData);
+        for (const e of decided) evolve(state, e as ConversationEventData, at);
         this.metrics.eventsAppended.inc(appended.events.length);
         const last = appended.events[appended.events.length - 1];
         if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
@@ -374,7 +399,7 @@ export class CommandHandler {
   private async catchUp(state: ConversationState, stream: string): Promise<ConversationState> {
     for (;;) {
       const page = await this.guard(() => this.store.readStream(stream, { afterSeq: state.version, limit: 1000 }));
-      for (const e of page) evolve(state, e as never);
+      for (const e of page) evolve(state, e as never, e.metadata.at);
       if (page.length < 1000) return state;
     }
   }
@@ -467,6 +492,10 @@ function normalized(command: Command): Command {
       };
     case 'MarkMentionsRead':
       return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), seq: command.seq };
+    case 'SetRetention':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), periodSeconds: command.periodSeconds };
+    case 'EraseMessage':
+      return { type: command.type, conversationId: id(command.conversationId, 'conversationId'), messageId: id(command.messageId, 'messageId') };
     default: {
       const never: never = command;
       throw new ParleyError('unknown_command', `Unknown command ${(never as { type: string }).type}`);

@@ -44,6 +44,9 @@ import { limitRequests } from './request-limits.js';
 import { caughtUpWithLog, LogHead } from './log-head.js';
 import { Deliverer, webhookSettings } from './webhooks/index.js';
 import { attachmentsExtension } from './attachments/index.js';
+import { RetentionSweep } from './retention-sweep.js';
+import { withRedactedReads } from './redacted-reads.js';
+import { messageRedacted } from '../../projections/index.js';
 
 export interface StartNodeOptions extends Partial<NodeConfig> {
   /** Another EventStore adapter (JetStream, EventStoreDB); default: SQLite in dataDir. */
@@ -109,6 +112,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     consistentReads: () => runner.waitFor(commands.lastPosition),
     caughtUpWithLog: caughtUpWithLog(new LogHead(() => store.headPosition()), runner),
   };
+  // What clients and consumers read of the log: redacted where the store keeps the original (redacted-reads.ts).
+  const served = withRedactedReads(store, (c, m) => messageRedacted(runner.db, c, m));
   const fanOut = new FanOut(runner.db, metrics, (position) => runner.waitFor(position));
   const stopFanOut = store.subscribe((events) => fanOut.deliver(events));
 
@@ -129,7 +134,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   limitRequests(app, users);
   const { gateway, presence } = openWebSockets(config, tokens, {
     commands,
-    store,
+    store: served,
     fanOut,
     readModels: runner.db,
     runner,
@@ -140,13 +145,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     log: app.log,
   });
 
-  const deliverer = new Deliverer({ store, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
-  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer };
+  const deliverer = new Deliverer({ store: served, readModels: runner.db, waitFor: (p) => runner.waitFor(p), nodeId: config.nodeId, settings: webhooks, log: app.log });
+  const retention = new RetentionSweep({ commands, readModels: runner.db, nodeId: config.nodeId, everySeconds: config.retentionSweepSeconds, log: app.log });
+  const parts: RunningParts = { drain, drainSeconds: config.drainSeconds, gateway, presence, app, extensions, cluster, stopFanOut, runner, store, deliverer, retention };
   let address: { url: string; port: number };
   try {
     await registerRoutes(app, {
       nodeId: config.nodeId,
-      store,
+      store: served,
       runner,
       metrics,
       commands,
@@ -182,6 +188,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     address = await listen(app, config);
     await recordNodeStarted(store, config.nodeId, jetstream ? 'NATS_URL / --nats' : config.eventStoreDb ? 'EVENTSTORE_URL' : 'DATA_DIR / --data-dir');
     deliverer.start();
+    retention.start();
   } catch (err) {
     // Started half-way (an extension, the port, the first append): let go of what holds the process open.
     await abandon(parts);

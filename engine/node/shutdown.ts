@@ -31,6 +31,8 @@ export interface RunningParts {
   readonly store: EventStore;
   /** Webhook delivery: stopped before the store, so it hands its lease and cursors back. */
   readonly deliverer?: { stop(): Promise<void> };
+  /** The retention sweep: stopped before the store, after its round in flight. */
+  readonly retention?: { stop(): Promise<void> };
 }
 
 /** How long requests in flight (a command, a page of history) may take to finish once new ones are refused. */
@@ -54,10 +56,11 @@ export async function abandon(parts: RunningParts): Promise<void> {
 }
 
 /** What is closed after the sockets, in order. */
-function closingSteps({ app, extensions, cluster, stopFanOut, runner, store, deliverer }: RunningParts): Array<() => unknown> {
+function closingSteps({ app, extensions, cluster, stopFanOut, runner, store, deliverer, retention }: RunningParts): Array<() => unknown> {
   return [
     () => app.close(),
     () => deliverer?.stop(),
+    () => retention?.stop(),
     ...extensions.map((x) => () => x.close?.()),
     () => cluster?.leave(),
     stopFanOut,

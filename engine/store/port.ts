@@ -59,6 +59,13 @@ export interface AppendOptions {
    * too. Looked up only, never recorded; ignored without `idempotency`.
    */
   legacyKey?: string;
+  /**
+   * JSON merge patches (RFC 7396) for earlier events of the same stream, by seq, applied
+   * to their stored data in the same transaction as the append (erasing content). Only a
+   * store that can rewrite its log applies them (the embedded one); the others ignore
+   * them and their readers redact on the way out (engine/domain/redaction.ts).
+   */
+  patches?: ReadonlyArray<{ seq: number; patch: Readonly<Record<string, unknown>> }>;
 }
 
 export interface AppendResult {

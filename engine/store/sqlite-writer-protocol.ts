@@ -79,6 +79,7 @@ function toWriter(req: PendingAppend) {
     stream: req.stream,
     expected: req.options.expectedVersion,
     events: req.events,
+    ...(req.options.patches && req.options.patches.length > 0 && { patches: req.options.patches }),
     ...(idempotency && { key: idempotency.key, legacyKey: req.options.legacyKey, fingerprint: idempotency.fingerprint, result: idempotency.result }),
   };
 }

@@ -10,9 +10,12 @@
 // returns, without waiting for the main thread to hear back and send more.
 //
 // In (on workerData.batches), as one JSON text (one copy between the threads):
-//   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }] }] }
+//   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }],
+//                          patches?: [{ seq, patch }] }] }
 //   (n numbers the batches 1, 2, …; seen is the last n whose results the main thread had
-//   handled when it sent this batch; data, metadata and result are stored as JSON text)
+//   handled when it sent this batch; data, metadata and result are stored as JSON text;
+//   patches are JSON merge patches applied to earlier events of the same stream, in the
+//   append's transaction: an erasure rewrites the content it erases, or nothing happens)
 // Out: { ready: true } on parentPort once the connection is open, then per transaction on
 // the batch port (so the main thread can take every answer that queued up at once, too)
 //   { results: [per batch committed in it, in order:
@@ -43,11 +46,16 @@ db.pragma('busy_timeout = 5000');
 // checkpointer thread runs them on its own connection (sqlite-checkpointer.js). A WAL
 // that starts over after one is cut back to this size.
 db.pragma('wal_autocheckpoint = 0');
+// An erasure rewrites an event's payload in place (AppendOptions.patches): the bytes it
+// replaces are zeroed in the page, not left in free space. The log never deletes rows
+// otherwise, so this costs nothing else.
+db.pragma('secure_delete = ON');
 db.pragma(`journal_size_limit = ${workerData.journalSizeLimit}`);
 const insert = db.prepare('INSERT INTO events (position, stream, seq, id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)');
 const versionOf = db.prepare('SELECT max(seq) FROM events WHERE stream = ?').pluck();
 const findKey = db.prepare('SELECT fingerprint, result FROM idempotency WHERE key = ?');
 const insertKey = db.prepare('INSERT INTO idempotency (key, fingerprint, result) VALUES (?, ?, ?)');
+const patchEvent = db.prepare('UPDATE events SET data = json_patch(data, ?) WHERE stream = ? AND seq = ?');
 const versions = new Map();
 const headOf = db.prepare('SELECT max(position) FROM events').pluck();
 let head = headOf.get() ?? 0;
@@ -100,6 +108,7 @@ function stage(req, batch, staged, cursor) {
     cursor.position += 1;
     insert.run(cursor.position, req.stream, seq, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
   }
+  for (const p of req.patches ?? []) patchEvent.run(JSON.stringify(p.patch), req.stream, p.seq);
   if (req.key) insertKey.run(req.key, req.fingerprint, JSON.stringify(req.result));
   staged.set(req.stream, seq);
   return { version: seq, firstSeq: current + 1, firstPosition };

@@ -10,6 +10,7 @@ import { Type } from '@sinclair/typebox';
 import { AttachmentIds } from './attachments.js';
 import { Emoji, Id, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 import { ModerationCommands } from './moderation.js';
+import { RetentionCommands } from './retention.js';
 
 export const Commands = {
   CreateConversation: Strict({ type: Type.Literal('CreateConversation'), title: Title, members: Type.Array(Id, { maxItems: 1000 }) }),
@@ -29,6 +30,7 @@ export const Commands = {
   RemoveReaction: Strict({ type: Type.Literal('RemoveReaction'), conversationId: Id, messageId: Id, emoji: Emoji }),
   MarkRead: Strict({ type: Type.Literal('MarkRead'), conversationId: Id, seq: Seq }),
   ...ModerationCommands,
+  ...RetentionCommands,
   FollowThread: Strict({ type: Type.Literal('FollowThread'), conversationId: Id, threadRootId: Id }),
   UnfollowThread: Strict({ type: Type.Literal('UnfollowThread'), conversationId: Id, threadRootId: Id }),
   MarkThreadRead: Strict({ type: Type.Literal('MarkThreadRead'), conversationId: Id, threadRootId: Id, seq: Seq }),

@@ -7,6 +7,7 @@ import { AttachmentDiscardedData, AttachmentRef, AttachmentUploadedData } from '
 import { EpochMs, MessageFormat, Seq } from './primitives.js';
 import { WebhookEvents } from './webhook-events.js';
 import { ModerationEvents } from './moderation.js';
+import { Redacted, RetentionEvents } from './retention.js';
 
 // Ids in events are described, not bounded: what a node wrote is what readers get.
 const Str = Type.String();
@@ -33,6 +34,8 @@ export const ConversationEvents = {
       mentions: Type.Optional(Type.Array(Str)),
       /** Files attached when it was posted (absent when none). */
       attachments: Type.Optional(Type.Array(AttachmentRef)),
+      /** The content was erased or expired (retention.ts): text empty, mentions and attachments gone. */
+      redacted: Redacted,
     }),
   ),
   MessageDeleted: event('MessageDeleted', Type.Object({ messageId: Str, deletedBy: Str })),
@@ -40,7 +43,7 @@ export const ConversationEvents = {
   ReactionRemoved: event('ReactionRemoved', Type.Object({ messageId: Str, userId: Str, emoji: Type.String() })),
   ReadMarkerSet: event('ReadMarkerSet', Type.Object({ userId: Str, seq: Seq })),
   /** A Yjs update to a message body (by its author): base64 update and the merged text. */
-  MessageBodyEdited: event('MessageBodyEdited', Type.Object({ messageId: Str, update: Type.String(), text: Type.String() })),
+  MessageBodyEdited: event('MessageBodyEdited', Type.Object({ messageId: Str, update: Type.String(), text: Type.String(), redacted: Redacted })),
   /** A Yjs update to the conversation's shared notes: base64 update and the merged text. */
   NotesUpdated: event('NotesUpdated', Type.Object({ update: Type.String(), text: Type.String() })),
   ...ModerationEvents,
@@ -55,6 +58,7 @@ export const ConversationEvents = {
   AttachmentUploaded: event('AttachmentUploaded', AttachmentUploadedData),
   /** An upload never attached within the orphan period, collected (attachments). */
   AttachmentDiscarded: event('AttachmentDiscarded', AttachmentDiscardedData),
+  ...RetentionEvents,
 } as const;
 
 /** Events of a user's stream (`user-<id>`) and a node's (`node-<id>`): presence and drafts. */

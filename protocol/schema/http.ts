@@ -81,6 +81,8 @@ export const ConversationSummary = Type.Object({
   readSeq: Seq,
   /** Messages by others after `readSeq` that are not deleted. */
   unread: Type.Integer({ minimum: 0 }),
+  /** Seconds after which message content expires (SetRetention); null keeps it forever. The node always sends it. */
+  retentionSeconds: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
 });
 
 /** One message of `GET /v1/conversations/:id/messages`. */
@@ -94,6 +96,8 @@ export const HistoryMessage = Type.Object({
   /** emoji → user ids, in the order they reacted */
   reactions: Type.Record(Type.String(), Type.Array(Type.String())),
   deleted: Type.Boolean(),
+  /** The content was erased by its author or expired (retention): text empty, no attachments. */
+  redacted: Type.Optional(Type.Literal(true)),
   /** A thread reply: its root's message id (thread pages only; the conversation's pages hold no replies). */
   threadRootId: Type.Optional(Type.String()),
   /** On a message that has replies: how many (not deleted) and the newest one. */

@@ -15,3 +15,4 @@ export * from './webhook-http.js';
 export * from './moderation.js';
 export * from './threads.js';
 export * from './attachments.js';
+export * from './retention.js';

@@ -262,15 +262,15 @@ export class SignalingServer {
     for (const e of events) {
       try {
         const known = asKnown(e);
-        if (known.type === 'MemberLeft' || known.type === 'MessageDeleted') this.authorityChanged(known);
+        if (known.type === 'MemberLeft' || known.type === 'MessageDeleted' || known.type === 'MessageErased') this.authorityChanged(known);
       } catch (err) {
         this.ctx.app.log.error({ err, position: e.position }, 'signaling: could not apply an event of the feed');
       }
     }
   }
 
-  /** A member who left leaves the conversation's topics; a deleted message's topic is left by all. */
-  private authorityChanged(e: EventOf<'MemberLeft' | 'MessageDeleted'>): void {
+  /** A member who left leaves the conversation's topics; a deleted (or erased) message's topic is left by all. */
+  private authorityChanged(e: EventOf<'MemberLeft' | 'MessageDeleted' | 'MessageErased'>): void {
     this.authorityChanges++;
     const conversationId = conversationIdOf(e.stream);
     if (!conversationId) return;
@@ -279,9 +279,10 @@ export class SignalingServer {
       for (const topic of [...conn.topics]) {
         const ref = parseDocName(topic);
         if (!ref || ref.kind === 'draft' || ref.conversationId !== conversationId) continue;
-        if (e.type === 'MessageDeleted' && !(ref.kind === 'message' && ref.messageId === e.data.messageId)) continue;
+        if (e.type !== 'MemberLeft' && !(ref.kind === 'message' && ref.messageId === e.data.messageId)) continue;
         this.leave(conn, topic);
-        conn.send(refusedFrame(topic, e.type === 'MemberLeft' ? 'forbidden' : 'message_deleted'), this.ctx.config.maxSendBufferBytes);
+        const code = e.type === 'MemberLeft' ? 'forbidden' : e.type === 'MessageDeleted' ? 'message_deleted' : 'message_erased';
+        conn.send(refusedFrame(topic, code), this.ctx.config.maxSendBufferBytes);
       }
     }
   }

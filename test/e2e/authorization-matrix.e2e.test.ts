@@ -315,6 +315,15 @@ const HTTP: Record<string, HttpCase> = {
     request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/pins/${fx.ownerMessageId}` }),
     expect: moderatorsOnly,
   },
+  'PUT /v1/conversations/{id}/retention': {
+    request: (_fx, _who, c) => ({ path: `/v1/conversations/${c}/retention`, body: { periodSeconds: 3600 } }),
+    expect: moderatorsOnly,
+  },
+  // The member is the author of this message: only they may erase it.
+  'DELETE /v1/conversations/{id}/messages/{messageId}/content': {
+    request: (fx, _who, c) => ({ path: `/v1/conversations/${c}/messages/${fx.memberMessageId}/content` }),
+    expect: membersOnly,
+  },
   'GET /v1/conversations/{id}/moderation': {
     request: (_fx, _who, c) => ({ path: `/v1/conversations/${c}/moderation` }),
     expect: membersOnly,
@@ -551,6 +560,8 @@ const COMMANDS: Record<string, FrameCase> = {
     expect: membersOnly,
   },
   MarkMentionsRead: { frame: (_fx, _who, c) => command({ type: 'MarkMentionsRead', conversationId: c, seq: 1 }), expect: membersOnly },
+  SetRetention: { frame: (_fx, _who, c) => command({ type: 'SetRetention', conversationId: c, periodSeconds: 3600 }), expect: moderatorsOnly },
+  EraseMessage: { frame: (fx, _who, c) => command({ type: 'EraseMessage', conversationId: c, messageId: fx.memberMessageId }), expect: membersOnly },
 };
 
 const FRAMES: Record<string, FrameCase> = {

@@ -365,6 +365,10 @@ function commandTemplate(rng: Random, type: string): Record<string, unknown> {
       return { type, conversationId: c(), threadRootId: m() };
     case 'MarkThreadRead':
       return { type, conversationId: c(), threadRootId: m(), seq: rng.pick([0, 1, 2, 10, 1000]) };
+    case 'SetRetention':
+      return { type, conversationId: c(), periodSeconds: rng.pick([null, 1, 3600, 0, -1, 1e300, 1.5]) };
+    case 'EraseMessage':
+      return { type, conversationId: c(), messageId: m() };
     default:
       throw new Error(`no fuzz template for command ${type}: add one`);
   }

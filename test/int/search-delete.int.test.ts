@@ -117,7 +117,7 @@ describe('search read model', () => {
     const runner = new ProjectionRunner(store, db, builtInProjections());
     open.push({ close: () => runner.stop() });
     await runner.start();
-    expect(runner.versionOf('search')).toBe(3);
+    expect(runner.versionOf('search')).toBe(4);
     expect(ids(db, 'alice', 'zebra')).toEqual(['m1']);
     expect(ids(db, 'alice', 'stale')).toEqual([]);
     await store.append('conversation-c1', [event('MessageDeleted', { messageId: 'm1', deletedBy: 'alice' })], { expectedVersion: 3 });

@@ -57,6 +57,8 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   syncLimits: SyncLimits;
   /** Seconds a socket may stay unable to take its catch-up before it is closed as a slow consumer (4504). */
   slowConsumerSeconds: number;
+  /** Seconds between retention sweeps (conversations with a retention period lose expired content). */
+  retentionSweepSeconds: number;
   /** Distinct conversations one `subscribe` frame may name, and subscriptions per socket and per user. */
   maxSubscribeEntries: number;
   maxSubscriptionsPerSocket: number;
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<NodeConfig
       awarenessStateBytes: int(env, 'PARLEY_SYNC_AWARENESS_STATE_BYTES', SYNC_LIMITS.awarenessStateBytes),
     },
     slowConsumerSeconds: overrides.slowConsumerSeconds ?? seconds(env, 'PARLEY_SLOW_CONSUMER_SECONDS', 60),
+    retentionSweepSeconds: overrides.retentionSweepSeconds ?? seconds(env, 'PARLEY_RETENTION_SWEEP_SECONDS', 60),
     maxSubscribeEntries: overrides.maxSubscribeEntries ?? Math.max(SUBSCRIBE_ENTRIES_PER_FRAME, int(env, 'PARLEY_MAX_SUBSCRIBE_ENTRIES', SUBSCRIBE_ENTRIES_PER_FRAME)),
     maxSubscriptionsPerSocket: overrides.maxSubscriptionsPerSocket ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_SOCKET', 1000),
     maxSubscriptionsPerUser: overrides.maxSubscriptionsPerUser ?? int(env, 'PARLEY_MAX_SUBSCRIPTIONS_PER_USER', 5000),

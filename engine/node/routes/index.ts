@@ -20,6 +20,7 @@ import { messageRoutes } from './message-routes.js';
 import { moderationAdminRoutes, moderationRoutes } from './moderation-routes.js';
 import { nodeRoutes } from './node-routes.js';
 import { projectionRoutes } from './projection-routes.js';
+import { retentionRoutes } from './retention-routes.js';
 import { threadRoutes } from './thread-routes.js';
 import type { ReadAccess } from './read-access.js';
 import type { CommandRunner } from './run-command.js';
@@ -65,6 +66,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RoutesDeps): Pr
   await app.register(adminRoutes, { store, reads });
   await app.register(moderationRoutes, { commands, reads });
   await app.register(moderationAdminRoutes, { reads });
+  await app.register(retentionRoutes, { commands });
   await app.register(projectionRoutes, { runner, store });
   if (webhooks) await app.register(webhookRoutes, { store, runner, settings: webhooks });
   await app.register(websocketRoute, { gateway });
