@@ -9,7 +9,8 @@
  *   npx tsx bench/cpu-split.ts [posts/s = 500] [windows = 3] [rooms = 50]
  *   PROFILE_DIR=/tmp/p npx tsx bench/cpu-split.ts …   # also run the node under --cpu-prof
  *
- * Each window is 2 s of warm-up and 10 s measured; it prints each window and the median.
+ * Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
+ * and per post the write calls and bytes per thread (sockets and files alike, /proc/…/io).
  * With PROFILE_DIR it also prints each window's bounds on the monotonic clock (µs, as a
  * .cpuprofile's timestamps), so a profile can be read over the measured windows only.
  */
@@ -44,6 +45,45 @@ function cpuByThread(pid: number): Map<string, number> {
   return out;
 }
 
+/**
+ * Write calls and bytes so far per thread (sockets and files alike), from
+ * /proc/<pid>/task/<tid>/io, keyed as cpuByThread keys CPU: counts a busy machine does not
+ * blur, unlike CPU time, so small A/B differences in socket writes, WAL frames and
+ * checkpoint copies per post show up, and which thread made them.
+ */
+function writesByThread(pid: number): Map<string, { calls: number; bytes: number }> {
+  const out = new Map<string, { calls: number; bytes: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let io: string;
+    let stat: string;
+    try {
+      io = readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8');
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const key = Number(tid) === pid ? 'main' : nice > 0 ? 'read-model' : `thread ${tid}`;
+    out.set(key, { calls: field('syscw'), bytes: field('wchar') });
+  }
+  return out;
+}
+
+/** Per thread with writes in the window: write calls and KiB per post. */
+function writesPerPost(before: Map<string, { calls: number; bytes: number }>, after: Map<string, { calls: number; bytes: number }>, posts: number): string {
+  const parts: string[] = [];
+  let calls = 0;
+  let bytes = 0;
+  for (const [k, v] of after) {
+    const b = before.get(k) ?? { calls: 0, bytes: 0 };
+    calls += v.calls - b.calls;
+    bytes += v.bytes - b.bytes;
+    if (v.calls - b.calls >= posts / 10) parts.push(`${k} ${((v.calls - b.calls) / posts).toFixed(1)}/${((v.bytes - b.bytes) / 1024 / posts).toFixed(1)}`);
+  }
+  return `${(calls / posts).toFixed(1)} write calls, ${(bytes / 1024 / posts).toFixed(1)} KiB written per post (calls/KiB: ${parts.join(', ')})`;
+}
+
 /** CPU seconds per named thread between two readings. */
 function split(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
@@ -73,16 +113,18 @@ try {
     const answers = Promise.all(loads.map((load) => load.request<PhaseResult>({ cmd: 'run', phase }, MEASURED_MS + 90_000)));
     await sleep(WARMUP_MS);
     const before = cpuByThread(server.pid);
+    const writesBefore = writesByThread(server.pid);
     const from = process.hrtime.bigint() / 1000n;
     await sleep(MEASURED_MS);
     const after = cpuByThread(server.pid);
+    const writesAfter = writesByThread(server.pid);
     if (profileDir) console.log(`window ${w} on the monotonic clock: ${from} .. ${process.hrtime.bigint() / 1000n} µs`);
     const posts = (await answers).reduce((sum, r) => sum + r.completedInWindow, 0);
     const threads = split(before, after);
     const total = [...threads.values()].reduce((a, b) => a + b, 0);
     perPost.push((total * 1000) / posts);
     const parts = [...threads].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
-    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts})`);
+    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}`);
   }
   perPost.sort((a, b) => a - b);
   console.log(`median of ${windows}: ${perPost[Math.floor(windows / 2)]!.toFixed(3)} ms CPU per post @ ${rate} posts/s, ${roomCount} rooms × 10`);

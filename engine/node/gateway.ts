@@ -45,14 +45,17 @@ export interface GatewayDeps {
 }
 
 export class Gateway {
-  /** Each authenticated socket's session, for the socket listeners every socket shares. */
-  private readonly sessions = new WeakMap<WebSocket, Session>();
+  /**
+   * Each open authenticated socket's session, for the socket listeners every socket shares
+   * and for shutdown. One table, not a WeakMap plus a Set: an entry is removed when its
+   * socket closes either way, and each table costs every idle socket a slot.
+   */
+  private readonly sessions = new Map<WebSocket, Session>();
   private readonly onSocketMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
   private readonly onSocketClose: (this: WebSocket) => void;
   private readonly onSocketError: (this: WebSocket, err: Error) => void;
   /** Open sockets per user on this node: bounded, and their 0↔1 transitions are presence. */
   private readonly connections = new Map<string, number>();
-  private readonly sockets = new Set<WebSocket>();
   private readonly config: GatewayDeps['settings'];
   private readonly log: FastifyBaseLogger;
   private readonly metrics: GatewayDeps['metrics'];
@@ -75,7 +78,6 @@ export class Gateway {
       if (!session) return;
       gw.guarded(socket, 'close', () => {
         gw.sessions.delete(socket);
-        gw.sockets.delete(socket);
         gw.metrics.sockets.dec();
         session.closed();
         gw.userDisconnected(session.userId);
@@ -200,7 +202,6 @@ export class Gateway {
     if (!this.admit(socket, claims.sub)) return;
     const session = new Session(socket, claims.sub, this.deps.sessions);
     this.sessions.set(socket, session);
-    this.sockets.add(socket);
     this.metrics.sockets.inc();
     this.userConnected(claims.sub);
     socket.on('message', this.onSocketMessage);
@@ -251,12 +252,12 @@ export class Gateway {
   async closeSockets(graceMs = 5000): Promise<void> {
     this.closing = true;
     const deadline = Date.now() + graceMs;
-    const quiet = [...this.sockets].map((s) => this.sessions.get(s)?.quiesce());
+    const quiet = [...this.sessions.values()].map((s) => s.quiesce());
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(quiet), new Promise((r) => (timer = setTimeout(r, graceMs / 2)))]);
     clearTimeout(timer);
-    for (const s of this.sockets) s.close(CLOSE.tryAgainLater, 'node shutting down');
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const s of this.sockets) s.terminate();
+    for (const s of this.sessions.keys()) s.close(CLOSE.tryAgainLater, 'node shutting down');
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.sessions.keys()) s.terminate();
   }
 }

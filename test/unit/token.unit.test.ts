@@ -72,6 +72,18 @@ describe('tokens', () => {
     expect(await v.verify(token, (NOW + 660) * 1000)).toBeNull();
   });
 
+  it('answers from what it remembers only for that very token: one changed character is verified again, and refused', async () => {
+    const v = createTokenVerifier(DEFAULTS, SECRET);
+    const token = signClaims(SECRET, { sub: 'dave', exp: NOW + 60 });
+    expect(await v.verify(token, NOW * 1000)).toMatchObject({ sub: 'dave' });
+    const last = token.at(-1)!;
+    const tampered = token.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+    const otherUser = signClaims('another-secret-of-at-least-32-characters', { sub: 'dave', exp: NOW + 60 });
+    expect(await v.verify(tampered, NOW * 1000)).toBeNull();
+    expect(await v.verify(otherUser, NOW * 1000)).toBeNull();
+    expect(await v.verify(token, NOW * 1000)).toMatchObject({ sub: 'dave' });
+  });
+
   it('refuses an iat in the future beyond the tolerance', async () => {
     expect(await verify(signClaims(SECRET, { ...valid, iat: NOW + TOLERANCE }))).not.toBeNull();
     expect(await verify(signClaims(SECRET, { ...valid, iat: NOW + TOLERANCE + 1 }))).toBeNull();

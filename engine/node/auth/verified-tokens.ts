@@ -6,7 +6,12 @@
  * most `maxAgeMs`, so a key withdrawn from a JWKS stops working within about the key
  * set's own cache age, as without this. Bounded in entries and in the length of the
  * tokens kept, since clients choose the keys.
+ *
+ * An entry is keyed by the token's SHA-256, not the token: each socket's token (200–1,000
+ * characters) would otherwise stay in memory as long as its entry, about a sixth of what
+ * an idle socket costs the node on top of ws, for ~1 µs of hashing per lookup.
  */
+import { createHash } from 'node:crypto';
 import { BoundedMap } from '../../store/index.js';
 import type { TokenClaims } from './claims.js';
 
@@ -32,10 +37,12 @@ export class VerifiedTokens {
 
   /** The claims of `token` if it was verified lately and has not expired since. */
   get(token: string, nowMs: number): TokenClaims | undefined {
-    const e = this.entries.get(token);
+    if (token.length > MAX_HELD_TOKEN_LENGTH) return undefined;
+    const key = keyOf(token);
+    const e = this.entries.get(key);
     if (!e) return undefined;
     if (nowMs < e.from || nowMs >= e.until || e.claims.exp * 1000 <= nowMs) {
-      this.entries.delete(token);
+      this.entries.delete(key);
       return undefined;
     }
     return e.claims;
@@ -43,6 +50,11 @@ export class VerifiedTokens {
 
   set(token: string, claims: TokenClaims, nowMs: number): void {
     if (token.length > MAX_HELD_TOKEN_LENGTH) return;
-    this.entries.set(token, { claims, from: nowMs, until: nowMs + this.maxAgeMs });
+    this.entries.set(keyOf(token), { claims, from: nowMs, until: nowMs + this.maxAgeMs });
   }
+}
+
+/** Collision-resistant, so a key names one token only; 44 characters whatever the token's length. */
+function keyOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64');
 }
