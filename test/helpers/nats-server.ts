@@ -208,9 +208,15 @@ export async function startNatsCluster(size = 3, options: NatsStartOptions = {})
   }
 }
 
+let clustersLaunched = 0;
+
 async function launchCluster(size: number, options: NatsStartOptions): Promise<NatsCluster> {
   const dir = tempDir('parley-nats-cluster-');
   dirs.add(dir);
+  // Unique per cluster: a member another test file killed leaves its peers dialling its old
+  // route port, and under one shared name they joined whichever cluster took that port next
+  // (seen: a meta leader that never saw its third member). A foreign name is refused.
+  const clusterName = `parley-${process.pid}-${++clustersLaunched}`;
   const clusterPorts: number[] = [];
   for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
   const members: Member[] = [];
@@ -223,7 +229,7 @@ async function launchCluster(size: number, options: NatsStartOptions): Promise<N
         dir: memberDir,
         port: await freePort(),
         monitorPort: await freePort(),
-        cluster: { name: 'parley', port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i) },
+        cluster: { name: clusterName, port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i) },
         bin: options.bin,
       }),
     );
