@@ -11,7 +11,8 @@
  * store opened with another N than the recorded one is refused: conversations would hash
  * to other streams than the ones holding them (their seqs would restart at 1). A stream
  * without the record is an unpartitioned log (N = 1) — refused for N > 1 unless empty.
- * Changing N is `parley repartition` (copy into a new set of streams), never a restart.
+ * Changing N is a copy into a new set of streams (`parley repartition`, designed in
+ * docs/scaling.md, not built yet), never a restart.
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import type { JetStreamStoreOptions } from './options.js';
@@ -50,7 +51,7 @@ export async function assertPartitionCount(jsm: JetStreamManager, stream: string
   // An empty unpartitioned stream (e.g. created by a node that never wrote) may become partition 0.
   if (found.count === 1 && found.messages === 0) return;
   throw new PartitionCountMismatchError(
-    `the log in ${stream} has ${found.count} partition(s) but PARLEY_PARTITIONS=${n}: change it with 'parley repartition', not by a restart`,
+    `the log in ${stream} has ${found.count} partition(s) but PARLEY_PARTITIONS=${n}: set PARLEY_PARTITIONS=${found.count} (changing the count needs a copy into new streams, which is not built yet: docs/scaling.md)`,
   );
 }
 
