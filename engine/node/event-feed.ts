@@ -13,11 +13,16 @@
  *
  * Gap-free: the live feed is subscribed to (and buffered) before the log is read, and
  * buffered events the cursor already covers are dropped.
+ *
+ * A failure once the 200 is out (a read of the log failing) cannot change the status, so
+ * the body says it: a last NDJSON line `{"error":{"code","message"}}`, or an SSE
+ * `event: error` whose data is `{"code","message"}`; then the response ends. A consumer
+ * thus tells a failure from the end of the log, and resumes from its last cursor.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ParleyError } from '../../protocol/index.js';
+import { isParleyError, ParleyError, type ErrorBody } from '../../protocol/index.js';
 import type { EventStore, LogCursor, StoredEvent } from '../store/index.js';
-import { conversationStream, cursorFor, isInvalidCursorError, partitionsOf, readAllAfter } from '../store/index.js';
+import { conversationStream, cursorFor, isInvalidCursorError, isStoreUnavailableError, partitionsOf, readAllAfter } from '../store/index.js';
 
 export interface FeedQuery {
   /** A log cursor token (see the header). */
@@ -75,7 +80,7 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
     const token = cursor.encode();
     const json = JSON.stringify(partitioned && !sse ? { ...e, cursor: token } : e);
     const ok = out.write(sse ? `id: ${token}\nevent: ${e.type}\ndata: ${json}\n\n` : `${json}\n`);
-    if (!ok) await new Promise((r) => out.once('drain', r));
+    if (!ok) await drainedOrClosed(out);
   };
 
   try {
@@ -94,11 +99,34 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
       wake = null;
       for (const e of live.splice(0)) if (!cursor.covers(e.position) && !closed) await send(e);
     }
+  } catch (err) {
+    const body = feedError(err);
+    request.log.error({ err, code: body.code, cursor: cursor.encode() }, 'admin feed failed after it started; ended with an error');
+    if (!closed) out.write(sse ? `event: error\ndata: ${JSON.stringify(body)}\n\n` : `${JSON.stringify({ error: body })}\n`);
   } finally {
     clearInterval(heartbeat);
     unsubscribe();
     out.end();
   }
+}
+
+/** The coded error a failed feed ends with: an outage of the store is `unavailable` (try again), anything else `internal`. */
+function feedError(err: unknown): ErrorBody {
+  if (isParleyError(err)) return err.toBody();
+  return new ParleyError(isStoreUnavailableError(err) ? 'unavailable' : 'internal').toBody();
+}
+
+/** Waits for the socket to take more, or to be gone (a closed socket never drains). */
+function drainedOrClosed(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }
 
 /**
