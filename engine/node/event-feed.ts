@@ -12,7 +12,9 @@
  * partitions) each NDJSON line also carries `cursor`, the token to resume after it.
  *
  * Gap-free: the live feed is subscribed to (and buffered) before the log is read, and
- * buffered events the cursor already covers are dropped.
+ * buffered events the cursor already covers are dropped. A follower slower than the log
+ * grows is read from the log again once its buffer is full (MAX_BUFFERED), not buffered
+ * without end.
  *
  * A failure once the 200 is out (a read of the log failing) cannot change the status, so
  * the body says it: a last NDJSON line `{"error":{"code","message"}}`, or an SSE
@@ -35,6 +37,12 @@ export interface FeedQuery {
 
 const PAGE = 1000;
 const HEARTBEAT_MS = 15_000;
+/**
+ * Live events held for one follower while it reads slower than the log grows. Past this the
+ * buffer is dropped and the follower is served from the log again (the truth, and already
+ * on disk), so a slow consumer costs the node a bounded buffer, not one event per append.
+ */
+const MAX_BUFFERED = 10_000;
 
 export async function streamFeed(store: EventStore, request: FastifyRequest<{ Querystring: FeedQuery }>, reply: FastifyReply): Promise<void> {
   const q = request.query;
@@ -65,9 +73,16 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
   });
 
   const live: StoredEvent[] = [];
+  // Set when the live buffer overflowed: what it dropped is in the log, to be read again from there.
+  let behind = false;
   const unsubscribe = q.follow
     ? store.subscribe((events) => {
+        if (behind) return;
         live.push(...events);
+        if (live.length > MAX_BUFFERED) {
+          live.length = 0;
+          behind = true;
+        }
         wake?.();
       })
     : () => {};
@@ -84,21 +99,24 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
   };
 
   try {
-    // The log first, page by page, with backpressure from the socket.
-    for (;;) {
-      const page = await readAllAfter(store, cursor, PAGE);
-      for (const e of page) {
-        if (closed || remaining <= 0) return;
-        await send(e);
+    do {
+      behind = false;
+      // The log first, page by page, with backpressure from the socket.
+      for (;;) {
+        const page = await readAllAfter(store, cursor, PAGE);
+        for (const e of page) {
+          if (closed || remaining <= 0) return;
+          await send(e);
+        }
+        if (page.length < PAGE) break;
       }
-      if (page.length < PAGE) break;
-    }
-    // Then live, until the client goes away.
-    while (q.follow && !closed && remaining > 0) {
-      if (live.length === 0) await new Promise<void>((r) => ((wake = r), setTimeout(r, 1000)));
-      wake = null;
-      for (const e of live.splice(0)) if (!cursor.covers(e.position) && !closed) await send(e);
-    }
+      // Then live, until the client goes away, or falls so far behind that the log serves it again.
+      while (q.follow && !closed && remaining > 0 && !behind) {
+        if (live.length === 0) await new Promise<void>((r) => ((wake = r), setTimeout(r, 1000)));
+        wake = null;
+        for (const e of live.splice(0)) if (!cursor.covers(e.position) && !closed && !behind) await send(e);
+      }
+    } while (behind && !closed && remaining > 0);
   } catch (err) {
     const body = feedError(err);
     request.log.error({ err, code: body.code, cursor: cursor.encode() }, 'admin feed failed after it started; ended with an error');
