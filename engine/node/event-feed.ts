@@ -95,7 +95,7 @@ export async function streamFeed(store: EventStore, request: FastifyRequest<{ Qu
     const token = cursor.encode();
     const json = JSON.stringify(partitioned && !sse ? { ...e, cursor: token } : e);
     const ok = out.write(sse ? `id: ${token}\nevent: ${e.type}\ndata: ${json}\n\n` : `${json}\n`);
-    if (!ok) await drainedOrClosed(out);
+    if (!ok && !closed) await drainedOrClosed(out);
   };
 
   try {
