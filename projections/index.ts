@@ -34,7 +34,7 @@ export {
   isMember,
   membersOf,
 } from './conversation-list.js';
-export { presenceOf, nodeLiveness, usersOnNode, nodesWithSessions, isNodeExpired, type PresenceView } from './presence.js';
+export { presenceOf, nodeLiveness, usersOnNode, hasSessions, nodesWithSessions, isNodeExpired, type PresenceView } from './presence.js';
 export { analyticsReport, type AnalyticsReport } from './analytics.js';
 export { searchMessages, type SearchHit } from './search.js';
 export {

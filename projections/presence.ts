@@ -124,6 +124,11 @@ export function usersOnNode(db: Database.Database, nodeId: string): string[] {
   return prepared(db, 'SELECT user_id FROM presence_sessions WHERE node_id = ?').pluck().all(nodeId) as string[];
 }
 
+/** True while any node (alive or not) holds a session for the user: only then can a node's coming or going change their presence. */
+export function hasSessions(db: Database.Database, userId: string): boolean {
+  return prepared(db, 'SELECT 1 FROM presence_sessions WHERE user_id = ? LIMIT 1').get(userId) !== undefined;
+}
+
 /** Nodes holding sessions in this read model: the ones whose liveness matters. */
 export function nodesWithSessions(db: Database.Database): string[] {
   return prepared(db, 'SELECT DISTINCT node_id FROM presence_sessions').pluck().all() as string[];

@@ -4,7 +4,8 @@
  * reconnects with backoff from the log cursor after the last event handed on (its
  * position on an unpartitioned log), and skips anything that cursor covers, so nothing
  * is handed on twice and nothing is skipped. A refusal the node will repeat (401, 403,
- * 404, another 4xx) ends it with an error.
+ * 404, another 4xx) ends it with an error; so does a feed the node ends with an error
+ * line (a failed read) when `once`, else it resumes like after a drop.
  */
 import { backoffDelay, LogCursor, type StoredEvent } from '../store/index.js';
 import type { TailOptions } from './tail-args.js';
@@ -56,7 +57,9 @@ export async function followFeed(
     try {
       for await (const line of lines(res.body)) {
         retry = 0;
-        const e = JSON.parse(line) as StoredEvent & { cursor?: string };
+        const e = JSON.parse(line) as StoredEvent & { cursor?: string; error?: { code?: unknown; message?: unknown } };
+        // The node's read failed mid-stream: it says so in a last line instead of an event.
+        if (e.error) throw new Error(`the node ended the feed with ${String(e.error.code)}: ${String(e.error.message)}`);
         // The feed may start at `from` inclusive; whatever it resends is skipped here.
         if (last !== undefined && covered(last, e)) continue;
         // A partitioned log's lines carry the cursor after them; otherwise it is the position.

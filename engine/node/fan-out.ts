@@ -7,14 +7,15 @@
  * conversation with the user — including the users of a node that went silent or came back (cluster presence).
  */
 import type Database from 'better-sqlite3';
-import { asKnown, conversationIdsOf, presenceOf, usersOnNode } from '../../projections/index.js';
+import { asKnown, conversationIdsOf, hasSessions, presenceOf, usersOnNode } from '../../projections/index.js';
 import type { StoredEvent } from '../store/index.js';
 import { conversationIdOf } from '../store/index.js';
 import { EncodedFrame } from './encoded-frame.js';
 import { frame, LiveRun } from './frames.js';
 import type { Metrics } from './metrics.js';
 
-const PRESENCE_TYPES = new Set(['UserOnline', 'UserOffline', 'NodeExpired', 'NodeResumed']);
+// NodeStarted too: a restarted node's sessions are gone, and with them what was kept for its users.
+const PRESENCE_TYPES = new Set(['UserOnline', 'UserOffline', 'NodeStarted', 'NodeExpired', 'NodeResumed']);
 
 /** A socket that live events are delivered to (a WebSocket session). */
 export interface Recipient {
@@ -30,7 +31,13 @@ export interface Recipient {
 
 export class FanOut {
   private readonly byConversation = new Map<string, Set<Recipient>>();
-  /** Whether each user was last announced online, so a node's coming and going is told once. */
+  /**
+   * Whether each user was last announced online, so a node's coming and going is told once.
+   * Only a node's coming or going reads it, and only for users holding a session on that
+   * node; so a user with no session anywhere is dropped (their next UserOnline is told
+   * regardless). It holds at most the users with a session in the presence read model, not
+   * every user the node ever saw.
+   */
   private readonly announced = new Map<string, boolean>();
 
   constructor(
@@ -89,6 +96,7 @@ export class FanOut {
           const e = asKnown(stored);
           if (e.type === 'UserOnline' || e.type === 'UserOffline') this.announce(e.data.userId, true);
           else if (e.type === 'NodeStarted' || e.type === 'NodeExpired' || e.type === 'NodeResumed') this.nodePresenceChanged(e.data.nodeId);
+          if (e.type === 'NodeStarted') this.forgetUsersWithoutSessions();
         }
       },
       () => undefined, // read models did not catch up in time: the next change announces again
@@ -101,6 +109,20 @@ export class FanOut {
    */
   nodePresenceChanged(nodeId: string): void {
     for (const userId of usersOnNode(this.readModels, nodeId)) this.announce(userId, false);
+  }
+
+  /**
+   * A restarted node's sessions are gone from the read model (NodeStarted), so no node's
+   * coming or going reaches its former users again: their entries go. Rare (a node start),
+   * and one indexed look-up per entry.
+   */
+  private forgetUsersWithoutSessions(): void {
+    for (const userId of this.announced.keys()) if (!hasSessions(this.readModels, userId)) this.announced.delete(userId);
+  }
+
+  /** Users whose last announced state is kept (see `announced`); for tests and operators. */
+  get usersAnnounced(): number {
+    return this.announced.size;
   }
 
   private deliverToConversation(conversationId: string, events: StoredEvent[]): void {
@@ -141,7 +163,8 @@ export class FanOut {
     const [view] = presenceOf(this.readModels, [userId]);
     if (!view) return;
     if (!always && this.announced.get(userId) === view.online) return;
-    this.announced.set(userId, view.online);
+    if (view.online || hasSessions(this.readModels, userId)) this.announced.set(userId, view.online);
+    else this.announced.delete(userId);
     const f = new EncodedFrame(frame({ type: 'presence', userId: view.userId, online: view.online, lastSeen: view.lastSeen }));
     const reached = new Set<Recipient>();
     for (const conversationId of conversationIdsOf(this.readModels, userId)) {
