@@ -1,6 +1,8 @@
 /**
  * `@parley/client`: Parley's offline-first client. This entry is browser-safe (no Node
- * imports); Node apps import `@parley/client/node`, which adds `FileStorage` and `ws`.
+ * imports) and Yjs-free, so a bundle that code-splits can keep Yjs out of its first load;
+ * the Yjs documents are `@parley/client/yjs` (yjs/index.ts). Node apps import
+ * `@parley/client/node`, which adds `FileStorage`, `ws` and the Yjs documents.
  * Built as its own package (package.json here); examples/ holds an app for each entry.
  *
  * ```ts
@@ -32,5 +34,3 @@ export { isLocalId } from './ids.js';
 export type { BackoffOptions } from './backoff.js';
 export { backoffDelay } from './backoff.js';
 export { CLOSE, isFinalClose, ParleyError, isParleyError, type ErrorCode } from '../protocol/index.js';
-// Yjs documents (message bodies, notes, drafts): `new Documents()` as a client extension.
-export * from './yjs/index.js';

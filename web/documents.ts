@@ -5,7 +5,8 @@
  * attaches it to that same context. Storage is namespaced by the extension's name, so the
  * stand-in carries the real one's name ('documents').
  */
-import type { ClientExtension, Documents, ExtensionContext } from '../client-lib/index.js';
+import type { ClientExtension, ExtensionContext } from '../client-lib/index.js';
+import type { Documents } from '../client-lib/yjs/index.js';
 
 export class LazyDocuments implements ClientExtension {
   readonly name = 'documents';

@@ -5,9 +5,9 @@
  * sync: seeding it locally would need the text as first posted, which the view no longer
  * has once the message was edited, and a wrong seed would never merge.
  */
-import type { Documents } from '../client-lib/index.js';
+import type { Documents } from '../client-lib/yjs/index.js';
 
-export { Documents } from '../client-lib/index.js';
+export { Documents } from '../client-lib/yjs/index.js';
 
 const SYNC_WAIT_MS = 10_000;
 

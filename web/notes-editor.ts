@@ -11,9 +11,9 @@
 import { EditorState } from '@codemirror/state';
 import { EditorView, keymap } from '@codemirror/view';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
-import type { Documents } from '../client-lib/index.js';
+import type { Documents } from '../client-lib/yjs/index.js';
 
-export { Documents } from '../client-lib/index.js';
+export { Documents } from '../client-lib/yjs/index.js';
 
 export interface MountedNotes {
   destroy(): void;

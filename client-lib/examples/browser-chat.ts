@@ -3,7 +3,8 @@
  * IndexedDB. test/e2e/client-package.e2e.test.ts type-checks it against the packed
  * package and bundles it with esbuild for the browser (no Node built-ins may be pulled in).
  */
-import { createClient, Documents, IndexedDbStorage } from '@parley/client';
+import { createClient, IndexedDbStorage } from '@parley/client';
+import { Documents } from '@parley/client/yjs';
 
 // Stands in for asking your backend; called again before every reconnect.
 async function fetchTokenFromMyBackend(): Promise<string> {

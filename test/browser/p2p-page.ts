@@ -5,7 +5,7 @@
  */
 import { WebrtcProvider } from 'y-webrtc';
 import * as Y from 'yjs';
-import { syncWithPeers, TEXT_NAME } from '../../client-lib/index.js';
+import { syncWithPeers, TEXT_NAME } from '../../client-lib/yjs/index.js';
 
 type Conn = { connected: boolean };
 const w = window as unknown as Record<string, unknown>;

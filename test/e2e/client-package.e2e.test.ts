@@ -110,7 +110,7 @@ afterAll(() => scratch.remove());
 
 describe('@parley/client as a package', () => {
   it('packs its built JavaScript and declarations, protocol included, and nothing else', () => {
-    for (const f of ['dist/client-lib/index.js', 'dist/client-lib/index.d.ts', 'dist/client-lib/node.js', 'dist/client-lib/node.d.ts', 'dist/protocol/index.js']) {
+    for (const f of ['dist/client-lib/index.js', 'dist/client-lib/index.d.ts', 'dist/client-lib/yjs/index.js', 'dist/client-lib/yjs/index.d.ts', 'dist/client-lib/node.js', 'dist/client-lib/node.d.ts', 'dist/protocol/index.js']) {
       expect(packedFiles).toContain(f);
     }
     expect(packedFiles.filter((f) => !['package.json', 'README.md'].includes(f) && !f.startsWith('dist/'))).toEqual([]);
