@@ -4,6 +4,7 @@ export * from './presence.js';
 export * from './permissions.js';
 export { can, roleOf, type ModerationState } from './moderation.js';
 export { toNewEvents } from './new-events.js';
+export { timeOrderedId } from './time-ordered-id.js';
 export { SCHEMA_VERSIONS, schemaVersionOf, upcast } from './schema-versions.js';
 export { withUpcasting } from './upcasting.js';
 export { isWellFormed, toWellFormed } from '../../protocol/index.js';

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { NewEvent } from '../store/index.js';
 import { schemaVersionOf } from './schema-versions.js';
+import { timeOrderedId } from './time-ordered-id.js';
 
 /** Stamps decided events with ids and metadata, ready to append. */
 export function toNewEvents(
@@ -9,7 +9,7 @@ export function toNewEvents(
 ): NewEvent[] {
   const at = meta.at ?? Date.now();
   return decided.map((e) => ({
-    id: randomUUID(),
+    id: timeOrderedId(at),
     type: e.type,
     data: e.data,
     metadata: {

@@ -48,6 +48,7 @@ import {
   initialState,
   redactionPatches,
   isWellFormed,
+  timeOrderedId,
   toNewEvents,
   toWellFormed,
   toConversationCommand,
@@ -164,7 +165,7 @@ export class CommandHandler {
       const outcome = await this.decideAndAppend(
         conversationId,
         { actor, commandId, correlationId },
-        (state) => decide(domainCommand, state, { actor, newId: randomUUID, now: Date.now() }),
+        (state) => decide(domainCommand, state, { actor, newId: timeOrderedId, now: Date.now() }),
         {
           label: command.type,
           urgent: URGENT.has(command.type),

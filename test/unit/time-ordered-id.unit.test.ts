@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { timeOrderedId } from '../../engine/domain/index.js';
+
+const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('timeOrderedId', () => {
+  it('is a version-7 UUID whose first 48 bits are the time', () => {
+    const now = 1795878787469;
+    const id = timeOrderedId(now);
+    expect(id).toMatch(V7);
+    expect(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(now);
+  });
+
+  it('sorts by time across milliseconds, so an index takes new ids at its right edge', () => {
+    const ids = Array.from({ length: 200 }, (_, i) => timeOrderedId(1795878787469 + i));
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('keeps ids of the same millisecond apart', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => timeOrderedId(1795878787469)));
+    expect(ids.size).toBe(10_000);
+    for (const id of ids) expect(id).toMatch(V7);
+  });
+});
