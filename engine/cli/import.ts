@@ -31,11 +31,11 @@ const HELP = `usage: parley import [--in FILE|-] [--data-dir DIR | --nats URLS]
 
 Loads a file written by parley export into the event store of DATA_DIR — or, with
 --nats URLS (or NATS_URL, and PARLEY_STREAM), into the cluster's JetStream stream — which
-must be empty (no events, no idempotency records). Content of messages the file erases
-or expires is imported redacted, as the node would have stored it. Streams, seqs, events and idempotency
+must be empty (no events, no idempotency records). Streams, seqs, events and idempotency
 records are kept; positions too on the embedded store, while JetStream numbers events its
-own way (in the same order). Every line is checked first; a bad line is reported with its
-number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
+own way (in the same order). Content of messages the file erases or expires is written
+redacted, as the node would have stored it. Every line is checked first; a bad line is
+reported with its number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
 them on start. --in - (the default) reads stdin. Run it while the nodes are stopped.
 `;
 
