@@ -14,11 +14,15 @@
  * first line to the last before anything is appended: a bad line imports nothing. A
  * store that fails midway (a full disk, a lost quorum) leaves part of the log, and the
  * error says so; a store file this command created is removed then.
+ *
+ * Content that the file's own MessageErased / MessagesExpired ended is written redacted
+ * (import-erasures.ts): a file from a store that keeps originals (JetStream) holds it.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { nodeStream, type AppendResult, type EventStore, type ExpectedVersion, type IdempotencyRecord, type NewEvent } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
+import { ImportErasures } from './import-erasures.js';
 import { checkLogFile, logFileInput, logLines } from './log-file-input.js';
 import { openLog } from './open-log.js';
 import { elapsed } from './progress.js';
@@ -29,8 +33,9 @@ Loads a file written by parley export into the event store of DATA_DIR — or, w
 --nats URLS (or NATS_URL, and PARLEY_STREAM), into the cluster's JetStream stream — which
 must be empty (no events, no idempotency records). Streams, seqs, events and idempotency
 records are kept; positions too on the embedded store, while JetStream numbers events its
-own way (in the same order). Every line is checked first; a bad line is reported with its
-number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
+own way (in the same order). Content of messages the file erases or expires is written
+redacted, as the node would have stored it. Every line is checked first; a bad line is
+reported with its number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
 them on start. --in - (the default) reads stdin. Run it while the nodes are stopped.
 `;
 
@@ -64,14 +69,15 @@ export async function importLog(args: string[]): Promise<void> {
   const input = await logFileInput(values.in!);
   try {
     const started = performance.now();
-    const expected = await checkLogFile(input.file);
+    const erasures = new ImportErasures();
+    const expected = await checkLogFile(input.file, (e) => erasures.noteErasure(e));
     const storeExisted = existsSync(files.events);
     const { store, where } = await openLog(files, values.nats, { create: true });
     const embedded = store.kind === 'sqlite';
     let loaded: Loaded | undefined;
     try {
       await assertEmpty(store, where);
-      loaded = await load(store, input.file);
+      loaded = await load(store, input.file, erasures);
     } catch (err) {
       if (!(err instanceof ImportStopped)) throw err;
       const removed = embedded && !storeExisted;
@@ -126,7 +132,7 @@ class ImportStopped extends Error {
   }
 }
 
-async function load(store: EventStore, file: string): Promise<Loaded> {
+async function load(store: EventStore, file: string, erasures: ImportErasures): Promise<Loaded> {
   const embedded = store.kind === 'sqlite';
   let appends = new OrderedAppends(embedded ? 256 : 1);
   const loaded: Loaded = { events: 0, keys: 0, positionsKept: true };
@@ -144,10 +150,11 @@ async function load(store: EventStore, file: string): Promise<Loaded> {
   try {
     for await (const line of logLines(file, 'import')) {
       if (line.kind === 'event') {
-        const bytes = Buffer.byteLength(JSON.stringify(line.data)) + Buffer.byteLength(JSON.stringify(line.metadata));
+        const { data } = erasures.redactImported(line);
+        const bytes = Buffer.byteLength(JSON.stringify(data)) + Buffer.byteLength(JSON.stringify(line.metadata));
         if (group && (group.stream !== line.stream || group.events.length >= GROUP_EVENTS || group.bytes + bytes > GROUP_BYTES)) flush();
         group ??= { stream: line.stream, events: [], positions: [], firstSeq: line.seq, bytes: 0 };
-        group.events.push({ id: line.id, type: line.type, data: line.data, metadata: line.metadata });
+        group.events.push({ id: line.id, type: line.type, data, metadata: line.metadata });
         group.positions.push(line.position);
         group.bytes += bytes;
       } else if (line.kind === 'idempotency') {

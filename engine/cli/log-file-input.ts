@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
+import type { StoredEvent } from '../store/index.js';
 import { LogFileReader, type LogLine } from './log-file.js';
 import { progressBar } from './progress.js';
 
@@ -55,13 +56,15 @@ export async function* logLines(file: string, label: string): AsyncGenerator<Log
   }
 }
 
-/** Checks the whole file; returns its counts. */
-export async function checkLogFile(file: string): Promise<{ events: number; idempotency: number }> {
+/** Checks the whole file; returns its counts. `onEvent` sees every event (import's erasure pass). */
+export async function checkLogFile(file: string, onEvent?: (e: StoredEvent) => void): Promise<{ events: number; idempotency: number }> {
   let events = 0;
   let idempotency = 0;
   for await (const line of logLines(file, 'check')) {
-    if (line.kind === 'event') events += 1;
-    else if (line.kind === 'idempotency') idempotency += 1;
+    if (line.kind === 'event') {
+      events += 1;
+      onEvent?.(line);
+    } else if (line.kind === 'idempotency') idempotency += 1;
   }
   return { events, idempotency };
 }
