@@ -110,6 +110,14 @@ export class LogCursor {
     return new LogCursor(next);
   }
 
+  /**
+   * How far this cursor is behind `head`, in positions summed over partitions (with N = 1
+   * exactly `head - position`, 0 when past it): a lag, comparable only within one log.
+   */
+  behind(head: LogCursor): number {
+    return head.last.reduce((sum, h, i) => sum + Math.max(0, h - this.after(i)), 0);
+  }
+
   /** True when every partition of this cursor is at or past `other`'s. */
   reaches(other: LogCursor): boolean {
     return other.partitions === this.partitions && other.last.every((p, i) => this.after(i) >= p);
@@ -207,7 +215,7 @@ export function readAllAfter(store: Pick<EventStore, 'readAll'>, after: LogCurso
 }
 
 /** The head of any store as a cursor. */
-export async function headCursorOf(store: EventStore): Promise<LogCursor> {
+export async function headCursorOf(store: Pick<EventStore, 'headPosition'>): Promise<LogCursor> {
   const partitioned = partitionedLogOf(store);
   return partitioned ? partitioned.headCursor() : LogCursor.at(await store.headPosition());
 }
