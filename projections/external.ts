@@ -9,10 +9,11 @@
  * one retries with a growing pause, one event at a time until it succeeds again, so its
  * failure names the event (which an operator can skip, see skips.ts).
  */
-import type { EventStore, StoredEvent } from '../engine/store/index.js';
+import { LogCursor, readAllAfter, type EventStore, type StoredEvent } from '../engine/store/index.js';
 import type Database from 'better-sqlite3';
 import { prepared } from './prepared.js';
 import type { ProjectionFailure } from './status.js';
+import { storedCursor, storedToken } from './stored-checkpoint.js';
 
 export interface ExternalProjection {
   readonly kind: 'external';
@@ -31,6 +32,8 @@ export function isExternal(p: object): p is ExternalProjection {
 
 export interface LaneOptions {
   batchSize: number;
+  /** The log's partition count (its checkpoint is a cursor over them). */
+  partitions: number;
   /** Pause before the next attempt after `attempts` failures in a row. */
   retry: (attempts: number) => number;
   isSkipped: (position: number) => boolean;
@@ -41,13 +44,13 @@ export interface LaneOptions {
 }
 
 export class ExternalLane {
-  checkpoint: number;
+  checkpoint: LogCursor;
   /** Set while it fails; cleared by the first batch that applies. */
   failure: ProjectionFailure | null = null;
   private wake: (() => void) | null = null;
   /** Ends the pause after a failure: only a stop or a new skip does, not new events. */
   private retryWake: (() => void) | null = null;
-  /** After a batch failed: one event at a time up to its end. */
+  /** After a batch failed: one event at a time until the checkpoint covers its last event. */
   private narrowUntil = 0;
   private stopped = false;
   private resetRequested: boolean;
@@ -61,10 +64,12 @@ export class ExternalLane {
     private readonly options: LaneOptions,
   ) {
     const row = prepared(db, 'SELECT version, position FROM projection_checkpoints WHERE name = ?').get(projection.name) as
-      | { version: number; position: number }
+      | { version: number; position: number | string }
       | undefined;
-    this.checkpoint = row?.position ?? 0;
-    this.resetRequested = row !== undefined && row.version !== projection.version;
+    const checkpoint = row && storedCursor(row.position, options.partitions);
+    this.checkpoint = checkpoint ?? LogCursor.start(options.partitions);
+    // A checkpoint of another shape of log (another partition count) says nothing about this one: rebuilt.
+    this.resetRequested = row !== undefined && (row.version !== projection.version || checkpoint === null);
   }
 
   start(): void {
@@ -103,10 +108,10 @@ export class ExternalLane {
         if (this.resetRequested) {
           this.resetRequested = false;
           await this.projection.truncate();
-          this.save(0);
+          this.save(LogCursor.start(this.options.partitions));
         }
-        const single = this.failure !== null || this.checkpoint < this.narrowUntil;
-        page = await this.store.readAll(this.checkpoint, single ? 1 : this.options.batchSize);
+        const single = this.failure !== null || !this.checkpoint.covers(this.narrowUntil);
+        page = await readAllAfter(this.store, this.checkpoint, single ? 1 : this.options.batchSize);
         if (page.length === 0) {
           for (const done of this.rebuilt.splice(0)) done();
           await this.pause(1000);
@@ -114,10 +119,10 @@ export class ExternalLane {
         }
         const relevant = page.filter((e) => this.projection.handles.includes(e.type) && !this.options.isSkipped(e.position));
         if (relevant.length > 0) await this.projection.handle(relevant);
-        this.save(page[page.length - 1]!.position);
-        this.options.onApplied?.(this.checkpoint, relevant.length);
+        this.save(this.checkpoint.advancedBy(page));
+        this.options.onApplied?.(page[page.length - 1]!.position, relevant.length);
         // Failed until it is past everything of the batch that failed.
-        if (this.failure && this.checkpoint >= this.narrowUntil) {
+        if (this.failure && this.checkpoint.covers(this.narrowUntil)) {
           this.failure = null;
           this.options.onRecovered();
         }
@@ -129,7 +134,7 @@ export class ExternalLane {
         const delay = this.options.retry(attempts);
         const first = page[0];
         this.failure = {
-          position: first?.position ?? this.checkpoint + 1,
+          position: first?.position ?? this.checkpoint.next,
           eventType: first?.type ?? null,
           stream: first?.stream ?? null,
           error: err instanceof Error ? err.message : String(err),
@@ -163,11 +168,11 @@ export class ExternalLane {
     this.wake = null;
   }
 
-  private save(position: number): void {
+  private save(checkpoint: LogCursor): void {
     prepared(
       this.db,
       'INSERT INTO projection_checkpoints VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position',
-    ).run(this.projection.name, this.projection.version, position);
-    this.checkpoint = position;
+    ).run(this.projection.name, this.projection.version, storedToken(checkpoint));
+    this.checkpoint = checkpoint;
   }
 }

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { backoffDelay, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
 import type { Projection } from './projection.js';
-import { closedBefore, readyPosition, Waiters } from './readiness.js';
+import { closedBefore, readyFor, Waiters } from './readiness.js';
 import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings } from './read-model-messages.js';
 import type { ProjectionFailure, ProjectionFeed, ProjectionStatus, RunnerOptions } from './runner.js';
 
@@ -127,8 +127,9 @@ export class ReadModelThread {
     return this.versions.get(name);
   }
 
+  /** The thread's feed and messages carry single positions: it runs on an unpartitioned log only. */
   checkpointOf(name: string): number {
-    return this.models.get(name)?.readiness.checkpoint ?? 0;
+    return this.models.get(name)?.readiness.checkpoint[0] ?? 0;
   }
 
   /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
@@ -197,7 +198,7 @@ export class ReadModelThread {
     const models = this.readiness();
     const closed = closedBefore(models, position);
     if (closed) return Promise.reject(closed);
-    if (readyPosition(models) >= position) return Promise.resolve();
+    if (readyFor(models, position)) return Promise.resolve();
     // A reader waits: what is gathered goes now, not when the interval is up.
     if (this.gathered.length > 0) this.sendGathered();
     return this.waiters.wait(position, timeoutMs);
@@ -352,9 +353,8 @@ export class ReadModelThread {
     for (const state of states) this.models.set(state.readiness.name, state);
     for (const [name, position, events] of applied) this.options.onApplied?.(name, position, events);
     const models = this.readiness();
-    const at = readyPosition(models);
     this.waiters.settle(
-      (position) => position <= at,
+      (position) => readyFor(models, position),
       (position) => closedBefore(models, position),
     );
   }

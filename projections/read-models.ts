@@ -9,6 +9,7 @@
  * skip); it never checkpoints the WAL: the thread does that between its batches.
  */
 import type Database from 'better-sqlite3';
+import { LogCursor, partitionsOf } from '../engine/store/index.js';
 import type { ExternalProjection } from './external.js';
 import { isExternal } from './external.js';
 import type { Projection } from './projection.js';
@@ -22,11 +23,19 @@ export interface ReadModelRunner {
   readonly db: Database.Database;
   readonly projectionNames: string[];
   versionOf(name: string): number | undefined;
+  /** A checkpoint's one position, on an unpartitioned log (else `cursorOf`). */
   checkpointOf(name: string): number;
+  /** Where a read model is in the log, per partition. */
+  cursorOf(name: string): LogCursor;
   statusOf(name: string): ProjectionStatus | undefined;
-  /** The lowest checkpoint of the node's own (SQLite) read models. */
+  /** The lowest checkpoint of the node's own (SQLite) read models, on an unpartitioned log (else `cursor`). */
   readonly position: number;
+  /** Per partition, the lowest checkpoint of the node's own read models. */
+  readonly cursor: LogCursor;
+  /** Resolves once the read models include the event at `position` (see ProjectionRunner.waitFor). */
   waitFor(position: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once the read models include everything `cursor` covers, in every partition. */
+  waitForCursor(cursor: LogCursor, timeoutMs?: number): Promise<void>;
   skip(name: string, position: number, reason?: string): ProjectionSkip;
   rebuild(names?: string[]): Promise<void>;
   start(): Promise<void>;
@@ -43,10 +52,14 @@ export class ReadModels implements ReadModelRunner {
   /** Null when every projection runs in process (`thread: false`). */
   readonly thread: ReadModelThread | null;
   private readonly local: ProjectionRunner;
+  private readonly partitions: number;
 
   constructor(store: ProjectionFeed, file: string, projections: Array<Projection | ExternalProjection>, options: ReadModelsOptions = {}) {
     const { thread = true, checkpointBytes, nice, maxInFlightEvents, liveIntervalMs, onProgress: _ignored, ...runnerOptions } = options;
-    const threaded = thread ? projections.filter((p): p is Projection => !isExternal(p) && p.source !== undefined) : [];
+    // The thread's feed and messages carry single positions: on a partitioned log every
+    // projection runs in process (the runner keeps a cursor per read model).
+    this.partitions = partitionsOf(store);
+    const threaded = thread && this.partitions === 1 ? projections.filter((p): p is Projection => !isExternal(p) && p.source !== undefined) : [];
     const inProcess = projections.filter((p) => !threaded.includes(p as Projection));
     this.db = ProjectionRunner.openDatabase(file);
     try {
@@ -76,6 +89,15 @@ export class ReadModels implements ReadModelRunner {
     return this.thread?.has(name) ? this.thread.checkpointOf(name) : this.local.checkpointOf(name);
   }
 
+  cursorOf(name: string): LogCursor {
+    return this.thread?.has(name) ? LogCursor.at(this.thread.checkpointOf(name)) : this.local.cursorOf(name);
+  }
+
+  get cursor(): LogCursor {
+    if (!this.thread) return this.local.cursor;
+    return LogCursor.at(this.position);
+  }
+
   statusOf(name: string): ProjectionStatus | undefined {
     return this.thread?.has(name) ? this.thread.statusOf(name) : this.local.statusOf(name);
   }
@@ -91,6 +113,11 @@ export class ReadModels implements ReadModelRunner {
     if (!this.thread) return this.local.waitFor(position, timeoutMs);
     if (this.local.ownReadModels === 0) return this.thread.waitFor(position, timeoutMs);
     return Promise.all([this.thread.waitFor(position, timeoutMs), this.local.waitFor(position, timeoutMs)]).then(() => undefined);
+  }
+
+  waitForCursor(cursor: LogCursor, timeoutMs = 5000): Promise<void> {
+    // Each entry is the newest position of its partition: waiting for each waits for all before it there.
+    return Promise.all(cursor.entries.filter((p) => p > 0).map((p) => this.waitFor(p, timeoutMs))).then(() => undefined);
   }
 
   skip(name: string, position: number, reason = ''): ProjectionSkip {

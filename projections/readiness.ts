@@ -7,13 +7,19 @@
  * one is not waited for (its readers get what it holds, stale), except a read model access
  * control reads (`accessRevokedBy`): while it is stopped short of P with an event that
  * takes access away at or before P (or not yet known not to be), readers get `unavailable`.
+ *
+ * A checkpoint is a log cursor's entries (log-cursor.ts): one position on an unpartitioned
+ * log, one per partition on a partitioned one, where "applied P" means P's partition's
+ * entry is at or past P. Positions of different partitions have no order, so there
+ * "a revocation at or before P" cannot be told: any revocation not applied closes.
  */
 import { ParleyError } from '../protocol/index.js';
 
 /** What readers need to know of one read model. */
 export interface Readiness {
   name: string;
-  checkpoint: number;
+  /** Per partition, the last position applied (LogCursor entries: plain numbers, so it crosses threads). */
+  checkpoint: readonly number[];
   /** Stopped on a failure. */
   failed: boolean;
   /** The position it stopped at (meaningful while failed). */
@@ -27,18 +33,23 @@ export interface Readiness {
   revokedAt: number | null | undefined;
 }
 
-/** The lowest checkpoint of the running read models (Infinity when none runs). */
-export function readyPosition(models: Iterable<Readiness>): number {
-  let min = Infinity;
-  for (const m of models) if (!m.failed) min = Math.min(min, m.checkpoint);
-  return min;
+/** True when a checkpoint has applied `position` (the entry of its partition is at or past it). */
+export function applied(checkpoint: readonly number[], position: number): boolean {
+  return position <= (checkpoint[position % checkpoint.length] ?? 0);
+}
+
+/** True when every running read model has applied `position` (also when none runs). */
+export function readyFor(models: Iterable<Readiness>, position: number): boolean {
+  for (const m of models) if (!m.failed && !applied(m.checkpoint, position)) return false;
+  return true;
 }
 
 /** The error for readers of `position` when a stopped read model access control needs has a revocation missing. */
 export function closedBefore(models: Iterable<Readiness>, position: number): ParleyError | null {
   for (const m of models) {
-    if (!m.failed || !m.guardsAccess || m.checkpoint >= position) continue;
-    if (m.revokedAt === undefined || (m.revokedAt !== null && m.revokedAt <= position)) {
+    if (!m.failed || !m.guardsAccess || applied(m.checkpoint, position)) continue;
+    const ordered = m.checkpoint.length === 1;
+    if (m.revokedAt === undefined || (m.revokedAt !== null && (!ordered || m.revokedAt <= position))) {
       return new ParleyError('unavailable', `read model ${m.name} is stopped (at position ${m.failedAt}); try again later`);
     }
   }

@@ -1,8 +1,10 @@
 /**
  * The projection runner: keeps read models in a SQLite file up to date with the log.
  *
- * - Each projection has a checkpoint (the last position it applied) and a version, both in
- *   `projection_checkpoints`, updated in the same transaction as its read model.
+ * - Each projection has a checkpoint (a log cursor: the last position it applied, per
+ *   partition of the log) and a version, both in `projection_checkpoints`, updated in the
+ *   same transaction as its read model. The cursor is stored as its token: on an
+ *   unpartitioned log a plain number, exactly as before cursors existed.
  * - On start it subscribes to the live feed first and buffers, then catches up from the
  *   log, then drains the buffer: no event falls between the two.
  * - A rebuild truncates a projection and replays the log into it; live events for that
@@ -25,12 +27,13 @@
  * does not get there within the bound gives `unavailable` too.
  */
 import Database from 'better-sqlite3';
-import { backoffDelay, type EventStore, type StoredEvent } from '../engine/store/index.js';
+import { backoffDelay, LogCursor, partitionsOf, readAllAfter, type EventStore, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
 import { ExternalLane, isExternal, type ExternalProjection } from './external.js';
 import type { Projection } from './projection.js';
 import { prepared } from './prepared.js';
-import { Waiters, closedBefore, readyPosition, type Readiness } from './readiness.js';
+import { Waiters, closedBefore, readyFor, type Readiness } from './readiness.js';
+import { storedCursor, storedToken } from './stored-checkpoint.js';
 import { recordSkip, setupSkips, skippedPositions, type ProjectionSkip } from './skips.js';
 import type { ProjectionFailure, ProjectionStatus } from './status.js';
 
@@ -60,7 +63,7 @@ export type { ProjectionFailure, ProjectionStatus } from './status.js';
 interface Slot {
   projection: Projection;
   handles: Set<string>;
-  checkpoint: number;
+  checkpoint: LogCursor;
   /** While it catches up on its own (a rebuild or a recovery), live batches wait here. */
   held: StoredEvent[][] | null;
   rebuilding: boolean;
@@ -80,7 +83,8 @@ interface Slot {
   unfinishedSetup: boolean;
 }
 
-type Applied = { position: number; events: number };
+/** A batch written: the checkpoint it moved to, its last event's position, how many events it handled. */
+type Applied = { checkpoint: LogCursor; position: number; events: number };
 
 export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
@@ -93,6 +97,8 @@ export class ProjectionRunner {
   private readonly batchSize: number;
   private skips = new Map<string, Set<number>>();
   private stopped = false;
+  /** How many partitions the log has (1 for every unpartitioned store). */
+  readonly partitions: number;
 
   constructor(
     private readonly store: ProjectionFeed,
@@ -101,6 +107,7 @@ export class ProjectionRunner {
     private readonly options: RunnerOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 1000;
+    this.partitions = partitionsOf(store);
     db.exec(`CREATE TABLE IF NOT EXISTS projection_checkpoints (
       name TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL
     ) WITHOUT ROWID`);
@@ -114,6 +121,7 @@ export class ProjectionRunner {
           new ExternalLane(p, store, db, {
             batchSize: this.batchSize,
             retry: this.retryDelay,
+            partitions: this.partitions,
             isSkipped: (position) => this.skips.get(p.name)?.has(position) ?? false,
             reloadSkips: () => this.loadSkips(),
             onError: (err, failure) => this.report(p.name, err, failure),
@@ -124,15 +132,17 @@ export class ProjectionRunner {
         continue;
       }
       const row = prepared(db, 'SELECT version, position FROM projection_checkpoints WHERE name = ?').get(p.name) as
-        | { version: number; position: number }
+        | { version: number; position: number | string }
         | undefined;
-      const changed = row !== undefined && row.version !== p.version;
+      const checkpoint = row && storedCursor(row.position, this.partitions);
+      // A checkpoint of another shape of log (another partition count) says nothing about this one: rebuilt.
+      const changed = row !== undefined && (row.version !== p.version || checkpoint === null);
       if (changed) p.drop?.(db);
       p.setup(db);
       const slot: Slot = {
         projection: p,
         handles: new Set(p.handles),
-        checkpoint: row?.position ?? 0,
+        checkpoint: checkpoint ?? LogCursor.start(this.partitions),
         held: null,
         rebuilding: false,
         failure: null,
@@ -166,8 +176,14 @@ export class ProjectionRunner {
     return (this.slots.get(name) ?? this.lanes.get(name))?.projection.version;
   }
 
+  /** The checkpoint's one position, on an unpartitioned log (on a partitioned one: `cursorOf`). */
   checkpointOf(name: string): number {
-    return (this.slots.get(name) ?? this.lanes.get(name))?.checkpoint ?? 0;
+    return this.cursorOf(name).single;
+  }
+
+  /** Where the projection is in the log (the start for an unknown name). */
+  cursorOf(name: string): LogCursor {
+    return (this.slots.get(name) ?? this.lanes.get(name))?.checkpoint ?? LogCursor.start(this.partitions);
   }
 
   /** Whether the projection runs, stopped on a failure, or rebuilds; undefined for an unknown name. */
@@ -184,13 +200,17 @@ export class ProjectionRunner {
   }
 
   /**
-   * The lowest checkpoint of the node's own (SQLite) read models: they have applied the
-   * log up to here. External projections run at their own pace and are not counted.
+   * The lowest checkpoint of the node's own (SQLite) read models, on an unpartitioned log:
+   * they have applied the log up to here. External projections run at their own pace and
+   * are not counted. On a partitioned log: `cursor`.
    */
   get position(): number {
-    let min = Infinity;
-    for (const s of this.slots.values()) min = Math.min(min, s.checkpoint);
-    return min === Infinity ? 0 : min;
+    return this.cursor.single;
+  }
+
+  /** Per partition, the lowest checkpoint of the node's own read models (see `position`). */
+  get cursor(): LogCursor {
+    return LogCursor.lowest([...this.slots.values()].map((s) => s.checkpoint), this.partitions);
   }
 
   /** How many read models live in the node's own database (external projections not counted). */
@@ -202,7 +222,7 @@ export class ProjectionRunner {
   readiness(): Readiness[] {
     return [...this.slots.values()].map((s) => ({
       name: s.projection.name,
-      checkpoint: s.checkpoint,
+      checkpoint: s.checkpoint.entries,
       failed: s.failure !== null,
       failedAt: s.failure?.position ?? 0,
       guardsAccess: s.projection.accessRevokedBy !== undefined,
@@ -247,7 +267,7 @@ export class ProjectionRunner {
     const models = this.readiness();
     const closed = closedBefore(models, position);
     if (closed) return Promise.reject(closed);
-    if (readyPosition(models) >= position) return Promise.resolve();
+    if (readyFor(models, position)) return Promise.resolve();
     return this.waiters.wait(position, timeoutMs);
   }
 
@@ -357,11 +377,11 @@ export class ProjectionRunner {
   /** Reads each page of the log once and applies it to every slot still going; a slot that stops drops out. */
   private async catchUpTogether(slots: Slot[], onProgress?: (name: string, position: number) => void): Promise<void> {
     let going = slots;
-    const from = Math.min(...slots.map((s) => s.checkpoint));
-    for (let after = from; going.length > 0; ) {
-      const events = await this.store.readAll(after, this.batchSize);
+    // Each slot passes over what it has (write filters by its own checkpoint).
+    for (let after = LogCursor.lowest(slots.map((s) => s.checkpoint), this.partitions); going.length > 0; ) {
+      const events = await readAllAfter(this.store, after, this.batchSize);
       if (events.length === 0) return;
-      after = events[events.length - 1]!.position;
+      after = after.advancedBy(events);
       let applied: Array<Applied | null> | null = null;
       try {
         applied = this.writeTransaction(() => going.map((slot) => this.write(slot, events)));
@@ -370,13 +390,13 @@ export class ProjectionRunner {
       }
       if (applied) going.forEach((slot, i) => this.advance(slot, applied[i]!));
       else going = going.filter((slot) => this.applyOrStop(slot, events));
-      for (const slot of going) onProgress?.(slot.projection.name, slot.checkpoint);
+      for (const slot of going) onProgress?.(slot.projection.name, events[events.length - 1]!.position);
     }
   }
 
   /** True when the slot stopped on an event of this rebuild (not on a failure from before it). */
   private stoppedDuringRebuild(slot: Slot): boolean {
-    return slot.failure !== null && slot.failure.position > slot.checkpoint;
+    return slot.failure !== null && !slot.checkpoint.covers(slot.failure.position);
   }
 
   /**
@@ -400,9 +420,9 @@ export class ProjectionRunner {
     const p = slot.projection;
     this.writeTransaction(() => {
       p.truncate(this.db);
-      this.saveCheckpoint(p, 0);
+      this.saveCheckpoint(p, LogCursor.start(this.partitions));
     });
-    slot.checkpoint = 0;
+    slot.checkpoint = LogCursor.start(this.partitions);
   }
 
   /**
@@ -412,7 +432,7 @@ export class ProjectionRunner {
   private async catchUp(slot: Slot): Promise<boolean> {
     for (;;) {
       if (this.stopped && !slot.rebuilding) return false;
-      const events = await this.store.readAll(slot.checkpoint, this.batchSize);
+      const events = await readAllAfter(this.store, slot.checkpoint, this.batchSize);
       if (events.length === 0) return true;
       if (!this.applyOrStop(slot, events)) return false;
     }
@@ -484,7 +504,7 @@ export class ProjectionRunner {
       this.rollbackLeftover();
     }
     for (const e of events) {
-      if (e.position <= slot.checkpoint) continue;
+      if (slot.checkpoint.covers(e.position)) continue;
       try {
         this.advance(slot, this.write(slot, [e]));
       } catch (err) {
@@ -498,21 +518,21 @@ export class ProjectionRunner {
 
   /** Writes a batch and the new checkpoint in one (nested: savepoint) transaction; the caller advances after commit. */
   private write(slot: Slot, events: StoredEvent[]): Applied | null {
-    const fresh = events.filter((e) => e.position > slot.checkpoint);
+    const fresh = events.filter((e) => !slot.checkpoint.covers(e.position));
     if (fresh.length === 0) return null;
     const skipped = this.skips.get(slot.projection.name);
     const relevant = fresh.filter((e) => slot.handles.has(e.type) && !skipped?.has(e.position));
-    const last = fresh[fresh.length - 1]!.position;
+    const checkpoint = slot.checkpoint.advancedBy(fresh);
     this.writeTransaction(() => {
       if (relevant.length > 0) slot.projection.handle(relevant, this.db);
-      this.saveCheckpoint(slot.projection, last);
+      this.saveCheckpoint(slot.projection, checkpoint);
     });
-    return { position: last, events: relevant.length };
+    return { checkpoint, position: fresh[fresh.length - 1]!.position, events: relevant.length };
   }
 
   private advance(slot: Slot, applied: Applied | null): void {
     if (!applied) return;
-    slot.checkpoint = applied.position;
+    slot.checkpoint = applied.checkpoint;
     try {
       this.options.onApplied?.(slot.projection.name, applied.position, applied.events);
     } catch (err) {
@@ -559,7 +579,7 @@ export class ProjectionRunner {
       else this.lookForRevocations(slot);
     }
     slot.failure = {
-      position: e?.position ?? slot.checkpoint + 1,
+      position: e?.position ?? slot.checkpoint.next,
       eventType: e?.type ?? null,
       stream: e?.stream ?? null,
       error: err instanceof Error ? err.message : String(err),
@@ -638,10 +658,10 @@ export class ProjectionRunner {
     void (async () => {
       let found: number | null = null;
       for (let after = slot.checkpoint; found === null; ) {
-        const page = await this.store.readAll(after, this.batchSize);
+        const page = await readAllAfter(this.store, after, this.batchSize);
         if (page.length === 0) break;
         found = page.find((e) => revokers.includes(e.type))?.position ?? null;
-        after = page[page.length - 1]!.position;
+        after = after.advancedBy(page);
       }
       if (slot.failure && slot.looks === look) slot.revokedInLog = found;
       this.notify();
@@ -655,13 +675,13 @@ export class ProjectionRunner {
     const revokers = slot.projection.accessRevokedBy!;
     slot.looks++;
     slot.revokedLive = null;
-    slot.revokedInLog = newest.find((e) => e.position > slot.checkpoint && revokers.includes(e.type))?.position ?? null;
+    slot.revokedInLog = newest.find((e) => !slot.checkpoint.covers(e.position) && revokers.includes(e.type))?.position ?? null;
   }
 
   private noteRevocations(slot: Slot, events: StoredEvent[]): void {
     const revokers = slot.projection.accessRevokedBy;
     if (!revokers) return;
-    const first = events.find((e) => e.position > slot.checkpoint && revokers.includes(e.type));
+    const first = events.find((e) => !slot.checkpoint.covers(e.position) && revokers.includes(e.type));
     if (first) slot.revokedLive = Math.min(first.position, slot.revokedLive ?? Infinity);
   }
 
@@ -682,11 +702,11 @@ export class ProjectionRunner {
     }
   }
 
-  private saveCheckpoint(p: Projection, position: number): void {
+  private saveCheckpoint(p: Projection, checkpoint: LogCursor): void {
     prepared(
       this.db,
       'INSERT INTO projection_checkpoints VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position',
-    ).run(p.name, p.version, position);
+    ).run(p.name, p.version, storedToken(checkpoint));
   }
 
   private notify(): void {
@@ -696,9 +716,8 @@ export class ProjectionRunner {
       this.report('(runner)', err, null);
     }
     const models = this.readiness();
-    const at = readyPosition(models);
     this.waiters.settle(
-      (position) => position <= at,
+      (position) => readyFor(models, position),
       (position) => closedBefore(models, position),
     );
   }

@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ConversationState } from '../engine/domain/index.js';
-import type { EventStore, StoredEvent } from '../engine/store/index.js';
+import type { EventStore, LogCursor, StoredEvent } from '../engine/store/index.js';
 import type { Projection } from '../projections/index.js';
 import type { SyncLimits } from './limits/index.js';
 
@@ -16,10 +16,10 @@ export interface SyncHost {
   config: { maxTextBytes: number; maxSendBufferBytes: number; maxSocketsPerUser: number; maxSubscriptionsPerSocket: number; syncLimits: SyncLimits };
   store: EventStore;
   readModels: Database.Database;
-  runner: { waitFor(position: number): Promise<void> };
+  runner: { waitForCursor(cursor: LogCursor): Promise<void> };
   commands: {
-    /** The position of the newest event this node appended. */
-    readonly lastPosition: number;
+    /** Per partition, the position of the newest event this node appended. */
+    readonly written: LogCursor;
     stateOf(conversationId: string): Promise<Readonly<ConversationState>>;
     /** Appends what `decide` returns against the conversation's state, with the authority and ordering of commands. */
     applyToConversation(

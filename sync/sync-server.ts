@@ -20,7 +20,7 @@ import type { FastifyRequest } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { toNewEvents, type ConversationState } from '../engine/domain/index.js';
-import { conversationIdOf, isStoreUnavailableError, userStream } from '../engine/store/index.js';
+import { conversationIdOf, isStoreUnavailableError, LogCursor, partitionsOf, userStream } from '../engine/store/index.js';
 import { CLOSE, ParleyError, parseDocName, type DocRef, type ErrorCode } from '../protocol/index.js';
 import { loadDocument } from './document-log.js';
 import { DocumentRoom } from './document-room.js';
@@ -51,8 +51,8 @@ export class SyncServer {
   private readonly rooms = new Map<string, DocumentRoom>();
   private readonly sockets = new Set<WebSocket>();
   private readonly stopFeed: () => void;
-  /** Newest position this layer appended outside the command handler (drafts) or saw in the feed: loads wait for it. */
-  private lastPosition = 0;
+  /** Per partition, the newest position this layer appended outside the command handler (drafts) or saw in the feed: loads wait for it. */
+  private seen: LogCursor;
   private readonly updates: Counter<'kind' | 'outcome'>;
   private readonly refused: Counter<'reason'>;
   private readonly loaded: Gauge;
@@ -65,6 +65,7 @@ export class SyncServer {
     private readonly ctx: SyncHost,
     private readonly options: SyncOptions = {},
   ) {
+    this.seen = LogCursor.start(partitionsOf(ctx.store));
     const registers = [ctx.metrics.registry];
     this.updates = new Counter({
       name: 'parley_sync_updates_total',
@@ -267,7 +268,7 @@ export class SyncServer {
   }
 
   private async load(name: string) {
-    await this.ctx.runner.waitFor(Math.max(this.ctx.commands.lastPosition, this.lastPosition));
+    await Promise.all([this.ctx.runner.waitForCursor(this.ctx.commands.written), this.ctx.runner.waitForCursor(this.seen)]);
     return (await loadDocument(this.ctx.readModels, this.ctx.store, name)).doc;
   }
 
@@ -303,8 +304,7 @@ export class SyncServer {
       const appended = await this.ctx.store.append(userStream(userId), toNewEvents([event], { actor: userId, commandId }), {
         expectedVersion: 'any',
       });
-      const last = appended.events[appended.events.length - 1];
-      if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
+      this.seen = this.seen.advancedBy(appended.events);
     } catch (err) {
       if (isStoreUnavailableError(err)) throw new ParleyError('unavailable', undefined, { cause: err });
       throw err;
@@ -314,8 +314,7 @@ export class SyncServer {
   private onFeed(events: StoredEvent[]): void {
     // A document loaded after this includes these events (the read models are applied off
     // this thread, a little after the feed: `load` waits for them), whichever node wrote them.
-    const last = events[events.length - 1];
-    if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
+    this.seen = this.seen.advancedBy(events);
     for (const e of events) {
       try {
         const name = docNameOfEvent(e);

@@ -24,6 +24,22 @@ export interface OpenedLog {
   jetstream: JetStreamEventStore | undefined;
 }
 
+/**
+ * The ops commands (export, import, stats, verify, replay, skip, rebuild) still read the
+ * log by single positions; a partitioned log (PARLEY_PARTITIONS > 1) has none, so they
+ * refuse it by name rather than fail half-way (the node and `parley tail` run on it).
+ */
+export class PartitionedLogUnsupportedError extends Error {
+  override readonly name = 'PartitionedLogUnsupportedError';
+  readonly code = 'partitioned_log_unsupported';
+}
+
+/** Throws PartitionedLogUnsupportedError for a configuration with a partitioned log. */
+export function refusePartitionedLog(config: { partitions: number }, command = 'this command'): void {
+  if (config.partitions <= 1) return;
+  throw new PartitionedLogUnsupportedError(`PARLEY_PARTITIONS=${config.partitions}: ${command} runs on an unpartitioned log (1) only so far`);
+}
+
 export interface OpenLogOptions {
   /** Create an empty embedded store if the data directory has none (import). */
   create?: boolean;
@@ -41,6 +57,7 @@ export async function openLog(files: DataDirFiles, nats: string | undefined, opt
   // files, and the system's temporary directory (which exists) stands in for the data
   // directory, which loadConfig would create and the JetStream log does not use.
   const config = loadConfig({ ...env, NATS_URL: urls }, { dataDir: tmpdir(), jwtSecret: 'ops-cli-needs-no-secret-000000', nodeId: 'cli' });
+  refusePartitionedLog(config);
   const store = await openLogStore(config);
   return {
     store,

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
+import { refusePartitionedLog } from './open-log.js';
 import { withUpcasting } from '../domain/index.js';
 import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
 import { progressBar } from './progress.js';
@@ -51,6 +52,7 @@ export async function rebuild(args: string[]): Promise<void> {
 
   const config = loadConfig(process.env, values['data-dir'] ? { dataDir: values['data-dir'] } : {});
   // Events in their current shape, as the node's read models see them.
+  refusePartitionedLog(config, 'parley rebuild');
   const store = withUpcasting(await openLogStore(config));
   const db = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
   // A rollback journal instead of the WAL while nobody else has the file open (the node is

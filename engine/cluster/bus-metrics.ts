@@ -13,15 +13,15 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { decorate, type EventStore } from '../store/index.js';
+import { decorate, headCursorOf, type EventStore, type LogCursor } from '../store/index.js';
 
 export interface BusMetricsSources {
   store: EventStore;
   /** The connected nats-server's version and what it offers beyond 2.9. */
   server: { version: string; features: Record<string, boolean> };
   nc: NatsConnection;
-  /** The lowest position every read model of this node has applied. */
-  appliedPosition(): number;
+  /** Per partition, the lowest position every read model of this node has applied. */
+  appliedCursor(): LogCursor;
   peersAlive(): number;
   /** Distinct log envelopes skipped because an earlier one took their seq (duplicate-seqs.ts). */
   duplicateSeqs?(): number;
@@ -37,8 +37,8 @@ export function createBusMetrics(registry: Registry, sources: BusMetricsSources)
     registers: [registry],
     async collect() {
       try {
-        const head = await withTimeout(sources.store.headPosition(), 1000);
-        lastLag = Math.max(0, head - sources.appliedPosition());
+        const head = await withTimeout(headCursorOf(sources.store), 1000);
+        lastLag = sources.appliedCursor().behind(head);
       } catch {
         // NATS away: keep the last known lag rather than fail the scrape.
       }

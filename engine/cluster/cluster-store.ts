@@ -10,8 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
-import { SqliteEventStore, type EventStore } from '../store/index.js';
-import { JetStreamEventStore } from '../store/jetstream/index.js';
+import { SqliteEventStore, type EventStore, type LogCursor } from '../store/index.js';
+import { JetStreamEventStore, PartitionedJetStreamStore } from '../store/jetstream/index.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
 import { natsSecurity, type NatsSecurity, type NatsSecuritySettings } from './nats-security.js';
@@ -27,16 +27,25 @@ export interface ClusterSettings extends NatsSecuritySettings {
   streamName: string;
   /** Stream replicas; null: keep what the stream has (1 for a new one). */
   replicas: number | null;
+  /** How many streams the log is split into (1: the one stream, as always). */
+  partitions: number;
   natsRetryBudgetMs: number;
   heartbeatSeconds: number;
   presenceExpirySeconds: number;
 }
 
-/** Connects to JetStream with the node's cluster settings (stream, replicas, retry budget). */
-export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<JetStreamEventStore> {
+/** The cluster's log: one JetStream stream, or several (a partitioned log, PARLEY_PARTITIONS > 1). */
+export type ClusterLog = JetStreamEventStore | PartitionedJetStreamStore;
+
+export function isClusterLog(store: unknown): store is ClusterLog {
+  return store instanceof JetStreamEventStore || store instanceof PartitionedJetStreamStore;
+}
+
+/** Connects to JetStream with the node's cluster settings (stream, replicas, partitions, retry budget). */
+export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
   const security = natsSecurity(config);
   const replicas = config.replicas ?? (await replicasOfStream(config, security));
-  return JetStreamEventStore.connect({
+  const options = {
     servers: config.natsUrls,
     security,
     streamName: config.streamName,
@@ -50,7 +59,9 @@ export async function connectClusterStore(config: ClusterSettings, onError: (err
     requestTimeoutMs: Math.min(2000, Math.max(500, config.natsRetryBudgetMs / 5)),
     name: `parley-node-${config.nodeId}`,
     onError,
-  });
+  };
+  // Partition 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
+  return config.partitions > 1 ? PartitionedJetStreamStore.connect({ ...options, partitions: config.partitions }) : JetStreamEventStore.connect(options);
 }
 
 /**
@@ -97,16 +108,16 @@ export interface ClusterMembership {
 
 export function clusterMembership(
   config: ClusterSettings,
-  jetstream: JetStreamEventStore,
+  jetstream: ClusterLog,
   registry: Registry,
-  appliedPosition: () => number,
+  appliedCursor: () => LogCursor,
 ): ClusterMembership {
   let presence: ClusterPresence | undefined;
   const busMetrics = createBusMetrics(registry, {
     store: jetstream,
     server: { version: jetstream.serverVersion, features: { ...jetstream.features } },
     nc: jetstream.nc,
-    appliedPosition,
+    appliedCursor,
     peersAlive: () => presence?.heartbeats.alive.length ?? 1,
     duplicateSeqs: () => jetstream.duplicateSeqsSeen,
   });

@@ -60,6 +60,8 @@ import {
   conversationStream,
   isConcurrencyError,
   isStoreUnavailableError,
+  LogCursor,
+  partitionsOf,
   type EventStore,
   type IdempotencyRecord,
   type StoredEvent,
@@ -95,8 +97,8 @@ export class CommandHandler {
   private readonly loading = new Map<string, Promise<ConversationState>>();
   private readonly inflight = new Map<string, Promise<Outcome>>();
   private readonly recent = new RecentRecords(10_000);
-  /** The newest log position this node appended; reads wait for read models to reach it. */
-  lastPosition = 0;
+  /** Per partition, the newest log position this node appended; reads wait for read models to reach it. */
+  written: LogCursor;
 
   constructor(
     private readonly store: EventStore,
@@ -104,6 +106,7 @@ export class CommandHandler {
     private readonly options: { maxTextBytes: number; cachedConversations?: number },
   ) {
     this.states = new BoundedMap(options.cachedConversations ?? 10_000);
+    this.written = LogCursor.start(partitionsOf(store));
   }
 
   /** Runs a command for `actor` exactly once per (actor, commandId). */
@@ -297,8 +300,7 @@ export class CommandHandler {
           return { version: appended.version, events: [], duplicate: appended.duplicate };
         }
         this.metrics.eventsAppended.inc(appended.events.length);
-        const last = appended.events[appended.events.length - 1];
-        if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
+        this.written = this.written.advancedBy(appended.events);
         return { version: after, events: appended.events, record, duplicate: null };
       } catch (err) {
         this.states.delete(stream);
@@ -356,8 +358,7 @@ export class CommandHandler {
         if (appended.duplicate) return { version: appended.version, events: [], duplicate: appended.duplicate };
         for (const e of decided) evolve(state, e as ConversationEventData, at);
         this.metrics.eventsAppended.inc(appended.events.length);
-        const last = appended.events[appended.events.length - 1];
-        if (last) this.lastPosition = Math.max(this.lastPosition, last.position);
+        this.written = this.written.advancedBy(appended.events);
         // Cached only if no other command cached one meanwhile (a stale one conflicts and reloads).
         if (!this.states.get(stream)) this.states.set(stream, state);
         return { version: state.version, events: appended.events, record, duplicate: null };

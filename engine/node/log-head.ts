@@ -10,15 +10,17 @@
  */
 import { ParleyError } from '../../protocol/index.js';
 import { MEMBERSHIP_READ_MODEL, type ReadModelRunner } from '../../projections/index.js';
+import type { LogCursor } from '../store/index.js';
 
-export class LogHead {
-  private inFlight: Promise<number> | undefined;
-  private next: Promise<number> | undefined;
+/** `T`: the head as a position (a number) or, on a log that may be partitioned, a cursor. */
+export class LogHead<T = number> {
+  private inFlight: Promise<T> | undefined;
+  private next: Promise<T> | undefined;
 
-  constructor(private readonly fetchHead: () => Promise<number>) {}
+  constructor(private readonly fetchHead: () => Promise<T>) {}
 
-  /** A head position read after this call was made. */
-  latest(): Promise<number> {
+  /** A head read after this call was made. */
+  latest(): Promise<T> {
     if (!this.inFlight) return this.start();
     return (this.next ??= this.inFlight
       .catch(() => undefined)
@@ -28,8 +30,8 @@ export class LogHead {
       }));
   }
 
-  private start(): Promise<number> {
-    const fetch: Promise<number> = this.fetchHead().finally(() => {
+  private start(): Promise<T> {
+    const fetch: Promise<T> = this.fetchHead().finally(() => {
       if (this.inFlight === fetch) this.inFlight = undefined;
     });
     this.inFlight = fetch;
@@ -42,10 +44,10 @@ export class LogHead {
  * for a read model stopped on a failure (a full disk, a poison event), and its stale
  * membership must not refuse a member: a refusal it cannot confirm is `unavailable`.
  */
-export function caughtUpWithLog(head: LogHead, runner: Pick<ReadModelRunner, 'waitFor' | 'checkpointOf'>): () => Promise<void> {
+export function caughtUpWithLog(head: LogHead<LogCursor>, runner: Pick<ReadModelRunner, 'waitForCursor' | 'cursorOf'>): () => Promise<void> {
   return async () => {
     const at = await head.latest();
-    await runner.waitFor(at);
-    if (runner.checkpointOf(MEMBERSHIP_READ_MODEL) < at) throw new ParleyError('unavailable', 'The read models are behind the log; try again');
+    await runner.waitForCursor(at);
+    if (!runner.cursorOf(MEMBERSHIP_READ_MODEL).reaches(at)) throw new ParleyError('unavailable', 'The read models are behind the log; try again');
   };
 }

@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ExternalProjection, Projection, ReadModelRunner } from '../../projections/index.js';
 import { syncExtension } from '../../sync/index.js';
 import type { ClusterMembership } from '../cluster/index.js';
-import type { EventStore } from '../store/index.js';
+import { headCursorOf, LogCursor, type EventStore } from '../store/index.js';
 import { CommandHandler } from './command-handler.js';
 import { bearerOf, createTokenVerifier, type TokenVerifier } from './auth/index.js';
 import { loadConfig, refusePlainHttpInProduction, refusePlainNatsInProduction, type NodeConfig } from './config/index.js';
@@ -93,7 +93,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const metrics = createMetrics(config.nodeId);
 
   // The log, then the read models (the cluster's feed-lag metric asks how far they are).
-  let runnerPosition = () => 0;
+  let runnerPosition = () => LogCursor.start(1);
   const opened = await openStore(config, metrics, givenStore, () => runnerPosition());
   const { store, jetstream, cluster } = opened;
   const readModels = await startReadModels(config, store, [...extensions.flatMap((x) => x.projections ?? []), ...projections], metrics).catch(
@@ -103,14 +103,14 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
     },
   );
   const { runner } = readModels;
-  runnerPosition = () => runner.position;
+  runnerPosition = () => runner.cursor;
 
   // Commands and live delivery.
   const commands = new CommandHandler(store, metrics, { maxTextBytes: config.maxTextBytes });
   const reads: ReadAccess = {
     readModels: runner.db,
-    consistentReads: () => runner.waitFor(commands.lastPosition),
-    caughtUpWithLog: caughtUpWithLog(new LogHead(() => store.headPosition()), runner),
+    consistentReads: () => runner.waitForCursor(commands.written),
+    caughtUpWithLog: caughtUpWithLog(new LogHead(() => headCursorOf(store)), runner),
   };
   // What clients and consumers read of the log: redacted where the store keeps the original (redacted-reads.ts).
   const served = withRedactedReads(store, (c, m) => messageRedacted(runner.db, c, m));

@@ -11,9 +11,8 @@
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { withUpcasting } from '../domain/index.js';
-import { clusterMembership, connectClusterStore, type ClusterMembership } from '../cluster/index.js';
-import { SqliteEventStore, withReadTimings, type EventStore, type SqliteStoreOptions } from '../store/index.js';
-import { JetStreamEventStore } from '../store/jetstream/index.js';
+import { clusterMembership, connectClusterStore, isClusterLog, type ClusterLog, type ClusterMembership } from '../cluster/index.js';
+import { SqliteEventStore, withReadTimings, type EventStore, type LogCursor, type SqliteStoreOptions } from '../store/index.js';
 import { EventStoreDbEventStore } from '../store/eventstoredb/index.js';
 import { StartupError, dataDirError, type NodeConfig } from './config/index.js';
 import type { Metrics } from './metrics.js';
@@ -22,7 +21,7 @@ export interface OpenedStore {
   /** The log as the node uses it: upcast and timed. */
   readonly store: EventStore;
   /** Set when the log is a JetStream stream. */
-  readonly jetstream: JetStreamEventStore | undefined;
+  readonly jetstream: ClusterLog | undefined;
   /** Set when the store is JetStream: heartbeats, peers alive. */
   readonly cluster: ClusterMembership | undefined;
   /**
@@ -36,11 +35,11 @@ export interface OpenedStore {
  * Opens the given store, the cluster's, or the embedded one. `readModelsPosition` is
  * what cluster heartbeats tell the peers (the read models start after the store).
  */
-export async function openStore(config: NodeConfig, metrics: Metrics, givenStore: EventStore | undefined, readModelsPosition: () => number): Promise<OpenedStore> {
+export async function openStore(config: NodeConfig, metrics: Metrics, givenStore: EventStore | undefined, readModelsPosition: () => LogCursor): Promise<OpenedStore> {
   let reportError: (err: unknown) => void = () => undefined;
   let reportCheckpointFailure: (err: Error) => void = () => undefined;
   const jetstream =
-    givenStore instanceof JetStreamEventStore
+    isClusterLog(givenStore)
       ? givenStore
       : !givenStore && config.natsUrls.length > 0
         ? await connectClusterStore(config, (err) => reportError(err)).catch((err: unknown) => {

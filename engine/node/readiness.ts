@@ -10,7 +10,7 @@
  * - `draining`: the node has been told to stop (drain.ts).
  */
 import type { ReadModelRunner } from '../../projections/index.js';
-import type { EventStore } from '../store/index.js';
+import { headCursorOf, readAllAfter, type EventStore, type LogCursor } from '../store/index.js';
 
 export type ReadyCheckName = 'store' | 'read_models' | 'draining';
 
@@ -26,7 +26,7 @@ export interface ReadyReport {
 export interface ReadinessDeps {
   readonly nodeId: string;
   readonly store: Pick<EventStore, 'headPosition' | 'readAll'>;
-  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'checkpointOf' | 'statusOf'>;
+  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'cursorOf' | 'statusOf'>;
   readonly maxLag: number;
   readonly draining: () => boolean;
   /** How long the store may take to answer (default 2 s: below a balancer's check timeout). */
@@ -45,14 +45,14 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<ReadyReport> 
 }
 
 /** The log's head, read so it touches the store: the head, then a one-row read after it. */
-async function probeStore(store: ReadinessDeps['store'], timeoutMs: number): Promise<{ head: number | null; store: ReadyReport['store'] }> {
+async function probeStore(store: ReadinessDeps['store'], timeoutMs: number): Promise<{ head: LogCursor | null; store: ReadyReport['store'] }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
   });
   const probe = (async () => {
-    const head = await store.headPosition();
-    await store.readAll(head, 1);
+    const head = await headCursorOf(store);
+    await readAllAfter(store, head, 1);
     return head;
   })();
   try {
@@ -66,7 +66,7 @@ async function probeStore(store: ReadinessDeps['store'], timeoutMs: number): Pro
 }
 
 /** Lag of the running read models behind `head`; without a head (store down) they cannot be judged and count as not ok. */
-function readModelLag(runner: ReadinessDeps['runner'], head: number | null, maxLag: number): ReadyReport['readModels'] {
+function readModelLag(runner: ReadinessDeps['runner'], head: LogCursor | null, maxLag: number): ReadyReport['readModels'] {
   const behind: string[] = [];
   const stopped: string[] = [];
   let lag = 0;
@@ -76,7 +76,7 @@ function readModelLag(runner: ReadinessDeps['runner'], head: number | null, maxL
       continue;
     }
     if (head === null) continue;
-    const l = Math.max(0, head - runner.checkpointOf(name));
+    const l = runner.cursorOf(name).behind(head);
     lag = Math.max(lag, l);
     if (l > maxLag) behind.push(name);
   }

@@ -11,7 +11,7 @@
  * still see the content, as a client that was online saw it live.
  */
 import { contentMessageId, redactEvent } from '../domain/index.js';
-import { conversationIdOf, decorate, type EventStore, type StoredEvent } from '../store/index.js';
+import { conversationIdOf, decorate, readAllAfter, type EventStore, type StoredEvent } from '../store/index.js';
 
 /** Whether the read models hold this message as redacted. */
 export type IsRedacted = (conversationId: string, messageId: string) => boolean;
@@ -22,6 +22,8 @@ export function withRedactedReads(store: EventStore, isRedacted: IsRedacted): Ev
   return decorate(store, {
     readStream: async (stream, options) => served(await store.readStream(stream, options)),
     readAll: async (after, limit) => served(await store.readAll(after, limit)),
+  }, {
+    readAllAfter: async (after, limit) => served(await readAllAfter(store, after, limit)),
   });
 }
 

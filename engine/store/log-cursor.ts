@@ -56,8 +56,34 @@ export class LogCursor {
     return LogCursor.decode(position, 1);
   }
 
+  /**
+   * The cursor with, per partition, the lowest entry of `cursors` (all of `n` partitions):
+   * what every one of them has read. The start when there are none.
+   */
+  static lowest(cursors: Iterable<LogCursor>, n: number): LogCursor {
+    let low: number[] | null = null;
+    for (const c of cursors) {
+      if (c.partitions !== n) throw new InvalidCursorError(`a cursor over ${c.partitions} partitions in a log of ${n}`);
+      low = low ? low.map((p, i) => Math.min(p, c.after(i))) : [...c.last];
+    }
+    return low ? new LogCursor(low) : LogCursor.start(n);
+  }
+
   get partitions(): number {
     return this.last.length;
+  }
+
+  /** Per partition, the last position read (a plain copy: what crosses a thread or goes in a message). */
+  get entries(): number[] {
+    return [...this.last];
+  }
+
+  /**
+   * The smallest position this cursor does not cover: the next one of partition 0 (with
+   * N = 1 the position after it). Names where a reader stands when no event does.
+   */
+  get next(): number {
+    return this.after(0) + this.last.length;
   }
 
   /** The last position read in partition `p` (0 = none). */
@@ -82,6 +108,14 @@ export class LogCursor {
     const next = [...this.last];
     for (const e of events) next[e.position % n] = Math.max(next[e.position % n]!, e.position);
     return new LogCursor(next);
+  }
+
+  /**
+   * How far this cursor is behind `head`, in positions summed over partitions (with N = 1
+   * exactly `head - position`, 0 when past it): a lag, comparable only within one log.
+   */
+  behind(head: LogCursor): number {
+    return head.last.reduce((sum, h, i) => sum + Math.max(0, h - this.after(i)), 0);
   }
 
   /** True when every partition of this cursor is at or past `other`'s. */
@@ -165,12 +199,12 @@ export function partitionedLogOf(store: object): PartitionedLog | undefined {
 }
 
 /** How many partitions a store's log has (1 for every unpartitioned store). */
-export function partitionsOf(store: EventStore): number {
+export function partitionsOf(store: object): number {
   return partitionedLogOf(store)?.partitions ?? 1;
 }
 
 /** Events of any store after a cursor: the way every whole-log reader should read. */
-export function readAllAfter(store: EventStore, after: LogCursor, limit: number): Promise<StoredEvent[]> {
+export function readAllAfter(store: Pick<EventStore, 'readAll'>, after: LogCursor, limit: number): Promise<StoredEvent[]> {
   const partitioned = partitionedLogOf(store);
   if (partitioned) return partitioned.readAllAfter(after, limit);
   try {
@@ -181,7 +215,7 @@ export function readAllAfter(store: EventStore, after: LogCursor, limit: number)
 }
 
 /** The head of any store as a cursor. */
-export async function headCursorOf(store: EventStore): Promise<LogCursor> {
+export async function headCursorOf(store: Pick<EventStore, 'headPosition'>): Promise<LogCursor> {
   const partitioned = partitionedLogOf(store);
   return partitioned ? partitioned.headCursor() : LogCursor.at(await store.headPosition());
 }

@@ -7,6 +7,9 @@ import { Type } from '@sinclair/typebox';
 import { AttachmentIds, AttachmentRef } from './attachments.js';
 import { Emoji, EpochMs, Id, IsoTime, MAX_INTEGER, MessageFormat, Seq, Strict, Text, Title } from './primitives.js';
 
+/** Where a reader is in the log: a position on an unpartitioned log, a cursor token (`c1.…`) on a partitioned one. */
+const LogPoint = Type.Union([Type.Integer(), Type.String({ maxLength: 2048 })]);
+
 /** Every write takes an optional client-chosen command id (or an Idempotency-Key header). */
 const commandId = Type.Optional(Id);
 
@@ -187,9 +190,9 @@ export const Responses = {
   }),
   analytics: AnalyticsReport,
   projections: Type.Object({
-    head: Type.Integer(),
+    head: LogPoint,
     projections: Type.Array(
-      Type.Composite([Type.Object({ name: Type.String(), version: Type.Optional(Type.Integer()), checkpoint: Type.Integer(), lag: Type.Integer() }), ProjectionStatus], {
+      Type.Composite([Type.Object({ name: Type.String(), version: Type.Optional(Type.Integer()), checkpoint: LogPoint, lag: Type.Integer() }), ProjectionStatus], {
         additionalProperties: true,
       }),
     ),
@@ -201,5 +204,5 @@ export const Responses = {
     at: EpochMs,
     status: Type.Optional(ProjectionStatus),
   }),
-  rebuilt: Type.Object({ name: Type.String(), checkpoint: Type.Integer(), seconds: Type.Number() }),
+  rebuilt: Type.Object({ name: Type.String(), checkpoint: LogPoint, seconds: Type.Number() }),
 } as const;

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { caughtUpWithLog, LogHead } from '../../engine/node/log-head.js';
 import { MEMBERSHIP_READ_MODEL } from '../../projections/index.js';
+import { LogCursor } from '../../engine/store/index.js';
 
 /** A store whose head requests the test answers one by one, recording when each was made. */
 function manualStore() {
@@ -63,16 +64,26 @@ describe('LogHead', () => {
 
 describe('caughtUpWithLog', () => {
   it('waits for the head it read, and says unavailable when the membership read model is stopped below it', async () => {
-    const waited: number[] = [];
-    const checkpoints = new Map([[MEMBERSHIP_READ_MODEL, 10]]);
+    const waited: string[] = [];
+    const checkpoints = new Map([[MEMBERSHIP_READ_MODEL, LogCursor.at(10)]]);
     const runner = {
-      waitFor: async (position: number) => void waited.push(position),
-      checkpointOf: (name: string) => checkpoints.get(name) ?? 0,
+      waitForCursor: async (cursor: LogCursor) => void waited.push(cursor.encode()),
+      cursorOf: (name: string) => checkpoints.get(name) ?? LogCursor.start(1),
     };
-    const check = caughtUpWithLog(new LogHead(async () => 10), runner);
+    const check = caughtUpWithLog(new LogHead(async () => LogCursor.at(10)), runner);
     await expect(check()).resolves.toBeUndefined();
-    expect(waited).toEqual([10]);
-    checkpoints.set(MEMBERSHIP_READ_MODEL, 7); // stopped on a failure: waitFor does not wait for it
+    expect(waited).toEqual(['10']);
+    checkpoints.set(MEMBERSHIP_READ_MODEL, LogCursor.at(7)); // stopped on a failure: waitFor does not wait for it
+    await expect(check()).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('on a partitioned log, waits for every partition of the head and refuses while membership lacks any', async () => {
+    const head = LogCursor.start(3).advancedBy([{ position: 30 }, { position: 31 }, { position: 32 }]);
+    let membership = head;
+    const runner = { waitForCursor: async () => undefined, cursorOf: () => membership };
+    const check = caughtUpWithLog(new LogHead(async () => head), runner);
+    await expect(check()).resolves.toBeUndefined();
+    membership = LogCursor.start(3).advancedBy([{ position: 30 }, { position: 31 }, { position: 29 }]);
     await expect(check()).rejects.toMatchObject({ code: 'unavailable' });
   });
 });

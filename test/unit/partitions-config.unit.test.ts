@@ -1,6 +1,7 @@
-/** PARLEY_PARTITIONS as loadConfig reads it: 1 (or unset) is today's log; more is refused by name, never ignored. */
+/** PARLEY_PARTITIONS as loadConfig reads it: 1 (or unset) is today's log; 2..64 a partitioned one; anything else refused by name. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../engine/node/index.js';
+import { PartitionedLogUnsupportedError, refusePartitionedLog } from '../../engine/cli/open-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-partitions-config-');
@@ -13,10 +14,22 @@ describe('PARLEY_PARTITIONS', () => {
     expect(load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: '1' }).streamName).toBe('PARLEY_EVENTS');
   });
 
-  it('refuses a partitioned log in the node, naming the setting', () => {
-    for (const raw of ['3', '0', 'many', '1; rm -rf /']) {
+  it('takes a partition count of 1..64', () => {
+    expect(load({ NATS_URL: 'nats://n:4222' }).partitions).toBe(1);
+    expect(load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: '3' }).partitions).toBe(3);
+    expect(load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: '64' }).partitions).toBe(64);
+  });
+
+  it('refuses a count it cannot run, naming the setting', () => {
+    for (const raw of ['65', '0', 'many', '1; rm -rf /']) {
       expect(() => load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: raw })).toThrow(ConfigError);
       expect(() => load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: raw })).toThrow(/PARLEY_PARTITIONS/);
     }
+  });
+
+  it('the ops commands that read by single positions refuse a partitioned log by a coded error', () => {
+    expect(() => refusePartitionedLog({ partitions: 1 })).not.toThrow();
+    expect(() => refusePartitionedLog({ partitions: 3 }, 'parley rebuild')).toThrow(PartitionedLogUnsupportedError);
+    expect(() => refusePartitionedLog({ partitions: 3 }, 'parley rebuild')).toThrow(/PARLEY_PARTITIONS=3: parley rebuild/);
   });
 });

@@ -52,7 +52,7 @@ export function attachmentsExtension(): AttachmentsExtension {
         settings,
         commands: ctx.commands,
         readModels: ctx.readModels,
-        waitFor: (position) => ctx.runner.waitFor(position),
+        waitForCursor: (cursor) => ctx.runner.waitForCursor(cursor),
         blobs,
         nodeId: ctx.config.nodeId,
         log: ctx.app.log,

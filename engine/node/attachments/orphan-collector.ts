@@ -9,15 +9,16 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import { blobInUse, pendingUploadsBefore, uploadSha256 } from '../../../projections/index.js';
 import { decideDiscard } from '../../domain/index.js';
+import type { LogCursor } from '../../store/index.js';
 import type { CommandHandler } from '../command-handler.js';
 import type { AttachmentSettings } from '../config/index.js';
 import type { BlobStore } from './blob-store.js';
 
 export interface CollectorParts {
   settings: Pick<AttachmentSettings, 'orphanSeconds' | 'collectEverySeconds' | 'collectBatch'>;
-  commands: Pick<CommandHandler, 'applyToConversation' | 'lastPosition'>;
+  commands: Pick<CommandHandler, 'applyToConversation' | 'written'>;
   readModels: Database.Database;
-  waitFor(position: number): Promise<void>;
+  waitForCursor(cursor: LogCursor): Promise<void>;
   blobs: BlobStore;
   nodeId: string;
   log: FastifyBaseLogger;
@@ -78,7 +79,7 @@ export class OrphanCollector {
       }
     }
     if (hashes.size === 0) return result;
-    await this.parts.waitFor(commands.lastPosition);
+    await this.parts.waitForCursor(commands.written);
     for (const sha of hashes) {
       try {
         if (blobInUse(readModels, sha)) continue;

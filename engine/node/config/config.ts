@@ -12,6 +12,7 @@ import { SYNC_LIMITS, type SyncLimits } from '../../../sync/limits/index.js';
 import { edgeConfig, type EdgeConfig } from './edge-config.js';
 import { ConfigError } from './errors.js';
 import { int, type Env } from './env-values.js';
+import { MAX_PARTITIONS } from '../../store/index.js';
 import { tlsSettings, type TlsSettings } from './tls-settings.js';
 import { authSettings, type AuthSettings } from './auth-settings.js';
 import { attachmentSettings, type AttachmentSettings } from './attachment-settings.js';
@@ -89,6 +90,8 @@ export interface NodeConfig extends TlsSettings, EdgeConfig {
   streamName: string;
   /** JetStream replicas of the log (3 in a 3-server NATS cluster); null keeps what the stream has (1 for a new one). */
   replicas: number | null;
+  /** How many JetStream streams the log is split into (PARLEY_PARTITIONS, 1..64; 1: the one stream). */
+  partitions: number;
   /** How long a NATS outage is absorbed before commands fail with `unavailable`. */
   natsRetryBudgetMs: number;
   /** Seconds between this node's presence heartbeats. */
@@ -220,7 +223,7 @@ function eventStoreDbConfig(env: Env, overrides: Partial<NodeConfig>): EventStor
 
 type ClusterConfig = Pick<
   NodeConfig,
-  'natsUrls' | 'streamName' | 'replicas' | 'natsRetryBudgetMs' | 'heartbeatSeconds' | 'presenceExpirySeconds'
+  'natsUrls' | 'streamName' | 'replicas' | 'partitions' | 'natsRetryBudgetMs' | 'heartbeatSeconds' | 'presenceExpirySeconds'
 >;
 
 /** The cluster knobs; they only matter when NATS_URL is set. */
@@ -238,7 +241,9 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
   // Unset means "as the stream is": a node started without it must not scale an R3 log down.
   const replicas = overrides.replicas !== undefined ? overrides.replicas : env.PARLEY_REPLICAS ? int(env, 'PARLEY_REPLICAS', 1) : null;
   if (replicas !== null && (replicas < 1 || replicas > 5)) throw new ConfigError(`PARLEY_REPLICAS must be 1..5, got ${replicas}`);
-  refuseUnwiredPartitions(env);
+  // The log split over this many JetStream streams (PartitionedJetStreamStore); 1 is the one stream, as always.
+  const partitions = overrides.partitions ?? int(env, 'PARLEY_PARTITIONS', 1);
+  if (partitions < 1 || partitions > MAX_PARTITIONS) throw new ConfigError(`PARLEY_PARTITIONS must be 1..${MAX_PARTITIONS}, got ${partitions}`);
   const heartbeatSeconds = overrides.heartbeatSeconds ?? seconds(env, 'PARLEY_HEARTBEAT_SECONDS', 5);
   const presenceExpirySeconds = overrides.presenceExpirySeconds ?? seconds(env, 'PARLEY_PRESENCE_EXPIRY_SECONDS', 15);
   if (heartbeatSeconds <= 0) throw new ConfigError('PARLEY_HEARTBEAT_SECONDS must be positive');
@@ -253,26 +258,11 @@ function clusterConfig(env: Env, overrides: Partial<NodeConfig>): ClusterConfig 
     natsUrls,
     streamName,
     replicas,
+    partitions,
     natsRetryBudgetMs: overrides.natsRetryBudgetMs ?? int(env, 'PARLEY_NATS_RETRY_BUDGET_MS', 15_000),
     heartbeatSeconds,
     presenceExpirySeconds,
   };
-}
-
-/**
- * PARLEY_PARTITIONS: the JetStream store can split the log (PartitionedJetStreamStore),
- * and the admin feed and `parley tail` resume by log cursor, but the node still keeps one
- * number per reader of the whole log elsewhere (projection checkpoints, read-your-writes
- * waits, readiness and lag, bus metrics, export/import), which a partitioned log does not
- * have. Until those take a log cursor, N > 1 is refused here rather than ignored (an
- * operator would otherwise believe the log is split).
- */
-function refuseUnwiredPartitions(env: Env): void {
-  const raw = env.PARLEY_PARTITIONS;
-  if (raw === undefined || raw === '' || raw === '1') return;
-  throw new ConfigError(
-    `PARLEY_PARTITIONS=${raw.slice(0, 20)}: a node runs an unpartitioned log (1) only so far; the partitioned store exists, its use by the node does not yet`,
-  );
 }
 
 /**

@@ -13,14 +13,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ParleyError } from '../../../protocol/index.js';
 import { Responses } from '../../../protocol/schema/index.js';
 import type { ReadModelRunner } from '../../../projections/index.js';
-import type { EventStore } from '../../store/index.js';
+import { headCursorOf, type EventStore } from '../../store/index.js';
 import type { Metrics } from '../metrics.js';
 import type { ReadyReport } from '../readiness.js';
 
 export interface NodeRoutesDeps {
   readonly nodeId: string;
   readonly store: Pick<EventStore, 'kind' | 'headPosition'>;
-  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'checkpointOf'>;
+  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'cursorOf'>;
   readonly metrics: Pick<Metrics, 'registry' | 'projectionLag' | 'projectionPosition'>;
   /** The readiness checks, run per request. */
   readonly ready: () => Promise<ReadyReport>;
@@ -55,11 +55,12 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesDeps> = async (app, { node
     if (!allowed) throw new ParleyError('not_found', 'Metrics are off on this node: set PARLEY_METRICS_TOKEN to scrape them');
     const header = request.headers.authorization;
     if (!header?.startsWith('Bearer ') || !allowed(header.slice(7))) throw new ParleyError('unauthorized', 'GET /metrics takes the scrape token (PARLEY_METRICS_TOKEN)');
-    const head = await store.headPosition();
+    const head = await headCursorOf(store);
     for (const name of runner.projectionNames) {
-      const at = runner.checkpointOf(name);
-      metrics.projectionLag.set({ projection: name }, Math.max(0, head - at));
-      metrics.projectionPosition.set({ projection: name }, at);
+      const at = runner.cursorOf(name);
+      metrics.projectionLag.set({ projection: name }, at.behind(head));
+      // A checkpoint over several partitions is no one number: the gauge is for an unpartitioned log.
+      if (at.partitions === 1) metrics.projectionPosition.set({ projection: name }, at.single);
     }
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

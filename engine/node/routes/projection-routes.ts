@@ -7,12 +7,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ParleyError } from '../../../protocol/index.js';
 import { Params, Requests, Responses } from '../../../protocol/schema/index.js';
 import type { ReadModelRunner } from '../../../projections/index.js';
-import type { EventStore } from '../../store/index.js';
+import { headCursorOf, type EventStore, type LogCursor } from '../../store/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { errorResponses } from './responses.js';
 
 export interface ProjectionRoutesDeps {
-  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'versionOf' | 'checkpointOf' | 'statusOf' | 'skip' | 'rebuild'>;
+  readonly runner: Pick<ReadModelRunner, 'projectionNames' | 'versionOf' | 'cursorOf' | 'statusOf' | 'skip' | 'rebuild'>;
   /** Where the log ends, for each projection's lag. */
   readonly store: Pick<EventStore, 'headPosition'>;
 }
@@ -24,14 +24,14 @@ export const projectionRoutes: FastifyPluginAsync<ProjectionRoutesDeps> = async 
   app.addHook('onRequest', requireAdmin);
 
   app.get('/v1/admin/projections', { schema: { summary: projectionsSummary, response: { 200: Responses.projections, ...errorResponses } } }, async () => {
-    const head = await store.headPosition();
+    const head = await headCursorOf(store);
     return {
-      head,
+      head: tokenOf(head),
       projections: runner.projectionNames.map((name) => ({
         name,
         version: runner.versionOf(name),
-        checkpoint: runner.checkpointOf(name),
-        lag: Math.max(0, head - runner.checkpointOf(name)),
+        checkpoint: tokenOf(runner.cursorOf(name)),
+        lag: runner.cursorOf(name).behind(head),
         ...runner.statusOf(name),
       })),
     };
@@ -68,7 +68,12 @@ export const projectionRoutes: FastifyPluginAsync<ProjectionRoutesDeps> = async 
       if (!runner.projectionNames.includes(name)) throw new ParleyError('invalid_request', `Unknown projection ${name}`);
       const started = performance.now();
       await runner.rebuild([name]);
-      return { name, checkpoint: runner.checkpointOf(name), seconds: (performance.now() - started) / 1000 };
+      return { name, checkpoint: tokenOf(runner.cursorOf(name)), seconds: (performance.now() - started) / 1000 };
     },
   );
 };
+
+/** A position on an unpartitioned log (a number, as always), a cursor token on a partitioned one. */
+function tokenOf(cursor: LogCursor): number | string {
+  return cursor.partitions === 1 ? cursor.single : cursor.encode();
+}

@@ -11,14 +11,14 @@ import { ParleyError } from '../../../protocol/index.js';
 import { WebhookParams, WebhookQueries, WebhookRequests, WebhookResponses } from '../../../protocol/schema/index.js';
 import { MAX_DEAD_LETTERS_PER_WEBHOOK, deadLetterCount, deadLettersOf, listWebhooks, webhookById, type ReadModelRunner, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
-import type { EventStore } from '../../store/index.js';
+import { headCursorOf, type EventStore } from '../../store/index.js';
 import { WEBHOOKS_STREAM, deliverable, generateSecret, headersFor, payloadOf, readCheckpoint, requireKey, seal, secretKey, send, unseal, urlProblem, type WebhookSettings } from '../webhooks/index.js';
 import { requireAdmin } from './admin-routes.js';
 import { errorResponses } from './responses.js';
 
 export interface WebhookRoutesDeps {
   readonly store: EventStore;
-  readonly runner: Pick<ReadModelRunner, 'db' | 'waitFor'>;
+  readonly runner: Pick<ReadModelRunner, 'db' | 'waitFor' | 'waitForCursor'>;
   readonly settings: WebhookSettings;
 }
 
@@ -39,7 +39,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     await runner.waitFor(result.events[result.events.length - 1]!.position);
   };
   const existing = async (id: string): Promise<WebhookView> => {
-    await runner.waitFor(await store.headPosition()).catch(() => undefined);
+    await runner.waitForCursor(await headCursorOf(store)).catch(() => undefined);
     const webhook = webhookById(runner.db, id);
     if (!webhook) throw new ParleyError('not_found', `No webhook ${id}`);
     return webhook;
@@ -71,7 +71,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
 
   app.get('/v1/admin/webhooks', { schema: { summary: 'The webhook endpoints, their cursors and dead-letter counts', response: { 200: WebhookResponses.list, ...errorResponses } } }, async () => {
     const checkpoint = await readCheckpoint(store);
-    await runner.waitFor(await store.headPosition()).catch(() => undefined);
+    await runner.waitForCursor(await headCursorOf(store)).catch(() => undefined);
     const now = Date.now();
     return {
       webhooks: listWebhooks(runner.db).map((w) => ({
