@@ -110,6 +110,12 @@ describe('two nodes on a partitioned log', () => {
     for (const ws of sockets) ws.close();
   });
 
+  it('refuses webhook registration with a coded error: lanes cannot follow several partitions yet', async () => {
+    const r = await api(a.url, tokenFor('root', { role: 'admin' })).post('/v1/admin/webhooks', { url: 'https://hooks.example.com/parley' });
+    expect(r.status).toBe(501);
+    expect(r.body.code).toBe('partitioned_log_unsupported');
+  });
+
   it('a restarted node resumes from its per-partition checkpoints, applying only what it had not', async () => {
     const seen = new Set(bHanded.map((e) => e.id));
     await eventually(() => expect(b!.runner.statusOf('test-applications')?.state).toBe('running'));

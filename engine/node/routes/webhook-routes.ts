@@ -56,6 +56,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     '/v1/admin/webhooks',
     { schema: { summary: 'Registers a webhook endpoint (signed with Standard Webhooks)', body: WebhookRequests.register, response: { 201: WebhookResponses.registered, ...errorResponses } } },
     async (request, reply) => {
+      if (settings.unavailable) throw new ParleyError(settings.unavailable);
       const { url, eventTypes = [], secret = generateSecret() } = request.body;
       checkUrl(url);
       checkSecret(secret);

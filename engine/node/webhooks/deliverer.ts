@@ -39,6 +39,10 @@ export class Deliverer {
   }
 
   start(): void {
+    if (this.deps.settings.unavailable) {
+      this.deps.log.warn({ code: this.deps.settings.unavailable }, 'webhook delivery is off: not available on a partitioned log yet');
+      return;
+    }
     this.unsubscribe = this.deps.store.subscribe((events) => this.onEvents(events));
     this.loop ??= this.run();
   }
