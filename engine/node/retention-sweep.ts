@@ -11,6 +11,7 @@
 import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import { conversationsWithRetention } from '../../projections/index.js';
+import { PeriodicTask } from './periodic-task.js';
 import type { CommandHandler } from './command-handler.js';
 
 /** Conversations one tick sweeps at most. */
@@ -25,32 +26,22 @@ export interface RetentionSweepParts {
 }
 
 export class RetentionSweep {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
   /** The id the next tick starts after ('' = from the start). */
   private cursor = '';
 
-  constructor(private readonly parts: RetentionSweepParts) {}
+  constructor(private readonly parts: RetentionSweepParts) {
+    this.task = new PeriodicTask(parts.everySeconds * 1000, () => this.sweepOnce(), (err) =>
+      this.parts.log.error({ err }, 'retention sweep failed; trying again next tick'),
+    );
+  }
 
   start(): void {
-    this.schedule();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.sweepOnce()
-        .catch((err: unknown) => this.parts.log.error({ err }, 'retention sweep failed; trying again next tick'))
-        .finally(() => this.schedule());
-    }, this.parts.everySeconds * 1000);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One bounded round; returns how many conversations had content expire. */
@@ -60,7 +51,7 @@ export class RetentionSweep {
     this.cursor = ids.length < SWEEP_BATCH ? '' : ids[ids.length - 1]!;
     let expired = 0;
     for (const conversationId of ids) {
-      if (this.stopped) break;
+      if (this.task.stopped) break;
       try {
         const through = await commands.expire(conversationId, `node:${nodeId}`, now);
         if (through > 0) {

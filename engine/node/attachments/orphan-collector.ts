@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { blobInUse, pendingUploadsBefore, uploadSha256 } from '../../../projections/index.js';
 import { decideDiscard } from '../../domain/index.js';
 import type { LogCursor } from '../../store/index.js';
+import { PeriodicTask } from '../periodic-task.js';
 import type { CommandHandler } from '../command-handler.js';
 import type { AttachmentSettings } from '../config/index.js';
 import type { BlobStore } from './blob-store.js';
@@ -31,30 +32,20 @@ export interface CollectResult {
 }
 
 export class OrphanCollector {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
 
-  constructor(private readonly parts: CollectorParts) {}
+  constructor(private readonly parts: CollectorParts) {
+    this.task = new PeriodicTask(parts.settings.collectEverySeconds * 1000, () => this.collectOnce(), (err) =>
+      this.parts.log.error({ err }, 'attachment orphan collection failed; trying again next tick'),
+    );
+  }
 
   start(): void {
-    this.schedule();
+    this.task.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.collectOnce()
-        .catch((err: unknown) => this.parts.log.error({ err }, 'attachment orphan collection failed; trying again next tick'))
-        .finally(() => this.schedule());
-    }, this.parts.settings.collectEverySeconds * 1000);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One bounded round: discard up to a batch of orphans, then remove their unused blobs. */
