@@ -4,45 +4,21 @@
  * a reply from the thread pane shows on the other page as a reply count that opens the
  * thread, and never as a message of the conversation.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestNode, type TestNode } from '../helpers/node.js';
-import { buildWebApp } from '../helpers/web-app.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { webPages } from '../helpers/web-pages.js';
 
-let node: TestNode;
-let web: Awaited<ReturnType<typeof buildWebApp>>;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
+const pages = webPages();
 
-beforeAll(async () => {
-  web = await buildWebApp();
-  node = await startTestNode({ devLogin: true, webDir: web.path });
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await node?.destroy();
-  web?.remove();
-});
-
-async function signIn(name: string, problems: string[]): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 720 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`${name} pageerror: ${String(e)}`));
-  await page.goto(node.url + '/');
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.connection[data-status=online]').waitFor();
-  return page;
+async function signIn(name: string, problems: string[][]): Promise<Page> {
+  const signedIn = await pages.signIn(name, { width: 1200, height: 720 });
+  problems.push(signedIn.problems);
+  return signedIn.page;
 }
 
 describe('threads and mentions in the web app', () => {
   it('highlights a mention, counts it in the badge, and carries a thread reply across', async () => {
-    const problems: string[] = [];
+    const problems: string[][] = [];
     const alice = await signIn('alice', problems);
     const bob = await signIn('bob', problems);
     await alice.locator('#new-title').fill('Launch');
@@ -77,6 +53,6 @@ describe('threads and mentions in the web app', () => {
     // The badge marks bob's mentions read.
     await bob.locator('.mentions-badge').click();
     await bob.locator('.mentions-badge').waitFor({ state: 'hidden' });
-    expect(problems).toEqual([]);
+    expect(problems.flat()).toEqual([]);
   }, 120_000);
 });

@@ -11,58 +11,18 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
-import { buildWebApp } from '../helpers/web-app.js';
+import { tokenFor } from '../helpers/node.js';
+import { webPages, type SignedIn } from '../helpers/web-pages.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOT = process.env.PARLEY_SCREENSHOT === '1' ? `${ROOT}docs/screenshot.png` : join(tmpdir(), `parley-web-screenshot-${process.pid}.png`);
 
-let node: TestNode;
-let web: Awaited<ReturnType<typeof buildWebApp>>;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await buildWebApp();
-  node = await startTestNode({ devLogin: true, webDir: web.path });
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await node?.destroy();
-  web?.remove();
-});
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  /** Uncaught page errors and dialogs (an XSS payload that ran would open one). */
-  problems: string[];
-}
-
-async function signIn(name: string): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${String(e)}`));
-  page.on('dialog', (d) => {
-    problems.push(`dialog: ${d.message()}`);
-    void d.dismiss();
-  });
-  await page.goto(node.url + '/');
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.connection[data-status=online]').waitFor();
-  return { context, page, problems };
-}
+const pages = webPages();
+type Person = SignedIn;
+const signIn = (name: string): Promise<Person> => pages.signIn(name);
 
 async function createConversation(p: Person, title: string, members: string): Promise<void> {
   await p.page.locator('#new-title').fill(title);
@@ -240,7 +200,7 @@ describe('the web app in Chromium', () => {
     }, 30_000);
     // Server order, once each, and the pages show the seqs the server gave.
     const conversationId = decodeURIComponent(new URL(dora.page.url()).hash.replace('#c=', ''));
-    const server = (await api(node.url, tokenFor('erin')).get(`/v1/conversations/${conversationId}/messages`)).body.messages as { seq: number; text: string }[];
+    const server = (await api(pages.node.url, tokenFor('erin')).get(`/v1/conversations/${conversationId}/messages`)).body.messages as { seq: number; text: string }[];
     expect(server.map((m) => m.text)).toEqual(expected);
     for (const p of [dora, erin]) expect(await p.page.locator('.message').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))).toEqual(server.map((m) => m.seq));
     expect(dora.problems).toEqual([]);
@@ -248,12 +208,11 @@ describe('the web app in Chromium', () => {
   }, 120_000);
 
   it('signs in with a token the embedding app puts in the fragment, offers Retry for a post the server refused, and fits a phone screen', async () => {
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await pages.newContext();
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(String(e)));
-    await page.goto(`${node.url}/#token=${tokenFor('gina')}`);
+    await page.goto(`${pages.node.url}/#token=${tokenFor('gina')}`);
     await page.locator('.connection[data-status=online]').waitFor();
     expect(await page.locator('.top .me').textContent()).toBe('gina');
     expect(new URL(page.url()).hash).not.toContain('token');

@@ -5,12 +5,9 @@
  * as a link.
  */
 import { crc32, deflateSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
-import { startTestNode, type TestNode } from '../helpers/node.js';
-import { buildWebApp } from '../helpers/web-app.js';
+import { webPages } from '../helpers/web-pages.js';
 
 /** A real, decodable RGBA PNG of `width` × `height` red pixels. */
 function redPng(width: number, height: number): Buffer {
@@ -32,36 +29,8 @@ function redPng(width: number, height: number): Buffer {
   return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-let node: TestNode;
-let web: Awaited<ReturnType<typeof buildWebApp>>;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await buildWebApp();
-  node = await startTestNode({ devLogin: true, webDir: web.path });
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await node?.destroy();
-  web?.remove();
-});
-
-async function signIn(name: string): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${String(e)}`));
-  await page.goto(node.url + '/');
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.connection[data-status=online]').waitFor();
-  return { page, problems };
-}
+const pages = webPages();
+const signIn = (name: string) => pages.signIn(name);
 
 describe('web app attachments', () => {
   it('attaches an image and a file; the other member sees a thumbnail and a link', async () => {

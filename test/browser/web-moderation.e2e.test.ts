@@ -5,42 +5,19 @@
  * admin's queue and is resolved there; the admin bans them and their page loses the
  * conversation. A guest's page never offers a composer.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/chromium.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
-import { buildWebApp } from '../helpers/web-app.js';
+import { tokenFor } from '../helpers/node.js';
+import { webPages } from '../helpers/web-pages.js';
 
-let node: TestNode;
-let web: Awaited<ReturnType<typeof buildWebApp>>;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-const problems: string[] = [];
-
-beforeAll(async () => {
-  web = await buildWebApp();
-  node = await startTestNode({ devLogin: true, webDir: web.path });
-  browser = await launchChromium();
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await node?.destroy();
-  web?.remove();
-});
+const pages = webPages();
+const problems: string[][] = [];
 
 async function signIn(name: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => problems.push(`${name}: ${String(e)}`));
-  await page.goto(node.url + '/');
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.connection[data-status=online]').waitFor();
-  return page;
+  const signedIn = await pages.signIn(name, { width: 1280, height: 800 });
+  problems.push(signedIn.problems);
+  return signedIn.page;
 }
 
 /** Opens the conversation from the side bar (the list picks a new one up within its refresh). */
@@ -96,7 +73,7 @@ describe('roles and moderation in the web app', () => {
     await report.waitFor({ state: 'detached' });
     await bob.locator('.reports .empty', { hasText: 'No open reports.' }).waitFor();
     const conversationId = decodeURIComponent(new URL(bob.url()).hash.replace('#c=', ''));
-    const { body: resolved } = await api(node.url, tokenFor('alice')).get(`/v1/conversations/${conversationId}/reports?status=resolved`);
+    const { body: resolved } = await api(pages.node.url, tokenFor('alice')).get(`/v1/conversations/${conversationId}/reports?status=resolved`);
     expect(resolved.reports.map((r: { reportedBy: string; resolution: { outcome: string; resolvedBy: string } }) => [r.reportedBy, r.resolution.outcome, r.resolution.resolvedBy])).toEqual([
       ['carol', 'resolved', 'bob'],
     ]);
@@ -107,17 +84,17 @@ describe('roles and moderation in the web app', () => {
     await carol.locator('.conversations .conversation', { hasText: 'Moderated' }).waitFor({ state: 'detached' });
     expect(await carol.locator('.conversation-view').count()).toBe(0);
     await bob.locator('.bans li[data-user=carol]').waitFor();
-    expect(problems).toEqual([]);
+    expect(problems.flat()).toEqual([]);
   }, 120_000);
 
   it('shows a guest no composer, and says why', async () => {
-    const { body: c } = await api(node.url, tokenFor('olga')).post('/v1/conversations', { title: 'Read only', members: ['gus'] });
-    expect((await api(node.url, tokenFor('olga')).raw('PUT', `/v1/conversations/${c.id}/members/gus/role`, { role: 'guest' })).status).toBe(200);
+    const { body: c } = await api(pages.node.url, tokenFor('olga')).post('/v1/conversations', { title: 'Read only', members: ['gus'] });
+    expect((await api(pages.node.url, tokenFor('olga')).raw('PUT', `/v1/conversations/${c.id}/members/gus/role`, { role: 'guest' })).status).toBe(200);
     const gus = await signIn('gus');
     await open(gus, 'Read only');
     await gus.locator('.cannot-post', { hasText: 'You are a guest here' }).waitFor();
     expect(await gus.locator('#composer').isVisible()).toBe(false);
     await member(gus, 'gus').locator('.role', { hasText: 'guest' }).waitFor();
-    expect(problems).toEqual([]);
+    expect(problems.flat()).toEqual([]);
   }, 60_000);
 });
