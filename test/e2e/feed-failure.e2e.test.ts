@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { conversationStream, type NewEvent } from '../../engine/store/index.js';
+import { conversationStream } from '../../engine/store/index.js';
+import { posted } from '../helpers/events.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const PAGES = 5;
@@ -20,21 +21,12 @@ afterEach(async () => {
   node = undefined;
 });
 
-function posted(): NewEvent {
-  return {
-    id: randomUUID(),
-    type: 'MessagePosted',
-    data: { messageId: randomUUID(), author: 'alice', text: TEXT, format: 'plain' },
-    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 2 },
-  };
-}
-
 /** A node whose log holds PAGES × PER_PAGE big events. */
 async function nodeWithBigLog(): Promise<TestNode> {
   const n = await startTestNode();
   const stream = conversationStream(randomUUID());
   for (let p = 0; p < PAGES; p++) {
-    await n.store.append(stream, Array.from({ length: PER_PAGE }, posted), { expectedVersion: p * PER_PAGE });
+    await n.store.append(stream, Array.from({ length: PER_PAGE }, () => posted(TEXT)), { expectedVersion: p * PER_PAGE });
   }
   return n;
 }

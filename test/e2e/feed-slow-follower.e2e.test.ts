@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { conversationStream, type NewEvent } from '../../engine/store/index.js';
+import { conversationStream } from '../../engine/store/index.js';
+import { posted } from '../helpers/events.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 
 const APPENDS = 25;
@@ -19,15 +20,6 @@ afterEach(async () => {
   await node?.destroy();
   node = undefined;
 });
-
-function posted(): NewEvent {
-  return {
-    id: randomUUID(),
-    type: 'MessagePosted',
-    data: { messageId: randomUUID(), author: 'alice', text: TEXT, format: 'plain' },
-    metadata: { actor: 'alice', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 2 },
-  };
-}
 
 /** Opens a following feed and resolves once its first event is in, the rest left unread. */
 function follow(url: string, limit: number): Promise<IncomingMessage> {
@@ -49,7 +41,7 @@ describe('admin feed with a follower slower than the log', () => {
     expect(res.statusCode).toBe(200);
 
     const stream = conversationStream(randomUUID());
-    for (let i = 0; i < APPENDS; i++) await node.store.append(stream, Array.from({ length: PER_APPEND }, posted), { expectedVersion: i * PER_APPEND });
+    for (let i = 0; i < APPENDS; i++) await node.store.append(stream, Array.from({ length: PER_APPEND }, () => posted(TEXT)), { expectedVersion: i * PER_APPEND });
     const expected = (await node.store.readAll(0, total + 10)).map((e) => e.position);
     expect(expected).toHaveLength(total);
 
