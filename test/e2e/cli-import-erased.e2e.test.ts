@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { docNames } from '../../protocol/index.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
@@ -19,6 +18,7 @@ import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
+import { syncDocument } from '../helpers/document-sync.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs } from '../helpers/ws-client.js';
 
@@ -77,14 +77,7 @@ describe('importing a JetStream export with erasures and an expiry', () => {
     const secret = await bob.post(`/v1/conversations/${erasing}/messages`, { clientMessageId: 'secret', text: 'zebra plans' });
     expect([kept.status, secret.status]).toEqual([201, 201]);
     const m = secret.body.messageId as string;
-    const { DocumentSync } = await import('../../client-lib/yjs/index.js');
-    const body = new DocumentSync({
-      url: node.url,
-      docName: docNames.messageBody(erasing, m),
-      token: () => tokenFor('bob'),
-      backoff: { initialMs: 20, maxMs: 200 },
-      openSocket: (url, token) => new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as never,
-    });
+    const body = syncDocument(node.url, docNames.messageBody(erasing, m), 'bob');
     cleanups.push(() => body.destroy());
     await body.whenSynced();
     body.doc.getText('text').insert(body.doc.getText('text').length, ' — zebra edited');

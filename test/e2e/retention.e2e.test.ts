@@ -18,6 +18,7 @@ import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { startTestNode, tokenFor, TEST_SECRET, type TestNode } from '../helpers/node.js';
+import { syncDocument } from '../helpers/document-sync.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs } from '../helpers/ws-client.js';
 
@@ -83,14 +84,7 @@ describe('erasing one message', () => {
     expect([kept.status, secret.status, reply.status]).toEqual([201, 201, 201]);
     const m = secret.body.messageId as string;
     // An edit of the body (a MessageBodyEdited in the log, with Yjs bytes and the text).
-    const { DocumentSync } = await import('../../client-lib/yjs/index.js');
-    const body = new DocumentSync({
-      url: node.url,
-      docName: docNames.messageBody(c, m),
-      token: () => tokenFor('bob'),
-      backoff: { initialMs: 20, maxMs: 200 },
-      openSocket: (url, token) => new WebSocket(url, { headers: { authorization: `Bearer ${token}` } }) as never,
-    });
+    const body = syncDocument(node.url, docNames.messageBody(c, m), 'bob');
     cleanups.push(() => body.destroy());
     await body.whenSynced();
     body.doc.getText('text').insert(body.doc.getText('text').length, ' — zebra edited');
