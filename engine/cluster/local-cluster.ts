@@ -328,12 +328,16 @@ async function startNatsServers(
     }
   }
   const servers: Child[] = [];
+  // Its own name: servers of another cluster on this machine (a second `parley cluster`,
+  // or the peers of a killed member still dialling a port this run now holds) are refused
+  // instead of joining it.
+  const clusterName = `parley-local-${randomBytes(4).toString('hex')}`;
   const natsSpecs: NatsServerSpec[] = specs.map((s) => ({
     name: s.name,
     dir: s.dir,
     port: s.port,
     monitorPort: s.monitor,
-    ...(count > 1 && { cluster: { name: 'parley-local', port: s.route, routes: specs.filter((o) => o !== s).map((o) => o.route) } }),
+    ...(count > 1 && { cluster: { name: clusterName, port: s.route, routes: specs.filter((o) => o !== s).map((o) => o.route) } }),
     ...(sync !== 'default' && { syncInterval: sync }),
   }));
   for (const [i, s] of specs.entries()) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { clusterLogs } from '../helpers/cluster-logs.js';
 import { freePortRange } from '../helpers/ports.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 import { certificateAuthority, issueCertificate } from '../helpers/certificates.js';
@@ -95,7 +96,7 @@ describe('parley cluster lifecycle', () => {
     } catch (e) {
       child.kill('SIGKILL');
       for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
+      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}${clusterLogs(join(dir.path, 'cluster'))}`);
     }
   }, 150_000);
 });

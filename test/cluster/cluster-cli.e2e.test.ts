@@ -4,13 +4,14 @@
  * another; SIGTERM stops every process it started.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../engine/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { clusterLogs } from '../helpers/cluster-logs.js';
 import { freePortRange } from '../helpers/ports.js';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
@@ -27,18 +28,14 @@ const alive = (pid: number) => {
   }
 };
 
-/** The last lines of every node's log, for a failure message. */
-const nodeLogs = () =>
-  [1, 2, 3]
-    .map((i) => join(dir.path, `node-${i}`, 'parley.log'))
-    .filter((f) => existsSync(f))
-    .map((f) => `\n${f}:\n${readFileSync(f, 'utf8').split('\n').slice(-15).join('\n')}`)
-    .join('');
 
 describe('parley cluster', () => {
   it('starts 3 NATS servers and 3 nodes, serves across nodes, and stops them all on SIGTERM', async () => {
     const basePort = await freePortRange(3);
-    const child = spawn(process.execPath, [BIN, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--data-dir', dir.path], {
+    // NATS ports below the kernel's ephemeral range too, where no other process's outgoing
+    // connection takes one between the check and the server's bind.
+    const natsBasePort = await freePortRange(9);
+    const child = spawn(process.execPath, [BIN, 'cluster', '--nodes', '3', '--base-port', String(basePort), '--nats-base-port', String(natsBasePort), '--data-dir', dir.path], {
       env: { ...process.env, PARLEY_JWT_SECRET: '', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -80,7 +77,7 @@ describe('parley cluster', () => {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       for (const m of out.matchAll(/ pid (\d+) /g)) if (alive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
       child.kill('SIGKILL');
-      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}${nodeLogs()}`);
+      throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}${clusterLogs(dir.path)}`);
     }
   }, 180_000);
 });
