@@ -3,29 +3,13 @@
  * Blob (what a browser File is), attach both on a post, see them on the message another
  * member receives, fetch the bytes through the download URL; a refusal is a coded error.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, isParleyError, MemoryStorage, when, type ParleyClient } from '../../client-lib/node.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { describe, expect, it } from 'vitest';
+import { isParleyError, when } from '../../client-lib/node.js';
+import { useClientNode } from '../helpers/client-node.js';
 import { pngHeader } from '../helpers/attachments.js';
 
-let node: TestNode;
-const clients: ParleyClient[] = [];
-
-async function client(userId: string): Promise<ParleyClient> {
-  const c = await createClient({ url: node.url, userId, token: () => tokenFor(userId), storage: new MemoryStorage() });
-  clients.push(c);
-  await when(c.connection, (s) => s.status === 'online');
-  return c;
-}
-
-beforeAll(async () => {
-  node = await startTestNode();
-});
-
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await node?.destroy();
-});
+const fixture = useClientNode();
+const { client } = fixture;
 
 describe('client attachments', () => {
   it('uploads a Buffer and a Blob, attaches them, and another member downloads them', async () => {
@@ -49,7 +33,7 @@ describe('client attachments', () => {
     expect(message.attachments?.map((a) => a.name)).toEqual(['pic.png', 'notes.txt']);
 
     const link = await bob.attachments.downloadUrl(id, image.id);
-    expect(link.url.startsWith(node.url)).toBe(true);
+    expect(link.url.startsWith(fixture.node.url)).toBe(true);
     const res = await fetch(link.url);
     expect(Buffer.from(await res.arrayBuffer()).equals(png)).toBe(true);
   });

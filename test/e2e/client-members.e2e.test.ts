@@ -3,28 +3,11 @@
  * the conversation and read it), `removeMember` by the creator takes them out, and the
  * creator's conversation list shows each change once acked, without a manual refresh.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, MemoryStorage, when, type ParleyClient } from '../../client-lib/node.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { describe, expect, it } from 'vitest';
+import { when, type ParleyClient } from '../../client-lib/node.js';
+import { useClientNode } from '../helpers/client-node.js';
 
-let node: TestNode;
-const clients: ParleyClient[] = [];
-
-async function client(userId: string): Promise<ParleyClient> {
-  const c = await createClient({ url: node.url, userId, token: () => tokenFor(userId), storage: new MemoryStorage() });
-  clients.push(c);
-  await when(c.connection, (s) => s.status === 'online');
-  return c;
-}
-
-beforeAll(async () => {
-  node = await startTestNode();
-});
-
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await node?.destroy();
-});
+const { client } = useClientNode();
 
 const membersOf = (c: ParleyClient, id: string) => c.conversations.get().find((s) => s.id === c.resolveId(id))?.members.slice().sort();
 

@@ -3,27 +3,17 @@
  * the permission table decides, a ban ends the user's reading at once, the moderation
  * queue is the node admins' alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, MemoryStorage, when, type ParleyClient } from '../../client-lib/node.js';
+import { describe, expect, it } from 'vitest';
+import { when } from '../../client-lib/node.js';
 import type { ServerFrame, WireEvent } from '../../protocol/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { api } from '../helpers/http.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { useClientNode } from '../helpers/client-node.js';
+import { tokenFor } from '../helpers/node.js';
 import { connectWs } from '../helpers/ws-client.js';
 
-let node: TestNode;
-const clients: ParleyClient[] = [];
-
-beforeAll(async () => {
-  node = await startTestNode();
-});
-
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await node?.destroy();
-});
-
-const as = (userId: string) => api(node.url, tokenFor(userId));
+const fixture = useClientNode();
+const as = (userId: string) => api(fixture.node.url, tokenFor(userId));
 const put = (userId: string, path: string, body: unknown = {}) => as(userId).raw('PUT', path, body);
 const events = (frames: ServerFrame[], conversationId: string): WireEvent[] =>
   frames.flatMap((f) => (f.type === 'event' && f.event.conversationId === conversationId ? [f.event] : []));
@@ -96,7 +86,7 @@ describe('roles over HTTP', () => {
     expect((await report(c.dave)).status).toBe(200); // nothing new
     expect((await report('stranger')).status).toBe(403);
     expect((await as(c.alice).get(`/v1/admin/moderation-queue?conversation=${c.id}`)).status).toBe(403);
-    const admin = api(node.url, tokenFor('ops', { role: 'admin' }));
+    const admin = api(fixture.node.url, tokenFor('ops', { role: 'admin' }));
     const { body: queue } = await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}`);
     expect(queue.reports).toHaveLength(1);
     expect(queue.reports[0]).toMatchObject({ messageId: posted.messageId, reportedBy: c.dave, reason: 'spam', author: c.carol, text: 'buy my pills', deleted: false });
@@ -136,7 +126,7 @@ describe('roles over HTTP', () => {
     expect(Date.parse(closed.reports[0].resolution.resolvedAt)).toBeGreaterThanOrEqual(before - 1000);
     // Another user's report opens the message again; the node admins' queue filters alike.
     expect((await as(c.bob).post(`/v1/conversations/${c.id}/messages/${fine}/reports`, { reason: 'rude' })).status).toBe(200);
-    const admin = api(node.url, tokenFor('ops', { role: 'admin' }));
+    const admin = api(fixture.node.url, tokenFor('ops', { role: 'admin' }));
     const { body: open } = await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}&status=open`);
     expect(open.reports.map((r: { reportedBy: string; resolution?: unknown }) => [r.reportedBy, r.resolution])).toEqual([[c.bob, undefined]]);
     expect((await admin.get(`/v1/admin/moderation-queue?conversation=${c.id}`)).body.reports).toHaveLength(4);
@@ -158,7 +148,7 @@ describe('bans', () => {
   it("ends the banned user's subscription at once, and keeps them out until unbanned", async () => {
     const c = await staffed('Bans', '-b');
     const { body: stay } = await as(c.alice).post('/v1/conversations', { title: 'Elsewhere', members: [c.carol] });
-    const s = await connectWs(node.url, tokenFor(c.carol));
+    const s = await connectWs(fixture.node.url, tokenFor(c.carol));
     s.send({ type: 'subscribe', conversations: [{ conversationId: c.id, afterSeq: 0 }, { conversationId: stay.id, afterSeq: 0 }] });
     await s.next((f) => f.type === 'caught-up' && f.conversationId === c.id);
     await s.next((f) => f.type === 'caught-up' && f.conversationId === stay.id);
@@ -180,12 +170,7 @@ describe('bans', () => {
 });
 
 describe('roles through the client package', () => {
-  async function client(userId: string): Promise<ParleyClient> {
-    const c = await createClient({ url: node.url, userId, token: () => tokenFor(userId), storage: new MemoryStorage() });
-    clients.push(c);
-    await when(c.connection, (s) => s.status === 'online');
-    return c;
-  }
+  const { client } = fixture;
 
   it('sets a role, bans and reads the view; a refused command is a coded failure', async () => {
     const owner = await client('olive');

@@ -4,29 +4,12 @@
  * count, unread isolation (a reply never bumps the conversation's unread count), follows,
  * thread read markers, and the mentions feed, including a mention of a non-member.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, isParleyError, MemoryStorage, when, type ParleyClient } from '../../client-lib/node.js';
+import { describe, expect, it } from 'vitest';
+import { isParleyError, when, type ParleyClient } from '../../client-lib/node.js';
 import { eventually } from '../helpers/eventually.js';
-import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
+import { useClientNode } from '../helpers/client-node.js';
 
-let node: TestNode;
-const clients: ParleyClient[] = [];
-
-async function client(userId: string): Promise<ParleyClient> {
-  const c = await createClient({ url: node.url, userId, token: () => tokenFor(userId), storage: new MemoryStorage() });
-  clients.push(c);
-  await when(c.connection, (s) => s.status === 'online');
-  return c;
-}
-
-beforeAll(async () => {
-  node = await startTestNode();
-});
-
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await node?.destroy();
-});
+const { client } = useClientNode();
 
 /** A conversation of `alice` with `others`, created and acked; its server id. */
 async function conversationOf(alice: ParleyClient, others: string[]): Promise<string> {
