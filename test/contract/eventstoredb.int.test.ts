@@ -14,13 +14,13 @@
  * test/e2e/startup-errors.e2e.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { isStoreUnavailableError } from '../../engine/store/index.js';
 import { EventStoreDbEventStore, EventStoreDbUnreachableError, lastPosition, readEsStream, readFiltered, readFilteredPage } from '../../engine/store/eventstoredb/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
+import { startSilentServer } from '../helpers/silent-server.js';
 import { describeEventStoreContract } from './event-store.contract.js';
 
 const url = process.env.EVENTSTORE_URL;
@@ -63,34 +63,23 @@ describe('EventStoreDB adapter without a server', () => {
   });
 
   it('gives up on a server that accepts the connection and never answers, with the same coded error', async () => {
-    const held = new Set<Socket>();
-    const silent = createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentServer();
+    const port = silent.port;
     try {
       const err = await EventStoreDbEventStore.connect({ url: `esdb://127.0.0.1:${port}?tls=false`, connectTimeoutMs: 1000 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EventStoreDbUnreachableError);
       expect((err as Error).message).toMatch(/no answer within 1000 ms.*EVENTSTORE_URL/);
       // It did reach the socket: the error is the silence, not a refused connection.
-      expect(held.size).toBeGreaterThan(0);
+      expect(silent.connections).toBeGreaterThan(0);
     } finally {
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
   it('gives up on a read a silent server never answers: the read ends with store_unavailable and its call is cancelled', async () => {
     // Client 6 sets no deadline on reads: without giveUpOn this read would wait for ever.
-    const held = new Set<Socket>();
-    const silent = createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentServer();
+    const port = silent.port;
     const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
     try {
       const abort = new AbortController();
@@ -98,7 +87,7 @@ describe('EventStoreDB adapter without a server', () => {
       const all = lastPosition(client, () => true, abort.signal);
       let settled = 0;
       void Promise.allSettled([stream, all]).then(() => settled++);
-      await eventually(() => expect(held.size).toBeGreaterThan(0));
+      await eventually(() => expect(silent.connections).toBeGreaterThan(0));
       expect(settled).toBe(0);
       abort.abort();
       await expect(stream).rejects.toSatisfy(isStoreUnavailableError);
@@ -107,20 +96,14 @@ describe('EventStoreDB adapter without a server', () => {
       await expect(readEsStream(client, 'parley-x', { fromSeq: 1, direction: 'forwards', limit: 1 }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
     } finally {
       await client.dispose().catch(() => undefined);
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
   it('gives up on a server-filtered $all page a silent server never answers: the subscription ends with store_unavailable', async () => {
     // A page is a catch-up subscription (client 6 sets no deadline on it either): without giveUpOn it would wait for ever.
-    const held = new Set<Socket>();
-    const silent = createServer((socket) => {
-      held.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentServer();
+    const port = silent.port;
     const client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${port}?tls=false`);
     const read = { prefixes: ['parley-'], wanted: (s: string) => s.startsWith('parley-') };
     const bounds = { from: 'start' as const, end: { commit: 10n, prepare: 10n }, limit: 10 };
@@ -130,7 +113,7 @@ describe('EventStoreDB adapter without a server', () => {
       const catchUp = readFiltered(client, read, 0, 10, abort.signal);
       let settled = 0;
       void Promise.allSettled([page, catchUp]).then(() => settled++);
-      await eventually(() => expect(held.size).toBeGreaterThan(0));
+      await eventually(() => expect(silent.connections).toBeGreaterThan(0));
       expect(settled).toBe(0);
       abort.abort();
       await expect(page).rejects.toSatisfy(isStoreUnavailableError);
@@ -139,8 +122,7 @@ describe('EventStoreDB adapter without a server', () => {
       await expect(readFilteredPage(client, read, bounds, ['parley-'], { subscribeFrom: 'start' }, abort.signal)).rejects.toSatisfy(isStoreUnavailableError);
     } finally {
       await client.dispose().catch(() => undefined);
-      for (const socket of held) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 
