@@ -22,6 +22,21 @@ export interface ContractSubject {
   cleanup: () => Promise<void>;
 }
 
+/** A subject whose stores all come from `connect` over the same data; cleanup closes every one opened. */
+export function closingEachStore(connect: () => Promise<EventStore>): ContractSubject {
+  const opened: EventStore[] = [];
+  return {
+    open: async () => {
+      const store = await connect();
+      opened.push(store);
+      return store;
+    },
+    cleanup: async () => {
+      await Promise.all(opened.map((s) => s.close()));
+    },
+  };
+}
+
 function ev(type: string, data: unknown = {}): NewEvent {
   return {
     id: randomUUID(),

@@ -21,7 +21,7 @@ import { EventStoreDbEventStore, EventStoreDbUnreachableError, lastPosition, rea
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { startSilentServer } from '../helpers/silent-server.js';
-import { describeEventStoreContract } from './event-store.contract.js';
+import { closingEachStore, describeEventStoreContract } from './event-store.contract.js';
 
 const url = process.env.EVENTSTORE_URL;
 
@@ -37,17 +37,7 @@ if (!url) {
 describe.skipIf(!url)('EventStoreDB server at EVENTSTORE_URL (skipped without one: none can run on this machine)', () => {
   describeEventStoreContract('eventstoredb', async () => {
     const namespace = `parleyt${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    const opened: EventStoreDbEventStore[] = [];
-    return {
-      open: async () => {
-        const store = await EventStoreDbEventStore.connect({ url: url!, namespace });
-        opened.push(store);
-        return store;
-      },
-      cleanup: async () => {
-        await Promise.all(opened.map((s) => s.close()));
-      },
-    };
+    return closingEachStore(() => EventStoreDbEventStore.connect({ url: url!, namespace }));
   });
 });
 

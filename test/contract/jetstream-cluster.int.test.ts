@@ -14,7 +14,7 @@ import { isConcurrencyError } from '../../engine/store/errors.js';
 import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
-import { describeEventStoreContract } from './event-store.contract.js';
+import { closingEachStore, describeEventStoreContract } from './event-store.contract.js';
 
 let cluster: NatsCluster;
 beforeAll(async () => {
@@ -35,17 +35,7 @@ function ev(type: string): NewEvent {
 
 describeEventStoreContract('jetstream R3 cluster', async () => {
   const options = freshOptions();
-  const opened: JetStreamEventStore[] = [];
-  return {
-    open: async () => {
-      const store = await JetStreamEventStore.connect(options);
-      opened.push(store);
-      return store;
-    },
-    cleanup: async () => {
-      await Promise.all(opened.map((s) => s.close()));
-    },
-  };
+  return closingEachStore(() => JetStreamEventStore.connect(options));
 });
 
 describe('JetStream event store in a cluster', () => {

@@ -10,7 +10,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { JetStreamEventStore, type JetStreamStoreOptions } from '../../engine/store/jetstream/index.js';
 import { isConcurrencyError, isStoreUnavailableError } from '../../engine/store/errors.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
-import { describeEventStoreContract } from './event-store.contract.js';
+import { closingEachStore, describeEventStoreContract } from './event-store.contract.js';
 
 let server: NatsSingle;
 beforeAll(async () => {
@@ -27,17 +27,7 @@ function freshOptions(): JetStreamStoreOptions {
 
 describeEventStoreContract('jetstream', async () => {
   const options = freshOptions();
-  const opened: JetStreamEventStore[] = [];
-  return {
-    open: async () => {
-      const store = await JetStreamEventStore.connect(options);
-      opened.push(store);
-      return store;
-    },
-    cleanup: async () => {
-      await Promise.all(opened.map((s) => s.close()));
-    },
-  };
+  return closingEachStore(() => JetStreamEventStore.connect(options));
 });
 
 describe('JetStream event store specifics', () => {
