@@ -3,8 +3,9 @@
  * (read-model-worker.ts), forwards the live feed to it as JSON text (gathered under load,
  * see `liveIntervalMs`), serves the pages of the log it asks for while catching up, and
  * mirrors what it reports (checkpoints, failures, skips), so readers here wait for the
- * position they need (`waitFor`) exactly as they would with an in-process runner
- * (readiness.ts).
+ * position they need (`waitFor`, `waitForCursor`) exactly as they would with an
+ * in-process runner (readiness.ts). Places in the log go as cursor tokens, so this works
+ * the same on a log split into partitions (read-model-messages.ts).
  *
  * A thread that dies is reported (`onError` for each of its read models), readers that
  * need a position it had not reached get `unavailable` (never a hang), and it is started
@@ -13,8 +14,9 @@
  * its read model, so nothing is applied twice or lost.
  */
 import { Worker } from 'node:worker_threads';
-import { backoffDelay, type StoredEvent } from '../engine/store/index.js';
+import { backoffDelay, LogCursor, partitionsOf, readAllAfter, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
+import { cursorOfEntries } from './cursor-entries.js';
 import type { Projection } from './projection.js';
 import { closedBefore, readyFor, Waiters } from './readiness.js';
 import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings } from './read-model-messages.js';
@@ -87,8 +89,12 @@ export class ReadModelThread {
   private sending = true;
   private sentEvents = 0;
   private receivedEvents = 0;
-  /** The newest position the live feed delivered here (sent or not). */
-  private lastLive = 0;
+  /** Per partition, what was sent to the running thread (where it pulls from when told it is behind). */
+  private sent: LogCursor;
+  /** Per partition, what the live feed delivered here (sent or not). */
+  private lastLive: LogCursor;
+  /** How many partitions the log has. */
+  private readonly partitions: number;
   /** Live batches gathered for the next message to the thread (see `liveIntervalMs`), oldest first, and their events. */
   private gathered: StoredEvent[][] = [];
   private gatheredEvents = 0;
@@ -105,8 +111,11 @@ export class ReadModelThread {
       if (!p.source) throw new Error(`projection ${p.name} has no source a thread could load it from`);
       this.versions.set(p.name, p.version);
     }
+    this.partitions = partitionsOf(feed);
+    this.sent = this.lastLive = LogCursor.start(this.partitions);
     this.settings = {
       file,
+      partitions: this.partitions,
       sources: projections.map((p) => p.source!),
       batchSize: options.batchSize,
       retry: options.retry,
@@ -127,9 +136,15 @@ export class ReadModelThread {
     return this.versions.get(name);
   }
 
-  /** The thread's feed and messages carry single positions: it runs on an unpartitioned log only. */
+  /** The checkpoint's one position, on an unpartitioned log (else `cursorOf`). */
   checkpointOf(name: string): number {
-    return this.models.get(name)?.readiness.checkpoint[0] ?? 0;
+    return this.cursorOf(name).single;
+  }
+
+  /** Where a read model of the thread is in the log, per partition, as it last reported. */
+  cursorOf(name: string): LogCursor {
+    const checkpoint = this.models.get(name)?.readiness.checkpoint;
+    return checkpoint ? cursorOfEntries(checkpoint, this.partitions) : LogCursor.start(this.partitions);
   }
 
   /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
@@ -154,10 +169,14 @@ export class ReadModelThread {
     return { ...status, state: 'failed', failure: this.outageFailure(name) };
   }
 
+  /** The lowest checkpoint of the thread's read models, on an unpartitioned log (else `cursor`). */
   get position(): number {
-    let min = Infinity;
-    for (const name of this.versions.keys()) min = Math.min(min, this.checkpointOf(name));
-    return min === Infinity ? 0 : min;
+    return this.cursor.single;
+  }
+
+  /** Per partition, the lowest checkpoint of the thread's read models. */
+  get cursor(): LogCursor {
+    return LogCursor.lowest([...this.versions.keys()].map((name) => this.cursorOf(name)), this.partitions);
   }
 
   async start(): Promise<void> {
@@ -191,7 +210,7 @@ export class ReadModelThread {
   /** See ProjectionRunner.waitFor; while the thread is down, positions it had not reached are `unavailable`. */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
     if (this.outage) {
-      return this.position >= position
+      return this.cursor.covers(position)
         ? Promise.resolve()
         : Promise.reject(new ParleyError('unavailable', `read models are restarting (${this.outage.error}); try again`));
     }
@@ -202,6 +221,11 @@ export class ReadModelThread {
     // A reader waits: what is gathered goes now, not when the interval is up.
     if (this.gathered.length > 0) this.sendGathered();
     return this.waiters.wait(position, timeoutMs);
+  }
+
+  /** Resolves once the thread's read models include everything `cursor` covers: its newest position in each partition. */
+  waitForCursor(cursor: LogCursor, timeoutMs = 5000): Promise<void> {
+    return Promise.all(cursor.entries.filter((p) => p > 0).map((p) => this.waitFor(p, timeoutMs))).then(() => undefined);
   }
 
   /** Tells the thread about a skip the caller recorded in the file: it retries that read model now. */
@@ -235,7 +259,7 @@ export class ReadModelThread {
    */
   private forward(events: StoredEvent[]): void {
     if (events.length === 0) return;
-    this.lastLive = Math.max(this.lastLive, events[events.length - 1]!.position);
+    this.lastLive = this.lastLive.advancedBy(events);
     if (!this.worker || this.outage || !this.sending) return;
     this.gathered.push(events);
     this.gatheredEvents += events.length;
@@ -265,9 +289,10 @@ export class ReadModelThread {
       return;
     }
     this.sentEvents += events.length;
+    this.sent = this.sent.advancedBy(events);
     if (this.inFlightEvents > this.maxInFlight) {
       this.sending = false;
-      worker.postMessage({ behind: events[events.length - 1]!.position });
+      worker.postMessage({ behind: this.sent.encode() });
     }
   }
 
@@ -277,12 +302,12 @@ export class ReadModelThread {
    * in the same turn as the check, so none falls between. (An event both in the page and
    * in a later live batch is applied once: the runner passes over positions it has.)
    */
-  private servePull(worker: Worker, id: number, after: number, limit: number): void {
-    this.feed.readAll(after, limit).then(
+  private servePull(worker: Worker, id: number, after: string, limit: number): void {
+    this.readPage(after, limit).then(
       (events) => {
         if (worker !== this.worker) return;
-        const reached = events.length > 0 ? events[events.length - 1]!.position : after;
-        const resumed = events.length < limit && reached >= this.lastLive;
+        const reached = LogCursor.decode(after, this.partitions).advancedBy(events);
+        const resumed = events.length < limit && reached.reaches(this.lastLive);
         if (resumed) this.sending = true;
         worker.postMessage({ page: id, events: JSON.stringify(events), resumed });
       },
@@ -299,6 +324,7 @@ export class ReadModelThread {
     this.sending = true;
     this.sentEvents = 0;
     this.receivedEvents = 0;
+    this.sent = LogCursor.start(this.partitions);
     let lastError: Error | undefined;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -340,13 +366,22 @@ export class ReadModelThread {
     }
   }
 
-  private serveRead(worker: Worker, id: number, after: number, limit: number): void {
-    this.feed.readAll(after, limit).then(
+  private serveRead(worker: Worker, id: number, after: string, limit: number): void {
+    this.readPage(after, limit).then(
       (events) => worker.postMessage({ page: id, events: JSON.stringify(events) }),
       (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
     ).catch(() => {
       // The thread is gone: its successor asks again.
     });
+  }
+
+  /** A page of the log after a cursor token the thread sent (a token it cannot have sent is a coded refusal). */
+  private readPage(after: string, limit: number): Promise<StoredEvent[]> {
+    try {
+      return readAllAfter(this.feed, LogCursor.decode(after, this.partitions), limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private progressed(states: ModelState[], applied: Array<[string, number, number]>): void {
@@ -418,7 +453,7 @@ export class ReadModelThread {
     const o = this.outage;
     if (!o) return null;
     return {
-      position: this.checkpointOf(name) + 1,
+      position: this.cursorOf(name).next,
       eventType: null,
       stream: null,
       error: `the read-model thread stopped: ${o.error}; restarting`,
