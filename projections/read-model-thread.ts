@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { backoffDelay, LogCursor, partitionsOf, readAllAfter, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
 import { cursorOfEntries } from './cursor-entries.js';
+import { LiveChannel } from './live-channel.js';
 import type { Projection } from './projection.js';
 import { closedBefore, readyFor, Waiters } from './readiness.js';
 import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings } from './read-model-messages.js';
@@ -85,14 +86,7 @@ export class ReadModelThread {
   /** Deaths in a row so far (the backoff grows with them; a thread that ran STABLE_MS starts over). */
   private lastAttempts = 0;
   private readonly settings: ThreadSettings;
-  /** Live batches go to the thread (false while it pulls the log after falling behind). */
-  private sending = true;
-  private sentEvents = 0;
-  private receivedEvents = 0;
-  /** Per partition, what was sent to the running thread (where it pulls from when told it is behind). */
-  private sent: LogCursor;
-  /** Per partition, what the live feed delivered here (sent or not). */
-  private lastLive: LogCursor;
+  private readonly channel: LiveChannel;
   /** How many partitions the log has. */
   private readonly partitions: number;
   /** Live batches gathered for the next message to the thread (see `liveIntervalMs`), oldest first, and their events. */
@@ -112,7 +106,7 @@ export class ReadModelThread {
       this.versions.set(p.name, p.version);
     }
     this.partitions = partitionsOf(feed);
-    this.sent = this.lastLive = LogCursor.start(this.partitions);
+    this.channel = new LiveChannel(this.partitions, options.maxInFlightEvents ?? 20_000);
     this.settings = {
       file,
       partitions: this.partitions,
@@ -149,7 +143,7 @@ export class ReadModelThread {
 
   /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
   get inFlightEvents(): number {
-    return this.sentEvents - this.receivedEvents;
+    return this.channel.inFlight;
   }
 
   /** The worker's thread id while one runs (for logs and tests). */
@@ -243,10 +237,6 @@ export class ReadModelThread {
     });
   }
 
-  private get maxInFlight(): number {
-    return this.options.maxInFlightEvents ?? 20_000;
-  }
-
   private readiness() {
     return [...this.models.values()].map((m) => m.readiness);
   }
@@ -259,18 +249,18 @@ export class ReadModelThread {
    */
   private forward(events: StoredEvent[]): void {
     if (events.length === 0) return;
-    this.lastLive = this.lastLive.advancedBy(events);
-    if (!this.worker || this.outage || !this.sending) return;
+    this.channel.delivered(events);
+    if (!this.worker || this.outage || !this.channel.sending) return;
     this.gathered.push(events);
     this.gatheredEvents += events.length;
     const wait = this.lastSentAt + (this.options.liveIntervalMs ?? DEFAULT_LIVE_INTERVAL_MS) - performance.now();
     // Past the in-flight bound it goes at once too, so the thread is told to pull as soon as before.
-    const full = this.gatheredEvents >= (this.options.batchSize ?? 1000) || this.inFlightEvents + this.gatheredEvents > this.maxInFlight;
+    const full = this.gatheredEvents >= (this.options.batchSize ?? 1000) || this.inFlightEvents + this.gatheredEvents > this.channel.maxInFlight;
     if (wait <= 0 || full || this.waiters.size > 0) this.sendGathered();
     else this.gatherTimer ??= setTimeout(() => this.sendGathered(), wait);
   }
 
-  /** Sends what was gathered; one too far behind is told to pull the log from the last batch it was sent. */
+  /** Sends what was gathered; one too far behind is told to pull the log from what it was sent (LiveChannel). */
   private sendGathered(): void {
     if (this.gatherTimer) clearTimeout(this.gatherTimer);
     this.gatherTimer = null;
@@ -278,7 +268,7 @@ export class ReadModelThread {
     this.gathered = [];
     this.gatheredEvents = 0;
     const worker = this.worker;
-    if (batches.length === 0 || !worker || this.outage || !this.sending) return;
+    if (batches.length === 0 || !worker || this.outage || !this.channel.sending) return;
     this.lastSentAt = performance.now();
     const events = batches.length === 1 ? batches[0]! : batches.flat();
     try {
@@ -288,12 +278,8 @@ export class ReadModelThread {
       console.error('read-model thread: a live batch could not be sent', err);
       return;
     }
-    this.sentEvents += events.length;
-    this.sent = this.sent.advancedBy(events);
-    if (this.inFlightEvents > this.maxInFlight) {
-      this.sending = false;
-      worker.postMessage({ behind: this.sent.encode() });
-    }
+    const behind = this.channel.sentBatch(events);
+    if (behind !== null) worker.postMessage({ behind });
   }
 
   /**
@@ -306,9 +292,7 @@ export class ReadModelThread {
     this.readPage(after, limit).then(
       (events) => {
         if (worker !== this.worker) return;
-        const reached = LogCursor.decode(after, this.partitions).advancedBy(events);
-        const resumed = events.length < limit && reached.reaches(this.lastLive);
-        if (resumed) this.sending = true;
+        const resumed = this.channel.pulled(LogCursor.decode(after, this.partitions), events, limit);
         worker.postMessage({ page: id, events: JSON.stringify(events), resumed });
       },
       (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
@@ -321,10 +305,7 @@ export class ReadModelThread {
     const worker = new Worker(WORKER_URL, { workerData: this.settings });
     this.worker = worker;
     this.dropGathered();
-    this.sending = true;
-    this.sentEvents = 0;
-    this.receivedEvents = 0;
-    this.sent = LogCursor.start(this.partitions);
+    this.channel.reset();
     let lastError: Error | undefined;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -350,7 +331,7 @@ export class ReadModelThread {
       if ('read' in message) this.serveRead(worker, message.read, message.after, message.limit);
       else if ('pull' in message) this.servePull(worker, message.pull, message.after, message.limit);
       else if ('progress' in message) {
-        this.receivedEvents = message.received;
+        this.channel.received(message.received);
         this.progressed(message.progress, message.applied);
       }
       else if ('failed' in message) this.options.onError?.(message.failed, fromWire(message.error), message.failure!);
