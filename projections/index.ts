@@ -26,6 +26,7 @@ export type { ExternalProjection } from './external.js';
 export { ProjectionRunner, type RunnerOptions, type ProjectionFailure, type ProjectionStatus } from './runner.js';
 export { ReadModels, type ReadModelRunner, type ReadModelsOptions } from './read-models.js';
 export { recordSkip, skipsOf, type ProjectionSkip } from './skips.js';
+export { storedCursor, storedToken } from './stored-checkpoint.js';
 export { messageRedacted, readMessages, type MessageView } from './history.js';
 export {
   conversationsOf,

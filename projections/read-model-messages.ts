@@ -7,9 +7,13 @@
  *
  * The live stream is bounded: when the thread falls more than a bound of events behind
  * what was sent to it (it is blocked, or slower than the log grows), the main thread stops
- * sending (`behind`: the position of the last event it sent) and the thread pulls the log
- * from there (`pull`) until a page reaches the head, whose answer says `resumed`: from then
- * on, live batches come again. No event falls between: see ReadModelThread.servePull.
+ * sending (`behind`: the cursor of what it sent) and the thread pulls the log from there
+ * (`pull`) until a page reaches the head, whose answer says `resumed`: from then on, live
+ * batches come again. No event falls between: see ReadModelThread.servePull.
+ *
+ * Places in the log (`after`, `behind`) are log cursor tokens (engine/store/log-cursor.ts):
+ * on an unpartitioned log the decimal position, on a log of N partitions one entry per
+ * partition, so the thread runs the same at any N (`ThreadSettings.partitions`).
  */
 import { ParleyError, type ErrorCode } from '../protocol/index.js';
 import type { ProjectionSource } from './projection.js';
@@ -19,6 +23,8 @@ import type { ProjectionFailure, ProjectionStatus } from './runner.js';
 export interface ThreadSettings {
   /** The read-model SQLite file. */
   file: string;
+  /** How many partitions the log has (1: unpartitioned); cursor tokens are read for it. */
+  partitions: number;
   sources: ProjectionSource[];
   batchSize?: number;
   retry?: { initialMs?: number; maxMs?: number };
@@ -38,7 +44,7 @@ export interface WireError {
 export type ToThread =
   | { live: string }
   | { page: number; events?: string; error?: WireError; resumed?: boolean }
-  | { behind: number }
+  | { behind: string }
   | { skip: string; position: number; reason: string }
   | { rebuild: number; names: string[] }
   | { stop: true };
@@ -49,8 +55,8 @@ export interface ModelState {
 }
 
 export type FromThread =
-  | { read: number; after: number; limit: number }
-  | { pull: number; after: number; limit: number }
+  | { read: number; after: string; limit: number }
+  | { pull: number; after: string; limit: number }
   /** `received`: live events taken off the channel so far (the main thread bounds what is in flight). */
   | { progress: ModelState[]; applied: Array<[name: string, position: number, events: number]>; received: number }
   | { failed: string; error: WireError; failure: ProjectionFailure | null }

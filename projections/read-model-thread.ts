@@ -3,8 +3,9 @@
  * (read-model-worker.ts), forwards the live feed to it as JSON text (gathered under load,
  * see `liveIntervalMs`), serves the pages of the log it asks for while catching up, and
  * mirrors what it reports (checkpoints, failures, skips), so readers here wait for the
- * position they need (`waitFor`) exactly as they would with an in-process runner
- * (readiness.ts).
+ * position they need (`waitFor`, `waitForCursor`) exactly as they would with an
+ * in-process runner (readiness.ts). Places in the log go as cursor tokens, so this works
+ * the same on a log split into partitions (read-model-messages.ts).
  *
  * A thread that dies is reported (`onError` for each of its read models), readers that
  * need a position it had not reached get `unavailable` (never a hang), and it is started
@@ -13,8 +14,10 @@
  * its read model, so nothing is applied twice or lost.
  */
 import { Worker } from 'node:worker_threads';
-import { backoffDelay, type StoredEvent } from '../engine/store/index.js';
+import { backoffDelay, LogCursor, partitionsOf, readAllAfter, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
+import { cursorOfEntries } from './cursor-entries.js';
+import { LiveChannel } from './live-channel.js';
 import type { Projection } from './projection.js';
 import { closedBefore, readyFor, Waiters } from './readiness.js';
 import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings } from './read-model-messages.js';
@@ -83,12 +86,9 @@ export class ReadModelThread {
   /** Deaths in a row so far (the backoff grows with them; a thread that ran STABLE_MS starts over). */
   private lastAttempts = 0;
   private readonly settings: ThreadSettings;
-  /** Live batches go to the thread (false while it pulls the log after falling behind). */
-  private sending = true;
-  private sentEvents = 0;
-  private receivedEvents = 0;
-  /** The newest position the live feed delivered here (sent or not). */
-  private lastLive = 0;
+  private readonly channel: LiveChannel;
+  /** How many partitions the log has. */
+  private readonly partitions: number;
   /** Live batches gathered for the next message to the thread (see `liveIntervalMs`), oldest first, and their events. */
   private gathered: StoredEvent[][] = [];
   private gatheredEvents = 0;
@@ -105,8 +105,11 @@ export class ReadModelThread {
       if (!p.source) throw new Error(`projection ${p.name} has no source a thread could load it from`);
       this.versions.set(p.name, p.version);
     }
+    this.partitions = partitionsOf(feed);
+    this.channel = new LiveChannel(this.partitions, options.maxInFlightEvents ?? 20_000);
     this.settings = {
       file,
+      partitions: this.partitions,
       sources: projections.map((p) => p.source!),
       batchSize: options.batchSize,
       retry: options.retry,
@@ -127,14 +130,20 @@ export class ReadModelThread {
     return this.versions.get(name);
   }
 
-  /** The thread's feed and messages carry single positions: it runs on an unpartitioned log only. */
+  /** The checkpoint's one position, on an unpartitioned log (else `cursorOf`). */
   checkpointOf(name: string): number {
-    return this.models.get(name)?.readiness.checkpoint[0] ?? 0;
+    return this.cursorOf(name).single;
+  }
+
+  /** Where a read model of the thread is in the log, per partition, as it last reported. */
+  cursorOf(name: string): LogCursor {
+    const checkpoint = this.models.get(name)?.readiness.checkpoint;
+    return checkpoint ? cursorOfEntries(checkpoint, this.partitions) : LogCursor.start(this.partitions);
   }
 
   /** Live events sent to the thread that it has not taken yet (bounded by `maxInFlightEvents` plus one batch). */
   get inFlightEvents(): number {
-    return this.sentEvents - this.receivedEvents;
+    return this.channel.inFlight;
   }
 
   /** The worker's thread id while one runs (for logs and tests). */
@@ -154,10 +163,14 @@ export class ReadModelThread {
     return { ...status, state: 'failed', failure: this.outageFailure(name) };
   }
 
+  /** The lowest checkpoint of the thread's read models, on an unpartitioned log (else `cursor`). */
   get position(): number {
-    let min = Infinity;
-    for (const name of this.versions.keys()) min = Math.min(min, this.checkpointOf(name));
-    return min === Infinity ? 0 : min;
+    return this.cursor.single;
+  }
+
+  /** Per partition, the lowest checkpoint of the thread's read models. */
+  get cursor(): LogCursor {
+    return LogCursor.lowest([...this.versions.keys()].map((name) => this.cursorOf(name)), this.partitions);
   }
 
   async start(): Promise<void> {
@@ -191,7 +204,7 @@ export class ReadModelThread {
   /** See ProjectionRunner.waitFor; while the thread is down, positions it had not reached are `unavailable`. */
   waitFor(position: number, timeoutMs = 5000): Promise<void> {
     if (this.outage) {
-      return this.position >= position
+      return this.cursor.covers(position)
         ? Promise.resolve()
         : Promise.reject(new ParleyError('unavailable', `read models are restarting (${this.outage.error}); try again`));
     }
@@ -202,6 +215,11 @@ export class ReadModelThread {
     // A reader waits: what is gathered goes now, not when the interval is up.
     if (this.gathered.length > 0) this.sendGathered();
     return this.waiters.wait(position, timeoutMs);
+  }
+
+  /** Resolves once the thread's read models include everything `cursor` covers: its newest position in each partition. */
+  waitForCursor(cursor: LogCursor, timeoutMs = 5000): Promise<void> {
+    return Promise.all(cursor.entries.filter((p) => p > 0).map((p) => this.waitFor(p, timeoutMs))).then(() => undefined);
   }
 
   /** Tells the thread about a skip the caller recorded in the file: it retries that read model now. */
@@ -219,10 +237,6 @@ export class ReadModelThread {
     });
   }
 
-  private get maxInFlight(): number {
-    return this.options.maxInFlightEvents ?? 20_000;
-  }
-
   private readiness() {
     return [...this.models.values()].map((m) => m.readiness);
   }
@@ -235,18 +249,18 @@ export class ReadModelThread {
    */
   private forward(events: StoredEvent[]): void {
     if (events.length === 0) return;
-    this.lastLive = Math.max(this.lastLive, events[events.length - 1]!.position);
-    if (!this.worker || this.outage || !this.sending) return;
+    this.channel.delivered(events);
+    if (!this.worker || this.outage || !this.channel.sending) return;
     this.gathered.push(events);
     this.gatheredEvents += events.length;
     const wait = this.lastSentAt + (this.options.liveIntervalMs ?? DEFAULT_LIVE_INTERVAL_MS) - performance.now();
     // Past the in-flight bound it goes at once too, so the thread is told to pull as soon as before.
-    const full = this.gatheredEvents >= (this.options.batchSize ?? 1000) || this.inFlightEvents + this.gatheredEvents > this.maxInFlight;
+    const full = this.gatheredEvents >= (this.options.batchSize ?? 1000) || this.inFlightEvents + this.gatheredEvents > this.channel.maxInFlight;
     if (wait <= 0 || full || this.waiters.size > 0) this.sendGathered();
     else this.gatherTimer ??= setTimeout(() => this.sendGathered(), wait);
   }
 
-  /** Sends what was gathered; one too far behind is told to pull the log from the last batch it was sent. */
+  /** Sends what was gathered; one too far behind is told to pull the log from what it was sent (LiveChannel). */
   private sendGathered(): void {
     if (this.gatherTimer) clearTimeout(this.gatherTimer);
     this.gatherTimer = null;
@@ -254,7 +268,7 @@ export class ReadModelThread {
     this.gathered = [];
     this.gatheredEvents = 0;
     const worker = this.worker;
-    if (batches.length === 0 || !worker || this.outage || !this.sending) return;
+    if (batches.length === 0 || !worker || this.outage || !this.channel.sending) return;
     this.lastSentAt = performance.now();
     const events = batches.length === 1 ? batches[0]! : batches.flat();
     try {
@@ -264,11 +278,8 @@ export class ReadModelThread {
       console.error('read-model thread: a live batch could not be sent', err);
       return;
     }
-    this.sentEvents += events.length;
-    if (this.inFlightEvents > this.maxInFlight) {
-      this.sending = false;
-      worker.postMessage({ behind: events[events.length - 1]!.position });
-    }
+    const behind = this.channel.sentBatch(events);
+    if (behind !== null) worker.postMessage({ behind });
   }
 
   /**
@@ -277,13 +288,11 @@ export class ReadModelThread {
    * in the same turn as the check, so none falls between. (An event both in the page and
    * in a later live batch is applied once: the runner passes over positions it has.)
    */
-  private servePull(worker: Worker, id: number, after: number, limit: number): void {
-    this.feed.readAll(after, limit).then(
+  private servePull(worker: Worker, id: number, after: string, limit: number): void {
+    this.readPage(after, limit).then(
       (events) => {
         if (worker !== this.worker) return;
-        const reached = events.length > 0 ? events[events.length - 1]!.position : after;
-        const resumed = events.length < limit && reached >= this.lastLive;
-        if (resumed) this.sending = true;
+        const resumed = this.channel.pulled(LogCursor.decode(after, this.partitions), events, limit);
         worker.postMessage({ page: id, events: JSON.stringify(events), resumed });
       },
       (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
@@ -296,9 +305,7 @@ export class ReadModelThread {
     const worker = new Worker(WORKER_URL, { workerData: this.settings });
     this.worker = worker;
     this.dropGathered();
-    this.sending = true;
-    this.sentEvents = 0;
-    this.receivedEvents = 0;
+    this.channel.reset();
     let lastError: Error | undefined;
     return new Promise((resolve, reject) => {
       let started = false;
@@ -324,7 +331,7 @@ export class ReadModelThread {
       if ('read' in message) this.serveRead(worker, message.read, message.after, message.limit);
       else if ('pull' in message) this.servePull(worker, message.pull, message.after, message.limit);
       else if ('progress' in message) {
-        this.receivedEvents = message.received;
+        this.channel.received(message.received);
         this.progressed(message.progress, message.applied);
       }
       else if ('failed' in message) this.options.onError?.(message.failed, fromWire(message.error), message.failure!);
@@ -340,13 +347,22 @@ export class ReadModelThread {
     }
   }
 
-  private serveRead(worker: Worker, id: number, after: number, limit: number): void {
-    this.feed.readAll(after, limit).then(
+  private serveRead(worker: Worker, id: number, after: string, limit: number): void {
+    this.readPage(after, limit).then(
       (events) => worker.postMessage({ page: id, events: JSON.stringify(events) }),
       (err: unknown) => worker.postMessage({ page: id, error: toWire(err) }),
     ).catch(() => {
       // The thread is gone: its successor asks again.
     });
+  }
+
+  /** A page of the log after a cursor token the thread sent (a token it cannot have sent is a coded refusal). */
+  private readPage(after: string, limit: number): Promise<StoredEvent[]> {
+    try {
+      return readAllAfter(this.feed, LogCursor.decode(after, this.partitions), limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private progressed(states: ModelState[], applied: Array<[string, number, number]>): void {
@@ -418,7 +434,7 @@ export class ReadModelThread {
     const o = this.outage;
     if (!o) return null;
     return {
-      position: this.checkpointOf(name) + 1,
+      position: this.cursorOf(name).next,
       eventType: null,
       stream: null,
       error: `the read-model thread stopped: ${o.error}; restarting`,

@@ -16,8 +16,9 @@
 import { readlinkSync, statSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FeedListener, StoredEvent } from '../engine/store/index.js';
+import { LogCursor, type FeedListener, type PartitionedLog, type StoredEvent } from '../engine/store/index.js';
 import { ParleyError } from '../protocol/index.js';
+import { furthest } from './cursor-entries.js';
 import type { Projection, ProjectionSource } from './projection.js';
 import { fromWire, toWire, type FromThread, type ModelState, type ThreadSettings, type ToThread, type WireError } from './read-model-messages.js';
 import { ProjectionRunner, type ProjectionFeed } from './runner.js';
@@ -31,22 +32,40 @@ type Page = { events: StoredEvent[]; resumed: boolean };
 /**
  * The log as the main thread serves it: pages on request, live batches as they commit
  * and, when it stopped sending them because this thread fell behind, pages pulled from
- * where it stopped until one reaches the head (see read-model-messages.ts).
+ * where it stopped until one reaches the head (see read-model-messages.ts). It reads by
+ * cursor, as a partitioned store does, so the runner keeps one checkpoint per partition.
  */
-class ForwardedFeed implements ProjectionFeed {
+class ForwardedFeed implements ProjectionFeed, PartitionedLog {
   private listener: FeedListener | null = null;
   private readonly pages = new Map<number, { resolve: (page: Page) => void; reject: (err: Error) => void }>();
   private nextPage = 1;
   /** Live events taken off the channel, reported back so the main thread can bound what is in flight. */
   received = 0;
-  /** The newest position handed to the runner: a page and the live batch after it may overlap. */
-  private delivered = 0;
+  /** What was handed to the runner, per partition: a page and the live batch after it may overlap. */
+  private delivered: LogCursor;
 
-  async readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
-    return (await this.request({ read: 0, after: afterPosition, limit })).events;
+  constructor(readonly partitions: number) {
+    this.delivered = LogCursor.start(partitions);
   }
 
-  private request(message: { read: number; after: number; limit: number } | { pull: number; after: number; limit: number }): Promise<Page> {
+  readAll(afterPosition: number, limit: number): Promise<StoredEvent[]> {
+    try {
+      return this.readAllAfter(LogCursor.decode(afterPosition, this.partitions), limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async readAllAfter(after: LogCursor, limit: number): Promise<StoredEvent[]> {
+    return (await this.request({ read: 0, after: after.encode(), limit })).events;
+  }
+
+  /** The runner never asks for the head; a reader that did would get the main thread's answer stale anyway. */
+  headCursor(): Promise<LogCursor> {
+    return Promise.reject(new Error('the read-model thread reads no head cursor'));
+  }
+
+  private request(message: { read: number; after: string; limit: number } | { pull: number; after: string; limit: number }): Promise<Page> {
     const id = this.nextPage++;
     return new Promise((resolve, reject) => {
       this.pages.set(id, { resolve, reject });
@@ -54,22 +73,24 @@ class ForwardedFeed implements ProjectionFeed {
     });
   }
 
-  /** The main thread stopped sending live batches after `after`: pull the log from there until a page says it resumed. */
-  behind(after: number): void {
+  /**
+   * The main thread stopped sending live batches after `token` (what it sent): pull the log
+   * from there until a page says it resumed. Where the runner or the live batches already
+   * got further (a partition nothing was sent for since this thread started), from there.
+   */
+  behind(token: string, applied: LogCursor): void {
     void (async () => {
-      for (let from = after; ; ) {
+      for (let from = furthest(furthest(LogCursor.decode(token, this.partitions), this.delivered), applied); ; ) {
         let page: Page;
         try {
-          page = await this.request({ pull: 0, after: from, limit: settings.batchSize ?? 1000 });
+          page = await this.request({ pull: 0, after: from.encode(), limit: settings.batchSize ?? 1000 });
         } catch {
           // The log cannot be read now: try again shortly (live batches stay off until a page reaches the head).
           await new Promise((r) => setTimeout(r, 100));
           continue;
         }
-        if (page.events.length > 0) {
-          from = page.events[page.events.length - 1]!.position;
-          this.deliver(page.events);
-        }
+        from = from.advancedBy(page.events);
+        this.deliver(page.events);
         if (page.resumed) return;
         // At the head but not resumed: the log has not shown what the feed announced yet.
         if (page.events.length === 0) await new Promise((r) => setTimeout(r, 10));
@@ -91,12 +112,13 @@ class ForwardedFeed implements ProjectionFeed {
     this.deliver(events);
   }
 
-  /** Hands the runner each position once, in order (it filters by checkpoint only after a batch is applied). */
+  /** Hands the runner each position once, in order per partition (it filters by checkpoint only after a batch is applied). */
   private deliver(events: StoredEvent[]): void {
     if (!this.listener || events.length === 0) return;
-    const fresh = events[0]!.position > this.delivered ? events : events.filter((e) => e.position > this.delivered);
+    const delivered = this.delivered;
+    const fresh = delivered.covers(events[0]!.position) || delivered.partitions > 1 ? events.filter((e) => !delivered.covers(e.position)) : events;
     if (fresh.length === 0) return;
-    this.delivered = fresh[fresh.length - 1]!.position;
+    this.delivered = delivered.advancedBy(fresh);
     this.listener(fresh);
   }
 
@@ -116,7 +138,7 @@ async function load(source: ProjectionSource): Promise<Projection> {
   return (typeof found === 'function' ? found(...(source.args ?? [])) : found) as Projection;
 }
 
-const feed = new ForwardedFeed();
+const feed = new ForwardedFeed(settings.partitions);
 let runner: ProjectionRunner | undefined;
 let applied: Array<[string, number, number]> = [];
 let progressQueued = false;
@@ -162,7 +184,7 @@ port.on('message', (message: ToThread) => {
   try {
     if ('live' in message) feed.live(message.live);
     else if ('page' in message) feed.page(message.page, message.events, message.error, message.resumed);
-    else if ('behind' in message) feed.behind(message.behind);
+    else if ('behind' in message) feed.behind(message.behind, runner?.cursor ?? LogCursor.start(settings.partitions));
     else if ('skip' in message) runner?.skip(message.skip, message.position, message.reason);
     else if ('rebuild' in message) rebuild(message.rebuild, message.names);
     else if ('stop' in message) void stop();

@@ -56,10 +56,8 @@ export class ReadModels implements ReadModelRunner {
 
   constructor(store: ProjectionFeed, file: string, projections: Array<Projection | ExternalProjection>, options: ReadModelsOptions = {}) {
     const { thread = true, checkpointBytes, nice, maxInFlightEvents, liveIntervalMs, onProgress: _ignored, ...runnerOptions } = options;
-    // The thread's feed and messages carry single positions: on a partitioned log every
-    // projection runs in process (the runner keeps a cursor per read model).
     this.partitions = partitionsOf(store);
-    const threaded = thread && this.partitions === 1 ? projections.filter((p): p is Projection => !isExternal(p) && p.source !== undefined) : [];
+    const threaded = thread ? projections.filter((p): p is Projection => !isExternal(p) && p.source !== undefined) : [];
     const inProcess = projections.filter((p) => !threaded.includes(p as Projection));
     this.db = ProjectionRunner.openDatabase(file);
     try {
@@ -90,12 +88,13 @@ export class ReadModels implements ReadModelRunner {
   }
 
   cursorOf(name: string): LogCursor {
-    return this.thread?.has(name) ? LogCursor.at(this.thread.checkpointOf(name)) : this.local.cursorOf(name);
+    return this.thread?.has(name) ? this.thread.cursorOf(name) : this.local.cursorOf(name);
   }
 
   get cursor(): LogCursor {
     if (!this.thread) return this.local.cursor;
-    return LogCursor.at(this.position);
+    const own = this.local.ownReadModels > 0 ? [this.thread.cursor, this.local.cursor] : [this.thread.cursor];
+    return LogCursor.lowest(own, this.partitions);
   }
 
   statusOf(name: string): ProjectionStatus | undefined {
@@ -103,10 +102,7 @@ export class ReadModels implements ReadModelRunner {
   }
 
   get position(): number {
-    const thread = this.thread ? this.thread.position : Infinity;
-    const local = this.local.ownReadModels > 0 ? this.local.position : Infinity;
-    const min = Math.min(thread, local);
-    return min === Infinity ? 0 : min;
+    return this.cursor.single;
   }
 
   waitFor(position: number, timeoutMs = 5000): Promise<void> {

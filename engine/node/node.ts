@@ -87,10 +87,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<ParleyN
   const config = loadConfig(env ?? process.env, overrides);
   refusePlainHttpInProduction(env ?? process.env, config);
   refusePlainNatsInProduction(env ?? process.env, config);
-  const webhooks = {
-    ...webhookSettings(env ?? process.env, config.jwtSecret),
-    ...(config.partitions > 1 && { unavailable: 'partitioned_log_unsupported' as const }),
-  };
+  const webhooks = webhookSettings(env ?? process.env, config.jwtSecret);
   // Before anything is opened: a certificate the node cannot use stops the start here.
   const https = config.tls ? loadServerTls(config.tls) : undefined;
   const metrics = createMetrics(config.nodeId);

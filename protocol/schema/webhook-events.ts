@@ -24,7 +24,11 @@ const registration = {
 };
 
 export const WebhookEvents = {
-  WebhookRegistered: event('WebhookRegistered', Type.Object({ ...registration, registeredBy: Str })),
+  /**
+   * `from`, on a log split into partitions: the log's head cursor token when it was
+   * registered; delivery starts there (there is no order across partitions to start by).
+   */
+  WebhookRegistered: event('WebhookRegistered', Type.Object({ ...registration, registeredBy: Str, from: Type.Optional(Str) })),
   /** A new URL, filter or secret set (a rotation keeps the old secret until its `expiresAt`). */
   WebhookUpdated: event('WebhookUpdated', Type.Object({ ...registration, updatedBy: Str })),
   WebhookRemoved: event('WebhookRemoved', Type.Object({ webhookId: Str, removedBy: Str })),
@@ -36,11 +40,12 @@ export const WebhookEvents = {
   /** An admin redelivered a dead letter and the endpoint answered 2xx. */
   WebhookRedelivered: event('WebhookRedelivered', Type.Object({ webhookId: Str, position: EpochMs, redeliveredBy: Str })),
   /**
-   * The delivering node's lease and every endpoint's cursor (the position delivered up to).
+   * The delivering node's lease and every endpoint's cursor (the position delivered up to;
+   * on a log split into partitions, the log cursor's token: one entry per partition).
    * Appended with the stream's expected version, so two nodes cannot both hold the lease.
    */
   WebhookDeliveryCheckpoint: event(
     'WebhookDeliveryCheckpoint',
-    Type.Object({ nodeId: Str, leaseUntil: EpochMs, cursors: Type.Record(Type.String(), EpochMs) }),
+    Type.Object({ nodeId: Str, leaseUntil: EpochMs, cursors: Type.Record(Type.String(), Type.Union([EpochMs, Str])) }),
   ),
 } as const;

@@ -42,8 +42,8 @@ export const WebhookResponses = {
         url: Type.String(),
         eventTypes: Type.Array(Type.String()),
         secrets: Type.Array(SecretInfo),
-        /** Delivered (or dead-lettered) up to this log position, as last committed. */
-        cursor: Type.Integer(),
+        /** Delivered (or dead-lettered) up to this log position, as last committed; on a partitioned log, a cursor token. */
+        cursor: Type.Union([Type.Integer(), Type.String()]),
         deadLetters: Type.Integer(),
       }),
     ),

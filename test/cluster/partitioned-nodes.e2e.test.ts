@@ -5,6 +5,7 @@
  * conversation list on both, at once on the node that wrote it (read-your-writes); a node
  * restarted on its data directory resumes its read models from their per-partition
  * checkpoints: it applies only what it had not, in every partition, and misses nothing.
+ * Webhooks deliver from every partition, starting at the head as it was at registration.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { api } from '../helpers/http.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
 import { startTestNode, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { WEBHOOK_TEST_ENV, WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
 
 const N = 3;
@@ -24,6 +26,7 @@ let b: TestNode | undefined;
 const bDir = tempDir('parley-partitioned-b-');
 const streamName = `PARLEY_P_${randomUUID().slice(0, 8)}`;
 const conversations: string[] = [];
+const receiver = new WebhookReceiver();
 
 /** Every event once: a second application of one would fail its primary key and stop it. */
 function applications(handed: StoredEvent[]): Projection {
@@ -41,7 +44,7 @@ function applications(handed: StoredEvent[]): Projection {
   };
 }
 
-const cluster = () => ({ natsUrls: nats.urls, streamName, partitions: N, replicas: 3, heartbeatSeconds: 0.2, presenceExpirySeconds: 1 });
+const cluster = () => ({ natsUrls: nats.urls, streamName, partitions: N, replicas: 3, heartbeatSeconds: 0.2, presenceExpirySeconds: 1, env: WEBHOOK_TEST_ENV });
 const startB = (handed: StoredEvent[]) => startTestNode({ ...cluster(), dataDir: bDir.path, projections: [applications(handed)] });
 
 async function post(node: TestNode, conversationId: string, text: string): Promise<number> {
@@ -65,6 +68,7 @@ async function listed(node: TestNode, user: string): Promise<string[]> {
 const bHanded: StoredEvent[] = [];
 
 beforeAll(async () => {
+  await receiver.start();
   nats = await startNatsCluster(3);
   a = await startTestNode(cluster());
   b = await startB(bHanded);
@@ -73,6 +77,7 @@ afterAll(async () => {
   await Promise.all([a?.destroy(), b?.close()]);
   bDir.remove();
   await nats?.stop();
+  await receiver.stop();
 });
 
 describe('two nodes on a partitioned log', () => {
@@ -110,12 +115,6 @@ describe('two nodes on a partitioned log', () => {
     for (const ws of sockets) ws.close();
   });
 
-  it('refuses webhook registration with a coded error: lanes cannot follow several partitions yet', async () => {
-    const r = await api(a.url, tokenFor('root', { role: 'admin' })).post('/v1/admin/webhooks', { url: 'https://hooks.example.com/parley' });
-    expect(r.status).toBe(501);
-    expect(r.body.code).toBe('partitioned_log_unsupported');
-  });
-
   it('a restarted node resumes from its per-partition checkpoints, applying only what it had not', async () => {
     const seen = new Set(bHanded.map((e) => e.id));
     await eventually(() => expect(b!.runner.statusOf('test-applications')?.state).toBe('running'));
@@ -137,5 +136,21 @@ describe('two nodes on a partitioned log', () => {
     for (const c of conversations) {
       await eventually(async () => expect(await history(b!, 'bob', c)).toEqual([`first ${c}`, `while down ${c}`, `after ${c}`]));
     }
+  });
+
+  it('delivers webhooks from every partition, from the head as it was at registration', async () => {
+    const r = await api(a.url, tokenFor('root', { role: 'admin' })).post('/v1/admin/webhooks', { url: receiver.url });
+    expect(r.status).toBe(201);
+    receiver.secrets = [r.body.secret];
+    const seqs = new Map<string, number>();
+    // Last in this file: the other tests' history checks do not expect these messages.
+    for (const c of conversations) seqs.set(c, await post(b!, c, `hooked ${c}`));
+    await eventually(() => {
+      const got = receiver.accepted.filter((d) => d.type === 'MessagePosted').map((d) => [d.conversationId, d.seq]);
+      expect(got.sort()).toEqual([...seqs].sort());
+    }, 30_000);
+    // Nothing from before the registration, nothing twice.
+    expect(receiver.accepted.map((d) => d.conversationId).sort()).toEqual([...conversations].sort());
+    expect(receiver.rejected).toBe(0);
   });
 });

@@ -6,10 +6,11 @@
  * and nothing is written.
  */
 import type Database from 'better-sqlite3';
-import { listWebhooks, webhookById, type WebhookView } from '../../../projections/index.js';
+import { listWebhooks, storedToken, webhookById, type WebhookView } from '../../../projections/index.js';
 import { toNewEvents } from '../../domain/index.js';
-import type { EventStore, StoredEvent } from '../../store/index.js';
+import type { EventStore, LogCursor, StoredEvent } from '../../store/index.js';
 import { Lane } from './lane.js';
+import { laneStart } from './lane-start.js';
 import { DeliveryLease } from './lease.js';
 import type { WebhookSettings } from './settings.js';
 
@@ -39,10 +40,6 @@ export class Deliverer {
   }
 
   start(): void {
-    if (this.deps.settings.unavailable) {
-      this.deps.log.warn({ code: this.deps.settings.unavailable }, 'webhook delivery is off: not available on a partitioned log yet');
-      return;
-    }
     this.unsubscribe = this.deps.store.subscribe((events) => this.onEvents(events));
     this.loop ??= this.run();
   }
@@ -115,13 +112,13 @@ export class Deliverer {
         lane.update(w);
         continue;
       }
-      const cursor = this.lease.cursors.get(w.webhookId) ?? w.registeredPosition;
-      const created = new Lane(w, cursor, {
+      const stored = this.lease.cursors.get(w.webhookId);
+      const created = new Lane(w, () => laneStart(this.deps.store, w, stored), {
         store: this.deps.store,
         settings: this.deps.settings,
         log: this.deps.log,
         current: (id) => webhookById(this.deps.readModels, id),
-        advanced: (id, position) => this.advanced(id, position),
+        advanced: (id, cursor) => this.advanced(id, cursor),
         deadLetter: (webhook, e, attempts, error) => this.deadLetter(webhook, e, attempts, error),
       });
       this.lanes.set(w.webhookId, created);
@@ -129,9 +126,9 @@ export class Deliverer {
     }
   }
 
-  private advanced(webhookId: string, position: number): void {
+  private advanced(webhookId: string, cursor: LogCursor): void {
     if (!this.lease.holding || !this.lanes.has(webhookId)) return;
-    this.lease.cursors.set(webhookId, position);
+    this.lease.cursors.set(webhookId, storedToken(cursor));
     if (!this.dirty) {
       this.dirty = true;
       this.wake?.();

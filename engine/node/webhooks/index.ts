@@ -3,7 +3,8 @@
  * lease, and what the admin routes need to sign and send one themselves.
  */
 export { Deliverer, WEBHOOKS_STREAM, type DelivererDeps } from './deliverer.js';
-export { DELIVERY_STREAM, readCheckpoint, type Checkpoint } from './lease.js';
+export { DELIVERY_STREAM, readCheckpoint, type Checkpoint, type StoredLaneCursor } from './lease.js';
+export { eventAt } from './event-at.js';
 export { generateSecret, secretKey, sign, signedHeaders } from './signing.js';
 export { headersFor, payloadOf, deliverable } from './payload.js';
 export { send, urlProblem, isPrivateAddress, type SendResult } from './send.js';

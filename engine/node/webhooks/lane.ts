@@ -4,9 +4,14 @@
  * per endpoint), retrying with exponential backoff and jitter; after `maxAttempts` the
  * event is dead-lettered and the lane moves on. The cursor only moves past an event that
  * got a 2xx or was dead-lettered; the deliverer writes it to the log.
+ *
+ * The cursor is a log cursor (engine/store/log-cursor.ts): on a partitioned log one entry
+ * per partition, so each partition's events go in order and none is passed by; where it
+ * starts is lane-start.ts.
  */
 import type { WebhookView } from '../../../projections/index.js';
-import type { EventStore, StoredEvent } from '../../store/index.js';
+import { LogCursor, readAllAfter, type EventStore, type StoredEvent } from '../../store/index.js';
+import type { LaneStart } from './lane-start.js';
 import { deliverable, headersFor, payloadOf } from './payload.js';
 import { send, type SendResult } from './send.js';
 import { backoff, type WebhookSettings } from './settings.js';
@@ -23,7 +28,7 @@ export interface LaneDeps {
   settings: WebhookSettings;
   /** The registration as the read model has it now (undefined once removed): each attempt uses the newest. */
   current(webhookId: string): WebhookView | undefined;
-  advanced(webhookId: string, position: number): void;
+  advanced(webhookId: string, cursor: LogCursor): void;
   deadLetter(webhook: WebhookView, e: StoredEvent, attempts: number, error: string): Promise<void>;
   log: { warn(obj: object, msg: string): void };
 }
@@ -33,10 +38,14 @@ export class Lane {
   private wake: (() => void) | null = null;
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
+  /** Null until `startAt` answers (it may take a read of the log). */
+  private cursor: LogCursor | null = null;
+  private notBefore = 0;
 
   constructor(
     private webhook: WebhookView,
-    public cursor: number,
+    /** Where the lane starts (lane-start.ts); asked again after a failure until it answers. */
+    private readonly startAt: () => Promise<LaneStart>,
     private readonly deps: LaneDeps,
   ) {}
 
@@ -64,7 +73,8 @@ export class Lane {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const page = await this.deps.store.readAll(this.cursor, PAGE);
+        if (!this.cursor) ({ cursor: this.cursor, notBefore: this.notBefore } = await this.startAt());
+        const page = await readAllAfter(this.deps.store, this.cursor, PAGE);
         if (page.length === 0) {
           await this.pause(IDLE_MS);
           continue;
@@ -74,15 +84,15 @@ export class Lane {
           const webhook = this.deps.current(this.webhook.webhookId);
           if (!webhook) return;
           this.webhook = webhook;
-          if (deliverable(webhook, e) && !(await this.deliver(e))) return;
-          this.cursor = e.position;
-          this.deps.advanced(this.webhook.webhookId, e.position);
+          if (deliverable(webhook, e) && e.metadata.at >= this.notBefore && !(await this.deliver(e))) return;
+          this.cursor = this.cursor.advancedBy([e]);
+          this.deps.advanced(this.webhook.webhookId, this.cursor);
         }
         failures = 0;
       } catch (err) {
         // The log or the dead-letter append failed: the same events again, after a pause.
         failures += 1;
-        this.deps.log.warn({ err, webhookId: this.webhook.webhookId, cursor: this.cursor }, 'webhook delivery paused: the log failed');
+        this.deps.log.warn({ err, webhookId: this.webhook.webhookId, cursor: this.cursor?.encode() }, 'webhook delivery paused: the log failed');
         await this.pause(backoff(this.deps.settings, failures));
       }
     }

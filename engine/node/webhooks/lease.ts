@@ -5,26 +5,35 @@
  * swap), so of two nodes racing for an expired lease one wins, and a holder that was
  * replaced finds out at its next write (the version moved) and stops: a fencing token.
  * A holder that cannot write stops by itself once its lease ran out.
+ *
+ * A cursor is stored as projection checkpoints are (projections/stored-checkpoint.ts): on
+ * an unpartitioned log the position delivered up to, on a partitioned one the log cursor's
+ * token (one entry per partition). The lane reads it for the log it runs on (lane-start.ts).
  */
 import { toNewEvents } from '../../domain/index.js';
 import { isConcurrencyError, type EventStore } from '../../store/index.js';
 
 export const DELIVERY_STREAM = 'webhooks-delivery';
 
+/** A lane's cursor as the log keeps it: a position (one partition) or a cursor token. */
+export type StoredLaneCursor = number | string;
+/** Longer than any cursor token (log-cursor.ts bounds them at 2048): anything longer is not one. */
+const MAX_TOKEN_LENGTH = 4096;
+
 export interface Checkpoint {
   version: number;
   nodeId: string;
   leaseUntil: number;
-  cursors: Map<string, number>;
+  cursors: Map<string, StoredLaneCursor>;
 }
 
 export async function readCheckpoint(store: EventStore): Promise<Checkpoint> {
   const version = await store.streamVersion(DELIVERY_STREAM);
-  const cursors = new Map<string, number>();
+  const cursors = new Map<string, StoredLaneCursor>();
   if (version === 0) return { version, nodeId: '', leaseUntil: 0, cursors };
   const [last] = await store.readStream(DELIVERY_STREAM, { beforeSeq: version + 1, limit: 1 });
   const data = last?.data as { nodeId?: unknown; leaseUntil?: unknown; cursors?: unknown } | undefined;
-  for (const [id, pos] of Object.entries((data?.cursors ?? {}) as Record<string, unknown>)) if (typeof pos === 'number') cursors.set(id, pos);
+  for (const [id, pos] of Object.entries((data?.cursors ?? {}) as Record<string, unknown>)) if (typeof pos === 'number' || (typeof pos === 'string' && pos.length <= MAX_TOKEN_LENGTH)) cursors.set(id, pos);
   return {
     version: last?.seq ?? version,
     nodeId: typeof data?.nodeId === 'string' ? data.nodeId : '',
@@ -36,9 +45,9 @@ export async function readCheckpoint(store: EventStore): Promise<Checkpoint> {
 export class DeliveryLease {
   holding = false;
   /** Cursors as last read or as advanced by this holder. */
-  readonly cursors = new Map<string, number>();
+  readonly cursors = new Map<string, StoredLaneCursor>();
   /** The cursors the log has (what a successor would start from). */
-  readonly committed = new Map<string, number>();
+  readonly committed = new Map<string, StoredLaneCursor>();
   private version = 0;
   private leaseUntil = 0;
 
@@ -83,7 +92,7 @@ export class DeliveryLease {
   }
 
   private async write(leaseUntil: number): Promise<void> {
-    const cursors: Record<string, number> = Object.create(null);
+    const cursors: Record<string, StoredLaneCursor> = Object.create(null);
     const snapshot = new Map(this.cursors);
     for (const [id, pos] of snapshot) cursors[id] = pos;
     const events = toNewEvents([{ type: 'WebhookDeliveryCheckpoint', data: { nodeId: this.nodeId, leaseUntil, cursors } }], {

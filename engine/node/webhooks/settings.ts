@@ -26,11 +26,6 @@ export interface WebhookSettings {
   rotationSeconds: number;
   /** Seals secrets before they go into the log (sealing.ts); undefined: webhooks cannot be registered. */
   sealKey: Buffer | undefined;
-  /**
-   * Set on a partitioned log: lanes keep one log position per endpoint, which cannot say
-   * where they are in each partition, so registering is refused and nothing delivers.
-   */
-  unavailable?: 'partitioned_log_unsupported';
 }
 
 /** Bytes of a response body read (for the error message); the rest is discarded unread. */
