@@ -25,9 +25,10 @@ Writes the event log of DATA_DIR — or, with --nats URLS (or NATS_URL, and PARL
 of the cluster's JetStream stream — as NDJSON: a header line, every event in position
 order ({"kind":"event",position,stream,seq,id,type,data,metadata}), every idempotency
 record in key order ({"kind":"idempotency",key,fingerprint,result}) and an "end" line with
-the counts. On a partitioned log (PARLEY_PARTITIONS > 1) the header names the partition
-count and the cursor the file covers, and events are in position order per partition. --out - (the default) writes to stdout; a FILE is written beside itself and
-renamed when complete. Safe while nodes run (one consistent snapshot). Restore with
+the counts. On a partitioned log (PARLEY_PARTITIONS > 1) the file is version 2: the header
+names the partition count and the cursor the file covers, and events are in position
+order per partition. --out - (the default) writes to stdout; a FILE is written beside
+itself and renamed when complete. Safe while nodes run (one consistent snapshot). Restore with
 parley import.
 `;
 

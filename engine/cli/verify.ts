@@ -39,8 +39,9 @@ envelope already took (a nats-server bug such as nats-server#4320, or a foreign 
 every node skips those the same way, and each is reported with its stream, seq and
 JetStream sequence. Then every built-in read model in DATA_DIR (a node's data directory,
 on a cluster too) must equal a fresh replay of the log up to its checkpoint (compared
-table by table, row by row). Prints each problem and exits 1 if there is any; prints a
-summary and exits 0 otherwise. Safe while nodes run.
+table by table, row by row). On a partitioned log (PARLEY_PARTITIONS > 1) positions are
+checked per partition and each read model's checkpoint is a cursor. Prints each problem
+and exits 1 if there is any; prints a summary and exits 0 otherwise. Safe while nodes run.
 `;
 
 export async function verify(args: string[]): Promise<void> {
