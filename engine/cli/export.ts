@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { headCursorOf, type EventStore } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition } from './log-scan.js';
 import { eventLine, headerLine, idempotencyLine, trailerLine } from './log-file.js';
 import { openLog } from './open-log.js';
 import { bytes, cursorProgress, elapsed, writeLine } from './progress.js';
@@ -87,7 +87,7 @@ async function writeLog(store: EventStore, out: NodeJS.WritableStream): Promise<
     await put(headerLine(head));
     const bar = cursorProgress('export', head);
     let events = 0;
-    for await (const page of eventsUpTo(store, head)) {
+    for await (const page of eventsByPartition(store, head)) {
       for (const e of page) await put(eventLine(e));
       events += page.length;
       bar.advance(page);

@@ -21,3 +21,19 @@ export async function* eventsUpTo(store: Pick<EventStore, 'readAll'>, head: LogC
     after = after.advancedBy(page);
   }
 }
+
+/**
+ * The same events as `eventsUpTo` from the start, one partition after another, for scans
+ * that need no order across partitions (export, stats, the log checks): the store's
+ * cursor read takes a page from every partition and keeps one page of the merge, so a
+ * scan of all partitions at once reads each event about N times; with the others held at
+ * the head, a page is one partition's. A read model's replay keeps `eventsUpTo`, the
+ * order the node's runner reads.
+ */
+export async function* eventsByPartition(store: Pick<EventStore, 'readAll'>, head: LogCursor): AsyncGenerator<StoredEvent[]> {
+  const n = head.partitions;
+  for (let p = 0; p < n; p++) {
+    const others = head.entries.filter((entry, i) => i !== p && entry > 0).map((position) => ({ position }));
+    yield* eventsUpTo(store, head, LogCursor.start(n).advancedBy(others));
+  }
+}

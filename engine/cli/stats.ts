@@ -11,7 +11,7 @@ import { builtInProjections } from '../../projections/index.js';
 import { headCursorOf, partitionsOf, type EventStore, type LogCursor } from '../store/index.js';
 import { checkpointCursor } from './checkpoint-cursor.js';
 import { dataDirFiles, fileSize } from './data-dir.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition } from './log-scan.js';
 import { openLog } from './open-log.js';
 import { bytes } from './progress.js';
 import { tableExists } from './read-model-tables.js';
@@ -106,7 +106,7 @@ async function countLog(store: EventStore, checkpoints: Array<number | string>):
   const kinds = new Map<string, number>();
   const types = new Map<string, number>();
   let events = 0;
-  for await (const page of eventsUpTo(store, head)) {
+  for await (const page of eventsByPartition(store, head)) {
     events += page.length;
     for (const e of page) {
       for (const [c, cursor] of cursors) if (!cursor.covers(e.position)) eventsAfter.set(c, eventsAfter.get(c)! + 1);

@@ -24,7 +24,7 @@ import { headCursorOf, partitionsOf, type EventStore, type LogCursor } from '../
 import { checkpointCursor } from './checkpoint-cursor.js';
 import { dataDirFiles } from './data-dir.js';
 import { EXAMPLES, LogCheck } from './log-check.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition, eventsUpTo } from './log-scan.js';
 import { openLog } from './open-log.js';
 import { cursorProgress, elapsed, progressBar } from './progress.js';
 import { canonicalRows, columnsOf, projectionTables, tableExists } from './read-model-tables.js';
@@ -61,7 +61,7 @@ export async function verify(args: string[]): Promise<void> {
   try {
     const head = await headCursorOf(store);
     const bar = cursorProgress('check log', head);
-    for await (const page of eventsUpTo(store, head)) {
+    for await (const page of eventsByPartition(store, head)) {
       check.add(page);
       bar.advance(page);
     }
