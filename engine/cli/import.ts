@@ -39,8 +39,8 @@ Loads a file written by parley export into the event store of DATA_DIR — or, w
 --nats URLS (or NATS_URL, and PARLEY_STREAM), into the cluster's JetStream stream — which
 must be empty (no events, no idempotency records). Streams, seqs, events and idempotency
 records are kept, whatever the partition counts (PARLEY_PARTITIONS) of the exported log
-and of the target: each stream goes to its partition of the target; positions too on the embedded store, while JetStream numbers events its
-own way (in the same order). Content of messages the file erases or expires is written
+and of the target: each stream goes to its partition of the target. Positions are kept
+too on the embedded store, while JetStream numbers events its own way (in the same order). Content of messages the file erases or expires is written
 redacted, as the node would have stored it. Every line is checked first; a bad line is
 reported with its number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
 them on start. --in - (the default) reads stdin. Run it while the nodes are stopped.
