@@ -142,6 +142,10 @@ describe('the ops commands on a partitioned log', () => {
       expect(p.checkpoint).toBe(truth.head.encode());
       expect(p.lag).toBe(0);
     }
+    const text = await parley(onSource, 'stats', '--data-dir', dirs.node.path);
+    expect(text.stdout).toContain(`${truth.events.length} events in`);
+    expect(text.stdout).toContain(`head position ${truth.head.encode()}`);
+    expect(text.stdout).toMatch(new RegExp(`history +v\\d+ at cursor ${truth.head.encode()}, lag 0 events`));
   });
 
   it('verify passes on the log and the node read models', async () => {
@@ -211,7 +215,7 @@ describe('the ops commands on a partitioned log', () => {
     expect((await parley(target, 'import', '--in', file)).stderr).toContain('not empty');
   });
 
-  it('export → import moves the log into a data directory (1 partition) and into a 1-partition stream', async () => {
+  it('export → import moves the log into a data directory (1 partition), into a 1-partition stream and from there to 3 again', async () => {
     const file = join(dirs.files.path, 'source.ndjson');
     const intoDir = await parley({ stream: null }, 'import', '--in', file, '--data-dir', dirs.sqlite.path);
     expect(intoDir.code).toBe(0);
@@ -233,5 +237,15 @@ describe('the ops commands on a partitioned log', () => {
     const back = readExport(copy);
     expect(back.header).toMatchObject({ version: 1 });
     expectWholeLog(back.events);
+
+    // And back from one partition to three.
+    const again = { stream: `PARLEY_OPS_${id()}` };
+    const imported = await parley(again, 'import', '--in', copy);
+    expect(imported.stdout).toContain(`from a log of 1 partition into one of ${N}`);
+    const thrice = join(dirs.files.path, 'again.ndjson');
+    expect((await parley(again, 'export', '--out', thrice)).code).toBe(0);
+    const events = readExport(thrice).events;
+    expectWholeLog(events);
+    for (const e of events) expect(e.position % N).toBe(partitionOf(e.stream, N));
   });
 });
