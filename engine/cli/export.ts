@@ -1,8 +1,10 @@
 /**
  * `parley export`: writes the whole log (events in position order, then idempotency
  * records) as a log file (see log-file.ts), through the EventStore port, so it reads a
- * cluster's JetStream stream as it reads a data directory. It reads one snapshot, so it
- * may run while nodes serve: events committed after the export started are not in the file.
+ * cluster's JetStream stream as it reads a data directory. It reads one snapshot (up to a
+ * head cursor), so it may run while nodes serve: events committed after the export
+ * started are not in the file. A partitioned log is written with its partition count and
+ * that cursor in the header, each partition's events in its order.
  */
 import { createReadStream, createWriteStream, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
@@ -10,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import type { EventStore } from '../store/index.js';
+import { headCursorOf, type EventStore } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition } from './log-scan.js';
 import { eventLine, headerLine, idempotencyLine, trailerLine } from './log-file.js';
 import { openLog } from './open-log.js';
-import { bytes, elapsed, progressBar, writeLine } from './progress.js';
+import { bytes, cursorProgress, elapsed, writeLine } from './progress.js';
 
 const HELP = `usage: parley export [--out FILE|-] [--data-dir DIR | --nats URLS]
 
@@ -23,8 +25,10 @@ Writes the event log of DATA_DIR — or, with --nats URLS (or NATS_URL, and PARL
 of the cluster's JetStream stream — as NDJSON: a header line, every event in position
 order ({"kind":"event",position,stream,seq,id,type,data,metadata}), every idempotency
 record in key order ({"kind":"idempotency",key,fingerprint,result}) and an "end" line with
-the counts. --out - (the default) writes to stdout; a FILE is written beside itself and
-renamed when complete. Safe while nodes run (one consistent snapshot). Restore with
+the counts. On a partitioned log (PARLEY_PARTITIONS > 1) the file is version 2: the header
+names the partition count and the cursor the file covers, and events are in position
+order per partition. --out - (the default) writes to stdout; a FILE is written beside
+itself and renamed when complete. Safe while nodes run (one consistent snapshot). Restore with
 parley import.
 `;
 
@@ -79,14 +83,14 @@ async function writeLog(store: EventStore, out: NodeJS.WritableStream): Promise<
   // of it with a seq its log does not have. They wait in a file, not in memory.
   const keys = await spoolKeys(store);
   try {
-    const head = await store.headPosition();
+    const head = await headCursorOf(store);
     await put(headerLine(head));
-    const bar = progressBar('export', head);
+    const bar = cursorProgress('export', head);
     let events = 0;
-    for await (const page of eventsUpTo(store, head)) {
+    for await (const page of eventsByPartition(store, head)) {
       for (const e of page) await put(eventLine(e));
       events += page.length;
-      bar.update(page[page.length - 1]!.position);
+      bar.advance(page);
     }
     bar.finish();
     await pipeline(createReadStream(keys.file), out, { end: false });

@@ -10,6 +10,12 @@
  * JetStream stream numbers them by message (envelope.ts), so there the order is kept and
  * the numbers are its own. The summary says which.
  *
+ * The partition count of the file's log and of the target need not agree: every event is
+ * appended to its own stream, which the target places in its partition (partitions.ts),
+ * with the seqs of the file, so each stream arrives whole, in order and dense wherever it
+ * lands. The file's order within each of its partitions is kept, which is each stream's
+ * order; an order across the file's partitions it never had.
+ *
  * The port has no transaction around a whole import, so the file is checked from the
  * first line to the last before anything is appended: a bad line imports nothing. A
  * store that fails midway (a full disk, a lost quorum) leaves part of the log, and the
@@ -20,7 +26,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { nodeStream, type AppendResult, type EventStore, type ExpectedVersion, type IdempotencyRecord, type NewEvent } from '../store/index.js';
+import { headCursorOf, nodeStream, partitionsOf, type AppendResult, type EventStore, type ExpectedVersion, type IdempotencyRecord, type NewEvent } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
 import { ImportErasures } from './import-erasures.js';
 import { checkLogFile, logFileInput, logLines } from './log-file-input.js';
@@ -32,8 +38,9 @@ const HELP = `usage: parley import [--in FILE|-] [--data-dir DIR | --nats URLS]
 Loads a file written by parley export into the event store of DATA_DIR — or, with
 --nats URLS (or NATS_URL, and PARLEY_STREAM), into the cluster's JetStream stream — which
 must be empty (no events, no idempotency records). Streams, seqs, events and idempotency
-records are kept; positions too on the embedded store, while JetStream numbers events its
-own way (in the same order). Content of messages the file erases or expires is written
+records are kept, whatever the partition counts (PARLEY_PARTITIONS) of the exported log
+and of the target: each stream goes to its partition of the target. Positions are kept
+too on the embedded store, while JetStream numbers events its own way (in the same order). Content of messages the file erases or expires is written
 redacted, as the node would have stored it. Every line is checked first; a bad line is
 reported with its number and nothing is imported. Read models in DATA_DIR are removed, so the node rebuilds
 them on start. --in - (the default) reads stdin. Run it while the nodes are stopped.
@@ -92,8 +99,9 @@ export async function importLog(args: string[]): Promise<void> {
     }
     const removedReadModels = embedded && removeSqlite(files.readModels);
     const positions = loaded.positionsKept ? 'positions as in the file' : `positions given by the ${store.kind} store, in the file's order`;
+    const partitions = expected.partitions === loaded.partitions ? '' : `, from a log of ${expected.partitions} partition${expected.partitions === 1 ? '' : 's'} into one of ${loaded.partitions}`;
     process.stdout.write(
-      `imported ${loaded.events} events and ${loaded.keys} idempotency records from ${input.name} into ${where} in ${elapsed(started)} (${positions})` +
+      `imported ${loaded.events} events and ${loaded.keys} idempotency records from ${input.name} into ${where} in ${elapsed(started)} (${positions}${partitions})` +
         `${removedReadModels ? '; removed the old read models, the node rebuilds them on start' : ''}` +
         `${embedded ? '' : '; start the nodes with empty data directories (or run parley rebuild on each) so their read models are built from it'}\n`,
     );
@@ -103,16 +111,17 @@ export async function importLog(args: string[]): Promise<void> {
 }
 
 async function assertEmpty(store: EventStore, where: string): Promise<void> {
-  const head = await store.headPosition();
+  const cursor = await headCursorOf(store);
+  const empty = cursor.entries.every((p) => p === 0);
   let hasKeys = false;
-  if (head === 0) {
+  if (empty) {
     for await (const _ of store.idempotencyRecords()) {
       hasKeys = true;
       break;
     }
   }
-  if (head > 0 || hasKeys) {
-    throw new Error(`the event store at ${where} is not empty (head position ${head}${hasKeys ? ', idempotency records' : ''}); import only into an empty store`);
+  if (!empty || hasKeys) {
+    throw new Error(`the event store at ${where} is not empty (head position ${cursor.encode()}${hasKeys ? ', idempotency records' : ''}); import only into an empty store`);
   }
 }
 
@@ -120,6 +129,8 @@ interface Loaded {
   events: number;
   keys: number;
   positionsKept: boolean;
+  /** The target's partition count. */
+  partitions: number;
 }
 
 /** The store failed midway; `loaded` is what it took. */
@@ -135,7 +146,7 @@ class ImportStopped extends Error {
 async function load(store: EventStore, file: string, erasures: ImportErasures): Promise<Loaded> {
   const embedded = store.kind === 'sqlite';
   let appends = new OrderedAppends(embedded ? 256 : 1);
-  const loaded: Loaded = { events: 0, keys: 0, positionsKept: true };
+  const loaded: Loaded = { events: 0, keys: 0, positionsKept: true, partitions: partitionsOf(store) };
   let keysSent = 0;
   let group: { stream: string; events: NewEvent[]; positions: number[]; firstSeq: number; bytes: number } | undefined;
   const flush = () => {

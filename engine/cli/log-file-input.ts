@@ -38,9 +38,11 @@ export async function logFileInput(source: string): Promise<LogFileInput> {
   return { file, name: 'stdin', dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Every line of the file, checked (LogFileReader); throws LogFileError naming the first bad line. */
-export async function* logLines(file: string, label: string): AsyncGenerator<LogLine> {
-  const reader = new LogFileReader();
+/**
+ * Every line of the file, checked (LogFileReader); throws LogFileError naming the first
+ * bad line. `reader` (a fresh one by default) is there to ask what the header said.
+ */
+export async function* logLines(file: string, label: string, reader = new LogFileReader()): AsyncGenerator<LogLine> {
   const bar = progressBar(label, statSync(file).size);
   let read = 0;
   try {
@@ -56,15 +58,19 @@ export async function* logLines(file: string, label: string): AsyncGenerator<Log
   }
 }
 
-/** Checks the whole file; returns its counts. `onEvent` sees every event (import's erasure pass). */
-export async function checkLogFile(file: string, onEvent?: (e: StoredEvent) => void): Promise<{ events: number; idempotency: number }> {
+/**
+ * Checks the whole file; returns its counts and the partition count of the log it came
+ * from. `onEvent` sees every event (import's erasure pass).
+ */
+export async function checkLogFile(file: string, onEvent?: (e: StoredEvent) => void): Promise<{ events: number; idempotency: number; partitions: number }> {
   let events = 0;
   let idempotency = 0;
-  for await (const line of logLines(file, 'check')) {
+  const reader = new LogFileReader();
+  for await (const line of logLines(file, 'check', reader)) {
     if (line.kind === 'event') {
       events += 1;
       onEvent?.(line);
     } else if (line.kind === 'idempotency') idempotency += 1;
   }
-  return { events, idempotency };
+  return { events, idempotency, partitions: reader.partitions };
 }

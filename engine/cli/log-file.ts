@@ -10,18 +10,27 @@
  *
  * The trailer makes a truncated file detectable. Positions and seqs are kept as they were,
  * so an import into an empty store reproduces the log exactly.
+ *
+ * A partitioned log (PARLEY_PARTITIONS > 1) is written as version 2, whose header names
+ * the partition count and the cursor (log-cursor.ts) the file covers instead of a head:
+ *
+ *      {"kind":"parley-log","version":2,"exportedAt":"<ISO>","partitions":3,"cursor":"c1.…"}
+ *
+ * and whose positions grow per partition (`position % partitions`) rather than across the
+ * file: such a log has no order across partitions. A parley that reads only version 1
+ * refuses it by its version instead of misreading it. An unpartitioned log is version 1,
+ * exactly as before.
  */
-import type { IdempotencyRecord, StoredEvent } from '../store/index.js';
+import { isInvalidCursorError, LogCursor, type IdempotencyRecord, type StoredEvent } from '../store/index.js';
 
 export const LOG_FILE_KIND = 'parley-log';
 export const LOG_FILE_VERSION = 1;
+/** The version of a file of a partitioned log. */
+export const PARTITIONED_LOG_FILE_VERSION = 2;
 
-export interface LogHeader {
-  kind: typeof LOG_FILE_KIND;
-  version: number;
-  exportedAt: string;
-  head: number;
-}
+export type LogHeader =
+  | { kind: typeof LOG_FILE_KIND; version: typeof LOG_FILE_VERSION; exportedAt: string; head: number }
+  | { kind: typeof LOG_FILE_KIND; version: typeof PARTITIONED_LOG_FILE_VERSION; exportedAt: string; partitions: number; cursor: string };
 
 export interface LogTrailer {
   kind: 'end';
@@ -47,8 +56,13 @@ export class LogFileError extends Error {
   }
 }
 
-export function headerLine(head: number): string {
-  const header: LogHeader = { kind: LOG_FILE_KIND, version: LOG_FILE_VERSION, exportedAt: new Date().toISOString(), head };
+/** The header of a file that holds the log up to `head`. */
+export function headerLine(head: LogCursor): string {
+  const exportedAt = new Date().toISOString();
+  const header: LogHeader =
+    head.partitions === 1
+      ? { kind: LOG_FILE_KIND, version: LOG_FILE_VERSION, exportedAt, head: head.single }
+      : { kind: LOG_FILE_KIND, version: PARTITIONED_LOG_FILE_VERSION, exportedAt, partitions: head.partitions, cursor: head.encode() };
   return JSON.stringify(header);
 }
 
@@ -66,14 +80,18 @@ export function trailerLine(events: number, idempotency: number): string {
 
 /**
  * Checks a file line by line: shape of each line, the order of sections, positions
- * strictly increasing, seqs dense per stream, unique event ids and keys, and the trailer's
- * counts. Feed it every line in order, then call `end()`.
+ * strictly increasing (per partition in a version 2 file, and covered by its cursor),
+ * seqs dense per stream, unique event ids and keys, and the trailer's counts. Feed it
+ * every line in order, then call `end()`.
  */
 export class LogFileReader {
   private lineNo = 0;
   private header: LogHeader | null = null;
   private trailer: LogTrailer | null = null;
-  private lastPosition = 0;
+  /** The cursor a version 2 file says it covers. */
+  private covered: LogCursor | null = null;
+  /** Per partition, the last position read. */
+  private lastPositions: number[] = [0];
   private readonly seqs = new Map<string, number>();
   private readonly ids = new Set<string>();
   private readonly keys = new Set<string>();
@@ -96,8 +114,7 @@ export class LogFileReader {
     if (this.trailer) throw new LogFileError(n, 'content after the "end" line');
     if (!this.header) {
       if (value.kind !== LOG_FILE_KIND) throw new LogFileError(n, `the first line must be the header {"kind":"${LOG_FILE_KIND}",…}`);
-      if (value.version !== LOG_FILE_VERSION) throw new LogFileError(n, `unsupported log file version ${JSON.stringify(value.version)} (this parley reads version ${LOG_FILE_VERSION})`);
-      this.header = value as unknown as LogHeader;
+      this.header = this.readHeader(n, value);
       return null;
     }
     switch (value.kind) {
@@ -116,6 +133,28 @@ export class LogFileReader {
     }
   }
 
+  /** How many partitions the exported log had (1 for a version 1 file). */
+  get partitions(): number {
+    return this.lastPositions.length;
+  }
+
+  private readHeader(n: number, v: Record<string, unknown>): LogHeader {
+    if (v.version === LOG_FILE_VERSION) return v as unknown as LogHeader;
+    if (v.version !== PARTITIONED_LOG_FILE_VERSION) {
+      throw new LogFileError(n, `unsupported log file version ${JSON.stringify(v.version)} (this parley reads versions ${LOG_FILE_VERSION} and ${PARTITIONED_LOG_FILE_VERSION})`);
+    }
+    const { partitions, cursor } = v;
+    if (typeof partitions !== 'number' || typeof cursor !== 'string') throw new LogFileError(n, 'a version 2 header needs "partitions" and "cursor"');
+    try {
+      this.covered = LogCursor.decode(cursor, partitions);
+    } catch (err) {
+      if (isInvalidCursorError(err) || (err as { code?: unknown }).code === 'invalid_partition_count') throw new LogFileError(n, `bad header: ${(err as Error).message}`);
+      throw err;
+    }
+    this.lastPositions = new Array<number>(partitions).fill(0);
+    return v as unknown as LogHeader;
+  }
+
   /** Checks that the file was complete. */
   end(): void {
     if (!this.header) throw new LogFileError(Math.max(1, this.lineNo), 'empty file: no header line');
@@ -132,11 +171,14 @@ export class LogFileReader {
     if (typeof type !== 'string' || type === '') throw new LogFileError(n, 'type must be a non-empty string');
     if (data === undefined) throw new LogFileError(n, 'data is missing');
     if (!isObject(metadata) || typeof metadata.at !== 'number') throw new LogFileError(n, 'metadata must be an object with a numeric "at"');
-    if (position <= this.lastPosition) throw new LogFileError(n, `position ${position} is not after the previous ${this.lastPosition}`);
+    const p = position % this.lastPositions.length;
+    const last = this.lastPositions[p]!;
+    if (position <= last) throw new LogFileError(n, `position ${position} is not after the previous ${last}${this.lastPositions.length > 1 ? ` of partition ${p}` : ''}`);
+    if (this.covered && !this.covered.covers(position)) throw new LogFileError(n, `position ${position} is past the cursor the header says the file covers`);
     const expected = (this.seqs.get(stream) ?? 0) + 1;
     if (seq !== expected) throw new LogFileError(n, `seq ${seq} of ${stream} should be ${expected} (seqs are dense per stream)`);
     if (this.ids.has(id)) throw new LogFileError(n, `event id ${id} appears twice`);
-    this.lastPosition = position;
+    this.lastPositions[p] = position;
     this.seqs.set(stream, seq);
     this.ids.add(id);
     this.events += 1;

@@ -3,15 +3,16 @@
  * one node: with NATS URLs (`--nats`, else NATS_URL; the stream from PARLEY_STREAM, as the
  * node reads them) the cluster's JetStream stream; with PARLEY_STORE=eventstoredb the
  * streams in EventStoreDB (EVENTSTORE_URL); else the embedded SQLite store of the data
- * directory. Commands then use only the EventStore port, whichever it is.
+ * directory. Commands then use only the EventStore port, whichever it is, and read the
+ * whole log by cursor (log-scan.ts), so a partitioned log (PARLEY_PARTITIONS > 1) is
+ * opened as the node opens it and read like any other.
  */
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { openLogStore } from '../cluster/index.js';
+import { isClusterLog, openLogStore, type ClusterLog } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { SqliteEventStore, type EventStore } from '../store/index.js';
-import { JetStreamEventStore } from '../store/jetstream/index.js';
 import { EventStoreDbEventStore, redactUrl } from '../store/eventstoredb/index.js';
 import { openExistingStore, type DataDirFiles } from './data-dir.js';
 
@@ -20,24 +21,8 @@ export interface OpenedLog {
   store: EventStore;
   /** Where it is, for messages: a file, or a JetStream stream and its servers. */
   where: string;
-  /** Set when the log is a cluster's JetStream stream (for checks only JetStream needs). */
-  jetstream: JetStreamEventStore | undefined;
-}
-
-/**
- * The ops commands (export, import, stats, verify, replay, skip, rebuild) still read the
- * log by single positions; a partitioned log (PARLEY_PARTITIONS > 1) has none, so they
- * refuse it by name rather than fail half-way (the node and `parley tail` run on it).
- */
-export class PartitionedLogUnsupportedError extends Error {
-  override readonly name = 'PartitionedLogUnsupportedError';
-  readonly code = 'partitioned_log_unsupported';
-}
-
-/** Throws PartitionedLogUnsupportedError for a configuration with a partitioned log. */
-export function refusePartitionedLog(config: { partitions: number }, command = 'this command'): void {
-  if (config.partitions <= 1) return;
-  throw new PartitionedLogUnsupportedError(`PARLEY_PARTITIONS=${config.partitions}: ${command} runs on an unpartitioned log (1) only so far`);
+  /** Set when the log is a cluster's JetStream stream(s) (for checks only JetStream needs). */
+  jetstream: ClusterLog | undefined;
 }
 
 export interface OpenLogOptions {
@@ -57,12 +42,11 @@ export async function openLog(files: DataDirFiles, nats: string | undefined, opt
   // files, and the system's temporary directory (which exists) stands in for the data
   // directory, which loadConfig would create and the JetStream log does not use.
   const config = loadConfig({ ...env, NATS_URL: urls }, { dataDir: tmpdir(), jwtSecret: 'ops-cli-needs-no-secret-000000', nodeId: 'cli' });
-  refusePartitionedLog(config);
   const store = await openLogStore(config);
   return {
     store,
-    where: `JetStream stream ${config.streamName} at ${config.natsUrls.join(',')}`,
-    jetstream: store instanceof JetStreamEventStore ? store : undefined,
+    where: `JetStream stream ${config.streamName}${config.partitions > 1 ? ` in ${config.partitions} partitions` : ''} at ${config.natsUrls.join(',')}`,
+    jetstream: isClusterLog(store) ? store : undefined,
   };
 }
 

@@ -2,6 +2,8 @@
  * Progress and summaries for long CLI work. The bar goes to stderr and only when stderr is
  * a terminal, so piped output and test logs stay clean; summaries are plain lines.
  */
+import { LogCursor, type StoredEvent } from '../store/index.js';
+
 export interface Progress {
   /** Sets how much is done (same unit as `total`). */
   update(done: number): void;
@@ -33,6 +35,41 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
       if (drawn) stream.write('\r\x1b[K');
     },
   };
+}
+
+/**
+ * A bar for a scan up to `head`: done is how far the scan's cursor has come, summed over
+ * partitions (with one partition exactly the position reached, as the bar always showed).
+ */
+export interface CursorProgress {
+  /** The scan read these events. */
+  advance(events: readonly Pick<StoredEvent, 'position'>[]): void;
+  /** The scan has come to `cursor`. */
+  reach(cursor: LogCursor): void;
+  finish(): void;
+}
+
+export function cursorProgress(label: string, head: LogCursor): CursorProgress {
+  const total = LogCursor.start(head.partitions).behind(head);
+  const bar = progressBar(label, total);
+  let reached = LogCursor.start(head.partitions);
+  const reach = (cursor: LogCursor) => {
+    reached = cursor;
+    bar.update(total - reached.behind(head));
+  };
+  return {
+    advance: (events) => reach(reached.advancedBy(events)),
+    reach,
+    finish: () => bar.finish(),
+  };
+}
+
+/**
+ * How many positions of its partitions' own a cursor covers (`local` of `local * N + p`):
+ * with one partition its position; on JetStream about the messages under it (a size, as `head` always was).
+ */
+export function positionsCovered(cursor: LogCursor): number {
+  return cursor.entries.reduce((sum, entry) => sum + Math.floor(entry / cursor.partitions), 0);
 }
 
 /** Seconds since `started` (a performance.now() value), for summaries. */

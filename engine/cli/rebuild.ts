@@ -8,18 +8,19 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProjectionRunner, builtInProjections } from '../../projections/index.js';
+import { headCursorOf } from '../store/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
-import { refusePartitionedLog } from './open-log.js';
 import { withUpcasting } from '../domain/index.js';
 import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
-import { progressBar } from './progress.js';
+import { cursorProgress, positionsCovered } from './progress.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `usage: parley rebuild [projection…] [--projection NAME]… [--data-dir DIR]
 
 Drops the named read models (all when none are named: ${builtInProjections().map((p) => p.name).join(', ')})
-and rebuilds them from the log in DATA_DIR, in one pass over the log. Shows progress on a
+and rebuilds them from the log in DATA_DIR (or a cluster's, with NATS_URL, PARLEY_STREAM
+and PARLEY_PARTITIONS as the node reads them), in one pass over the log. Shows progress on a
 terminal and ends with a summary (events, seconds, events/s). Operator skips (parley skip)
 are honoured. Run it while the node is stopped; a running node rebuilds one read model
 with POST /v1/admin/projections/NAME/rebuild.
@@ -51,8 +52,8 @@ export async function rebuild(args: string[]): Promise<void> {
   const names = named.length > 0 ? [...new Set(named)] : known;
 
   const config = loadConfig(process.env, values['data-dir'] ? { dataDir: values['data-dir'] } : {});
-  // Events in their current shape, as the node's read models see them.
-  refusePartitionedLog(config, 'parley rebuild');
+  // Events in their current shape, as the node's read models see them; a partitioned log
+  // (PARLEY_PARTITIONS > 1) is read by cursor, and checkpoints are stored as its tokens.
   const store = withUpcasting(await openLogStore(config));
   const db = ProjectionRunner.openDatabase(join(config.dataDir, 'readmodels.sqlite'));
   // A rollback journal instead of the WAL while nobody else has the file open (the node is
@@ -66,11 +67,11 @@ export async function rebuild(args: string[]): Promise<void> {
   const ahead: PrefetchedLog | undefined = config.natsUrls.length === 0 ? prefetchedLog(join(config.dataDir, 'events.sqlite'), store, BATCH) : undefined;
   const feed = ahead ? { readAll: ahead.readAll, subscribe: store.subscribe.bind(store) } : store;
   const runner = new ProjectionRunner(feed, db, builtInProjections(), { batchSize: BATCH });
-  const head = await store.headPosition();
-  const bar = progressBar('rebuild', head);
+  const head = await headCursorOf(store);
+  const bar = cursorProgress('rebuild', head);
   const started = performance.now();
   try {
-    await runner.rebuild(names, (_name, position) => bar.update(position), { bulkLoad: true });
+    await runner.rebuild(names, (name) => bar.reach(runner.cursorOf(name)), { bulkLoad: true });
   } finally {
     bar.finish();
     await runner.stop();
@@ -80,6 +81,8 @@ export async function rebuild(args: string[]): Promise<void> {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  const rate = seconds > 0 ? Math.round(head / seconds) : head;
-  process.stdout.write(`rebuilt ${names.join(', ')} from ${head} events in ${seconds.toFixed(2)} s (${rate} events/s)\n`);
+  const size = positionsCovered(head);
+  const rate = seconds > 0 ? Math.round(size / seconds) : size;
+  const upTo = head.partitions === 1 ? '' : ` of ${head.partitions} partitions (up to cursor ${head.encode()})`;
+  process.stdout.write(`rebuilt ${names.join(', ')} from ${size} events${upTo} in ${seconds.toFixed(2)} s (${rate} events/s)\n`);
 }

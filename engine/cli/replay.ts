@@ -8,14 +8,16 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, readMessages, type Projection } from '../../projections/index.js';
-import { conversationStream, type EventStore, type StoredEvent } from '../store/index.js';
+import { conversationStream, cursorFor, headCursorOf, isInvalidCursorError, LogCursor, partitionsOf, type EventStore, type StoredEvent } from '../store/index.js';
 import { dataDirFiles } from './data-dir.js';
 import { openLogForReading } from './open-log.js';
-import { elapsed, progressBar, writeLine } from './progress.js';
+import { eventsUpTo } from './log-scan.js';
+import { cursorProgress, elapsed, writeLine } from './progress.js';
 import { integerFlag, timeFlag, UsageError } from './usage-error.js';
 import { projectionTables, tableRows } from './read-model-tables.js';
 
 const HELP = `usage: parley replay [--conversation ID] [--from-position N] [--to-position N]
+                    [--after CURSOR] [--upto CURSOR]
                     [--from-time ISO] [--to-time ISO | --at ISO]
                     [--into PROJECTION [--db FILE]] [--format ndjson|text] [--data-dir DIR | --nats URLS]
 
@@ -33,8 +35,14 @@ NATS_URL, and PARLEY_STREAM), from the cluster's JetStream stream.
                       default, --format ndjson prints one message per line
 
 Bounds are inclusive: --from-position/--to-position on the global position, --from-time/
---to-time (or --at) on the time an event was recorded (metadata.at). A summary goes to
-stderr, since stdout carries the output. Safe while the node runs.
+--to-time (or --at) on the time an event was recorded (metadata.at). --after CURSOR takes
+the events a cursor does not cover, --upto CURSOR those it covers: on a partitioned log
+(PARLEY_PARTITIONS > 1), which has no order across partitions, these are the position
+bounds (cursor tokens c1.…, as parley stats, export, tail and this command print; 0 is the
+start), and each printed NDJSON line carries the "cursor" to resume after it. On an
+unpartitioned log a cursor is a position (--after N is --from-position N+1). The whole log
+is read up to its head when the command starts. A summary goes to stderr (with the cursor
+reached on a partitioned log), since stdout carries the output. Safe while the node runs.
 `;
 
 const PAGE = 5000;
@@ -46,6 +54,8 @@ export async function replay(args: string[]): Promise<void> {
       conversation: { type: 'string', short: 'c' },
       'from-position': { type: 'string' },
       'to-position': { type: 'string' },
+      after: { type: 'string' },
+      upto: { type: 'string' },
       'from-time': { type: 'string' },
       'to-time': { type: 'string' },
       at: { type: 'string' },
@@ -62,9 +72,11 @@ export async function replay(args: string[]): Promise<void> {
   const format = values.format;
   if (format !== undefined && format !== 'ndjson' && format !== 'text') throw new UsageError(`--format must be ndjson or text, got "${format}"`);
   const timeTravel = values.at !== undefined && values.conversation !== undefined && values.into === undefined;
-  const filter: EventFilter = {
-    fromPosition: integerFlag('from-position', values['from-position']) ?? 0,
-    toPosition: integerFlag('to-position', values['to-position']) ?? Number.MAX_SAFE_INTEGER,
+  const fromPosition = integerFlag('from-position', values['from-position']);
+  const toPosition = integerFlag('to-position', values['to-position']);
+  if (fromPosition !== undefined && values.after !== undefined) throw new UsageError('give --from-position or --after, not both');
+  if (toPosition !== undefined && values.upto !== undefined) throw new UsageError('give --to-position or --upto, not both');
+  const times = {
     fromTime: timeFlag('from-time', values['from-time']) ?? -Infinity,
     toTime: timeFlag('to-time', values['to-time']) ?? timeFlag('at', values.at) ?? Infinity,
   };
@@ -81,6 +93,11 @@ export async function replay(args: string[]): Promise<void> {
   const started = performance.now();
   const scope = values.conversation ? `conversation ${values.conversation}` : 'the whole log';
   try {
+    const filter: EventFilter = {
+      ...times,
+      after: positionBound(store, 'after', values.after, fromPosition === undefined || fromPosition === 0 ? undefined : fromPosition - 1) ?? LogCursor.start(partitionsOf(store)),
+      upto: positionBound(store, 'upto', values.upto, toPosition) ?? (await headCursorOf(store)),
+    };
     if (timeTravel) {
       const n = await showConversationAt(store, values.conversation!, filter, values.at!, format ?? 'text');
       process.stderr.write(`replayed ${n} events of ${scope} up to ${values.at} in ${elapsed(started)}\n`);
@@ -89,13 +106,18 @@ export async function replay(args: string[]): Promise<void> {
       process.stderr.write(`replayed ${events} events of ${scope} into a fresh ${projection.name} read model${values.db ? ` (kept in ${values.db})` : ''}: ${rows} rows, in ${elapsed(started)}\n`);
     } else {
       let n = 0;
+      // On a partitioned log each line says where a replay resumes after it (a stream's cursor is its seq).
+      const cursors = partitionsOf(store) > 1 && values.conversation === undefined;
+      let reached = filter.after;
       for await (const batch of readEvents(store, values.conversation, filter)) {
         for (const e of batch) {
           n += 1;
-          await writeLine(process.stdout, format === 'text' ? textLine(e) : eventJson(e));
+          reached = reached.advancedBy([e]);
+          await writeLine(process.stdout, format === 'text' ? textLine(e) : eventJson(e, cursors ? reached : undefined));
         }
       }
-      process.stderr.write(`replayed ${n} events of ${scope} in ${elapsed(started)}\n`);
+      const upTo = cursors ? ` up to cursor ${reached.encode()}` : '';
+      process.stderr.write(`replayed ${n} events of ${scope}${upTo} in ${elapsed(started)}\n`);
     }
   } finally {
     await store.close();
@@ -103,33 +125,50 @@ export async function replay(args: string[]): Promise<void> {
 }
 
 interface EventFilter {
-  fromPosition: number;
-  toPosition: number;
+  /** Events this cursor covers are left out. */
+  after: LogCursor;
+  /** Only events this cursor covers are kept. */
+  upto: LogCursor;
   fromTime: number;
   toTime: number;
 }
 
-/** Batches of matching events in log order (position order; seq order for one conversation). */
-async function* readEvents(store: EventStore, conversationId: string | undefined, f: EventFilter): AsyncGenerator<StoredEvent[]> {
-  const head = await store.headPosition();
-  const bar = progressBar('replay', Math.min(head, f.toPosition));
-  const keep = (e: StoredEvent) =>
-    e.position >= f.fromPosition && e.position <= f.toPosition && e.metadata.at >= f.fromTime && e.metadata.at <= f.toTime;
+/**
+ * A position bound as a cursor of this log: `token` (a cursor token; --after/--upto), or
+ * `position` (a plain position; --from-position/--to-position, which a partitioned log
+ * has no use for: no order across partitions). Undefined when neither is given.
+ */
+function positionBound(store: EventStore, flag: 'after' | 'upto', token: string | undefined, position: number | undefined): LogCursor | undefined {
+  if (position !== undefined) {
+    const n = partitionsOf(store);
+    if (n > 1) throw new UsageError(`a log of ${n} partitions has no order across them, so no position range: give --after/--upto with cursor tokens (c1.…)`);
+    return LogCursor.at(position);
+  }
+  if (token === undefined) return undefined;
   try {
-    if (conversationId !== undefined) {
-      const stream = conversationStream(conversationId);
-      for (let after = 0; ; ) {
-        const page = await store.readStream(stream, { afterSeq: after, limit: PAGE });
-        if (page.length === 0) return;
-        after = page[page.length - 1]!.seq;
-        yield page.filter(keep);
-      }
-    }
-    for (let after = Math.max(0, f.fromPosition - 1); after < f.toPosition; ) {
-      const page = await store.readAll(after, PAGE);
+    return cursorFor(store, token);
+  } catch (err) {
+    if (isInvalidCursorError(err)) throw new UsageError(`--${flag}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Batches of matching events in log order (position order per partition; seq order for one conversation). */
+async function* readEvents(store: EventStore, conversationId: string | undefined, f: EventFilter): AsyncGenerator<StoredEvent[]> {
+  const keep = (e: StoredEvent) => !f.after.covers(e.position) && f.upto.covers(e.position) && e.metadata.at >= f.fromTime && e.metadata.at <= f.toTime;
+  if (conversationId !== undefined) {
+    const stream = conversationStream(conversationId);
+    for (let after = 0; ; ) {
+      const page = await store.readStream(stream, { afterSeq: after, limit: PAGE });
       if (page.length === 0) return;
-      after = page[page.length - 1]!.position;
-      bar.update(after);
+      after = page[page.length - 1]!.seq;
+      yield page.filter(keep);
+    }
+  }
+  const bar = cursorProgress('replay', f.upto);
+  try {
+    for await (const page of eventsUpTo(store, f.upto, f.after)) {
+      bar.advance(page);
       yield page.filter(keep);
     }
   } finally {
@@ -204,9 +243,9 @@ async function showConversationAt(store: EventStore, conversationId: string, f: 
   }
 }
 
-/** The feed's shape ({position, stream, seq, id, type, data, metadata}), so tools read both alike. */
-function eventJson(e: StoredEvent): string {
-  return JSON.stringify({ position: e.position, stream: e.stream, seq: e.seq, id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+/** The feed's shape ({position, stream, seq, id, type, data, metadata}, and its cursor on a partitioned log), so tools read both alike. */
+function eventJson(e: StoredEvent, cursor?: LogCursor): string {
+  return JSON.stringify({ position: e.position, stream: e.stream, seq: e.seq, id: e.id, type: e.type, data: e.data, metadata: e.metadata, ...(cursor && { cursor: cursor.encode() }) });
 }
 
 function textLine(e: StoredEvent): string {

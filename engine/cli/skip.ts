@@ -12,6 +12,8 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, recordSkip, skipsOf } from '../../projections/index.js';
+import { headCursorOf, LogCursor, partitionsOf, readAllAfter, type EventStore, type StoredEvent } from '../store/index.js';
+import { checkpointCursor } from './checkpoint-cursor.js';
 import { dataDirFiles } from './data-dir.js';
 import { openLogForReading } from './open-log.js';
 import { tableExists } from './read-model-tables.js';
@@ -31,7 +33,9 @@ node when it starts, and \`parley rebuild\` honours it. A running node can also 
 once: POST /v1/admin/projections/NAME/skip {"position": N} with an admin token.
 
 Checks that the projection exists in DATA_DIR and that the log has an event at N (the
-embedded log in DATA_DIR, or a cluster's stream with --nats / NATS_URL).
+embedded log in DATA_DIR, or a cluster's stream with --nats / NATS_URL). On a partitioned
+log (PARLEY_PARTITIONS > 1) N is the event's position as the node reports it (positions
+are unique there too; each names its partition).
 --list prints the recorded skips.
 `;
 
@@ -65,14 +69,13 @@ export async function skip(args: string[]): Promise<void> {
   try {
     const known = knownProjections(db);
     if (!known.includes(name)) throw new UsageError(`no projection named "${name}" in ${files.readModels}; known: ${known.join(', ')}`);
-    const event = await eventAt(files, values.nats, position);
+    const { event, past } = await eventAt(files, values.nats, position, storedCheckpoint(db, name));
     const reason = values.reason ?? `parley skip by ${process.env.USER ?? 'an operator'}`;
     const recorded = recordSkip(db, name, position, reason);
-    const checkpoint = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').pluck().get(name) as number | undefined;
     process.stdout.write(
       `skip recorded: ${name} passes over position ${position} (${event.type} in ${event.stream}), reason "${recorded.reason}"\n` +
-        (checkpoint !== undefined && checkpoint >= position
-          ? `note: ${name} is already past position ${position} (checkpoint ${checkpoint}); the skip applies to its next rebuild\n`
+        (past
+          ? `note: ${name} is already past position ${position} (checkpoint ${storedCheckpoint(db, name)}); the skip applies to its next rebuild\n`
           : `a running node resumes ${name} at its next retry; a stopped one when it starts\n`),
     );
   } finally {
@@ -89,16 +92,40 @@ function knownProjections(db: Database.Database): string[] {
   return [...names].sort();
 }
 
-async function eventAt(files: ReturnType<typeof dataDirFiles>, nats: string | undefined, position: number) {
+function storedCheckpoint(db: Database.Database, name: string): number | string | undefined {
+  if (!tableExists(db, 'projection_checkpoints')) return undefined;
+  return db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').pluck().get(name) as number | string | undefined;
+}
+
+/** The event at `position`, and whether the read model's checkpoint already covers it. */
+async function eventAt(files: ReturnType<typeof dataDirFiles>, nats: string | undefined, position: number, checkpoint: number | string | undefined) {
   const store = await openLogForReading(files, nats);
   try {
-    const [event] = await store.readAll(position - 1, 1);
-    if (!event || event.position !== position) {
-      throw new UsageError(`the log has no event at position ${position} (head: ${await store.headPosition()})`);
-    }
-    return event;
+    const head = await headCursorOf(store);
+    const event = head.covers(position) ? await findEvent(store, head, position) : undefined;
+    if (!event) throw new UsageError(`the log has no event at position ${position} (head: ${head.encode()})`);
+    const cursor = checkpoint === undefined ? undefined : checkpointCursor(store, checkpoint);
+    return { event, past: cursor?.covers(position) ?? false };
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * The event at `position` in a log whose `head` covers it: read from just before it in
+ * its partition, with every other partition at its head, so its partition's next event
+ * comes first of its own; other partitions' events that came after the head may come too.
+ */
+async function findEvent(store: EventStore, head: LogCursor, position: number): Promise<StoredEvent | undefined> {
+  const n = partitionsOf(store);
+  const p = position % n;
+  const others = head.entries.filter((entry, i) => i !== p && entry > 0);
+  let from = LogCursor.start(n).advancedBy([...others, position - n].filter((x) => x > 0).map((x) => ({ position: x })));
+  for (;;) {
+    const page = await readAllAfter(store, from, n === 1 ? 1 : 100);
+    const mine = page.find((e) => e.position % n === p);
+    if (mine || page.length === 0) return mine?.position === position ? mine : undefined;
+    from = from.advancedBy(page);
   }
 }
 

@@ -8,9 +8,10 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections } from '../../projections/index.js';
-import type { EventStore } from '../store/index.js';
+import { headCursorOf, partitionsOf, type EventStore, type LogCursor } from '../store/index.js';
+import { checkpointCursor } from './checkpoint-cursor.js';
 import { dataDirFiles, fileSize } from './data-dir.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition } from './log-scan.js';
 import { openLog } from './open-log.js';
 import { bytes } from './progress.js';
 import { tableExists } from './read-model-tables.js';
@@ -22,7 +23,9 @@ the cluster's JetStream stream — holds: streams by kind (conversation, user, n
 in total and per type, idempotency records and the head position; the sizes of
 events.sqlite and readmodels.sqlite and their WAL files when there are such files; and
 every read model's checkpoint and lag (events behind the head) in DATA_DIR. --json prints
-the same as one JSON object. Safe while nodes run.
+the same as one JSON object. On a partitioned log (PARLEY_PARTITIONS > 1) the head and
+the checkpoints are cursor tokens (c1.…), the ones parley export, replay and tail take.
+Safe while nodes run.
 `;
 
 export interface Stats {
@@ -31,13 +34,17 @@ export interface Stats {
   store: string;
   /** The events file, or the JetStream stream and its servers. */
   log: string;
-  headPosition: number;
+  /** The head: a position, or on a partitioned log its cursor token. */
+  headPosition: number | string;
+  /** How many partitions the log has. */
+  partitions: number;
   events: number;
   idempotencyRecords: number;
   streams: { total: number; byKind: Record<string, number> };
   eventsByType: Record<string, number>;
   files: Record<string, number>;
-  projections: Array<{ name: string; version: number | null; checkpoint: number | null; lag: number | null }>;
+  /** A checkpoint as the read model stores it: a position, or a cursor token on a partitioned log. */
+  projections: Array<{ name: string; version: number | null; checkpoint: number | string | null; lag: number | null }>;
 }
 
 export async function stats(args: string[]): Promise<void> {
@@ -57,6 +64,7 @@ export async function stats(args: string[]): Promise<void> {
       store: store.kind,
       log: where,
       headPosition: counted.headPosition,
+      partitions: partitionsOf(store),
       events: counted.events,
       idempotencyRecords: counted.idempotencyRecords,
       streams: counted.streams,
@@ -75,24 +83,33 @@ export async function stats(args: string[]): Promise<void> {
 }
 
 type Counted = Pick<Stats, 'headPosition' | 'events' | 'idempotencyRecords' | 'streams' | 'eventsByType'> & {
-  /** Events after each of the given positions (a read model's lag: JetStream positions are not dense). */
-  eventsAfter: Map<number, number>;
+  /**
+   * Events not covered by each of the given checkpoints (a read model's lag: JetStream
+   * positions are not dense); a checkpoint of another shape of log (another partition
+   * count) has none: the node rebuilds that read model.
+   */
+  eventsAfter: Map<number | string, number>;
 };
 
 /** One scan up to the head read first (log-scan.ts), and a count of the keys. */
-async function countLog(store: EventStore, positions: number[]): Promise<Counted> {
-  const eventsAfter = new Map(positions.map((p) => [p, 0]));
+async function countLog(store: EventStore, checkpoints: Array<number | string>): Promise<Counted> {
+  const cursors = new Map<number | string, LogCursor>();
+  for (const c of checkpoints) {
+    const cursor = checkpointCursor(store, c);
+    if (cursor) cursors.set(c, cursor);
+  }
+  const eventsAfter = new Map([...cursors.keys()].map((c) => [c, 0]));
   let idempotencyRecords = 0;
   for await (const _ of store.idempotencyRecords()) idempotencyRecords += 1;
-  const headPosition = await store.headPosition();
+  const head = await headCursorOf(store);
   const streams = new Set<string>();
   const kinds = new Map<string, number>();
   const types = new Map<string, number>();
   let events = 0;
-  for await (const page of eventsUpTo(store, headPosition)) {
+  for await (const page of eventsByPartition(store, head)) {
     events += page.length;
     for (const e of page) {
-      for (const [p, n] of eventsAfter) if (e.position > p) eventsAfter.set(p, n + 1);
+      for (const [c, cursor] of cursors) if (!cursor.covers(e.position)) eventsAfter.set(c, eventsAfter.get(c)! + 1);
       types.set(e.type, (types.get(e.type) ?? 0) + 1);
       if (streams.has(e.stream)) continue;
       streams.add(e.stream);
@@ -104,7 +121,7 @@ async function countLog(store: EventStore, positions: number[]): Promise<Counted
   const byKind = [...kinds].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const byType = [...types].sort(([ta, a], [tb, b]) => b - a || (ta < tb ? -1 : ta > tb ? 1 : 0));
   return {
-    headPosition,
+    headPosition: head.partitions === 1 ? head.single : head.encode(),
     events,
     idempotencyRecords,
     streams: { total: streams.size, byKind: Object.fromEntries(byKind) },
@@ -125,19 +142,24 @@ function statsText(s: Stats): string[] {
   for (const [f, n] of Object.entries(s.files)) out.push(`  ${f.padEnd(24)} ${bytes(n).padStart(10)}`);
   out.push(`read models (${s.dataDir}):`);
   for (const p of s.projections) {
-    out.push(p.checkpoint === null ? `  ${p.name.padEnd(24)} not built yet` : `  ${p.name.padEnd(24)} v${p.version} at position ${p.checkpoint}, lag ${p.lag} events`);
+    const at = typeof p.checkpoint === 'string' ? `at cursor ${p.checkpoint}` : `at position ${p.checkpoint}`;
+    if (p.checkpoint === null) out.push(`  ${p.name.padEnd(24)} not built yet`);
+    else if (p.lag === null) out.push(`  ${p.name.padEnd(24)} v${p.version} ${at}: of a log with another partition count (the node rebuilds it on start)`);
+    else out.push(`  ${p.name.padEnd(24)} v${p.version} ${at}, lag ${p.lag} events`);
   }
   return out;
 }
 
+type Checkpoint = { version: number; position: number | string };
+
 /** Each read model's checkpoint in the read-model file, by name (none when there is no file yet). */
-function readCheckpoints(file: string): Map<string, { version: number; position: number }> {
-  const rows = new Map<string, { version: number; position: number }>();
+function readCheckpoints(file: string): Map<string, Checkpoint> {
+  const rows = new Map<string, Checkpoint>();
   if (!existsSync(file)) return rows;
   const db = new Database(file, { fileMustExist: true });
   try {
     if (tableExists(db, 'projection_checkpoints')) {
-      for (const r of db.prepare('SELECT name, version, position FROM projection_checkpoints').all() as Array<{ name: string; version: number; position: number }>) {
+      for (const r of db.prepare('SELECT name, version, position FROM projection_checkpoints').all() as Array<{ name: string } & Checkpoint>) {
         rows.set(r.name, r);
       }
     }
@@ -147,11 +169,11 @@ function readCheckpoints(file: string): Map<string, { version: number; position:
   return rows;
 }
 
-function projectionLags(rows: Map<string, { version: number; position: number }>, eventsAfter: Map<number, number>): Stats['projections'] {
+function projectionLags(rows: Map<string, Checkpoint>, eventsAfter: Map<number | string, number>): Stats['projections'] {
   // Built-in projections first, then any others the file knows (user or extension projections).
   const names = [...new Set([...builtInProjections().map((p) => p.name), ...rows.keys()])];
   return names.map((name) => {
     const r = rows.get(name);
-    return { name, version: r?.version ?? null, checkpoint: r?.position ?? null, lag: r ? (eventsAfter.get(r.position) ?? 0) : null };
+    return { name, version: r?.version ?? null, checkpoint: r?.position ?? null, lag: r ? (eventsAfter.get(r.position) ?? null) : null };
   });
 }

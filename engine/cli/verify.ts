@@ -4,26 +4,29 @@
  *
  * - The log (log-check.ts): every stream's seqs are dense (1..n) and positions increase
  *   with seq inside each stream; on the embedded store global positions have no holes
- *   too (it assigns them densely, so a hole means an event row was removed).
+ *   too (it assigns them densely, so a hole means an event row was removed). A
+ *   partitioned log is read by cursor (log-scan.ts), its positions checked per partition.
  * - A cluster's log: no envelope claims a conversation seq an earlier one already took
  *   (engine/store/jetstream/duplicate-seqs.ts); each one found is a problem, with the
  *   stream, the seq and the JetStream sequence of the skipped message.
  * - The read models in DATA_DIR: each built-in projection's tables equal a fresh replay of
  *   the log (events in their current shape, as the node applies them) up to that
- *   projection's checkpoint, so a node that is merely behind is not reported.
+ *   projection's checkpoint (a cursor on a partitioned log), so a node that is merely
+ *   behind is not reported.
  */
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtInProjections, skipsOf, type Projection } from '../../projections/index.js';
 import { withUpcasting } from '../domain/index.js';
-import type { EventStore } from '../store/index.js';
-import type { JetStreamEventStore } from '../store/jetstream/index.js';
+import type { ClusterLog } from '../cluster/index.js';
+import { headCursorOf, partitionsOf, type EventStore, type LogCursor } from '../store/index.js';
+import { checkpointCursor } from './checkpoint-cursor.js';
 import { dataDirFiles } from './data-dir.js';
 import { EXAMPLES, LogCheck } from './log-check.js';
-import { eventsUpTo } from './log-scan.js';
+import { eventsByPartition, eventsUpTo } from './log-scan.js';
 import { openLog } from './open-log.js';
-import { elapsed, progressBar } from './progress.js';
+import { cursorProgress, elapsed, progressBar } from './progress.js';
 import { canonicalRows, columnsOf, projectionTables, tableExists } from './read-model-tables.js';
 
 const HELP = `usage: parley verify [--data-dir DIR] [--nats URLS] [--skip-read-models]
@@ -36,8 +39,9 @@ envelope already took (a nats-server bug such as nats-server#4320, or a foreign 
 every node skips those the same way, and each is reported with its stream, seq and
 JetStream sequence. Then every built-in read model in DATA_DIR (a node's data directory,
 on a cluster too) must equal a fresh replay of the log up to its checkpoint (compared
-table by table, row by row). Prints each problem and exits 1 if there is any; prints a
-summary and exits 0 otherwise. Safe while nodes run.
+table by table, row by row). On a partitioned log (PARLEY_PARTITIONS > 1) positions are
+checked per partition and each read model's checkpoint is a cursor. Prints each problem
+and exits 1 if there is any; prints a summary and exits 0 otherwise. Safe while nodes run.
 `;
 
 export async function verify(args: string[]): Promise<void> {
@@ -52,14 +56,14 @@ export async function verify(args: string[]): Promise<void> {
   const problems: string[] = [];
   const duplicates: string[] = [];
   const notes: string[] = [];
-  const check = new LogCheck(store.kind === 'sqlite');
+  const check = new LogCheck(store.kind === 'sqlite', partitionsOf(store));
   const readModels = !values['skip-read-models'];
   try {
-    const head = await store.headPosition();
-    const bar = progressBar('check log', head);
-    for await (const page of eventsUpTo(store, head)) {
+    const head = await headCursorOf(store);
+    const bar = cursorProgress('check log', head);
+    for await (const page of eventsByPartition(store, head)) {
       check.add(page);
-      bar.update(page[page.length - 1]!.position);
+      bar.advance(page);
     }
     bar.finish();
     problems.push(...check.problems());
@@ -90,7 +94,7 @@ export async function verify(args: string[]): Promise<void> {
 }
 
 /** A full scan of the JetStream log for envelopes that lose their seq to an earlier one. */
-async function duplicateSeqs(store: JetStreamEventStore): Promise<string[]> {
+async function duplicateSeqs(store: ClusterLog): Promise<string[]> {
   let bar: ReturnType<typeof progressBar> | undefined;
   const found = await store.findDuplicateSeqs((seq, last) => (bar ??= progressBar('scan for duplicate seqs', last)).update(seq));
   bar?.finish();
@@ -108,7 +112,7 @@ async function checkReadModels(store: EventStore, file: string, problems: string
       const hasCheckpoints = tableExists(live, 'projection_checkpoints');
       for (const projection of builtInProjections()) {
         const cp = hasCheckpoints
-          ? (live.prepare('SELECT version, position FROM projection_checkpoints WHERE name = ?').get(projection.name) as { version: number; position: number } | undefined)
+          ? (live.prepare('SELECT version, position FROM projection_checkpoints WHERE name = ?').get(projection.name) as { version: number; position: number | string } | undefined)
           : undefined;
         if (!cp) {
           notes.push(`read model ${projection.name} has not been built yet (the node builds it on start)`);
@@ -121,7 +125,12 @@ async function checkReadModels(store: EventStore, file: string, problems: string
         // Events an operator skipped for this projection (parley skip) are skipped in the replay too.
         const skipped = new Set(tableExists(live, 'projection_skips') ? skipsOf(live).filter((x) => x.projection === projection.name).map((x) => x.position) : []);
         if (skipped.size > 0) notes.push(`read model ${projection.name} skips positions ${[...skipped].join(', ')} (parley skip --list)`);
-        const fresh = await replayUpTo(store, projection, cp.position, skipped);
+        const checkpoint = checkpointCursor(store, cp.position);
+        if (!checkpoint) {
+          notes.push(`read model ${projection.name} is at ${cp.position}, a checkpoint of a log with another partition count: the node rebuilds it on start`);
+          continue;
+        }
+        const fresh = await replayUpTo(store, projection, checkpoint, skipped);
         try {
           compare(projection, live, fresh, problems);
         } finally {
@@ -136,16 +145,15 @@ async function checkReadModels(store: EventStore, file: string, problems: string
   }
 }
 
-async function replayUpTo(store: EventStore, projection: Projection, position: number, skipped: ReadonlySet<number>): Promise<Database.Database> {
+async function replayUpTo(store: EventStore, projection: Projection, checkpoint: LogCursor, skipped: ReadonlySet<number>): Promise<Database.Database> {
   const db = new Database(':memory:');
   projection.setup(db);
   const handles = new Set(projection.handles);
-  const bar = progressBar(`replay ${projection.name}`, position);
-  for await (const page of eventsUpTo(store, position)) {
-    const after = page[page.length - 1]!.position;
+  const bar = cursorProgress(`replay ${projection.name}`, checkpoint);
+  for await (const page of eventsUpTo(store, checkpoint)) {
     const relevant = page.filter((e) => handles.has(e.type) && !skipped.has(e.position));
     if (relevant.length > 0) db.transaction(() => projection.handle(relevant, db))();
-    bar.update(after);
+    bar.advance(page);
   }
   bar.finish();
   return db;

@@ -1,7 +1,6 @@
 /** PARLEY_PARTITIONS as loadConfig reads it: 1 (or unset) is today's log; 2..64 a partitioned one; anything else refused by name. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../engine/node/index.js';
-import { PartitionedLogUnsupportedError, refusePartitionedLog } from '../../engine/cli/open-log.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('parley-partitions-config-');
@@ -25,11 +24,5 @@ describe('PARLEY_PARTITIONS', () => {
       expect(() => load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: raw })).toThrow(ConfigError);
       expect(() => load({ NATS_URL: 'nats://n:4222', PARLEY_PARTITIONS: raw })).toThrow(/PARLEY_PARTITIONS/);
     }
-  });
-
-  it('the ops commands that read by single positions refuse a partitioned log by a coded error', () => {
-    expect(() => refusePartitionedLog({ partitions: 1 })).not.toThrow();
-    expect(() => refusePartitionedLog({ partitions: 3 }, 'parley rebuild')).toThrow(PartitionedLogUnsupportedError);
-    expect(() => refusePartitionedLog({ partitions: 3 }, 'parley rebuild')).toThrow(/PARLEY_PARTITIONS=3: parley rebuild/);
   });
 });
