@@ -34,6 +34,7 @@ import type { DuplicateSeq } from './duplicate-seqs.js';
 import type { ServerFeatures } from './features.js';
 import { connectNats, JetStreamEventStore } from './jetstream-store.js';
 import { mergeByKey, mergeKeyOrdered } from './partition-merge.js';
+import { PartitionReadAhead } from './partition-read-ahead.js';
 import { assertPartitionCount, partitionOptions, recordPartitionCount } from './partition-layout.js';
 import { spreadLeaders } from './leader-spread.js';
 import { resolveOptions, type JetStreamStoreOptions } from './options.js';
@@ -50,6 +51,7 @@ export class PartitionedJetStreamStore implements EventStore {
   private readonly listeners = new Set<FeedListener>();
   private unsubscribeParts: Array<() => void> = [];
   private closed = false;
+  private readonly readAhead = new PartitionReadAhead();
 
   private constructor(
     /** The shared NATS connection; the store owns and closes it. */
@@ -138,9 +140,26 @@ export class PartitionedJetStreamStore implements EventStore {
     const n = this.parts.length;
     if (after.partitions !== n) throw new InvalidCursorError(`the cursor is for a log of ${after.partitions} partitions; this log has ${n}`);
     const reads = await Promise.all(
-      this.parts.map(async (part, p) => this.globalize(await part.readAll(localPositionOf(after.after(p), n), limit), p)),
+      this.parts.map(async (part, p) => {
+        const from = after.after(p);
+        const kept = this.readAhead.take(p, from);
+        return kept ?? this.globalize(await part.readAll(localPositionOf(from, n), limit), p);
+      }),
     );
-    return mergeByKey(reads, (e) => e.metadata.at, limit);
+    const merged = mergeByKey(reads, (e) => e.metadata.at, limit);
+    this.keepUnreturned(after, reads, merged);
+    return merged;
+  }
+
+  /** Keeps, per partition, what `reads` fetched past what `merged` returns (a prefix of each). */
+  private keepUnreturned(after: LogCursor, reads: StoredEvent[][], merged: StoredEvent[]): void {
+    const n = this.parts.length;
+    const taken = new Array<number>(n).fill(0);
+    for (const e of merged) taken[e.position % n]!++;
+    reads.forEach((events, p) => {
+      if (taken[p]! >= events.length) return;
+      this.readAhead.keep(p, taken[p]! > 0 ? events[taken[p]! - 1]!.position : after.after(p), events.slice(taken[p]!));
+    });
   }
 
   async streamVersion(stream: string): Promise<number> {
@@ -209,6 +228,7 @@ export class PartitionedJetStreamStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.readAhead.clear();
     for (const stop of this.unsubscribeParts) stop();
     this.listeners.clear();
     await Promise.all(this.parts.map((part) => part.close()));
