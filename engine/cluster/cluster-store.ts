@@ -11,7 +11,15 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import { SqliteEventStore, type EventStore, type LogCursor } from '../store/index.js';
-import { JetStreamEventStore, PartitionedJetStreamStore } from '../store/jetstream/index.js';
+import {
+  connectGeneration,
+  gateAppends,
+  generationOptions,
+  JetStreamEventStore,
+  liveGeneration,
+  PartitionedJetStreamStore,
+  type JetStreamStoreOptions,
+} from '../store/jetstream/index.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
 import { natsSecurity, type NatsSecurity, type NatsSecuritySettings } from './nats-security.js';
@@ -41,11 +49,9 @@ export function isClusterLog(store: unknown): store is ClusterLog {
   return store instanceof JetStreamEventStore || store instanceof PartitionedJetStreamStore;
 }
 
-/** Connects to JetStream with the node's cluster settings (stream, replicas, partitions, retry budget). */
-export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
-  const security = natsSecurity(config);
-  const replicas = config.replicas ?? (await replicasOfStream(config, security));
-  const options = {
+/** The JetStream store options of a node's cluster settings (the log's generation 0). */
+export function clusterLogOptions(config: ClusterSettings, security: NatsSecurity, replicas: number, onError: (err: unknown) => void): JetStreamStoreOptions {
+  return {
     servers: config.natsUrls,
     security,
     streamName: config.streamName,
@@ -60,23 +66,48 @@ export async function connectClusterStore(config: ClusterSettings, onError: (err
     name: `parley-node-${config.nodeId}`,
     onError,
   };
-  // Partition 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
-  return config.partitions > 1 ? PartitionedJetStreamStore.connect({ ...options, partitions: config.partitions }) : JetStreamEventStore.connect(options);
 }
 
 /**
- * The replicas the stream already has (1 when it does not exist yet). The store adapter
- * makes the stream match the replicas it is given, so a node started without
- * PARLEY_REPLICAS must ask rather than assume 1 and scale an R3 log down.
+ * Connects to JetStream with the node's cluster settings (stream, replicas, partitions,
+ * retry budget), on the generation the log pointer names (log-generations.ts; generation
+ * 0 when no `parley repartition` ever ran), with appends refused once the pointer moves
+ * on (append-gate.ts: the node then has to be restarted).
  */
-async function replicasOfStream(config: ClusterSettings, security: NatsSecurity): Promise<number> {
+export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
+  const security = natsSecurity(config);
+  const { generation, replicas } = await probeLog(config, security);
+  const options = clusterLogOptions(config, security, replicas, onError);
+  // Partition 0 of generation 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
+  const store = await connectGeneration(options, generation, config.partitions);
+  try {
+    await gateAppends(store, options, generation, replicas);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/**
+ * The live generation (refusing another partition count than its own), and the replicas
+ * its stream already has (1 when it does not exist yet). The store adapter makes the
+ * stream match the replicas it is given, so a node started without PARLEY_REPLICAS must
+ * ask rather than assume 1 and scale an R3 log down.
+ */
+async function probeLog(config: ClusterSettings, security: NatsSecurity): Promise<{ generation: number; replicas: number }> {
   const nc = await connect({ ...security, servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
+    const base = clusterLogOptions(config, security, config.replicas ?? 1, () => undefined);
+    const generation = await liveGeneration(nc, base, config.partitions);
+    if (config.replicas !== null) return { generation, replicas: config.replicas };
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
-    return (await jsm.streams.info(config.streamName)).config.num_replicas;
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return 1;
-    throw err;
+    try {
+      return { generation, replicas: (await jsm.streams.info(generationOptions(base, generation).streamName!)).config.num_replicas };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return { generation, replicas: 1 };
+      throw err;
+    }
   } finally {
     await nc.close();
   }

@@ -12,3 +12,7 @@ export type { DuplicateSeq } from './duplicate-seqs.js';
 export { PartitionedJetStreamStore } from './partitioned-store.js';
 export type { PartitionedStoreOptions } from './partitioned-store.js';
 export { PartitionCountMismatchError } from './partition-layout.js';
+export { generationOptions, generationStreams, currentPointer, liveGeneration, connectGeneration } from './log-generations.js';
+export { LogPointerConflictError, MalformedLogPointerError } from './log-pointer.js';
+export type { LogPointer, GenerationRef } from './log-pointer.js';
+export { gateAppends, LogGenerationMovedError } from './append-gate.js';
