@@ -16,3 +16,6 @@ export { generationOptions, generationStreams, currentPointer, liveGeneration, c
 export { LogPointerConflictError, MalformedLogPointerError } from './log-pointer.js';
 export type { LogPointer, GenerationRef } from './log-pointer.js';
 export { gateAppends, LogGenerationMovedError } from './append-gate.js';
+export { repartition, RepartitionRefusedError } from './repartition.js';
+export type { RepartitionOptions, RepartitionProgress, RepartitionResult } from './repartition.js';
+export { CopyGapError } from './partition-copy.js';
