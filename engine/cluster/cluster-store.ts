@@ -18,8 +18,10 @@ import {
   JetStreamEventStore,
   liveGeneration,
   PartitionedJetStreamStore,
+  recordedPartitionCount,
   type JetStreamStoreOptions,
 } from '../store/jetstream/index.js';
+import { checkReadModelsGeneration } from './generation-marker.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
 import { natsSecurity, type NatsSecurity, type NatsSecuritySettings } from './nats-security.js';
@@ -75,8 +77,16 @@ export function clusterLogOptions(config: ClusterSettings, security: NatsSecurit
  * on (append-gate.ts: the node then has to be restarted).
  */
 export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
+  return openClusterLog(config, onError, true);
+}
+
+/** The cluster's log; for a node (`readModels`), after checking that its read models are of this generation. */
+async function openClusterLog(config: ClusterSettings, onError: (err: unknown) => void, readModels: boolean): Promise<ClusterLog> {
   const security = natsSecurity(config);
-  const { generation, replicas } = await probeLog(config, security);
+  const { generation, replicas, generationZeroCount } = await probeLog(config, security);
+  if (readModels) {
+    await checkReadModelsGeneration(config.dataDir, config.streamName, { generation, partitions: config.partitions }, async () => generationZeroCount);
+  }
   const options = clusterLogOptions(config, security, replicas, onError);
   // Partition 0 of generation 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
   const store = await connectGeneration(options, generation, config.partitions);
@@ -95,17 +105,19 @@ export async function connectClusterStore(config: ClusterSettings, onError: (err
  * stream match the replicas it is given, so a node started without PARLEY_REPLICAS must
  * ask rather than assume 1 and scale an R3 log down.
  */
-async function probeLog(config: ClusterSettings, security: NatsSecurity): Promise<{ generation: number; replicas: number }> {
+async function probeLog(config: ClusterSettings, security: NatsSecurity): Promise<{ generation: number; replicas: number; generationZeroCount: number }> {
   const nc = await connect({ ...security, servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
     const base = clusterLogOptions(config, security, config.replicas ?? 1, () => undefined);
     const generation = await liveGeneration(nc, base, config.partitions);
-    if (config.replicas !== null) return { generation, replicas: config.replicas };
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    // What read models from before generations were built on (generation-marker.ts).
+    const generationZeroCount = generation === 0 ? config.partitions : ((await recordedPartitionCount(jsm, config.streamName))?.count ?? 1);
+    if (config.replicas !== null) return { generation, replicas: config.replicas, generationZeroCount };
     try {
-      return { generation, replicas: (await jsm.streams.info(generationOptions(base, generation).streamName!)).config.num_replicas };
+      return { generation, replicas: (await jsm.streams.info(generationOptions(base, generation).streamName!)).config.num_replicas, generationZeroCount };
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return { generation, replicas: 1 };
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return { generation, replicas: 1, generationZeroCount };
       throw err;
     }
   } finally {
@@ -116,7 +128,7 @@ async function probeLog(config: ClusterSettings, security: NatsSecurity): Promis
 /** The log of a node's configuration: JetStream when NATS URLs are set, else SQLite in DATA_DIR (for CLI tools such as rebuild). */
 export async function openLogStore(config: ClusterSettings): Promise<EventStore> {
   if (config.natsUrls.length === 0) return new SqliteEventStore({ file: join(config.dataDir, 'events.sqlite') });
-  return connectClusterStore(config, () => undefined);
+  return openClusterLog(config, () => undefined, false);
 }
 
 /** The subject every node of the cluster (one stream = one cluster) sends heartbeats on. */

@@ -8,4 +8,5 @@ export { Heartbeats, type Heartbeat, type HeartbeatOptions } from './heartbeats.
 export { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 export { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './local-cluster.js';
 export { natsSecurity } from './nats-security.js';
+export { ReadModelsOfAnotherGenerationError } from './generation-marker.js';
 export { natsClusterFormed, natsServerConfig, natsServerReady, natsStoreDir, natsLogFile, type NatsServerSpec } from './nats-server.js';

@@ -4,9 +4,12 @@
  * serving reads; restarted on the same data directory with PARLEY_PARTITIONS=3 it opens
  * generation 1, its read models rebuild from the new log (checkpoints of another count),
  * history is whole, a retried command (same clientMessageId) is not appended twice, and
- * new posts land.
+ * new posts land. After 3 → 1 → 3 while it was down (the same count, another generation)
+ * it refuses to start on its read models, and starts once they are removed.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterLogOptions } from '../../engine/cluster/index.js';
 import { partitionsOf } from '../../engine/store/index.js';
@@ -30,6 +33,8 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+const base = () =>
+  clusterLogOptions({ ...cluster(1), nodeId: 'op', natsRetryBudgetMs: 5000, heartbeatSeconds: 5, presenceExpirySeconds: 15 }, {}, 1, () => undefined);
 const cluster = (partitions: number) => ({ natsUrls: [nats.url], streamName, partitions, replicas: 1, dataDir: dir.path });
 
 async function post(conversationId: string, clientMessageId: string, text: string) {
@@ -56,8 +61,7 @@ describe('a node across parley repartition', () => {
       seqs.push(r.body.seq);
     }
 
-    const settings = { ...cluster(1), nodeId: 'op', natsRetryBudgetMs: 5000, heartbeatSeconds: 5, presenceExpirySeconds: 15 };
-    const result = await repartition({ base: clusterLogOptions(settings, {}, 1, () => undefined), to: 3 });
+    const result = await repartition({ base: base(), to: 3 });
     expect(result.to).toEqual({ generation: 1, partitions: 3 });
 
     const t0 = Date.now();
@@ -76,6 +80,17 @@ describe('a node across parley repartition', () => {
     expect(retried.body.seq, JSON.stringify(retried.body)).toBe(seqs[1]);
     const after = await post(c, randomUUID(), 'after');
     expect(after.status).toBe(201);
+    expect(await history(c)).toEqual(['m0', 'm1', 'm2', 'after']);
+
+    // 3 → 1 → 3 while the node is down: same count, another generation.
+    await node.close();
+    node = undefined;
+    await repartition({ base: base(), to: 1 });
+    const back = await repartition({ base: base(), to: 3 });
+    expect(back.to).toEqual({ generation: 3, partitions: 3 });
+    await expect(startTestNode(cluster(3))).rejects.toMatchObject({ code: 'read_models_of_another_generation' });
+    for (const f of readdirSync(dir.path)) if (f.startsWith('readmodels.sqlite')) rmSync(join(dir.path, f));
+    node = await startTestNode(cluster(3));
     expect(await history(c)).toEqual(['m0', 'm1', 'm2', 'after']);
   }, 120_000);
 });

@@ -19,19 +19,22 @@ import { LogGenerationMovedError, PartitionCountMismatchError, PartitionedJetStr
 import { PARLEY_BIN } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 let nats: NatsSingle;
+const dir = tempDir('parley-repartition-');
 beforeAll(async () => {
   nats = await startNatsServer();
 });
 afterAll(async () => {
   await nats?.stop();
+  dir.remove();
 });
 
 function settings(streamName: string, partitions: number) {
   return {
     nodeId: 'n1',
-    dataDir: '/nonexistent',
+    dataDir: dir.path,
     natsUrls: [nats.url],
     streamName,
     replicas: 1,

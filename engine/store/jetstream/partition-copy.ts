@@ -89,7 +89,11 @@ export class PartitionCopy {
     const target = this.targets[partitionOf(env.stream, this.targets.length)]!;
     const subject = target.subjects.subjectOf(env.stream);
     const tip = await this.tipOf(target, subject);
-    if (sourceSeq <= tip.sourceSeq) return void this.skipped++; // copied before a restart
+    if (sourceSeq <= tip.sourceSeq) {
+      // Copied before a restart, which may have come between the publish and the index write.
+      await this.index(target, env, tip.jetstreamSeq, true);
+      return void this.skipped++;
+    }
     if (env.firstSeq <= tip.version) {
       // Lost its seq to an earlier envelope: readers skip it, so the copy does too. Its key
       // is indexed still, as the source's index repair would have.
@@ -116,9 +120,14 @@ export class PartitionCopy {
     this.copied++;
   }
 
-  private async index(target: TargetPartition, env: Envelope, jetstreamSeq: number): Promise<void> {
-    if (!env.idempotency) return;
-    await withRetryBudget('index an idempotency key', this.retryBudgetMs, () => target.index.record(env.idempotency!, env.stream, jetstreamSeq));
+  /** Indexes the envelope's key (if `missingOnly`, only when not indexed yet: a lookup is cheaper than a write). */
+  private async index(target: TargetPartition, env: Envelope, jetstreamSeq: number, missingOnly = false): Promise<void> {
+    const record = env.idempotency;
+    if (!record) return;
+    await withRetryBudget('index an idempotency key', this.retryBudgetMs, async () => {
+      if (missingOnly && (await target.index.find(record.key))) return;
+      await target.index.record(record, env.stream, jetstreamSeq);
+    });
   }
 
   /** What the target subject holds: read from the server once, then kept as the copy writes. */
