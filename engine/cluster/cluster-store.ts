@@ -18,7 +18,6 @@ import {
   JetStreamEventStore,
   liveGeneration,
   PartitionedJetStreamStore,
-  recordedPartitionCount,
   type JetStreamStoreOptions,
 } from '../store/jetstream/index.js';
 import { checkReadModelsGeneration } from './generation-marker.js';
@@ -85,7 +84,7 @@ async function openClusterLog(config: ClusterSettings, onError: (err: unknown) =
   const security = natsSecurity(config);
   const { generation, replicas, generationZeroCount } = await probeLog(config, security);
   if (readModels) {
-    await checkReadModelsGeneration(config.dataDir, config.streamName, { generation, partitions: config.partitions }, async () => generationZeroCount);
+    checkReadModelsGeneration(config.dataDir, config.streamName, { generation, partitions: config.partitions }, generationZeroCount);
   }
   const options = clusterLogOptions(config, security, replicas, onError);
   // Partition 0 of generation 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
@@ -109,11 +108,9 @@ async function probeLog(config: ClusterSettings, security: NatsSecurity): Promis
   const nc = await connect({ ...security, servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
     const base = clusterLogOptions(config, security, config.replicas ?? 1, () => undefined);
-    const generation = await liveGeneration(nc, base, config.partitions);
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
-    // What read models from before generations were built on (generation-marker.ts).
-    const generationZeroCount = generation === 0 ? config.partitions : ((await recordedPartitionCount(jsm, config.streamName))?.count ?? 1);
+    const { generation, generationZeroPartitions: generationZeroCount } = await liveGeneration(nc, base, config.partitions);
     if (config.replicas !== null) return { generation, replicas: config.replicas, generationZeroCount };
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
     try {
       return { generation, replicas: (await jsm.streams.info(generationOptions(base, generation).streamName!)).config.num_replicas, generationZeroCount };
     } catch (err) {

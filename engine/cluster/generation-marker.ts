@@ -30,12 +30,11 @@ interface Marker extends GenerationRef {
 
 /**
  * Refuses read models of another generation with the same partition count; else records
- * the live generation. `generationZeroCount` is asked only for a directory from before
- * the file existed.
+ * the live generation. `generationZeroCount` stands for a directory from before the file.
  */
-export async function checkReadModelsGeneration(dataDir: string, stream: string, live: GenerationRef, generationZeroCount: () => Promise<number>): Promise<void> {
+export function checkReadModelsGeneration(dataDir: string, stream: string, live: GenerationRef, generationZeroCount: number): void {
   const file = join(dataDir, FILE);
-  const built = await builtFrom(dataDir, file, stream, generationZeroCount);
+  const built = builtFrom(dataDir, file, stream, generationZeroCount);
   if (built && built.generation !== live.generation && built.partitions === live.partitions) {
     throw new ReadModelsOfAnotherGenerationError(
       `the read models in ${dataDir} were built from generation ${built.generation} of the log ${stream}, which is now generation ${live.generation} with the same partition count (${live.partitions}): their checkpoints would be misread; remove ${join(dataDir, READ_MODELS)}* so they rebuild from the new log, and start again`,
@@ -46,7 +45,7 @@ export async function checkReadModelsGeneration(dataDir: string, stream: string,
   writeFileSync(file, JSON.stringify(marker) + '\n');
 }
 
-async function builtFrom(dataDir: string, file: string, stream: string, generationZeroCount: () => Promise<number>): Promise<GenerationRef | undefined> {
+function builtFrom(dataDir: string, file: string, stream: string, generationZeroCount: number): GenerationRef | undefined {
   if (!existsSync(join(dataDir, READ_MODELS))) return undefined; // nothing built yet (or removed to rebuild)
   if (existsSync(file)) {
     let m: Partial<Marker> | undefined;
@@ -58,5 +57,5 @@ async function builtFrom(dataDir: string, file: string, stream: string, generati
     if (m?.stream === stream && Number.isSafeInteger(m.generation) && Number.isSafeInteger(m.partitions)) return { generation: m.generation!, partitions: m.partitions! };
     if (m?.stream !== undefined) return undefined; // another log's directory: positions say nothing either way, as before
   }
-  return { generation: 0, partitions: await generationZeroCount() };
+  return { generation: 0, partitions: generationZeroCount };
 }

@@ -11,7 +11,7 @@ export { DuplicateSeqError } from './duplicate-seqs.js';
 export type { DuplicateSeq } from './duplicate-seqs.js';
 export { PartitionedJetStreamStore } from './partitioned-store.js';
 export type { PartitionedStoreOptions } from './partitioned-store.js';
-export { PartitionCountMismatchError, recordedCount as recordedPartitionCount } from './partition-layout.js';
+export { PartitionCountMismatchError } from './partition-layout.js';
 export { generationOptions, generationStreams, currentPointer, liveGeneration, connectGeneration } from './log-generations.js';
 export { LogPointerConflictError, MalformedLogPointerError } from './log-pointer.js';
 export type { LogPointer, GenerationRef } from './log-pointer.js';

@@ -43,20 +43,25 @@ export async function currentPointer(nc: NatsConnection, jsm: JetStreamManager, 
 
 /**
  * The generation a store with `partitions` opens: the pointer's, when one was written
- * (refusing another count), else 0 (where partition-layout.ts guards the count as before).
+ * (refusing another count), else 0 (where partition-layout.ts guards the count as before);
+ * and generation 0's partition count, which read models from before generations were
+ * built on (engine/cluster/generation-marker.ts). Retried while JetStream is not ready.
  */
-export async function liveGeneration(nc: NatsConnection, base: JetStreamStoreOptions, partitions: number): Promise<number> {
+export async function liveGeneration(nc: NatsConnection, base: JetStreamStoreOptions, partitions: number): Promise<{ generation: number; generationZeroPartitions: number }> {
   const options = resolveOptions(base);
-  const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
-  const found = await withRetryBudget('read the log pointer', options.startupBudgetMs, async () => readPointer(await pointerBucket(nc, jsm, options.streamName)));
-  if (!found) return 0;
+  const found = await withRetryBudget('read the log pointer', options.startupBudgetMs, async () => {
+    const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs });
+    const pointer = await readPointer(await pointerBucket(nc, jsm, options.streamName));
+    return pointer && { pointer: pointer.pointer, zero: (await recordedCount(jsm, options.streamName))?.count ?? 1 };
+  });
+  if (!found) return { generation: 0, generationZeroPartitions: partitions };
   const { generation, partitions: count } = found.pointer;
   if (count !== partitions) {
     throw new PartitionCountMismatchError(
       `the log ${options.streamName} is generation ${generation} with ${count} partition(s) but PARLEY_PARTITIONS=${partitions}: set PARLEY_PARTITIONS=${count}, or change the count with \`parley repartition --to ${partitions}\` (a copy into new streams while the log serves)`,
     );
   }
-  return generation;
+  return { generation, generationZeroPartitions: found.zero };
 }
 
 /** A store over generation `g` with `partitions` (a plain store for one partition, as always). */
