@@ -17,9 +17,9 @@ const HELP = `usage: parley repartition --to M [--nats URLS] [--switch-lag N]
 Changes how many JetStream streams (partitions) the cluster's log is split into. The log
 (PARLEY_STREAM at --nats / NATS_URL) is copied into a new generation of M streams while
 the nodes keep serving it; once the copy is at most --switch-lag messages behind
-(default 100) the switch: nodes refuse appends with a retryable "unavailable" (clients
-retry), the old streams are sealed, the copy drains, and the log pointer moves to the new
-generation. Then restart every node with PARLEY_PARTITIONS=M: each opens the new
+(default 100), or a pass gains nothing on the appends, the switch: nodes refuse appends
+with a retryable "unavailable" (clients retry), the old streams are sealed, the copy
+drains, and the log pointer moves to the new generation. Then restart every node with PARLEY_PARTITIONS=M: each opens the new
 generation and its read models rebuild from it (positions differ). The old streams stay
 until you remove them (after \`parley verify\`).
 

@@ -3,7 +3,8 @@
  * into generation g+1 with M partitions, then switching (docs/scaling.md, "Changing N").
  *
  * 1. Tail: every source partition is copied (partition-copy.ts) while the old log keeps
- *    serving, pass after pass, until the copy is at most `switchLag` messages behind.
+ *    serving, pass after pass, until the copy is at most `switchLag` messages behind (or
+ *    a pass gains nothing on the appends).
  * 2. Switch: the pointer goes to `switching` (compare-and-set): nodes refuse appends with
  *    a retryable `unavailable` (append-gate.ts). The source streams are then sealed, so an
  *    append in flight either landed before (and is copied) or is refused; the copy drains
@@ -144,14 +145,20 @@ class Repartition {
     return sources.map((s) => new PartitionCopy(js, this.jsm, s, targets, this.options.retryBudgetMs, this.options.requestTimeoutMs));
   }
 
-  /** Copies pass after pass while the old log serves, until the rest is small. */
+  /**
+   * Copies pass after pass while the old log serves, until the rest is small, or until a
+   * pass gains nothing (appends outpace the copy: waiting longer would not shorten the
+   * switch, whose drain then takes the rest while appends are refused).
+   */
   private async tail(kv: KV, next: GenerationRef, copies: PartitionCopy[]): Promise<void> {
     const switchLag = this.input.switchLag ?? 100;
+    let before = Infinity;
     for (;;) {
       const lasts = await this.lastSeqs(copies.map((c) => c.source));
       const behind = sum(lasts.map((last, p) => Math.max(0, last - this.progress[p]!)));
       this.report('copying', copies, behind);
-      if (behind <= switchLag) return;
+      if (behind <= switchLag || behind >= before) return;
+      before = behind;
       await this.pass(kv, next, copies, lasts);
     }
   }
