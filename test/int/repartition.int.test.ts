@@ -16,6 +16,7 @@ import { isStoreUnavailableError } from '../../engine/store/errors.js';
 import { LogCursor, partitionsOf, readAllAfter } from '../../engine/store/log-cursor.js';
 import type { EventStore, IdempotencyRecord, NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { LogGenerationMovedError, PartitionCountMismatchError, PartitionedJetStreamStore, repartition } from '../../engine/store/jetstream/index.js';
+import { ensurePointerBucket, movePointer, readPointer } from '../../engine/store/jetstream/log-pointer.js';
 import { PARLEY_BIN } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
@@ -226,4 +227,26 @@ describe('parley repartition', () => {
       await old.close();
     }
   }, 240_000);
+
+  it('a node refuses appends with store_unavailable while the pointer says switching', async () => {
+    const streamName = `RP_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+    const node = await connectClusterStore(settings(streamName, 1), () => undefined);
+    try {
+      const stream = `conversation-${randomUUID()}`;
+      await node.append(stream, [ev('A')], { expectedVersion: 0 });
+      // The pointer as parley repartition sets it before sealing (written here by hand, so the state holds still).
+      const kv = await ensurePointerBucket(node.nc, streamName, 1);
+      const at = await movePointer(kv, (await readPointer(kv))?.revision ?? 0, { generation: 0, partitions: 1, state: 'switching', next: { generation: 1, partitions: 3 } });
+      // At a stale expected version, so an attempt the gate lets through (not seen yet) conflicts rather than lands.
+      await eventually(async () => {
+        const err = await node.append(stream, [ev('B')], { expectedVersion: 0 }).then(() => undefined, (e: unknown) => e);
+        expect(err).toMatchObject({ code: 'store_unavailable', message: expect.stringMatching(/switching to generation 1/) });
+      });
+      expect(await node.streamVersion(stream)).toBe(1); // refused, not appended
+      await movePointer(kv, at, { generation: 0, partitions: 1, state: 'live' });
+      await eventually(async () => expect((await node.append(stream, [ev('C')], { expectedVersion: 1 })).version).toBe(2));
+    } finally {
+      await node.close();
+    }
+  }, 60_000);
 });

@@ -43,10 +43,13 @@ class AppendGate {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  /** Takes in a pointer: closes the gate for good once the pointer leaves this generation. */
+  /** Takes in a pointer: closes the gate while it says switching, for good once it names another generation. */
   see(pointer: LogPointer): void {
-    const live = pointer.state === 'live' && pointer.generation === this.generation;
-    if (live || this.moved) return;
+    if (this.moved) return;
+    if (pointer.state === 'live' && pointer.generation === this.generation) {
+      this.refusal = undefined; // a switch given up before the seal (not something repartition does)
+      return;
+    }
     const moved = pointer.state === 'live';
     this.refusal = new StoreUnavailableError(
       moved
