@@ -1,6 +1,6 @@
 /**
  * `parley <command>`: serve, token, rebuild and the ops tools (replay, tail, export,
- * import, stats, verify). Each command has --help. Flags map onto the same names as the
+ * import, stats, verify, repartition). Each command has --help. Flags map onto the same names as the
  * environment (see README, Configuration). Exit codes: 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Run> }> = 
   stats: { summary: 'Streams, events per type, file sizes, head position, read-model lag', load: async () => (await import('./stats.js')).stats },
   verify: { summary: 'Check dense seqs, positions, and read models against a fresh replay', load: async () => (await import('./verify.js')).verify },
   skip: { summary: 'Make one read model pass over a poison event: parley skip --projection NAME --position N', load: async () => (await import('./skip.js')).skip },
+  repartition: { summary: "Change the log's partition count by a copy while it serves: parley repartition --to M", load: async () => (await import('./repartition.js')).repartition },
   cluster: { summary: 'Start a local cluster: 3 NATS JetStream servers and N nodes (parley cluster --nodes 3)', load: async () => (await import('./cluster.js')).cluster },
 };
 

@@ -11,7 +11,16 @@ import type Database from 'better-sqlite3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import { SqliteEventStore, type EventStore, type LogCursor } from '../store/index.js';
-import { JetStreamEventStore, PartitionedJetStreamStore } from '../store/jetstream/index.js';
+import {
+  connectGeneration,
+  gateAppends,
+  generationOptions,
+  JetStreamEventStore,
+  liveGeneration,
+  PartitionedJetStreamStore,
+  type JetStreamStoreOptions,
+} from '../store/jetstream/index.js';
+import { checkReadModelsGeneration } from './generation-marker.js';
 import { createBusMetrics, type BusMetrics } from './bus-metrics.js';
 import { ClusterPresence } from './cluster-presence.js';
 import { natsSecurity, type NatsSecurity, type NatsSecuritySettings } from './nats-security.js';
@@ -41,11 +50,9 @@ export function isClusterLog(store: unknown): store is ClusterLog {
   return store instanceof JetStreamEventStore || store instanceof PartitionedJetStreamStore;
 }
 
-/** Connects to JetStream with the node's cluster settings (stream, replicas, partitions, retry budget). */
-export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
-  const security = natsSecurity(config);
-  const replicas = config.replicas ?? (await replicasOfStream(config, security));
-  const options = {
+/** The JetStream store options of a node's cluster settings (the log's generation 0). */
+export function clusterLogOptions(config: ClusterSettings, security: NatsSecurity, replicas: number, onError: (err: unknown) => void): JetStreamStoreOptions {
+  return {
     servers: config.natsUrls,
     security,
     streamName: config.streamName,
@@ -60,23 +67,56 @@ export async function connectClusterStore(config: ClusterSettings, onError: (err
     name: `parley-node-${config.nodeId}`,
     onError,
   };
-  // Partition 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
-  return config.partitions > 1 ? PartitionedJetStreamStore.connect({ ...options, partitions: config.partitions }) : JetStreamEventStore.connect(options);
 }
 
 /**
- * The replicas the stream already has (1 when it does not exist yet). The store adapter
- * makes the stream match the replicas it is given, so a node started without
- * PARLEY_REPLICAS must ask rather than assume 1 and scale an R3 log down.
+ * Connects to JetStream with the node's cluster settings (stream, replicas, partitions,
+ * retry budget), on the generation the log pointer names (log-generations.ts; generation
+ * 0 when no `parley repartition` ever ran), with appends refused once the pointer moves
+ * on (append-gate.ts: the node then has to be restarted).
  */
-async function replicasOfStream(config: ClusterSettings, security: NatsSecurity): Promise<number> {
+export async function connectClusterStore(config: ClusterSettings, onError: (err: unknown) => void): Promise<ClusterLog> {
+  return openClusterLog(config, onError, true);
+}
+
+/** The cluster's log; for a node (`readModels`), after checking that its read models are of this generation. */
+async function openClusterLog(config: ClusterSettings, onError: (err: unknown) => void, readModels: boolean): Promise<ClusterLog> {
+  const security = natsSecurity(config);
+  const { generation, replicas, generationZeroCount } = await probeLog(config, security);
+  if (readModels) {
+    checkReadModelsGeneration(config.dataDir, config.streamName, { generation, partitions: config.partitions }, generationZeroCount);
+  }
+  const options = clusterLogOptions(config, security, replicas, onError);
+  // Partition 0 of generation 0 is the one stream of an unpartitioned log, so N = 1 opens exactly what it always did.
+  const store = await connectGeneration(options, generation, config.partitions);
+  try {
+    await gateAppends(store, options, generation, replicas);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/**
+ * The live generation (refusing another partition count than its own), and the replicas
+ * its stream already has (1 when it does not exist yet). The store adapter makes the
+ * stream match the replicas it is given, so a node started without PARLEY_REPLICAS must
+ * ask rather than assume 1 and scale an R3 log down.
+ */
+async function probeLog(config: ClusterSettings, security: NatsSecurity): Promise<{ generation: number; replicas: number; generationZeroCount: number }> {
   const nc = await connect({ ...security, servers: config.natsUrls, name: `parley-node-${config.nodeId}-probe`, timeout: 5000 });
   try {
+    const base = clusterLogOptions(config, security, config.replicas ?? 1, () => undefined);
+    const { generation, generationZeroPartitions: generationZeroCount } = await liveGeneration(nc, base, config.partitions);
+    if (config.replicas !== null) return { generation, replicas: config.replicas, generationZeroCount };
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
-    return (await jsm.streams.info(config.streamName)).config.num_replicas;
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return 1;
-    throw err;
+    try {
+      return { generation, replicas: (await jsm.streams.info(generationOptions(base, generation).streamName!)).config.num_replicas, generationZeroCount };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return { generation, replicas: 1, generationZeroCount };
+      throw err;
+    }
   } finally {
     await nc.close();
   }
@@ -85,7 +125,7 @@ async function replicasOfStream(config: ClusterSettings, security: NatsSecurity)
 /** The log of a node's configuration: JetStream when NATS URLs are set, else SQLite in DATA_DIR (for CLI tools such as rebuild). */
 export async function openLogStore(config: ClusterSettings): Promise<EventStore> {
   if (config.natsUrls.length === 0) return new SqliteEventStore({ file: join(config.dataDir, 'events.sqlite') });
-  return connectClusterStore(config, () => undefined);
+  return openClusterLog(config, () => undefined, false);
 }
 
 /** The subject every node of the cluster (one stream = one cluster) sends heartbeats on. */

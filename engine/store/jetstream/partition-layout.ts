@@ -11,8 +11,8 @@
  * store opened with another N than the recorded one is refused: conversations would hash
  * to other streams than the ones holding them (their seqs would restart at 1). A stream
  * without the record is an unpartitioned log (N = 1) — refused for N > 1 unless empty.
- * Changing N is a copy into a new set of streams (`parley repartition`, designed in
- * docs/scaling.md, not built yet), never a restart.
+ * Changing N is a copy into a new generation of streams (`parley repartition`,
+ * log-generations.ts), never a restart.
  */
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import type { JetStreamStoreOptions } from './options.js';
@@ -33,7 +33,7 @@ export function partitionOptions(base: JetStreamStoreOptions, p: number): JetStr
 const RECORD = /^parley partitions=(\d+)$/;
 
 /** The partition count recorded on partition 0's stream: undefined when it does not exist yet. */
-async function recordedCount(jsm: JetStreamManager, stream: string): Promise<{ count: number; messages: number } | undefined> {
+export async function recordedCount(jsm: JetStreamManager, stream: string): Promise<{ count: number; messages: number } | undefined> {
   try {
     const info = await jsm.streams.info(stream);
     const match = RECORD.exec(info.config.description ?? '');
@@ -51,7 +51,7 @@ export async function assertPartitionCount(jsm: JetStreamManager, stream: string
   // An empty unpartitioned stream (e.g. created by a node that never wrote) may become partition 0.
   if (found.count === 1 && found.messages === 0) return;
   throw new PartitionCountMismatchError(
-    `the log in ${stream} has ${found.count} partition(s) but PARLEY_PARTITIONS=${n}: set PARLEY_PARTITIONS=${found.count} (changing the count needs a copy into new streams, which is not built yet: docs/scaling.md)`,
+    `the log in ${stream} has ${found.count} partition(s) but PARLEY_PARTITIONS=${n}: set PARLEY_PARTITIONS=${found.count}, or change the count with \`parley repartition --to ${n}\` (a copy into new streams while the log serves)`,
   );
 }
 
