@@ -9,7 +9,8 @@
  *   npx tsx bench/cpu-split.ts [posts/s = 500] [windows = 3] [rooms = 50]
  *   PROFILE_DIR=/tmp/p npx tsx bench/cpu-split.ts …   # also run the node under --cpu-prof
  *
- * Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
+ * First it prints the node's CPU while idle, second by second for 8 s after the clients
+ * connected. Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
  * and per post the write calls and bytes per thread (sockets and files alike, /proc/…/io).
  * With PROFILE_DIR it also prints each window's bounds on the monotonic clock (µs, as a
  * .cpuprofile's timestamps), so a profile can be read over the measured windows only.
@@ -24,6 +25,7 @@ const windows = Number(process.argv[3] ?? 3);
 const roomCount = Number(process.argv[4] ?? 50);
 const WARMUP_MS = 2000;
 const MEASURED_MS = 10_000;
+const IDLE_SECONDS = 8;
 const clockTicks = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -107,6 +109,18 @@ try {
       return load.request({ cmd: 'setup', system: 'parley', deflate: true, url: server.url, rooms, offset: c * 100_000 }, 180_000);
     }),
   );
+  // The idle CPU right after the clients connected, second by second and by thread: the
+  // fanout scenario's "server CPU while idle" reads the first 4 s of such a stretch.
+  const idle: string[] = [];
+  for (let s = 1, last = cpuByThread(server.pid); s <= IDLE_SECONDS; s++) {
+    await sleep(1000);
+    const now = cpuByThread(server.pid);
+    const threads = split(last, now);
+    const total = [...threads.values()].reduce((a, b) => a + b, 0);
+    idle.push(`${Math.round(total * 1000)} (${[...threads].map(([k, v]) => `${k} ${Math.round(v * 1000)}`).join(', ')})`);
+    last = now;
+  }
+  console.log(`idle CPU after the clients connected, ms per second (${1000 / clockTicks} ms steps): ${idle.join('; ')}`);
   const perPost: number[] = [];
   for (let w = 1; w <= windows; w++) {
     const phase = { mode: 'rate', rate: rate / loads.length, warmupMs: WARMUP_MS, durationMs: MEASURED_MS, textBytes: 100, drainMs: 20_000 };
