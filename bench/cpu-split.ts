@@ -11,13 +11,15 @@
  *
  * First it prints the node's CPU while idle, second by second for 8 s after the clients
  * connected. Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
- * and per post the write calls and bytes per thread (sockets and files alike, /proc/…/io).
+ * per post the write calls and bytes per thread (sockets and files alike, /proc/…/io), and
+ * how long appends waited on average and how much of it a transaction in the writer took.
  * With PROFILE_DIR it also prints each window's bounds on the monotonic clock (µs, as a
  * .cpuprofile's timestamps), so a profile can be read over the measured windows only.
  */
 import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { PhaseResult } from './load/fanout.js';
+import { histograms } from './node-metrics.js';
 import { cleanupAll, startLoad, startParley } from './procs.js';
 
 const rate = Number(process.argv[2] ?? 500);
@@ -86,6 +88,24 @@ function writesPerPost(before: Map<string, { calls: number; bytes: number }>, af
   return `${(calls / posts).toFixed(1)} write calls, ${(bytes / 1024 / posts).toFixed(1)} KiB written per post (calls/KiB: ${parts.join(', ')})`;
 }
 
+const WAIT_METRICS = ['parley_append_seconds', 'parley_store_transaction_seconds', 'parley_store_batch_appends'];
+type Histograms = Awaited<ReturnType<typeof histograms>>;
+
+/**
+ * Where an append's wait went in a window, from the node's /metrics: its mean time from
+ * decided to durable, and the mean time of a transaction in the writer (fsync included);
+ * the rest is the queue behind a transaction and the hand-offs between threads.
+ */
+function appendWait(before: Histograms, after: Histograms): string {
+  const mean = (name: string) => {
+    const a = after?.get(name);
+    const b = before?.get(name);
+    return a && b ? (a.sum - b.sum) / (a.count - b.count) : NaN;
+  };
+  const appends = mean('parley_store_batch_appends');
+  return `appends wait ${(mean('parley_append_seconds') * 1000).toFixed(2)} ms on average, a transaction takes ${(mean('parley_store_transaction_seconds') * 1000).toFixed(2)} ms in the writer (${appends.toFixed(1)} appends each)`;
+}
+
 /** CPU seconds per named thread between two readings. */
 function split(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
@@ -128,17 +148,19 @@ try {
     await sleep(WARMUP_MS);
     const before = cpuByThread(server.pid);
     const writesBefore = writesByThread(server.pid);
+    const waitBefore = await histograms(server.url, WAIT_METRICS);
     const from = process.hrtime.bigint() / 1000n;
     await sleep(MEASURED_MS);
     const after = cpuByThread(server.pid);
     const writesAfter = writesByThread(server.pid);
+    const waitAfter = await histograms(server.url, WAIT_METRICS);
     if (profileDir) console.log(`window ${w} on the monotonic clock: ${from} .. ${process.hrtime.bigint() / 1000n} µs`);
     const posts = (await answers).reduce((sum, r) => sum + r.completedInWindow, 0);
     const threads = split(before, after);
     const total = [...threads.values()].reduce((a, b) => a + b, 0);
     perPost.push((total * 1000) / posts);
     const parts = [...threads].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
-    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}`);
+    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}; ${appendWait(waitBefore, waitAfter)}`);
   }
   perPost.sort((a, b) => a - b);
   console.log(`median of ${windows}: ${perPost[Math.floor(windows / 2)]!.toFixed(3)} ms CPU per post @ ${rate} posts/s, ${roomCount} rooms × 10`);
