@@ -9,14 +9,17 @@
  *   npx tsx bench/cpu-split.ts [posts/s = 500] [windows = 3] [rooms = 50]
  *   PROFILE_DIR=/tmp/p npx tsx bench/cpu-split.ts …   # also run the node under --cpu-prof
  *
- * Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
- * and per post the write calls and bytes per thread (sockets and files alike, /proc/…/io).
+ * First it prints the node's CPU while idle, second by second for 8 s after the clients
+ * connected. Each window is 2 s of warm-up and 10 s measured; it prints each window and the median,
+ * per post the write calls and bytes per thread (sockets and files alike, /proc/…/io), and
+ * how long appends waited on average and how much of it a transaction in the writer took.
  * With PROFILE_DIR it also prints each window's bounds on the monotonic clock (µs, as a
  * .cpuprofile's timestamps), so a profile can be read over the measured windows only.
  */
 import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { PhaseResult } from './load/fanout.js';
+import { histograms } from './node-metrics.js';
 import { cleanupAll, startLoad, startParley } from './procs.js';
 
 const rate = Number(process.argv[2] ?? 500);
@@ -24,6 +27,7 @@ const windows = Number(process.argv[3] ?? 3);
 const roomCount = Number(process.argv[4] ?? 50);
 const WARMUP_MS = 2000;
 const MEASURED_MS = 10_000;
+const IDLE_SECONDS = 8;
 const clockTicks = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,6 +88,24 @@ function writesPerPost(before: Map<string, { calls: number; bytes: number }>, af
   return `${(calls / posts).toFixed(1)} write calls, ${(bytes / 1024 / posts).toFixed(1)} KiB written per post (calls/KiB: ${parts.join(', ')})`;
 }
 
+const WAIT_METRICS = ['parley_append_seconds', 'parley_store_transaction_seconds', 'parley_store_batch_appends'];
+type Histograms = Awaited<ReturnType<typeof histograms>>;
+
+/**
+ * Where an append's wait went in a window, from the node's /metrics: its mean time from
+ * decided to durable, and the mean time of a transaction in the writer (fsync included);
+ * the rest is the queue behind a transaction and the hand-offs between threads.
+ */
+function appendWait(before: Histograms, after: Histograms): string {
+  const mean = (name: string) => {
+    const a = after?.get(name);
+    const b = before?.get(name);
+    return a && b ? (a.sum - b.sum) / (a.count - b.count) : NaN;
+  };
+  const appends = mean('parley_store_batch_appends');
+  return `appends wait ${(mean('parley_append_seconds') * 1000).toFixed(2)} ms on average, a transaction takes ${(mean('parley_store_transaction_seconds') * 1000).toFixed(2)} ms in the writer (${appends.toFixed(1)} appends each)`;
+}
+
 /** CPU seconds per named thread between two readings. */
 function split(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
@@ -107,6 +129,18 @@ try {
       return load.request({ cmd: 'setup', system: 'parley', deflate: true, url: server.url, rooms, offset: c * 100_000 }, 180_000);
     }),
   );
+  // The idle CPU right after the clients connected, second by second and by thread: the
+  // fanout scenario's "server CPU while idle" reads the first 4 s of such a stretch.
+  const idle: string[] = [];
+  for (let s = 1, last = cpuByThread(server.pid); s <= IDLE_SECONDS; s++) {
+    await sleep(1000);
+    const now = cpuByThread(server.pid);
+    const threads = split(last, now);
+    const total = [...threads.values()].reduce((a, b) => a + b, 0);
+    idle.push(`${Math.round(total * 1000)} (${[...threads].map(([k, v]) => `${k} ${Math.round(v * 1000)}`).join(', ')})`);
+    last = now;
+  }
+  console.log(`idle CPU after the clients connected, ms per second (${1000 / clockTicks} ms steps): ${idle.join('; ')}`);
   const perPost: number[] = [];
   for (let w = 1; w <= windows; w++) {
     const phase = { mode: 'rate', rate: rate / loads.length, warmupMs: WARMUP_MS, durationMs: MEASURED_MS, textBytes: 100, drainMs: 20_000 };
@@ -114,17 +148,19 @@ try {
     await sleep(WARMUP_MS);
     const before = cpuByThread(server.pid);
     const writesBefore = writesByThread(server.pid);
+    const waitBefore = await histograms(server.url, WAIT_METRICS);
     const from = process.hrtime.bigint() / 1000n;
     await sleep(MEASURED_MS);
     const after = cpuByThread(server.pid);
     const writesAfter = writesByThread(server.pid);
+    const waitAfter = await histograms(server.url, WAIT_METRICS);
     if (profileDir) console.log(`window ${w} on the monotonic clock: ${from} .. ${process.hrtime.bigint() / 1000n} µs`);
     const posts = (await answers).reduce((sum, r) => sum + r.completedInWindow, 0);
     const threads = split(before, after);
     const total = [...threads.values()].reduce((a, b) => a + b, 0);
     perPost.push((total * 1000) / posts);
     const parts = [...threads].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
-    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}`);
+    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}; ${appendWait(waitBefore, waitAfter)}`);
   }
   perPost.sort((a, b) => a - b);
   console.log(`median of ${windows}: ${perPost[Math.floor(windows / 2)]!.toFixed(3)} ms CPU per post @ ${rate} posts/s, ${roomCount} rooms × 10`);

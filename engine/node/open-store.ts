@@ -99,7 +99,13 @@ function openEmbeddedStore(
     config.dataDir,
     'events.sqlite',
     (file) =>
-      new SqliteEventStore({ file, onBatch: (appends) => metrics.batchSize.observe(appends), checkpoints: { hardBytes: config.storeWalBytes }, ...failures }),
+      new SqliteEventStore({
+        file,
+        onBatch: (appends) => metrics.batchSize.observe(appends),
+        onTransaction: (seconds) => metrics.storeTransactionSeconds.observe(seconds),
+        checkpoints: { hardBytes: config.storeWalBytes },
+        ...failures,
+      }),
   );
 }
 

@@ -36,6 +36,8 @@ export type BatchResult = { n: number } & ({ outcomes: WriterOutcome[] } | Write
 /** The writer's answer for the batches of one transaction. */
 export interface TransactionResults {
   results: BatchResult[];
+  /** Milliseconds the writer spent in the transaction, its fsync included. */
+  ms: number;
 }
 
 /** Errors of the disk or the file system, not of Parley: writes wait for them to pass. */

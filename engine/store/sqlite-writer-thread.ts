@@ -19,6 +19,8 @@ export interface WriterThreadEvents {
   onReady(restarted: boolean): void;
   /** The answers for the batches of one or more transactions, in the order they were sent. */
   onAnswers(transactions: BatchResult[][]): void;
+  /** One transaction's time in the writer, its fsync included (seconds). */
+  onTransaction?(seconds: number): void;
   /** The writer died; `opened` when some writer had opened the file (else a start-up failure). */
   onLost(err: Error, opened: boolean): void;
 }
@@ -64,8 +66,11 @@ export class WriterThread {
     port1.on('message', (first: TransactionResults) => {
       if (port1 !== this.batches) return; // a lost writer's last words: its batches were already failed
       const transactions = [first.results];
+      this.events.onTransaction?.(first.ms / 1000);
       for (let next = receiveMessageOnPort(port1); next; next = receiveMessageOnPort(port1)) {
-        transactions.push((next.message as TransactionResults).results);
+        const message = next.message as TransactionResults;
+        transactions.push(message.results);
+        this.events.onTransaction?.(message.ms / 1000);
       }
       this.events.onAnswers(transactions);
     });

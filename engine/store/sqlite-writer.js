@@ -18,12 +18,13 @@
 //   append's transaction: an erasure rewrites the content it erases, or nothing happens)
 // Out: { ready: true } on parentPort once the connection is open, then per transaction on
 // the batch port (so the main thread can take every answer that queued up at once, too)
-//   { results: [per batch committed in it, in order:
+//   { ms, results: [per batch committed in it, in order:
 //     { n, outcomes: [{ version, firstSeq, firstPosition } | { duplicate: { key, fingerprint, result }, version }
 //                     | { conflict: actual } | { error, code }] }
 //     or { n, error, code } when the whole transaction rolled back] }
 //   (code: SQLITE_FULL, SQLITE_IOERR_…, ENOSPC…, so the store can tell a full or failing
-//   disk from a bug).
+//   disk from a bug; ms: the time this thread spent in the transaction, its fsync included,
+//   so an append's wait can be told apart from the queue and the hand-offs around it).
 //
 // Appends with an expected version queued behind one that failed (a conflict, a duplicate
 // with events, or a rolled-back batch) on the same stream fail too: they were decided on
@@ -159,7 +160,9 @@ function forgetKnownFailures(seen) {
 batches.on('message', (first) => {
   const group = [JSON.parse(first)];
   for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(JSON.parse(next.message));
+  const started = performance.now();
   const results = commit(group);
+  const ms = performance.now() - started;
   forgetKnownFailures(group[group.length - 1].seen);
-  batches.postMessage({ results });
+  batches.postMessage({ results, ms });
 });

@@ -41,6 +41,11 @@ export interface SqliteStoreOptions {
   file: string;
   /** Observes each group commit: how many appends and events it carried, how long it took. */
   onBatch?: (appends: number, events: number, seconds: number) => void;
+  /**
+   * Observes each transaction's time in the writer thread, its fsync included: what of an
+   * append's wait (onBatch's seconds) is the disk, and what the queue and the hand-offs.
+   */
+  onTransaction?: (seconds: number) => void;
   /** Told when a batch could not be committed (full disk, I/O error) or the writer thread died. */
   onWriteFailure?: (err: Error) => void;
   /** When the WAL is checkpointed (off the commit path, sqlite-checkpointer.js) and how far it may grow. */
@@ -78,6 +83,7 @@ export class SqliteEventStore implements EventStore {
     this.writer = new WriterThread(options.file, journalSizeLimit(hardBytes), {
       onReady: (restarted) => this.writerReady(restarted),
       onAnswers: (transactions) => this.commits.answers(transactions),
+      onTransaction: options.onTransaction,
       onLost: (err, opened) => this.writerLost(err, opened),
     });
     this.commits = new GroupCommit({

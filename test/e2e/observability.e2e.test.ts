@@ -35,6 +35,9 @@ describe('observability', () => {
     // some commits carried several appends (one fsync for many).
     expect(appends).toBeGreaterThanOrEqual(200);
     expect(commits).toBeLessThan(appends);
+    // Every group commit's time in the writer thread (its fsync) is counted, apart from the wait around it.
+    expect(metric(text, 'parley_store_transaction_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'parley_store_transaction_seconds_count')).toBeLessThanOrEqual(commits);
     expect(metric(text, 'parley_ws_connections')).toBe(20);
     expect(text).toMatch(/parley_commands_total\{type="PostMessage",outcome="ok"[^}]*\} 200/);
     expect(metric(text, 'parley_events_appended_total')).toBeGreaterThanOrEqual(201);
