@@ -37,7 +37,8 @@ if (!command) {
   const { values } = parseArgs({ args: rest, options: { help: { type: 'boolean' } }, strict: false });
   const out = name && name !== '--help' && !values.help ? process.stderr : process.stdout;
   out.write(`usage: parley <command> [options]\n\n`);
-  for (const [n, c] of Object.entries(COMMANDS)) out.write(`  ${n.padEnd(10)} ${c.summary}\n`);
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  for (const [n, c] of Object.entries(COMMANDS)) out.write(`  ${n.padEnd(width)}  ${c.summary}\n`);
   process.exitCode = out === process.stderr ? 2 : 0;
 } else {
   command

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { PARLEY_BIN as BIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);
-const COMMANDS = ['serve', 'token', 'rebuild', 'replay', 'tail', 'export', 'import', 'stats', 'verify'];
+const COMMANDS = ['serve', 'token', 'rebuild', 'replay', 'tail', 'export', 'import', 'stats', 'verify', 'skip', 'repartition'];
 
 describe('parley --help', () => {
   it('lists every command', async () => {
@@ -18,7 +18,7 @@ describe('parley --help', () => {
     expect(stdout).toMatch(new RegExp(`^usage: parley ${command}`));
   });
 
-  it.concurrent.each(['replay', 'tail', 'export', 'import', 'stats', 'verify'])('%s with an unknown flag exits 2', async (command) => {
+  it.concurrent.each(['replay', 'tail', 'export', 'import', 'stats', 'verify', 'repartition'])('%s with an unknown flag exits 2', async (command) => {
     const err = await exec(process.execPath, [BIN, command, '--no-such-flag']).catch((e) => e);
     expect(err.code).toBe(2);
     expect(err.stderr).toMatch(/Unknown option '--no-such-flag'/);
