@@ -35,5 +35,4 @@ export const ERRORS = {
   upload_incomplete: { status: 400, message: 'The upload ended before Content-Length bytes arrived, or sent more' },
   message_erased: { status: 409, message: "The message's content was erased or expired" },
   link_expired: { status: 403, message: 'The download link expired or is not valid' },
-  partitioned_log_unsupported: { status: 501, message: 'Not available on a partitioned log (PARLEY_PARTITIONS > 1) yet' },
 } as const satisfies Record<string, { status: number; message: string }>;
