@@ -14,6 +14,7 @@ import { refusePartitionedLog } from './open-log.js';
 import { withUpcasting } from '../domain/index.js';
 import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
 import { progressBar } from './progress.js';
+import { splitRebuild, startSideRebuild, type SideRebuild } from './rebuild-side.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `usage: parley rebuild [projection…] [--projection NAME]… [--data-dir DIR]
@@ -69,10 +70,18 @@ export async function rebuild(args: string[]): Promise<void> {
   const head = await store.headPosition();
   const bar = progressBar('rebuild', head);
   const started = performance.now();
+  // On the embedded log, a share of the read models is rebuilt on a second core (rebuild-side.ts).
+  const split = ahead ? splitRebuild(names) : { main: names, side: [] };
+  let side: SideRebuild | undefined;
   try {
-    await runner.rebuild(names, (_name, position) => bar.update(position), { bulkLoad: true });
+    if (split.side.length > 0) side = startSideRebuild(db, join(config.dataDir, 'events.sqlite'), join(config.dataDir, 'readmodels.sqlite.rebuild-side'), split.side, BATCH);
+    const own = runner.rebuild(split.main, (_name, position) => bar.update(position), { bulkLoad: true });
+    // Both finish (and the side's read models are copied in) even when one of them stops on an event.
+    const [mine, theirs] = await Promise.allSettled([own, own.catch(() => {}).then(() => side?.merge(db))]);
+    for (const r of [mine, theirs]) if (r.status === 'rejected') throw r.reason;
   } finally {
     bar.finish();
+    await side?.close();
     await runner.stop();
     await ahead?.close();
     setJournalMode(db, 'WAL');
