@@ -19,7 +19,7 @@ import { removeSideFile, type SideDone } from './rebuild-side-file.js';
  * (CPU seconds each alone at 300k events); only ones with plain tables (the copy is a
  * plain INSERT … SELECT).
  */
-export const SIDE = ['history', 'conversation-list'];
+export const SIDE = ['history', 'conversation-list', 'analytics'];
 
 const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./rebuild-side-entry.js', import.meta.url) : new URL('./rebuild-side-worker.js', import.meta.url);
 
