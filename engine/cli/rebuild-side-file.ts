@@ -1,7 +1,10 @@
 /** What the main thread and the side rebuild thread (rebuild-side.ts) share. */
 import { rmSync } from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
 
 export interface SideSettings {
+  /** The main thread's read-ahead of the log (log-prefetch.ts `share`). */
+  pages: MessagePort;
   /** The embedded store's events.sqlite. */
   events: string;
   /** The scratch read-model file the thread builds. */

@@ -1,23 +1,23 @@
 /**
  * The thread behind rebuild-side.ts: rebuilds its share of the read models (a bulk load,
  * as `parley rebuild` does on the main thread) into a scratch file of its own, reading
- * the embedded log ahead on a thread of its own, and says when it is done. The main
+ * the main thread's read-ahead of the embedded log (the same pages), and says when it is done. The main
  * thread copies the result into the read-model file (`mergeSideRebuild`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ProjectionRunner, builtInProjections, recordSkip, type ProjectionSkip } from '../../projections/index.js';
 import { SqliteEventStore } from '../store/index.js';
 import { withUpcasting } from '../domain/index.js';
-import { prefetchedLog } from './log-prefetch.js';
+import { sharedLog } from './log-prefetch.js';
 import { removeSideFile, type SideDone, type SideSettings } from './rebuild-side-file.js';
 
-async function run({ events, file, names, skips, batchSize }: SideSettings): Promise<SideDone> {
+async function run({ pages, events, file, names, skips, batchSize }: SideSettings): Promise<SideDone> {
   removeSideFile(file);
   const store = withUpcasting(new SqliteEventStore({ file: events }));
   const db = ProjectionRunner.openDatabase(file);
   // A scratch file, thrown away if the process dies: no journal on disk, none to wait for.
   db.pragma('journal_mode = MEMORY');
-  const ahead = prefetchedLog(events, store, batchSize);
+  const ahead = sharedLog(pages, store, batchSize);
   const runner = new ProjectionRunner({ readAll: ahead.readAll, subscribe: store.subscribe.bind(store) }, db, builtInProjections().filter((p) => names.includes(p.name)), {
     batchSize,
   });

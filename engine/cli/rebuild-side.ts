@@ -9,7 +9,8 @@
  * file is removed by the next rebuild.
  */
 import type Database from 'better-sqlite3';
-import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import { builtInProjections, skipsOf } from '../../projections/index.js';
 import { projectionTables } from './read-model-tables.js';
 import { removeSideFile, type SideDone } from './rebuild-side-file.js';
@@ -31,15 +32,20 @@ export interface SideRebuild {
   close(): Promise<void>;
 }
 
-/** The named read models split in two: those the side thread takes and the rest; none for the side when either share would be empty. */
-export function splitRebuild(names: string[]): { main: string[]; side: string[] } {
+/**
+ * The named read models split in two: those the side thread takes and the rest; none for
+ * the side when either share would be empty or there is one core (the side thread adds
+ * work: each page parsed twice, the tables copied).
+ */
+export function splitRebuild(names: string[], cores = availableParallelism()): { main: string[]; side: string[] } {
   const side = names.filter((n) => SIDE.includes(n));
   const main = names.filter((n) => !SIDE.includes(n));
-  return main.length > 0 && side.length > 0 ? { main, side } : { main: names, side: [] };
+  return cores > 1 && main.length > 0 && side.length > 0 ? { main, side } : { main: names, side: [] };
 }
 
-export function startSideRebuild(db: Database.Database, events: string, file: string, names: string[], batchSize: number): SideRebuild {
-  const worker = new Worker(WORKER_URL, { workerData: { events, file, names, skips: skipsOf(db), batchSize } });
+/** `pages`: a port to the main thread's read-ahead of the log (`SharingLog.share`), so the log is scanned once. */
+export function startSideRebuild(db: Database.Database, pages: MessagePort, events: string, file: string, names: string[], batchSize: number): SideRebuild {
+  const worker = new Worker(WORKER_URL, { workerData: { pages, events, file, names, skips: skipsOf(db), batchSize }, transferList: [pages] });
   const done = new Promise<SideDone>((resolve) => {
     worker.once('message', resolve);
     worker.once('error', (err) => resolve({ built: false, error: err.message }));
