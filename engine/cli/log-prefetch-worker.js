@@ -46,7 +46,8 @@ function asJson([position, stream, seq, id, type, data, metadata]) {
 for (const reader of readers) {
   reader.port.on('message', (m) => {
     try {
-      if (m.drop) reader.reading = false;
+      // A reader done, or (from the thread that started this one) a shared reader whose thread ended.
+      if (m.drop) (m.reader === undefined ? reader : readers[m.reader] ?? reader).reading = false;
       if (m.from !== undefined) {
         // Pages are shared: every reader starts where the first did.
         if (after !== undefined && m.from !== after) throw new Error(`shared read-ahead started at ${after}, asked from ${m.from}`);

@@ -29,12 +29,18 @@ export interface SharingLog extends PrefetchedLog {
    * position: the log is scanned once for both. Only before the first read; the thread
    * then runs ahead only as far as every reader still reading allows.
    */
-  share(): MessagePort;
+  share(): SharedPages;
+}
+
+/** A port for `sharedLog`, and a way to stop waiting for its reader should its thread end without saying so. */
+export interface SharedPages {
+  port: MessagePort;
+  release(): void;
 }
 
 /** Where a reader's pages come from: the thread itself, or a port to it. */
 interface PageSource {
-  post(message: { from?: number; credit?: number; drop?: true }): void;
+  post(message: { from?: number; credit?: number; drop?: true; reader?: number }): void;
   close(): Promise<void>;
 }
 
@@ -44,9 +50,13 @@ interface PageSource {
  */
 export function prefetchedLog(file: string, direct: Pick<EventStore, 'readAll'>, pageSize: number): SharingLog {
   const ports: MessagePort[] = [];
+  let thread: Worker | undefined;
+  const released = new Set<number>();
   const reader = pageReader(direct, pageSize, (deliver, fail) => {
     // Plain JavaScript beside this file, so it starts the same from dist/ and from source.
     const worker = new Worker(new URL('./log-prefetch-worker.js', import.meta.url), { workerData: { file, pageSize, ports }, transferList: ports });
+    thread = worker;
+    for (const i of released) worker.postMessage({ drop: true, reader: i });
     worker.on('message', deliver);
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the log read-ahead thread exited (${code})`)));
@@ -63,24 +73,41 @@ export function prefetchedLog(file: string, direct: Pick<EventStore, 'readAll'>,
     share() {
       const { port1, port2 } = new MessageChannel();
       ports.push(port1);
-      return port2;
+      // Reader 0 is this thread; the shared ones follow in order.
+      const i = ports.length;
+      return {
+        port: port2,
+        release() {
+          released.add(i);
+          thread?.postMessage({ drop: true, reader: i });
+        },
+      };
     },
   };
 }
 
 /** The pages of another thread's `prefetchedLog`, through the port its `share` gave. */
 export function sharedLog(port: MessagePort, direct: Pick<EventStore, 'readAll'>, pageSize: number): PrefetchedLog {
-  return pageReader(direct, pageSize, (deliver, fail) => {
+  const reader = pageReader(direct, pageSize, (deliver, fail) => {
     port.on('message', deliver);
     port.on('close', () => fail(new Error('the log read-ahead thread ended')));
     return {
       post: (m) => port.postMessage(m),
       async close() {
         port.removeAllListeners('close');
-        port.close();
       },
     };
   });
+  return {
+    ...reader,
+    async close() {
+      await reader.close();
+      // Also when never read: the thread stops waiting for this reader (said in a message:
+      // the port's closing alone did not always reach the thread).
+      port.postMessage({ drop: true });
+      port.close();
+    },
+  };
 }
 
 /** A reader of pages from `open`'s source (opened at the first read in sequence), with reads out of sequence from `direct`. */

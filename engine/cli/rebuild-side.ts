@@ -10,7 +10,8 @@
  */
 import type Database from 'better-sqlite3';
 import { availableParallelism } from 'node:os';
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import type { SharedPages } from './log-prefetch.js';
 import { builtInProjections, skipsOf } from '../../projections/index.js';
 import { projectionTables } from './read-model-tables.js';
 import { removeSideFile, type SideDone } from './rebuild-side-file.js';
@@ -43,14 +44,16 @@ export function splitRebuild(names: string[], cores = availableParallelism()): {
   return cores > 1 && main.length > 0 && side.length > 0 ? { main, side } : { main: names, side: [] };
 }
 
-/** `pages`: a port to the main thread's read-ahead of the log (`SharingLog.share`), so the log is scanned once. */
-export function startSideRebuild(db: Database.Database, pages: MessagePort, events: string, file: string, names: string[], batchSize: number): SideRebuild {
-  const worker = new Worker(WORKER_URL, { workerData: { pages, events, file, names, skips: skipsOf(db), batchSize }, transferList: [pages] });
+/** `pages`: the main thread's read-ahead of the log, shared (`SharingLog.share`), so the log is scanned once. */
+export function startSideRebuild(db: Database.Database, pages: SharedPages, events: string, file: string, names: string[], batchSize: number): SideRebuild {
+  const worker = new Worker(WORKER_URL, { workerData: { pages: pages.port, events, file, names, skips: skipsOf(db), batchSize }, transferList: [pages.port] });
   const done = new Promise<SideDone>((resolve) => {
     worker.once('message', resolve);
     worker.once('error', (err) => resolve({ built: false, error: err.message }));
     worker.once('exit', (code) => resolve({ built: false, error: `the side rebuild thread exited (${code})` }));
   });
+  // However the thread ended, the read-ahead no longer waits for it.
+  void done.then(() => pages.release());
   return {
     names,
     async merge(target) {
