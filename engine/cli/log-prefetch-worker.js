@@ -1,16 +1,20 @@
 // The thread behind log-prefetch.ts: scans the embedded store's `events` table in position
 // order, a page at a time, and posts each page as one JSON text of rows: data and metadata
-// are JSON text in the file already and go in as they are, so the main thread receives a
-// single string (a copy, not a structured clone of thousands of values) and parses it once. It runs ahead by at most the
-// credit the main thread grants (one page per page it took), so what it holds is bounded.
+// are JSON text in the file already and go in as they are, so a reader receives a
+// single string (a copy, not a structured clone of thousands of values) and parses it once.
+// Its readers: the thread that started it, and any given ports (`sharedLog`, another
+// thread rebuilding other read models from the same pages): the log is scanned once for
+// all. It runs ahead by at most the credit every reader still reading grants (one page per
+// page it took), so what it holds is bounded; a reader that is done says so (`drop`) and
+// no longer holds the others back.
 // Plain JavaScript so the compiled CLI and the sources (tsx) start it alike.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { file, pageSize } = workerData;
+const { file, pageSize, ports = [] } = workerData;
+const readers = [parentPort, ...ports].map((port) => ({ port, credit: 0, started: false, reading: true }));
 let page;
-let after = 0;
-let credit = 0;
+let after;
 let done = false;
 
 function send() {
@@ -19,12 +23,18 @@ function send() {
     const db = new Database(file, { readonly: true, fileMustExist: true });
     page = db.prepare('SELECT position, stream, seq, id, type, data, metadata FROM events WHERE position > ? ORDER BY position LIMIT ?').raw();
   }
-  while (credit > 0 && !done) {
+  for (;;) {
+    const reading = readers.filter((r) => r.reading);
+    // Every reader still reading has started (from the same place) and wants a page.
+    if (done || reading.length === 0 || reading.some((r) => !r.started || r.credit === 0)) return;
     const rows = page.all(after, pageSize);
-    credit -= 1;
     if (rows.length === 0) done = true;
     else after = rows[rows.length - 1][0];
-    parentPort.postMessage({ rows: `[${rows.map(asJson).join(',')}]` });
+    const text = `[${rows.map(asJson).join(',')}]`;
+    for (const r of reading) {
+      r.credit -= 1;
+      r.port.postMessage({ rows: text });
+    }
   }
 }
 
@@ -33,14 +43,38 @@ function asJson([position, stream, seq, id, type, data, metadata]) {
   return `[${position},${JSON.stringify(stream)},${seq},${JSON.stringify(id)},${JSON.stringify(type)},${data},${metadata}]`;
 }
 
-parentPort.on('message', (m) => {
+for (const reader of readers) {
+  reader.port.on('message', (m) => {
+    try {
+      // A reader done, or (from the thread that started this one) a shared reader whose thread ended.
+      if (m.drop) (m.reader === undefined ? reader : readers[m.reader] ?? reader).reading = false;
+      if (m.from !== undefined) {
+        // Pages are shared: every reader starts where the first did.
+        if (after !== undefined && m.from !== after) throw new Error(`shared read-ahead started at ${after}, asked from ${m.from}`);
+        after ??= m.from;
+        reader.started = true;
+      }
+      reader.credit += m.credit ?? 0;
+      send();
+    } catch (err) {
+      fail(err);
+    }
+  });
+  // A reader's thread that ended (a port closed) reads no more.
+  if (reader.port !== parentPort) reader.port.on('close', () => ((reader.reading = false), trySend()));
+}
+
+function trySend() {
   try {
-    if (m.from !== undefined) after = m.from;
-    credit += m.credit;
     send();
   } catch (err) {
-    // Said to the main thread, which fails the read it waits for (never an unhandled throw here).
-    done = true;
-    parentPort.postMessage({ error: err instanceof Error ? err.message : String(err) });
+    fail(err);
   }
-});
+}
+
+/** Said to the readers, which fail the read they wait for (never an unhandled throw here). */
+function fail(err) {
+  done = true;
+  for (const r of readers) if (r.reading) r.port.postMessage({ error: err instanceof Error ? err.message : String(err) });
+}
+

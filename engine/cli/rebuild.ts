@@ -12,8 +12,9 @@ import { headCursorOf } from '../store/index.js';
 import { loadConfig } from '../node/config/index.js';
 import { openLogStore } from '../cluster/index.js';
 import { withUpcasting } from '../domain/index.js';
-import { prefetchedLog, type PrefetchedLog } from './log-prefetch.js';
+import { prefetchedLog, type SharingLog } from './log-prefetch.js';
 import { cursorProgress, positionsCovered } from './progress.js';
+import { splitRebuild, startSideRebuild, type SideRebuild } from './rebuild-side.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `usage: parley rebuild [projection…] [--projection NAME]… [--data-dir DIR]
@@ -64,16 +65,25 @@ export async function rebuild(args: string[]): Promise<void> {
   // keeps WAL (or the switch fails, busy), which is only slower.
   setJournalMode(db, 'DELETE');
   // The embedded log is read ahead on a thread of its own; a cluster's log through the port.
-  const ahead: PrefetchedLog | undefined = config.natsUrls.length === 0 ? prefetchedLog(join(config.dataDir, 'events.sqlite'), store, BATCH) : undefined;
+  const ahead: SharingLog | undefined = config.natsUrls.length === 0 ? prefetchedLog(join(config.dataDir, 'events.sqlite'), store, BATCH) : undefined;
   const feed = ahead ? { readAll: ahead.readAll, subscribe: store.subscribe.bind(store) } : store;
   const runner = new ProjectionRunner(feed, db, builtInProjections(), { batchSize: BATCH });
   const head = await headCursorOf(store);
   const bar = cursorProgress('rebuild', head);
   const started = performance.now();
+  // On the embedded log, a share of the read models is rebuilt on a second core (rebuild-side.ts).
+  const split = ahead ? splitRebuild(names) : { main: names, side: [] };
+  let side: SideRebuild | undefined;
   try {
-    await runner.rebuild(names, (name) => bar.reach(runner.cursorOf(name)), { bulkLoad: true });
+    if (ahead && split.side.length > 0) side = startSideRebuild(db, ahead.share(), join(config.dataDir, 'events.sqlite'), join(config.dataDir, 'readmodels.sqlite.rebuild-side'), split.side, BATCH);
+    // Done reading (or stopped), this thread no longer holds the shared read-ahead back.
+    const own = runner.rebuild(split.main, (name) => bar.reach(runner.cursorOf(name)), { bulkLoad: true }).finally(() => ahead?.release());
+    // Both finish (and the side's read models are copied in) even when one of them stops on an event.
+    const [mine, theirs] = await Promise.allSettled([own, own.catch(() => {}).then(() => side?.merge(db))]);
+    for (const r of [mine, theirs]) if (r.status === 'rejected') throw r.reason;
   } finally {
     bar.finish();
+    await side?.close();
     await runner.stop();
     await ahead?.close();
     setJournalMode(db, 'WAL');
