@@ -13,7 +13,7 @@
  * the bare ws peer; several are measured one after the other in the same run.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -21,7 +21,7 @@ import { BENCH_METRICS_TOKEN, BENCH_SECRET } from './jwt.js';
 import { cleanupAll, freePort, rssOf, startLoad, startParley, tempDir, track } from './procs.js';
 
 const count = Number(process.argv[2] ?? 2000);
-const here = fileURLToPath(new URL('..', import.meta.url));
+const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const trees = process.argv.length > 3 ? process.argv.slice(3).map((t) => (t === 'ws' ? t : resolve(t))) : [here];
 /** A dir: also diff heap snapshots by object kind (kept there as after.heapsnapshot). */
 const SNAPSHOTS = process.env.SNAPSHOTS;
@@ -50,6 +50,48 @@ async function inspector(url: string) {
 
 type Inspector = Awaited<ReturnType<typeof inspector>>;
 
+/** RSS split, without a GC: the main isolate's heap (V8's own figures), smaps' kinds. */
+async function split(cdp: Inspector, pid: number): Promise<Record<string, number>> {
+  const r = await cdp.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+  const mu = JSON.parse(r.result.value as string) as Record<string, number>;
+  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN) * 1024;
+  return { rss: rssOf(pid), anon: kb('Anonymous'), file: kb('Rss') - kb('Anonymous'), heapTotal: mu.heapTotal!, heapUsed: mu.heapUsed!, external: mu.external!, arrayBuffers: mu.arrayBuffers! };
+}
+
+/**
+ * STEPS=n1,n2,…: opens sockets up to each count in turn, settles 3 s and prints what the
+ * RSS consists of at each (no GC), then the same after a full GC: where the per-socket
+ * growth goes between counts, and how much of it is garbage.
+ */
+async function steps(tree: string, counts: number[]): Promise<void> {
+  const node = await startNode(tree);
+  const load = startLoad('idle');
+  const KiB = (b: number) => (b / 1024).toFixed(0).padStart(8);
+  const show = (label: string, m: Record<string, number>) =>
+    console.log(`${label.padEnd(14)} ${Object.entries(m).map(([k, v]) => `${k} ${KiB(v)}`).join('  ')}  (KiB)`);
+  try {
+    await sleep(1000);
+    show('start', await split(node.cdp, node.pid));
+    let open = 0;
+    for (const n of counts) {
+      const r = await load.request<{ opened: number }>(
+        { cmd: 'open', system: tree === 'ws' ? 'ws' : 'parley', url: node.url, count: n - open, startIndex: open, localAddresses: ['127.0.0.2', '127.0.0.3'], deflate: true },
+        300_000,
+      );
+      open = r.opened;
+      await sleep(3000);
+      show(`${open} open`, await split(node.cdp, node.pid));
+      await heapAfterGc(node.cdp);
+      show(`  after GC`, await split(node.cdp, node.pid));
+    }
+  } finally {
+    await load.request({ cmd: 'close' }).catch(() => undefined);
+    await load.stop();
+    await node.stop();
+  }
+}
+
 async function heapAfterGc(cdp: Inspector): Promise<number> {
   for (let i = 0; i < 3; i++) await cdp.call('HeapProfiler.collectGarbage');
   return (await cdp.call('Runtime.getHeapUsage')).usedSize as number;
@@ -61,7 +103,6 @@ async function snapshot(cdp: Inspector, file: string): Promise<Map<string, { n: 
   cdp.on('HeapProfiler.addHeapSnapshotChunk', (p) => out.write(p.chunk));
   await cdp.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
   await new Promise((r) => out.end(r));
-  const { readFileSync } = await import('node:fs');
   const snap = JSON.parse(readFileSync(file, 'utf8'));
   const meta = snap.snapshot.meta;
   const fields: string[] = meta.node_fields;
@@ -158,7 +199,8 @@ async function measure(tree: string): Promise<void> {
 }
 
 try {
-  for (const tree of trees) await measure(tree);
+  const counts = process.env.STEPS?.split(',').map(Number);
+  for (const tree of trees) await (counts ? steps(tree, counts) : measure(tree));
 } finally {
   cleanupAll();
 }
