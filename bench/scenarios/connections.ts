@@ -1,7 +1,10 @@
 /**
- * Connections: N idle authenticated WebSocket clients held open; the server's RSS growth
- * divided by N is its memory per connection, reported against bare ws and Socket.IO
- * (Parley/peer). Clients are spread over two load processes and several 127.0.0.x source
+ * Connections: N idle authenticated WebSocket clients held open, opened in equal steps;
+ * the slope of the server's RSS over sockets open (least squares over the readings after
+ * each step) is its memory per connection, reported against bare ws and Socket.IO (Parley/peer). RSS
+ * from the start divided by N (the figure before) swung 30% run to run with the same code:
+ * it counted start-up garbage and fixed growth as per-socket cost, and whether a GC had
+ * just run. Clients are spread over two load processes and several 127.0.0.x source
  * addresses so neither file descriptors nor ephemeral ports run out on the client side.
  */
 import { execSync } from 'node:child_process';
@@ -14,14 +17,33 @@ export const name = 'connections';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Least-squares slope of y over x. */
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx > 0 ? sxy / sxx : NaN;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'seconds'>> {
   const fdLimit = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString().trim()) || 1024;
   // The server holds one descriptor per connection plus its own (files, listeners, …).
   const wanted = opts.quick ? 2000 : 20_000;
   const connections = Math.min(wanted, fdLimit - 500);
-  const knobs = { connections, loadProcesses: 2, localAddresses: ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'], settleMs: 3000, fdLimit };
+  const knobs = { connections, loadProcesses: 2, localAddresses: ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'], settleMs: 3000, steps: 6, fdLimit };
   const notes: string[] = [];
   if (connections < wanted) notes.push(`${connections} connections instead of ${wanted}: the open-files limit is ${fdLimit} (hard) per process on this machine`);
+  notes.push(
+    `figure: the least-squares slope of RSS over sockets open, read ${knobs.settleMs} ms after each of ${knobs.steps} equal steps of opening (no GC forced), the same ruler for every system: what is not per socket (start-up garbage, heap and code growth, caches warming) goes into the intercept, not the slope, and a major GC that runs in one step (a step-by-step drop) is averaged with the garbage piling up in the others rather than deciding the figure by when it falls`,
+  );
   notes.push('clients offer permessage-deflate like browsers do; each server keeps its default (none of the three accepts it), and Parley runs once more with PARLEY_WS_DEFLATE=on');
   const rows: Row[] = [];
   const runs: Array<{ system: System; deflate: boolean; label: string; env?: Record<string, string> }> = [
@@ -40,7 +62,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
     const children = Array.from({ length: knobs.loadProcesses }, () => startLoad('idle'));
     try {
       await sleep(1000);
-      const before = rssOf(server.pid);
+      const start = rssOf(server.pid);
       const opened = new Map<number, number>();
       children.forEach((c, i) =>
         c.onProgress((p) => {
@@ -48,24 +70,40 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
           progressLine(`${label}: ${[...opened.values()].reduce((a, b) => a + b, 0)} connections`);
         }),
       );
-      const per = Math.ceil(connections / children.length);
-      const results = await Promise.all(
-        children.map((c, i) =>
-          c.request<{ opened: number; failed: number; firstError?: string; seconds: number }>(
-            { cmd: 'open', system, url: server.url, count: Math.min(per, connections - i * per), startIndex: i * per, localAddresses: knobs.localAddresses, deflate },
-            300_000,
-          ),
-        ),
+      // Readings after each step: [sockets open, RSS]. What is not per socket (heap and code
+      // growth, caches warming, start-up garbage) shifts them all alike: the slope drops it.
+      const points: Array<[number, number]> = [];
+      let seconds = 0;
+      let total = 0;
+      for (let step = 1; step <= knobs.steps; step++) {
+        const upTo = Math.round((connections * step) / knobs.steps);
+        const per = Math.ceil((upTo - total) / children.length);
+        const results = await Promise.all(
+          children.map((c, i) => {
+            const count = Math.max(0, Math.min(per, upTo - total - i * per));
+            return c.request<{ opened: number; failed: number; firstError?: string; seconds: number }>(
+              { cmd: 'open', system, url: server.url, count, startIndex: total + i * per, localAddresses: knobs.localAddresses, deflate },
+              300_000,
+            );
+          }),
+        );
+        const failed = results.reduce((a, r) => a + r.failed, 0);
+        if (failed > 0) notes.push(`${label}: ${failed} connections failed at step ${step} (${results.find((r) => r.firstError)?.firstError})`);
+        seconds += Math.max(...results.map((r) => r.seconds));
+        total = upTo;
+        await sleep(knobs.settleMs);
+        const open = (await Promise.all(children.map((c) => c.request<{ open: number }>({ cmd: 'count' })))).reduce((a, r) => a + r.open, 0);
+        points.push([open, rssOf(server.pid)]);
+      }
+      const slopes = points.slice(1).map(([n, rss], i) => (rss - points[i]![1]) / 1024 / Math.max(1, n - points[i]![0]));
+      const [still, after] = points.at(-1)!;
+      const kib = (v: number) => v.toFixed(2);
+      notes.push(
+        `${label}: ${still} open after ${seconds.toFixed(1)} s of connecting; RSS ${(start / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(0)} MiB ` +
+          `(${kib((after - start) / 1024 / Math.max(1, still))} KiB per socket from the start, the old figure); ` +
+          `step by step ${slopes.map(kib).join(', ')} KiB (median ${kib(median(slopes))})`,
       );
-      const total = results.reduce((a, r) => a + r.opened, 0);
-      const failed = results.reduce((a, r) => a + r.failed, 0);
-      if (failed > 0) notes.push(`${label}: ${failed} connections failed (${results.find((r) => r.firstError)?.firstError})`);
-      await sleep(knobs.settleMs);
-      const still = (await Promise.all(children.map((c) => c.request<{ open: number }>({ cmd: 'count' })))).reduce((a, r) => a + r.open, 0);
-      const after = rssOf(server.pid);
-      const seconds = Math.max(...results.map((r) => r.seconds));
-      notes.push(`${label}: ${total} connected in ${seconds.toFixed(1)} s, ${still} still open after ${knobs.settleMs} ms; RSS ${(before / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(0)} MiB`);
-      rows.push({ system: label, figure: 'RSS per idle connection', value: (after - before) / 1024 / Math.max(1, total), unit: 'KiB' });
+      rows.push({ system: label, figure: 'RSS per idle connection', value: slope(points) / 1024, unit: 'KiB' });
     } finally {
       await Promise.all(children.map((c) => c.request({ cmd: 'close' }).catch(() => undefined)));
       await Promise.all(children.map((c) => c.stop()));
