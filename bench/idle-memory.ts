@@ -8,6 +8,8 @@
  *
  *   npx tsx bench/idle-memory.ts [sockets = 2000] [tree = this one] [tree …]
  *   SNAPSHOTS=/tmp/dir npx tsx bench/idle-memory.ts …   # also the object kinds per socket
+ *   SAMPLE=1 npx tsx bench/idle-memory.ts …              # also who allocates while connecting
+ *   STEPS=2000,10000,19000 npx tsx bench/idle-memory.ts 0 …  # RSS split at several counts
  *
  * Each tree is a checkout whose dist/ is built (this tree's is rebuilt first), or `ws` for
  * the bare ws peer; several are measured one after the other in the same run.
@@ -25,6 +27,8 @@ const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const trees = process.argv.length > 3 ? process.argv.slice(3).map((t) => (t === 'ws' ? t : resolve(t))) : [here];
 /** A dir: also diff heap snapshots by object kind (kept there as after.heapsnapshot). */
 const SNAPSHOTS = process.env.SNAPSHOTS;
+/** SAMPLE=1: also where the bytes allocated while connecting come from, garbage included. */
+const SAMPLE = process.env.SAMPLE === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A minimal Chrome DevTools Protocol client over the node's inspector socket. */
@@ -90,6 +94,26 @@ async function steps(tree: string, counts: number[]): Promise<void> {
     await load.stop();
     await node.stop();
   }
+}
+
+/**
+ * Where the bytes allocated while the sockets connect come from, garbage included (V8's
+ * sampling heap profiler keeping samples of objects collected since): bytes per socket by
+ * function, the top `top`.
+ */
+async function allocationsBy(cdp: Inspector, sockets: number, top = 25): Promise<void> {
+  const { profile } = await cdp.call('HeapProfiler.stopSampling');
+  const by = new Map<string, number>();
+  const walk = (node: any) => {
+    const f = node.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${String(f.url).replace(/^.*node_modules\//, '').replace(/^file:\/\/\/work\/[^/]+\//, '')}:${f.lineNumber + 1}`;
+    by.set(key, (by.get(key) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c);
+  };
+  walk(profile.head);
+  const all = [...by.values()].reduce((a, b) => a + b, 0);
+  console.log(`  allocated while connecting: ${(all / sockets).toFixed(0)} B per socket; by function (self):`);
+  for (const [k, b] of [...by].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${(b / sockets).toFixed(0).padStart(6)} B  ${k}`);
 }
 
 async function heapAfterGc(cdp: Inspector): Promise<number> {
@@ -176,6 +200,7 @@ async function measure(tree: string): Promise<void> {
     const rss0 = rssOf(node.pid);
     // A snapshot grows the RSS for good: taken only when asked for, after the figures.
     const before = SNAPSHOTS ? await snapshot(node.cdp, join(dir, 'before.heapsnapshot')) : new Map();
+    if (SAMPLE) await node.cdp.call('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     const opened = await load.request<{ opened: number; failed: number; firstError?: string }>(
       { cmd: 'open', system: tree === 'ws' ? 'ws' : 'parley', url: node.url, count, startIndex: 0, localAddresses: ['127.0.0.2', '127.0.0.3'], deflate: true },
       300_000,
@@ -186,6 +211,7 @@ async function measure(tree: string): Promise<void> {
     const rss1 = rssOf(node.pid);
     const n = opened.opened;
     console.log(`\n${tree}: ${n} idle sockets: heap after GC ${((heap1 - heap0) / n).toFixed(0)} B/socket, RSS ${((rss1 - rss0) / 1024 / n).toFixed(2)} KiB/socket`);
+    if (SAMPLE) await allocationsBy(node.cdp, n);
     if (!SNAPSHOTS) return;
     const after = await snapshot(node.cdp, join(SNAPSHOTS, 'after.heapsnapshot'));
     const diff = [...after].map(([k, v]) => ({ k, n: (v.n - (before.get(k)?.n ?? 0)) / n, b: (v.bytes - (before.get(k)?.bytes ?? 0)) / n }));
