@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { collectGarbage, inspector, type Inspector } from './inspector.js';
 import { BENCH_METRICS_TOKEN, BENCH_SECRET } from './jwt.js';
 import { cleanupAll, freePort, rssOf, startLoad, startParley, tempDir, track } from './procs.js';
 
@@ -31,28 +31,6 @@ const SNAPSHOTS = process.env.SNAPSHOTS;
 const SAMPLE = process.env.SAMPLE === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A minimal Chrome DevTools Protocol client over the node's inspector socket. */
-async function inspector(url: string) {
-  const ws = new WebSocket(url, { maxPayload: 1 << 30 });
-  await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
-  let next = 1;
-  const waiting = new Map<number, (r: any) => void>();
-  const events = new Map<string, (p: any) => void>();
-  ws.on('message', (d: Buffer) => {
-    const m = JSON.parse(d.toString());
-    if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? m.error), waiting.delete(m.id);
-    else events.get(m.method)?.(m.params);
-  });
-  const call = (method: string, params: object = {}): Promise<any> =>
-    new Promise((res) => {
-      const id = next++;
-      waiting.set(id, res);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { call, on: (method: string, f: (p: any) => void) => events.set(method, f), close: () => ws.close() };
-}
-
-type Inspector = Awaited<ReturnType<typeof inspector>>;
 
 /** RSS split, without a GC: the main isolate's heap (V8's own figures), smaps' kinds. */
 async function split(cdp: Inspector, pid: number): Promise<Record<string, number>> {
@@ -117,7 +95,7 @@ async function allocationsBy(cdp: Inspector, sockets: number, top = 25): Promise
 }
 
 async function heapAfterGc(cdp: Inspector): Promise<number> {
-  for (let i = 0; i < 3; i++) await cdp.call('HeapProfiler.collectGarbage');
+  await collectGarbage(cdp);
   return (await cdp.call('Runtime.getHeapUsage')).usedSize as number;
 }
 
