@@ -121,7 +121,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
       const kib = (v: number) => v.toFixed(2);
       notes.push(
         `${label}: ${still} open after ${seconds.toFixed(1)} s of connecting; RSS ${(start / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(0)} MiB ` +
-          `(${kib((after - start) / 1024 / Math.max(1, still))} KiB per socket from the start, the old figure); ` +
+          `(${kib((after - start) / 1024 / Math.max(1, still))} KiB per socket from 1 s after start, the old ruler but after GCs); ` +
           `after a GC step by step ${slopes.map(kib).join(', ')} KiB (median ${kib(median(slopes))}); ` +
           `before it, with the connects' garbage, ${beforeGc.map(kib).join(', ')} KiB (median ${kib(median(beforeGc))})`,
       );
