@@ -8,50 +8,94 @@
  *
  *   npx tsx bench/idle-memory.ts [sockets = 2000] [tree = this one] [tree …]
  *   SNAPSHOTS=/tmp/dir npx tsx bench/idle-memory.ts …   # also the object kinds per socket
+ *   SAMPLE=1 npx tsx bench/idle-memory.ts …              # also who allocates while connecting
+ *   STEPS=2000,10000,19000 npx tsx bench/idle-memory.ts 0 …  # RSS split at several counts
  *
  * Each tree is a checkout whose dist/ is built (this tree's is rebuilt first), or `ws` for
  * the bare ws peer; several are measured one after the other in the same run.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import { collectGarbage, inspector, type Inspector } from './inspector.js';
 import { BENCH_METRICS_TOKEN, BENCH_SECRET } from './jwt.js';
 import { cleanupAll, freePort, rssOf, startLoad, startParley, tempDir, track } from './procs.js';
 
 const count = Number(process.argv[2] ?? 2000);
-const here = fileURLToPath(new URL('..', import.meta.url));
+const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const trees = process.argv.length > 3 ? process.argv.slice(3).map((t) => (t === 'ws' ? t : resolve(t))) : [here];
 /** A dir: also diff heap snapshots by object kind (kept there as after.heapsnapshot). */
 const SNAPSHOTS = process.env.SNAPSHOTS;
+/** SAMPLE=1: also where the bytes allocated while connecting come from, garbage included. */
+const SAMPLE = process.env.SAMPLE === '1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A minimal Chrome DevTools Protocol client over the node's inspector socket. */
-async function inspector(url: string) {
-  const ws = new WebSocket(url, { maxPayload: 1 << 30 });
-  await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
-  let next = 1;
-  const waiting = new Map<number, (r: any) => void>();
-  const events = new Map<string, (p: any) => void>();
-  ws.on('message', (d: Buffer) => {
-    const m = JSON.parse(d.toString());
-    if (m.id !== undefined) waiting.get(m.id)?.(m.result ?? m.error), waiting.delete(m.id);
-    else events.get(m.method)?.(m.params);
-  });
-  const call = (method: string, params: object = {}): Promise<any> =>
-    new Promise((res) => {
-      const id = next++;
-      waiting.set(id, res);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
-  return { call, on: (method: string, f: (p: any) => void) => events.set(method, f), close: () => ws.close() };
+
+/** RSS split, without a GC: the main isolate's heap (V8's own figures), smaps' kinds. */
+async function split(cdp: Inspector, pid: number): Promise<Record<string, number>> {
+  const r = await cdp.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+  const mu = JSON.parse(r.result.value as string) as Record<string, number>;
+  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(smaps)?.[1] ?? NaN) * 1024;
+  return { rss: rssOf(pid), anon: kb('Anonymous'), file: kb('Rss') - kb('Anonymous'), heapTotal: mu.heapTotal!, heapUsed: mu.heapUsed!, external: mu.external!, arrayBuffers: mu.arrayBuffers! };
 }
 
-type Inspector = Awaited<ReturnType<typeof inspector>>;
+/**
+ * STEPS=n1,n2,…: opens sockets up to each count in turn, settles 3 s and prints what the
+ * RSS consists of at each (no GC), then the same after a full GC: where the per-socket
+ * growth goes between counts, and how much of it is garbage.
+ */
+async function steps(tree: string, counts: number[]): Promise<void> {
+  const node = await startNode(tree);
+  const load = startLoad('idle');
+  const KiB = (b: number) => (b / 1024).toFixed(0).padStart(8);
+  const show = (label: string, m: Record<string, number>) =>
+    console.log(`${label.padEnd(14)} ${Object.entries(m).map(([k, v]) => `${k} ${KiB(v)}`).join('  ')}  (KiB)`);
+  try {
+    await sleep(1000);
+    show('start', await split(node.cdp, node.pid));
+    let open = 0;
+    for (const n of counts) {
+      const r = await load.request<{ opened: number }>(
+        { cmd: 'open', system: tree === 'ws' ? 'ws' : 'parley', url: node.url, count: n - open, startIndex: open, localAddresses: ['127.0.0.2', '127.0.0.3'], deflate: true },
+        300_000,
+      );
+      open = r.opened;
+      await sleep(3000);
+      show(`${open} open`, await split(node.cdp, node.pid));
+      await heapAfterGc(node.cdp);
+      show(`  after GC`, await split(node.cdp, node.pid));
+    }
+  } finally {
+    await load.request({ cmd: 'close' }).catch(() => undefined);
+    await load.stop();
+    await node.stop();
+  }
+}
+
+/**
+ * Where the bytes allocated while the sockets connect come from, garbage included (V8's
+ * sampling heap profiler keeping samples of objects collected since): bytes per socket by
+ * function, the top `top`.
+ */
+async function allocationsBy(cdp: Inspector, sockets: number, top = 25): Promise<void> {
+  const { profile } = await cdp.call('HeapProfiler.stopSampling');
+  const by = new Map<string, number>();
+  const walk = (node: any) => {
+    const f = node.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${String(f.url).replace(/^.*node_modules\//, '').replace(/^file:\/\/\/work\/[^/]+\//, '')}:${f.lineNumber + 1}`;
+    by.set(key, (by.get(key) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c);
+  };
+  walk(profile.head);
+  const all = [...by.values()].reduce((a, b) => a + b, 0);
+  console.log(`  allocated while connecting: ${(all / sockets).toFixed(0)} B per socket; by function (self):`);
+  for (const [k, b] of [...by].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${(b / sockets).toFixed(0).padStart(6)} B  ${k}`);
+}
 
 async function heapAfterGc(cdp: Inspector): Promise<number> {
-  for (let i = 0; i < 3; i++) await cdp.call('HeapProfiler.collectGarbage');
+  await collectGarbage(cdp);
   return (await cdp.call('Runtime.getHeapUsage')).usedSize as number;
 }
 
@@ -61,7 +105,6 @@ async function snapshot(cdp: Inspector, file: string): Promise<Map<string, { n: 
   cdp.on('HeapProfiler.addHeapSnapshotChunk', (p) => out.write(p.chunk));
   await cdp.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
   await new Promise((r) => out.end(r));
-  const { readFileSync } = await import('node:fs');
   const snap = JSON.parse(readFileSync(file, 'utf8'));
   const meta = snap.snapshot.meta;
   const fields: string[] = meta.node_fields;
@@ -135,6 +178,7 @@ async function measure(tree: string): Promise<void> {
     const rss0 = rssOf(node.pid);
     // A snapshot grows the RSS for good: taken only when asked for, after the figures.
     const before = SNAPSHOTS ? await snapshot(node.cdp, join(dir, 'before.heapsnapshot')) : new Map();
+    if (SAMPLE) await node.cdp.call('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     const opened = await load.request<{ opened: number; failed: number; firstError?: string }>(
       { cmd: 'open', system: tree === 'ws' ? 'ws' : 'parley', url: node.url, count, startIndex: 0, localAddresses: ['127.0.0.2', '127.0.0.3'], deflate: true },
       300_000,
@@ -145,6 +189,7 @@ async function measure(tree: string): Promise<void> {
     const rss1 = rssOf(node.pid);
     const n = opened.opened;
     console.log(`\n${tree}: ${n} idle sockets: heap after GC ${((heap1 - heap0) / n).toFixed(0)} B/socket, RSS ${((rss1 - rss0) / 1024 / n).toFixed(2)} KiB/socket`);
+    if (SAMPLE) await allocationsBy(node.cdp, n);
     if (!SNAPSHOTS) return;
     const after = await snapshot(node.cdp, join(SNAPSHOTS, 'after.heapsnapshot'));
     const diff = [...after].map(([k, v]) => ({ k, n: (v.n - (before.get(k)?.n ?? 0)) / n, b: (v.bytes - (before.get(k)?.bytes ?? 0)) / n }));
@@ -158,7 +203,8 @@ async function measure(tree: string): Promise<void> {
 }
 
 try {
-  for (const tree of trees) await measure(tree);
+  const counts = process.env.STEPS?.split(',').map(Number);
+  for (const tree of trees) await (counts ? steps(tree, counts) : measure(tree));
 } finally {
   cleanupAll();
 }
