@@ -43,7 +43,7 @@ function conversationLog(rnd: Random, n: number): NewEvent[] {
   while (events.length < n) {
     const actor = rnd.pick(USERS);
     const target = posted.length > 0 ? rnd.pick(posted) : undefined;
-    const kind = target === undefined ? 'post' : rnd.weighted<string>([[60, 'post'], [6, 'reply'], [5, 'delete'], [4, 'edit'], [5, 'react'], [2, 'unreact'], [4, 'read'], [2, 'join'], [1, 'leave']]);
+    const kind = target === undefined ? 'post' : rnd.weighted<string>([[60, 'post'], [6, 'reply'], [5, 'delete'], [4, 'edit'], [5, 'react'], [2, 'unreact'], [4, 'read'], [2, 'join'], [1, 'leave'], [1, 'expire']]);
     const text = `${rnd.pick(['zebra', 'lion', 'lunch', 'deploy'])} ${rnd.int(1000)}`;
     if (kind === 'post' || kind === 'reply') {
       const messageId = `m${randomUUID()}`;
@@ -55,6 +55,8 @@ function conversationLog(rnd: Random, n: number): NewEvent[] {
     else if (kind === 'edit') events.push(event('MessageBodyEdited', { messageId: target, update: '', text: `edited ${text}` }, actor));
     else if (kind === 'react' || kind === 'unreact') events.push(event(kind === 'react' ? 'ReactionAdded' : 'ReactionRemoved', { messageId: target, userId: actor, emoji: rnd.pick(['🔥', '👍']) }, actor));
     else if (kind === 'read') events.push(event('ReadMarkerSet', { userId: actor, seq: rnd.between(1, events.length) }, actor));
+    // A retention sweep: during the bulk load, search and the conversation list find what it covers without their seq indexes.
+    else if (kind === 'expire') events.push(event('MessagesExpired', { throughSeq: rnd.between(1, events.length), olderThan: clock }, 'system'));
     else if (kind === 'join') events.push(event('MemberJoined', { userId: actor, addedBy: 'alice' }, 'alice'));
     else events.push(event('MemberLeft', { userId: actor, removedBy: 'alice' }, 'alice'));
   }
