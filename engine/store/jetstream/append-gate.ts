@@ -19,7 +19,7 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { isConcurrencyError, StoreUnavailableError } from '../errors.js';
+import { isConcurrencyError, isStoreUnavailableError, StoreUnavailableError } from '../errors.js';
 import type { EventStore } from '../port.js';
 import { ensurePointerBucket, pointerBucket, readPointer, watchPointer, type LogPointer } from './log-pointer.js';
 import { resolveOptions, type JetStreamStoreOptions } from './options.js';
@@ -100,7 +100,9 @@ export async function gateAppends(store: GatedStore, base: JetStreamStoreOptions
     try {
       return await append(stream, events, appendOptions);
     } catch (err) {
-      if (isConcurrencyError(err)) throw err;
+      // A conflict is the caller's; an outage already answers unavailable, and a look at the
+      // pointer would only wait out another budget (a sealed stream refuses, it does not time out).
+      if (isConcurrencyError(err) || isStoreUnavailableError(err)) throw err;
       const now = await gate.recheck();
       if (now) throw new StoreUnavailableError(now.message, { cause: err });
       throw err;
