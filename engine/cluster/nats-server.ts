@@ -72,7 +72,11 @@ export async function natsServerReady(spec: NatsServerSpec, process: ChildProces
 }
 
 interface MetaCluster {
+  /** The cluster's name. */
+  name?: string;
   leader?: string;
+  /** The leader's peer id, as every member reports it. */
+  peer?: string;
   replicas?: { name: string; current?: boolean }[];
 }
 
@@ -87,12 +91,23 @@ export async function natsClusterFormed(specs: NatsServerSpec[], timeoutMs: numb
   const deadline = Date.now() + timeoutMs;
   let seen = 'no member answered /jsz';
   for (;;) {
-    for (const spec of specs) {
-      const meta = ((await monitor(spec, '/jsz').catch(() => ({ body: {} }))).body as { meta_cluster?: MetaCluster }).meta_cluster;
+    const metas = await Promise.all(
+      specs.map(async (spec) => ((await monitor(spec, '/jsz').catch(() => ({ body: {} }))).body as { meta_cluster?: MetaCluster }).meta_cluster),
+    );
+    for (const [i, spec] of specs.entries()) {
+      const meta = metas[i];
       if (!meta?.leader || meta.leader !== spec.name) continue;
-      const current = (meta.replicas ?? []).filter((r) => r.current).map((r) => r.name);
+      const peers = meta.replicas ?? [];
+      const current = peers.filter((r) => r.current).map((r) => r.name);
       if (current.length >= specs.length - 1) return;
-      seen = `meta leader ${spec.name} sees current peers [${current.join(', ')}] of ${specs.length - 1}`;
+      // A follower is "current" only while it has caught up and was heard from lately, which
+      // a starved machine can keep false for long: every member naming this very leader (its
+      // peer id, unique per server, in this cluster) and the leader knowing every other member
+      // as a peer is the same proof that all joined.
+      const others = specs.filter((o) => o !== spec).map((o) => o.name);
+      const followed = metas.every((m) => m?.name === meta.name && m?.leader === spec.name && m?.peer === meta.peer);
+      if (followed && others.every((n) => peers.some((r) => r.name === n))) return;
+      seen = `meta leader ${spec.name} sees current peers [${current.join(', ')}] of ${specs.length - 1}; members name leaders [${metas.map((m) => m?.leader ?? '-').join(', ')}]`;
     }
     if (Date.now() > deadline) throw new Error(`nats-server cluster did not form within ${timeoutMs} ms: ${seen}`);
     await new Promise((r) => setTimeout(r, 100));

@@ -63,7 +63,9 @@ describe('parley cluster lifecycle', () => {
     const pids = () => [...out.matchAll(/ pid (\d+) /g)].map((m) => Number(m[1]));
     try {
       await Promise.race([
-        eventually(() => expect(out).toContain('parley cluster ready:'), 90_000, 100),
+        // Longer than the launcher's own 90 s for the NATS cluster, so a launcher that gives
+        // up says why (it exits with the reason) instead of this wait ending first.
+        eventually(() => expect(out).toContain('parley cluster ready:'), 130_000, 100),
         exited.then((code) => Promise.reject(new Error(`parley cluster exited (${code}) before it was ready`))),
       ]);
       const started = pids();
@@ -98,7 +100,7 @@ describe('parley cluster lifecycle', () => {
       for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
       throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}${clusterLogs(join(dir.path, 'cluster'))}`);
     }
-  }, 150_000);
+  }, 180_000);
 });
 
 /** The status of a GET over HTTPS, trusting only `ca`. */

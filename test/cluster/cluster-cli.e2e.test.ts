@@ -46,7 +46,7 @@ describe('parley cluster', () => {
     child.stderr.on('data', (d) => (err += d));
     try {
       await Promise.race([
-        eventually(() => expect(out).toContain('parley cluster ready:'), 100_000, 100),
+        eventually(() => expect(out).toContain('parley cluster ready:'), 130_000, 100),
         exited.then((code) => Promise.reject(new Error(`parley cluster exited (${code}) before it was ready`))),
       ]);
       const urls = /parley cluster ready: (.*)/.exec(out)![1]!.trim().split(' ');
