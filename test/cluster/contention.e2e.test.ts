@@ -241,5 +241,5 @@ describe('cluster writes from every node under faults', () => {
     expect(outcomes.get('internal') ?? 0).toBe(0);
     expect(outcomes.get('other') ?? 0).toBe(0);
     expect((outcomes.get('silent') ?? 0) + silentLeft).toBe(0);
-  }, 240_000);
+  }, 300_000);
 });

@@ -196,5 +196,5 @@ describe(`a log of ${N} partitions on a JetStream cluster`, () => {
     } finally {
       await store.close();
     }
-  }, 180_000);
+  }, 240_000);
 });

@@ -18,6 +18,11 @@ import { tempDir } from './temp-dir.js';
 
 const BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 const READY_TIMEOUT_MS = 20_000;
+/**
+ * A restarted cluster member is healthy only once it has applied the meta log it missed
+ * (every stream the test file created since); CI saw that take over 20 s on a loaded machine.
+ */
+const REJOIN_TIMEOUT_MS = 60_000;
 
 export interface NatsServer {
   readonly name: string;
@@ -69,13 +74,29 @@ function installExitHook(): void {
 
 export { freePort } from './ports.js';
 
-/** The last lines of a member's log, for an error that must say why it did not start. */
-function logTail(spec: NatsServerSpec, lines = 15): string {
+/**
+ * The last lines of a member's log, for an error that must say why it did not start. A line
+ * repeated (our readiness polls log a failed health check each time) is kept once with a
+ * count, so the lines before the repetition still show.
+ */
+function logTail(spec: NatsServerSpec, lines = 25): string {
+  let text: string;
   try {
-    return readFileSync(natsLogFile(spec), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    text = readFileSync(natsLogFile(spec), 'utf8');
   } catch (err) {
     return `(no log: ${(err as Error).message})`;
   }
+  const collapsed: { message: string; line: string; count: number }[] = [];
+  for (const line of text.trimEnd().split('\n')) {
+    const message = line.replace(/^\[\d+\] \S+ \S+ /, '');
+    const last = collapsed[collapsed.length - 1];
+    if (last?.message === message) last.count++;
+    else collapsed.push({ message, line, count: 1 });
+  }
+  return collapsed
+    .slice(-lines)
+    .map((c) => (c.count > 1 ? `${c.line}  (×${c.count})` : c.line))
+    .join('\n');
 }
 
 interface MemberSpec extends NatsServerSpec {
@@ -133,9 +154,9 @@ class Member implements NatsServer {
     return logTail(this.spec);
   }
 
-  async ready(): Promise<void> {
+  async ready(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     try {
-      await natsServerReady(this.spec, this.child!, READY_TIMEOUT_MS);
+      await natsServerReady(this.spec, this.child!, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- ${this.spec.name} server.log (last lines) ---\n${logTail(this.spec)}`);
     }
@@ -154,7 +175,7 @@ class Member implements NatsServer {
   async restart(): Promise<void> {
     await this.kill();
     this.spawn();
-    await this.ready();
+    await this.ready(this.spec.cluster ? REJOIN_TIMEOUT_MS : READY_TIMEOUT_MS);
   }
 
   async stop(): Promise<void> {
