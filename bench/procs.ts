@@ -211,11 +211,11 @@ export async function runParleyCli(args: string[], options: { env?: Record<strin
 }
 
 /** Runs a peer server (bench/peers/<name>.ts) on 127.0.0.1. */
-export async function startPeer(name: 'socketio-server' | 'ws-server' | 'y-websocket-server', system: string): Promise<Server> {
+export async function startPeer(name: 'socketio-server' | 'ws-server' | 'y-websocket-server', system: string, env: Record<string, string> = {}): Promise<Server> {
   const port = await freePort();
   const child = fork(join(BENCH_DIR, 'peers', `${name}.ts`), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   const { exited, stderr } = track(child, name);

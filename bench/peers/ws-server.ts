@@ -4,12 +4,20 @@
  * same Buffer is sent to every member of the room. No persistence, no ordering promises
  * beyond one process's event loop.
  *
+ * With `JOURNAL_DIR` set it is "ws+fsync": each post is appended to a journal file there and
+ * fdatasync'd (group commit, fsync-journal.ts) before it is broadcast, the one thing Parley
+ * must do on top of a broadcast to keep its promise of durability before delivery.
+ *
  * Frames: client `{"t":"join","rooms":[…]}` → `{"t":"joined"}`;
  * client `{"t":"post","room":…,"text":…}` → every member gets `{"t":"msg","room","seq","from","text"}`.
  */
 import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { join } from 'node:path';
 import { verifyBenchToken } from '../jwt.js';
+import { FsyncJournal } from './fsync-journal.js';
+
+const journal = process.env.JOURNAL_DIR ? await FsyncJournal.open(join(process.env.JOURNAL_DIR, 'journal')) : undefined;
 
 const rooms = new Map<string, Set<WebSocket>>();
 const seqs = new Map<string, number>();
@@ -51,7 +59,12 @@ function onConnection(ws: WebSocket, user: string): void {
       const seq = (seqs.get(f.room) ?? 0) + 1;
       seqs.set(f.room, seq);
       const frame = Buffer.from(JSON.stringify({ t: 'msg', room: f.room, seq, from: user, text: f.text }));
-      for (const member of rooms.get(f.room)!) member.send(frame, { binary: false });
+      const members = rooms.get(f.room)!;
+      const broadcast = (): void => {
+        for (const member of members) member.send(frame, { binary: false });
+      };
+      if (journal) journal.append(frame, broadcast);
+      else broadcast();
     }
   });
   ws.on('close', () => {

@@ -18,12 +18,14 @@
  *
  * Rates run before saturation so a saturated Parley's backlog (read models catching up)
  * cannot cost it at the fixed rates. Parley persists (fsync) every message before fanning
- * it out; the peers persist nothing.
+ * it out; Socket.IO and ws persist nothing. "ws+fsync" is the ws server appending each
+ * post to a file and fdatasync'ing it (group commit) before the broadcast: what the disk
+ * alone costs that promise, so Parley's distance from it is what Parley itself adds.
  */
 import { Histogram } from '../load/histogram.js';
 import type { System } from '../load/clients.js';
 import type { PhaseResult } from '../load/fanout.js';
-import { cpuSecondsOf, startLoad, startParley, startPeer, type LoadChild, type Server } from '../procs.js';
+import { cpuSecondsOf, removeDir, startLoad, startParley, startPeer, tempDir, type LoadChild, type Server } from '../procs.js';
 import { addRatios, progressLine, type Row, type ScenarioResult } from '../report.js';
 import type { RunOptions } from '../main.js';
 import { topSelfTime } from '../profile.js';
@@ -58,22 +60,24 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
     : { rooms: 50, membersPerRoom: 10, textBytes: 100, rates, saturationWindows: [16, 64, 256, 1024], warmupMs: 2000, durationMs: 10_000, drainMs: 20_000, loadProcesses: 2 };
   const notes: string[] = [];
   // Clients offer permessage-deflate, like browsers (Parley compresses only frames over 1 KiB).
-  const contenders: Array<{ label: string; system: System }> = [
+  const journalDir = tempDir('parley-bench-journal-');
+  const contenders: Array<{ label: string; system: System; env?: Record<string, string> }> = [
     { label: 'parley', system: 'parley' },
     { label: 'socketio', system: 'socketio' },
     { label: 'ws', system: 'ws' },
+    { label: 'ws+fsync', system: 'ws', env: { JOURNAL_DIR: journalDir } },
   ];
   const servers = new Map<string, Server>();
   const loads = new Map<string, LoadChild[]>();
   const profileDir = opts.profileDir;
   const rows: Row[] = [];
   try {
-    for (const { label, system } of contenders) {
+    for (const { label, system, env } of contenders) {
       progressLine(`starting ${label}`);
       const server =
         system === 'parley'
           ? await startParley(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {})
-          : await startPeer(system === 'socketio' ? 'socketio-server' : 'ws-server', system);
+          : await startPeer(system === 'socketio' ? 'socketio-server' : 'ws-server', system, env);
       servers.set(label, server);
       const children = Array.from({ length: knobs.loadProcesses }, () => startLoad('fanout'));
       loads.set(label, children);
@@ -247,6 +251,7 @@ export async function run(opts: RunOptions): Promise<Omit<ScenarioResult, 'secon
       await Promise.all(children.map((c) => c.stop()));
     }
     for (const s of servers.values()) await s.stop();
+    removeDir(journalDir);
     if (profileDir && servers.has('parley')) {
       try {
         notes.push('Parley node CPU profile, top self time:', ...topSelfTime(profileDir));
