@@ -58,7 +58,9 @@ beforeAll(async () => {
   try {
     const alice = api(node.url, tokenFor('alice'));
     const bob = api(node.url, tokenFor('bob'));
-    for (let c = 0; c < 6; c++) {
+    // Six conversations, more while they all sit in one partition (ids are random).
+    const spread = () => new Set(conversations.map((id) => partitionOf(conversationStream(id), N))).size > 1;
+    for (let c = 0; c < 6 || (!spread() && c < 30); c++) {
       const created = await alice.post('/v1/conversations', { title: `room ${c}`, members: ['bob'] });
       expect(created.status).toBe(201);
       conversations.push(created.body.id);

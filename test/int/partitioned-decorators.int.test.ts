@@ -10,6 +10,7 @@ import { decorate, LogCursor, readAllAfter } from '../../engine/store/index.js';
 import { PartitionedJetStreamStore } from '../../engine/store/jetstream/index.js';
 import { withReadTimings } from '../../engine/store/timed-reads.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
+import { streamsInEveryPartition } from '../helpers/partitioned-streams.js';
 
 let server: NatsSingle;
 let store: PartitionedJetStreamStore;
@@ -25,7 +26,7 @@ afterAll(async () => {
 
 describe('decorators over a partitioned log', () => {
   it('upcasts and times reads by cursor', async () => {
-    const streams = Array.from({ length: 6 }, () => `conversation-${randomUUID()}`);
+    const streams = streamsInEveryPartition(3, 2);
     for (const s of streams) {
       await store.append(s, [{ id: randomUUID(), type: 'MessagePosted', data: { text: 'old' }, metadata: { actor: 'a', commandId: randomUUID(), correlationId: 'c', at: Date.now(), schemaVersion: 1 } }], {
         expectedVersion: 0,

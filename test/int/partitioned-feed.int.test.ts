@@ -12,12 +12,13 @@ import { PartitionedJetStreamStore } from '../../engine/store/jetstream/index.js
 import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
+import { streamsInEveryPartition } from '../helpers/partitioned-streams.js';
 
 let server: NatsSingle;
 let store: PartitionedJetStreamStore;
 let app: FastifyInstance;
 let base: string;
-const streams = Array.from({ length: 6 }, () => `conversation-${randomUUID()}`);
+const streams = streamsInEveryPartition(3, 2);
 
 const ev = (type: string): NewEvent => ({
   id: randomUUID(),

@@ -12,6 +12,7 @@ import { JetStreamEventStore, PartitionedJetStreamStore } from '../../engine/sto
 import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { seedFrom, seededRandom } from '../helpers/seeded-random.js';
+import { streamsInEveryPartition } from '../helpers/partitioned-streams.js';
 
 const N = 3;
 let server: NatsSingle;
@@ -51,7 +52,7 @@ describe('paging through a partitioned log', () => {
   it('fetches each event from its partition about once, not once per partition', async () => {
     const store = await openStore();
     try {
-      const streams = Array.from({ length: 12 }, () => `conversation-${randomUUID()}`);
+      const streams = streamsInEveryPartition(N, 4);
       expect(new Set(streams.map((s) => store.partitionOf(s))).size).toBe(N);
       for (let round = 0; round < 20; round++) for (const s of streams) await store.append(s, [ev('E')], { expectedVersion: round });
       const total = 20 * streams.length;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LogCursor, partitionOf, type StoredEvent } from '../../engine/store/index.js';
+import { LogCursor, type StoredEvent } from '../../engine/store/index.js';
 import { PartitionedJetStreamStore } from '../../engine/store/jetstream/index.js';
 import { ReadModels } from '../../projections/index.js';
 import { eventually } from '../helpers/eventually.js';
@@ -17,20 +17,13 @@ import { posted } from '../helpers/events.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { ENTERED, RELEASED, TIMED_OUT, applications, blocking } from '../helpers/thread-projections.js';
+import { streamsInEveryPartition } from '../helpers/partitioned-streams.js';
 
 const dir = tempDir();
 let server: NatsSingle;
 let store: PartitionedJetStreamStore;
-/** Three conversations in each of the 3 partitions (drawn until every partition has its three). */
-const streams: string[] = [];
-for (const per = [0, 0, 0]; streams.length < 9; ) {
-  const stream = `conversation-${randomUUID()}`;
-  const p = partitionOf(stream, 3);
-  if (per[p]! < 3) {
-    per[p]! += 1;
-    streams.push(stream);
-  }
-}
+/** Three conversations in each of the 3 partitions. */
+const streams = streamsInEveryPartition(3, 3);
 const open: Array<() => unknown> = [];
 
 beforeAll(async () => {

@@ -18,11 +18,12 @@ import type { Projection } from '../../projections/projection.js';
 import { ProjectionRunner } from '../../projections/runner.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
+import { streamsInEveryPartition } from '../helpers/partitioned-streams.js';
 
 let server: NatsSingle;
 let store: PartitionedJetStreamStore;
 let dir: string;
-const streams = Array.from({ length: 9 }, () => `conversation-${randomUUID()}`);
+const streams = streamsInEveryPartition(3, 3);
 
 const ev = (type: string): NewEvent => ({
   id: randomUUID(),
