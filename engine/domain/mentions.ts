@@ -14,6 +14,8 @@ const TRAILING = /[.,;:!?)\]}'"»…]+$/u;
 
 /** The members `text` names, in order of first mention, without the author. */
 export function mentionsIn(text: string, members: ReadonlySet<string>, author: string): string[] {
+  // Most texts name nobody: no `@`, no match, and no regex iterator to make.
+  if (members.size === 0 || !text.includes('@')) return [];
   const found = new Set<string>();
   for (const match of text.matchAll(TOKEN)) {
     const token = match[1]!;

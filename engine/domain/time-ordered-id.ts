@@ -9,9 +9,18 @@
  */
 import { randomUUID } from 'node:crypto';
 
+/** The time digits of the last millisecond asked for: two ids per post, and many posts per millisecond under load. */
+let prefixMs = -1;
+let prefix = '';
+
 /** A version-7 UUID for `now` (milliseconds since the epoch). */
 export function timeOrderedId(now = Date.now()): string {
-  const time = Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12);
+  const ms = Math.max(0, Math.floor(now));
+  if (ms !== prefixMs) {
+    const time = ms.toString(16).padStart(12, '0').slice(-12);
+    prefix = `${time.slice(0, 8)}-${time.slice(8)}-7`;
+    prefixMs = ms;
+  }
   // A v4 UUID's random digits after its version digit, and its variant bits, as they are.
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
+  return prefix + randomUUID().slice(15);
 }

