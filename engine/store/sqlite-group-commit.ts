@@ -199,14 +199,20 @@ export class GroupCommit {
   private settle(transactions: CommittedBatch[][]): void {
     const now = performance.now();
     const appended: StoredEvent[] = [];
-    const answers = transactions.flatMap((batches) => {
-      const results = batches.map(({ sent, outcomes }) => this.resultsOf(sent, outcomes));
-      const events = results.flatMap((batch) => batch.flatMap((r) => (r instanceof Error ? [] : r.events)));
-      const appends = batches.reduce((sum, { sent }) => sum + sent.appends.length, 0);
-      this.deps.onBatch?.(appends, events.length, (now - batches[0]!.sent.started) / 1000);
-      appended.push(...events);
-      return batches.map(({ sent }, b) => ({ sent, results: results[b]! }));
-    });
+    const answers: Array<{ sent: SentBatch; results: Array<AppendResult | Error> }> = [];
+    // Loops, not nested flatMaps: this runs per commit on the main thread, and the arrays
+    // the flatMaps made per append cost ~0.7% of it in the append benchmark.
+    for (const batches of transactions) {
+      const eventsBefore = appended.length;
+      let appends = 0;
+      for (const { sent, outcomes } of batches) {
+        const results = this.resultsOf(sent, outcomes);
+        for (const r of results) if (!(r instanceof Error)) for (const e of r.events) appended.push(e);
+        appends += sent.appends.length;
+        answers.push({ sent, results });
+      }
+      this.deps.onBatch?.(appends, appended.length - eventsBefore, (now - batches[0]!.sent.started) / 1000);
+    }
     // The feed sees the events before the appenders hear back, so in-process read models
     // are up to date by the time a client gets its ack.
     this.deps.feed.publish(appended);
