@@ -93,6 +93,18 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A']);
     });
 
+    it('records no idempotency key for an append refused with a conflict', async () => {
+      await store.append(stream, [ev('A')], { expectedVersion: 0 });
+      const key = `refused-${randomUUID()}`;
+      const record = { key, fingerprint: 'f1', result: { seq: 2 } };
+      const err = await store.append(stream, [ev('B')], { expectedVersion: 0, idempotency: record }).catch((e) => e);
+      expect(isConcurrencyError(err)).toBe(true);
+      expect(await store.findIdempotency(key)).toBeUndefined();
+      const retried = await store.append(stream, [ev('B')], { expectedVersion: 1, idempotency: record });
+      expect(retried.duplicate).toBeNull();
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['A', 'B']);
+    });
+
     it('lets exactly one of many concurrent appends at the same version win', async () => {
       const results = await Promise.allSettled(
         Array.from({ length: 10 }, (_, i) => store.append(stream, [ev(`E${i}`)], { expectedVersion: 0 })),
@@ -178,6 +190,7 @@ export function describeEventStoreContract(name: string, subject: () => Promise<
       expect(again.duplicate).toMatchObject({ fingerprint: 'f1', result: { seq: 1 } });
       expect(again.events).toEqual([]);
       expect(await store.streamVersion(stream)).toBe(1);
+      expect(await store.findIdempotency(key)).toBeUndefined();
 
       const fresh = randomUUID();
       const first = await store.append(stream, [ev('B')], {
