@@ -1,4 +1,6 @@
 /** The one bounded map of the server: a ceiling, oldest-by-last-set eviction, hostile keys. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { BoundedMap } from '../../engine/store/index.js';
 
@@ -89,5 +91,22 @@ describe('BoundedMap', () => {
   it('refuses a ceiling below one', () => {
     expect(() => new BoundedMap(0)).toThrow(RangeError);
     expect(() => new BoundedMap(Number.NaN)).toThrow(RangeError);
+  });
+  it('holds no memory for sets made under its ceiling (a Map iterator that stands still pins every table V8 replaced)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapAfterGc = (): number => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const keys = Array.from({ length: 60 }, (_, i) => `conversation-${i}`);
+    const map = new BoundedMap<string, number>(10_000);
+    for (let i = 0; i < 100_000; i++) map.set(keys[i % 60]!, i);
+    const before = heapAfterGc();
+    // 1M sets: the standing iterator kept ~50 MiB of old tables alive (about 50 B a set).
+    for (let i = 0; i < 1_000_000; i++) map.set(keys[i % 60]!, i);
+    const grown = heapAfterGc() - before;
+    expect(map.size).toBe(60);
+    expect(grown, `heap grew ${(grown / 1048576).toFixed(1)} MiB over 1M sets on 60 keys`).toBeLessThan(10 * 1048576);
   });
 });
