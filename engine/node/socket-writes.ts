@@ -11,8 +11,10 @@
  *   way, encoded here into one Buffer, unless the socket deflates (then `ws` must).
  * - `holdWrites` / `releaseWrites`: a command's sender gets its own event (the commit's
  *   fan-out) and then its ack, a few microtasks apart in the same turn. Corked between
- *   the two they leave in one write, not two: at 500 posts/s one write of the 11 per post.
- *   The hold ends at the ack, or at the end of the turn (setImmediate) whatever happens;
+ *   the two they leave in one write, not two: at 500 posts/s one write of the 11 per post;
+ *   at saturation, where a sender has several commands in one commit, one write for its
+ *   events and all their acks. The hold ends with the round of microtasks that sends the
+ *   acks, or at the end of the turn (setImmediate) whatever happens;
  *   the held bytes count in `bufferedAmount`, so the send buffer's bounds still see them.
  *
  * Corking each socket for a whole event-loop turn was tried and taken out: it let the
@@ -108,22 +110,28 @@ export function holdWrites(socket: WebSocket): void {
   }
 }
 
-/** Lets the socket's held writes go, in one write; nothing if it is not held. */
+/**
+ * Lets the socket's held writes go, in one write, once the microtasks queued so far have
+ * run: the acks of one commit are answered in the same round of microtasks, so a sender
+ * with several commands in it gets its events and all those acks in one write.
+ */
 export function releaseWrites(socket: WebSocket): void {
   const tcp = tcpOf(socket);
-  if (tcp && tcp.writableCorked > 0) tcp.uncork();
+  if (tcp && tcp.writableCorked > 0) queueMicrotask(() => letGo(tcp));
+}
+
+function letGo(tcp: WsTcp): void {
+  try {
+    if (tcp.writableCorked > 0) tcp.uncork();
+  } catch {
+    // A failed write is emitted as the socket's error, not thrown; nothing may escape a microtask.
+  }
 }
 
 function releaseHeld(): void {
   releaseScheduled = false;
   const sockets = held;
   held = [];
-  for (const tcp of sockets) {
-    try {
-      if (tcp.writableCorked > 0) tcp.uncork();
-    } catch {
-      // A failed write is emitted as the socket's error, not thrown; whatever it was, the
-      // other sockets must not stay held.
-    }
-  }
+  // The other sockets must not stay held whatever one of them does (see letGo).
+  for (const tcp of sockets) letGo(tcp);
 }
