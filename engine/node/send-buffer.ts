@@ -117,7 +117,7 @@ export class SendBuffer {
     } else if (!writeEncoded(this.socket, f.wire)) this.socket.send(f.payload, SHARED);
   }
 
-  /** Holds what is sent from now on until `releaseWrites` or the end of this turn, to leave in one write. */
+  /** Holds what is sent from now on, to leave in one write, until after `releaseWrites` or the turn's end (socket-writes.ts). */
   holdWrites(): void {
     if (this.open) holdWrites(this.socket);
   }
