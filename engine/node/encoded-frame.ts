@@ -16,23 +16,9 @@ export class EncodedFrame {
   readonly payload: Buffer;
 
   constructor(text: string) {
-    const length = Buffer.byteLength(text);
-    const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-    const wire = Buffer.allocUnsafe(header + length);
-    wire[0] = FIN_TEXT;
-    if (header === 2) wire[1] = length;
-    else if (header === 4) {
-      wire[1] = 126;
-      wire.writeUInt16BE(length, 2);
-    } else {
-      wire[1] = 127;
-      // Frames here are far below 2^32 bytes: the high word is zero.
-      wire.writeUInt32BE(0, 2);
-      wire.writeUInt32BE(length, 6);
-    }
-    wire.write(text, header, 'utf8');
+    const wire = encodeTextFrame(text);
     this.wire = wire;
-    this.payload = wire.subarray(header);
+    this.payload = wire.subarray(wire[1] === 126 ? 4 : wire[1] === 127 ? 10 : 2);
   }
 
   /** Bytes the payload holds (what `ws` counts in `bufferedAmount` for it). */
@@ -44,4 +30,27 @@ export class EncodedFrame {
   toString(): string {
     return this.payload.toString('utf8');
   }
+}
+
+/**
+ * The bytes of an unmasked text frame carrying `text`, header included: one Buffer, so
+ * it leaves in one write (`ws` would make a header and a payload and write the two).
+ */
+export function encodeTextFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const wire = Buffer.allocUnsafe(header + length);
+  wire[0] = FIN_TEXT;
+  if (header === 2) wire[1] = length;
+  else if (header === 4) {
+    wire[1] = 126;
+    wire.writeUInt16BE(length, 2);
+  } else {
+    wire[1] = 127;
+    // Frames here are far below 2^32 bytes: the high word is zero.
+    wire.writeUInt32BE(0, 2);
+    wire.writeUInt32BE(length, 6);
+  }
+  wire.write(text, header, 'utf8');
+  return wire;
 }

@@ -21,7 +21,7 @@
 import type { WebSocket } from 'ws';
 import { CLOSE } from '../../protocol/index.js';
 import type { EncodedFrame } from './encoded-frame.js';
-import { writeEncoded } from './socket-writes.js';
+import { holdWrites, releaseWrites, writeEncoded, writeText } from './socket-writes.js';
 
 export interface SendBufferLimits {
   /** The soft bound in bytes: over it, live frames become paced catch-up. */
@@ -110,10 +110,20 @@ export class SendBuffer {
     if (this.open && !this.congested) this.write(f);
   }
 
-  /** A shared frame leaves as its bytes, in one write, when `ws` lets it. */
+  /** A frame leaves as one Buffer, in one write, when `ws` lets it (socket-writes.ts). */
   private write(f: OutFrame): void {
-    if (typeof f === 'string') this.socket.send(f, TEXT);
-    else if (!writeEncoded(this.socket, f.wire)) this.socket.send(f.payload, SHARED);
+    if (typeof f === 'string') {
+      if (!writeText(this.socket, f)) this.socket.send(f, TEXT);
+    } else if (!writeEncoded(this.socket, f.wire)) this.socket.send(f.payload, SHARED);
+  }
+
+  /** Holds what is sent from now on, to leave in one write, until after `releaseWrites` or the turn's end (socket-writes.ts). */
+  holdWrites(): void {
+    if (this.open) holdWrites(this.socket);
+  }
+
+  releaseWrites(): void {
+    releaseWrites(this.socket);
   }
 
   /** Resolves once the buffer is below the low-water mark, or the socket is no longer open. */

@@ -126,7 +126,12 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
 
   /** Live events of one conversation from the feed (see fan-out.ts). */
   offer(run: LiveRun): void {
-    this.subs?.get(run.conversationId)?.offer(run);
+    const sub = this.subs?.get(run.conversationId);
+    if (!sub) return;
+    // A command of this socket's is waiting for its commit, which may be this one: its ack
+    // then follows in this turn, and leaves in the same write as these events.
+    if (this.commandsInFlight > 0) this.buffer.holdWrites();
+    sub.offer(run);
   }
 
   /**
@@ -226,6 +231,7 @@ export class Session implements SubscriptionSink, SlowCloseListener, Recipient {
           if (isParleyError(err)) return this.fail(err.toBody(), { id: f.id });
           throw err;
         } finally {
+          this.buffer.releaseWrites();
           this.commandsInFlight -= 1;
           if (this.commandsInFlight === 0) this.quiesced?.wake();
         }
