@@ -6,7 +6,9 @@
  * Rows are keyed so a delete or an edit is an indexed lookup, never a scan: messages live
  * in an ordinary table (`search_docs`, unique on message id, its row id the position of
  * the MessagePosted event) and the FTS5 index is an external-content table over it, kept
- * current by triggers. An FTS5 table cannot index an UNINDEXED column, so v1, which kept
+ * current by triggers on delete and edit, and on insert by `handle` itself (v5): an
+ * AFTER INSERT trigger made each post's full-text insert ~3× dearer (14 µs against 5 µs
+ * per post in isolation, 100 posts per transaction), most of search's cost per post. An FTS5 table cannot index an UNINDEXED column, so v1, which kept
  * the message id inside the FTS table, scanned every row per delete (71 ms at 300k
  * messages, most of a rebuild). A bulk load drops the triggers and `setup` then builds the
  * whole index from `search_docs` in one go ('rebuild'), which it also does whenever it
@@ -25,7 +27,8 @@ import { defineProjection } from './projection.js';
 import { prepared } from './prepared.js';
 import { endBulkLoad, messageRows, startBulkLoad, type MessageTable } from './message-rows.js';
 
-const TRIGGERS = ['search_docs_indexed', 'search_docs_unindexed', 'search_docs_reindexed'];
+/** Present while the index is kept current (a bulk load drops them and `setup` rebuilds the index). */
+const TRIGGERS = ['search_docs_unindexed', 'search_docs_reindexed'];
 const ROWS: MessageTable = {
   table: 'search_docs',
   index: 'search_docs_by_message_id',
@@ -38,7 +41,8 @@ export const search = defineProjection({
   // 2: external-content FTS5 over search_docs, deletes by row id. 3: the message-id
   // index is a named one, so a rebuild can build it after the load too. 4: erased and
   // expired messages (retention) leave the index like deleted ones. 5: the (conversation,
-  // seq) index only over rows of conversations that have had a retention period.
+  // seq) index only over rows of conversations that have had a retention period; posts
+  // indexed by handle, not by a trigger.
   version: 5,
   handles: ['MessagePosted', 'MessageDeleted', 'MessageBodyEdited', 'MessageErased', 'MessagesExpired', 'RetentionSet'],
   setup(db) {
@@ -51,12 +55,11 @@ export const search = defineProjection({
       CREATE INDEX IF NOT EXISTS search_docs_expiring ON search_docs (conversation_id, seq) WHERE expires = 1;
       CREATE VIRTUAL TABLE IF NOT EXISTS search_messages USING fts5(
         text, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');`);
-    const healing = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)").pluck().get(...TRIGGERS) !== TRIGGERS.length;
+    const healing = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)").pluck().get(...TRIGGERS) !== TRIGGERS.length;
     // An external-content index must be told the old text to forget a row, so the triggers pass it.
+    // (v4's insert trigger goes with v4's tables; dropped here too, as it would index each post twice.)
     db.exec(`
-      CREATE TRIGGER IF NOT EXISTS search_docs_indexed AFTER INSERT ON search_docs BEGIN
-        INSERT INTO search_messages (rowid, text) VALUES (new.id, new.text);
-      END;
+      DROP TRIGGER IF EXISTS search_docs_indexed;
       CREATE TRIGGER IF NOT EXISTS search_docs_unindexed AFTER DELETE ON search_docs BEGIN
         INSERT INTO search_messages (search_messages, rowid, text) VALUES ('delete', old.id, old.text);
       END;
@@ -69,6 +72,9 @@ export const search = defineProjection({
   },
   handle(events, db) {
     const rows = messageRows(db, ROWS);
+    // Not during a bulk load (triggers dropped): setup builds the whole index after it.
+    const indexing = prepared(db, "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(TRIGGERS[0]) !== undefined;
+    const index = prepared(db, 'INSERT INTO search_messages (rowid, text) VALUES (?, ?)');
     const insert = prepared(
       db,
       'INSERT OR IGNORE INTO search_docs (id, message_id, conversation_id, seq, author, at, text, expires) VALUES (?, ?, ?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM search_retained WHERE conversation_id = ?))',
@@ -89,7 +95,9 @@ export const search = defineProjection({
         // Redacted in the log already (a rebuild after an erasure): nothing to find.
         if (e.data.redacted || !rows.mayInsert(e.data.messageId)) continue;
         const { changes } = insert.run(e.position, e.data.messageId, conversationId, e.seq, e.data.author, e.metadata.at, e.data.text, conversationId);
-        if (changes > 0) rows.inserted(e.data.messageId, e.position);
+        if (changes === 0) continue;
+        rows.inserted(e.data.messageId, e.position);
+        if (indexing) index.run(e.position, e.data.text);
       } else if (e.type === 'MessageDeleted' || e.type === 'MessageErased') {
         remove.run(rows.find(e.data.messageId));
       } else if (e.type === 'MessagesExpired') {
