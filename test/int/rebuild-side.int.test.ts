@@ -43,7 +43,7 @@ function conversationLog(rnd: Random, n: number): NewEvent[] {
   while (events.length < n) {
     const actor = rnd.pick(USERS);
     const target = posted.length > 0 ? rnd.pick(posted) : undefined;
-    const kind = target === undefined ? 'post' : rnd.weighted<string>([[60, 'post'], [6, 'reply'], [5, 'delete'], [4, 'edit'], [5, 'react'], [2, 'unreact'], [4, 'read'], [2, 'join'], [1, 'leave'], [1, 'expire']]);
+    const kind = target === undefined ? 'post' : rnd.weighted<string>([[60, 'post'], [6, 'reply'], [5, 'delete'], [4, 'edit'], [5, 'react'], [2, 'unreact'], [4, 'read'], [2, 'join'], [1, 'leave'], [1, 'expire'], [1, 'retain']]);
     const text = `${rnd.pick(['zebra', 'lion', 'lunch', 'deploy'])} ${rnd.int(1000)}`;
     if (kind === 'post' || kind === 'reply') {
       const messageId = `m${randomUUID()}`;
@@ -57,6 +57,8 @@ function conversationLog(rnd: Random, n: number): NewEvent[] {
     else if (kind === 'read') events.push(event('ReadMarkerSet', { userId: actor, seq: rnd.between(1, events.length) }, actor));
     // A retention sweep: during the bulk load, search and the conversation list find what it covers without their seq indexes.
     else if (kind === 'expire') events.push(event('MessagesExpired', { throughSeq: rnd.between(1, events.length), olderThan: clock }, 'system'));
+    // A retention period set or taken away: search indexes the conversation's rows for sweeps from then on.
+    else if (kind === 'retain') events.push(event('RetentionSet', { periodSeconds: rnd.pick([null, 3600]), setBy: 'alice' }, 'alice'));
     else if (kind === 'join') events.push(event('MemberJoined', { userId: actor, addedBy: 'alice' }, 'alice'));
     else events.push(event('MemberLeft', { userId: actor, removedBy: 'alice' }, 'alice'));
   }

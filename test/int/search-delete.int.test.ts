@@ -1,7 +1,8 @@
 /**
  * The search read model on a real SQLite file: a delete (and an edit) finds its row through
  * an index, never a scan of the full-text table, and takes the message out of the results;
- * a v1 read model is dropped and rebuilt; a bulk load (rebuild) cut short is healed by
+ * a retention sweep finds what it expires through an index once the conversation has had
+ * a retention period (and by a scan before); a v1 read model is dropped and rebuilt; a bulk load (rebuild) cut short is healed by
  * `setup`; and a bulk-loaded rebuild ends with the same schema and search answers as a
  * read model built event by event.
  */
@@ -95,6 +96,28 @@ describe('search read model', () => {
     expect(ids(db, 'carol', 'zebra')).toEqual([]);
   });
 
+  it('expires messages of a conversation with a retention period through its partial index, and of one without by a scan', async () => {
+    const { db, append } = await setup('expire');
+    const planOf = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('c1', 1) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
+    expect(planOf('DELETE FROM search_docs WHERE conversation_id = ? AND seq <= ? AND expires = 1')).toMatch(/USING (COVERING )?INDEX search_docs_expiring/);
+    // m1–m3 (seqs 2–4) posted before any retention period, an expiry then (a scan), m4–m5 (7–8) after the period (6).
+    await append(event('ConversationCreated', { title: 't', createdBy: 'alice', members: ['alice'] }), posted('m1', 'zebra one'), posted('m2', 'zebra two'), posted('m3', 'zebra three'));
+    await append(event('MessagesExpired', { throughSeq: 2, olderThan: clock }, 'system'));
+    expect(ids(db, 'alice', 'zebra')).toEqual(['m3', 'm2']);
+    expect(db.prepare('SELECT count(*) FROM search_docs WHERE expires = 1').pluck().get()).toBe(0);
+    await append(event('RetentionSet', { periodSeconds: 60, setBy: 'alice' }), posted('m4', 'zebra four'), posted('m5', 'zebra five'));
+    // Every row of the conversation is in the index from then on, those posted before too.
+    expect(db.prepare('SELECT count(*) FROM search_docs WHERE expires = 0').pluck().get()).toBe(0);
+    await append(event('MessagesExpired', { throughSeq: 7, olderThan: clock }, 'system'));
+    expect(ids(db, 'alice', 'zebra')).toEqual(['m5']);
+    // A period taken away again leaves the rows in the index (cheap to keep, needed if it comes back).
+    await append(event('RetentionSet', { periodSeconds: null, setBy: 'alice' }), posted('m6', 'zebra six'));
+    expect(db.prepare('SELECT count(*) FROM search_docs WHERE expires = 0').pluck().get()).toBe(0);
+    await append(event('MessagesExpired', { throughSeq: 9, olderThan: clock }, 'system'));
+    expect(ids(db, 'alice', 'zebra')).toEqual(['m6']);
+    checkIndex(db);
+  });
+
   it('drops a v1 search read model (message id inside the FTS table) and rebuilds it', async () => {
     const store = new SqliteEventStore({ file: join(dir.path, 'v1-events.sqlite') });
     open.push(store);
@@ -117,7 +140,7 @@ describe('search read model', () => {
     const runner = new ProjectionRunner(store, db, builtInProjections());
     open.push({ close: () => runner.stop() });
     await runner.start();
-    expect(runner.versionOf('search')).toBe(4);
+    expect(runner.versionOf('search')).toBe(5);
     expect(ids(db, 'alice', 'zebra')).toEqual(['m1']);
     expect(ids(db, 'alice', 'stale')).toEqual([]);
     await store.append('conversation-c1', [event('MessageDeleted', { messageId: 'm1', deletedBy: 'alice' })], { expectedVersion: 3 });
@@ -134,7 +157,7 @@ describe('search read model', () => {
     const search = builtInProjections().find((p) => p.name === 'search')!;
     search.beforeBulkLoad!(db);
     db.exec("INSERT INTO search_messages (search_messages) VALUES ('delete-all')");
-    db.prepare("INSERT INTO search_docs VALUES (100, 'm2', 'c1', 3, 'alice', 1, 'zebra two')").run();
+    db.prepare("INSERT INTO search_docs (id, message_id, conversation_id, seq, author, at, text) VALUES (100, 'm2', 'c1', 3, 'alice', 1, 'zebra two')").run();
     expect(ids(db, 'alice', 'zebra')).toEqual([]);
 
     const again = new ProjectionRunner(store, ProjectionRunner.openDatabase(file), builtInProjections());
