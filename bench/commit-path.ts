@@ -20,7 +20,8 @@
  *   DESIGNS=B,Bn npx tsx bench/commit-path.ts …   # only those (e.g. under strace -f)
  *
  * Per run: p50/p99/p999 (ms); CPU per append (process.cpuUsage, and per thread from
- * /proc/self/task: main, busiest other, the rest); appends per transaction and per sync.
+ * /proc/self/task: main, busiest other, the rest) and each thread's wait for a core (µs per
+ * append); appends per transaction and per sync.
  */
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
@@ -41,7 +42,6 @@ const STREAMS = 50;
 const ROUNDS = 2;
 type Design = 'A' | 'B' | 'Bn' | 'C' | '0';
 const DESIGNS = (process.env.DESIGNS?.split(',') ?? ['A', 'B', 'Bn', 'C', '0']) as Design[];
-const CLK_TCK = 100; // Linux USER_HZ: /proc/…/stat times are in 1/100 s
 
 interface Appender {
   append(stream: string, events: NewEvent[], options: AppendOptions): Promise<unknown>;
@@ -163,14 +163,18 @@ function openDesign(design: Design, file: string): Appender {
   return { append: (s, e, o) => store.append(s, e, o), counts: () => ({ transactions, syncs: transactions }), close: () => store.close() };
 }
 
-/** CPU seconds so far per thread of this process (tid → s; utime + stime, fields 14 and 15). */
-function threadCpu(): Map<number, number> {
-  const out = new Map<number, number>();
+/**
+ * Per thread of this process, seconds so far on a core and waiting in a run queue for one
+ * (/proc/self/task/<tid>/schedstat, ns): the wait is what a loaded machine adds to a
+ * thread hand-off, the thing this bench is about.
+ */
+function threadTimes(): Map<number, { cpu: number; wait: number }> {
+  const out = new Map<number, { cpu: number; wait: number }>();
   for (const tid of readdirSync('/proc/self/task')) {
     let stat: string;
-    try { stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8'); } catch { continue; } // the thread ended meanwhile
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(tid), (Number(f[11]) + Number(f[12])) / CLK_TCK);
+    try { stat = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8'); } catch { continue; } // the thread ended meanwhile
+    const [cpu, wait] = stat.split(' ').map((ns) => Number(ns) / 1e9);
+    out.set(Number(tid), { cpu: cpu!, wait: wait! });
   }
   return out;
 }
@@ -192,7 +196,7 @@ async function run(design: Design, burners: number, round: number): Promise<{ p9
   const file = join(dir, 'events.sqlite');
   await new SqliteEventStore({ file }).close(); // the real schema, in a WAL-mode file
   const log = openDesign(design, file);
-  const snapshot = () => ({ cpu: process.cpuUsage(), threads: threadCpu(), log: log.counts() });
+  const snapshot = () => ({ cpu: process.cpuUsage(), threads: threadTimes(), log: log.counts() });
   const versions = new Array<number>(STREAMS).fill(0);
   const latencies: number[] = [];
   const measured: Promise<unknown>[] = [];
@@ -229,14 +233,19 @@ async function run(design: Design, burners: number, round: number): Promise<{ p9
   latencies.sort((x, y) => x - y);
   const q = (p: number) => latencies[Math.min(n - 1, Math.floor(p * n))] ?? NaN;
   const cpuUs = (after.cpu.user - b.cpu.user + after.cpu.system - b.cpu.system) / n;
-  const deltas = [...after.threads].map(([tid, s]) => ({ tid, s: s - (b.threads.get(tid) ?? 0) })).sort((x, y) => y.s - x.s);
-  const others = deltas.filter((d) => d.tid !== process.pid);
-  const [us, main] = [(s: number) => ((s * 1e6) / n).toFixed(0), deltas.find((d) => d.tid === process.pid)?.s ?? 0];
-  const rest = others.slice(1).reduce((sum, d) => sum + d.s, 0);
+  const us = (s: number) => ((s * 1e6) / n).toFixed(0);
+  const deltas = [...after.threads].map(([tid, t]) => {
+    const was = b.threads.get(tid) ?? { cpu: 0, wait: 0 };
+    return { tid, cpu: t.cpu - was.cpu, wait: t.wait - was.wait };
+  });
+  const main = deltas.find((d) => d.tid === process.pid)!;
+  const others = deltas.filter((d) => d.tid !== process.pid).sort((x, y) => y.cpu - x.cpu);
+  const rest = (k: 'cpu' | 'wait') => us(others.slice(1).reduce((sum, d) => sum + d[k], 0));
+  const split = (k: 'cpu' | 'wait') => `main ${us(main[k])}, busiest other ${us(others[0]?.[k] ?? 0)}, rest ${rest(k)}`;
   const per = (k: 'transactions' | 'syncs') => (after.log[k] > b.log[k] ? (n / (after.log[k] - b.log[k])).toFixed(2) : '-');
   console.log(
     `${design.padEnd(2)} burners=${burners} round ${round}: p50 ${q(0.5).toFixed(2)} p99 ${q(0.99).toFixed(2)} p999 ${q(0.999).toFixed(2)} ms` +
-      ` | CPU ${cpuUs.toFixed(0)} µs/append (main ${us(main)}, busiest other ${us(others[0]?.s ?? 0)}, rest ${us(rest)})` +
+      ` | CPU ${cpuUs.toFixed(0)} µs/append (${split('cpu')}; run-queue wait ${split('wait')})` +
       ` | ${per('transactions')} appends/tx, ${per('syncs')}/sync | n=${n}${failures ? ` FAILED ${failures}` : ''}`,
   );
   return { p99: q(0.99), p999: q(0.999), cpuUs };
