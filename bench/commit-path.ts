@@ -4,17 +4,14 @@
  * time, so a blocked event loop shows), one ~300-byte event each on one of 50 streams with
  * its idempotency row, on the real schema. Designs, run in turn (A B Bn C 0, twice):
  *   A   today's SqliteEventStore (writer thread, synchronous=FULL, group commit), public API;
- *   B   the transaction on the main thread with synchronous=OFF, then fs.fdatasync (libuv
- *       pool) on an fd of the -wal file; appends committed while a sync is in flight share
- *       the next one; an append is durable once a sync that started after its commit returns;
- *   Bn  B with synchronous=NORMAL (SQLite itself then syncs the WAL header when the WAL
- *       restarts after a checkpoint, and nothing else);
+ *   B   the transaction on the main thread, synchronous=OFF, then fs.fdatasync (libuv pool)
+ *       of the -wal file; appends committed during a sync share the next one; durable once
+ *       a sync that started after the commit returns;
+ *   Bn  B with synchronous=NORMAL (SQLite then syncs the WAL header when the WAL restarts);
  *   C   B's transaction with synchronous=FULL: the fsync inside the commit, on the main thread;
- *   0   no store (answers at once): the harness's own latency and CPU (its 1 ms pacer).
- * B, Bn and C get a checkpointer thread on its own connection (synchronous=FULL, PASSIVE
- * every 250 ms, TRUNCATE past 64 MiB), as the store's sqlite-checkpointer.js does. All of
- * it runs with `burners` CPU-spinning child processes (standing in for load generators on
- * the same cores), then with none.
+ *   0   no store: the harness's own latency and CPU (its 1 ms pacer).
+ * B, Bn, C get a checkpointer thread like sqlite-checkpointer.js. Everything runs with
+ * `burners` CPU-spinning child processes (standing in for load generators), then without.
  *
  *   npx tsx bench/commit-path.ts [appends/s = 500] [seconds = 10] [burners = 2]
  *   DESIGNS=B,Bn npx tsx bench/commit-path.ts …   # only those (e.g. under strace -f)
@@ -43,12 +40,8 @@ const ROUNDS = 2;
 type Design = 'A' | 'B' | 'Bn' | 'C' | '0';
 const DESIGNS = (process.env.DESIGNS?.split(',') ?? ['A', 'B', 'Bn', 'C', '0']) as Design[];
 
-interface Appender {
-  append(stream: string, events: NewEvent[], options: AppendOptions): Promise<unknown>;
-  /** Transactions and syncs so far (A and C: one fsync per transaction). */
-  counts(): { transactions: number; syncs: number };
-  close(): Promise<void>;
-}
+/** counts(): transactions and syncs so far (A and C: one fsync per transaction). */
+type Appender = { append(s: string, e: NewEvent[], o: AppendOptions): Promise<unknown>; counts(): { transactions: number; syncs: number }; close(): Promise<void> };
 type Queued = { stream: string; events: NewEvent[]; options: AppendOptions; done: (err?: Error) => void };
 
 /** A checkpointer thread like sqlite-checkpointer.js (its own connection, off the commit path). */
@@ -111,9 +104,7 @@ class MainThreadLog implements Appender {
     });
   }
 
-  counts() {
-    return { transactions: this.transactions, syncs: this.walFd === null ? this.transactions : this.syncs };
-  }
+  counts = () => ({ transactions: this.transactions, syncs: this.walFd === null ? this.transactions : this.syncs });
 
   private commit(): void {
     const batch = this.queued;
@@ -148,9 +139,8 @@ class MainThreadLog implements Appender {
     // The fd must still be the WAL's: nothing replaced the file during the run.
     if (this.walFd !== null && statSync(`${this.file}-wal`).ino !== this.walIno) console.log('  ! the -wal file was replaced');
     if (this.walFd !== null) closeSync(this.walFd);
-    const exited = new Promise((r) => this.checkpointer.once('exit', r));
     this.checkpointer.postMessage('stop');
-    await exited;
+    await new Promise((r) => this.checkpointer.once('exit', r));
     this.db.close();
   }
 }
@@ -163,11 +153,7 @@ function openDesign(design: Design, file: string): Appender {
   return { append: (s, e, o) => store.append(s, e, o), counts: () => ({ transactions, syncs: transactions }), close: () => store.close() };
 }
 
-/**
- * Per thread of this process, seconds so far on a core and waiting in a run queue for one
- * (/proc/self/task/<tid>/schedstat, ns): the wait is what a loaded machine adds to a
- * thread hand-off, the thing this bench is about.
- */
+/** Per thread, seconds on a core and waiting in a run queue for one (schedstat, ns): the wait is what a hand-off costs on a busy machine. */
 function threadTimes(): Map<number, { cpu: number; wait: number }> {
   const out = new Map<number, { cpu: number; wait: number }>();
   for (const tid of readdirSync('/proc/self/task')) {
@@ -265,9 +251,7 @@ for (const burners of phases) {
     await new Promise((r) => setTimeout(r, 500));
     console.log(`-- burners=${burners}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const runs = new Map<Design, Array<{ p99: number; p999: number; cpuUs: number }>>();
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const d of DESIGNS) runs.set(d, [...(runs.get(d) ?? []), await run(d, burners, round)]);
-    }
+    for (let round = 1; round <= ROUNDS; round++) for (const d of DESIGNS) runs.set(d, [...(runs.get(d) ?? []), await run(d, burners, round)]);
     for (const [d, r] of runs) {
       const f = (k: 'p99' | 'p999' | 'cpuUs', digits: number) => r.map((x) => x[k].toFixed(digits)).join(' / ');
       summary.push(`  burners=${burners} ${d.padEnd(2)} p99 ${f('p99', 2)}   p999 ${f('p999', 2)}   CPU µs/append ${f('cpuUs', 0)}`);
