@@ -7,7 +7,7 @@ import { execFileSync, execSync, fork, spawn, type ChildProcess } from 'node:chi
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_METRICS_TOKEN, BENCH_SECRET } from './jwt.js';
@@ -237,6 +237,21 @@ export interface LoadChild {
  * Starts a load generator (bench/load/<name>.ts) in its own process. It answers each
  * request `{id, …}` with `{id, ok, result | error}` over the IPC channel.
  */
+/**
+ * `BENCH_LOAD_NICE=10`: the load generators run below the servers' priority, for every
+ * system alike (a diagnostic: on separate machines the clients take no core from the
+ * server). Only the generator's main thread, where its work is; not the default.
+ */
+function niceLoad(pid: number | undefined): void {
+  const nice = Number(process.env.BENCH_LOAD_NICE ?? 0);
+  if (pid === undefined || !Number.isInteger(nice) || nice === 0) return;
+  try {
+    setPriority(pid, nice);
+  } catch (err) {
+    process.stderr.write(`BENCH_LOAD_NICE: ${String(err)}\n`);
+  }
+}
+
 export function startLoad(name: string, options: { env?: Record<string, string>; nodeArgs?: string[] } = {}): LoadChild {
   const child = fork(join(BENCH_DIR, 'load', `${name}.ts`), [], {
     execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(options.nodeArgs ?? [])],
@@ -244,6 +259,7 @@ export function startLoad(name: string, options: { env?: Record<string, string>;
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   const { exited, stderr } = track(child, name);
+  niceLoad(child.pid);
   let nextId = 1;
   const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   const progress: Array<(p: Record<string, unknown>) => void> = [];
