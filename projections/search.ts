@@ -8,9 +8,9 @@
  * the MessagePosted event) and the FTS5 index is an external-content table over it, kept
  * current by triggers on delete and edit, and on insert by `handle` itself (v5): an
  * AFTER INSERT trigger made each post's full-text insert ~3× dearer (14 µs against 5 µs
- * per post in isolation, 100 posts per transaction), most of search's cost per post. An FTS5 table cannot index an UNINDEXED column, so v1, which kept
- * the message id inside the FTS table, scanned every row per delete (71 ms at 300k
- * messages, most of a rebuild). A bulk load drops the triggers and `setup` then builds the
+ * per post in isolation, 100 posts per transaction), most of search's cost per post.
+ * An FTS5 table cannot index an UNINDEXED column, so v1, which kept the message id inside
+ * the FTS table, scanned every row per delete (71 ms at 300k messages, most of a rebuild). A bulk load drops the triggers and `setup` then builds the
  * whole index from `search_docs` in one go ('rebuild'), which it also does whenever it
  * finds the triggers missing (a bulk load cut short).
  *
