@@ -24,7 +24,11 @@ export class FsyncJournal {
   /** Calls `durable` once `bytes` are on disk. */
   append(bytes: Buffer, durable: () => void): void {
     this.pending.push({ bytes, durable });
-    if (!this.syncing) void this.drain();
+    // A journal that cannot write makes every figure after it wrong: the peer stops, loudly.
+    if (!this.syncing) this.drain().catch((err: unknown) => {
+      process.stderr.write(`fsync journal: ${String(err)}\n`);
+      process.exit(1);
+    });
   }
 
   private async drain(): Promise<void> {
