@@ -3,7 +3,7 @@
  * test (keys generated here), a PEM public key file, key rotation, a flood of unknown
  * `kid`s (the node's JWKS fetches are counted at the provider), the provider being down,
  * and the production refusals of a weak HS256 secret. Every principal × route is in
- * authorization-matrix.e2e.test.ts; this file is about the key source itself.
+ * the authorization-*.e2e.test.ts files; this file is about the key source itself.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
