@@ -12,6 +12,12 @@
  * must not declare everyone dead. So a node judges only while its own heartbeats come
  * back to it, and after a gap in its own echo, it counts every peer's silence afresh from
  * the moment the echo returned.
+ *
+ * A peer that said goodbye wrote its users' offline events before it did, but they reach
+ * our read models a little later (live read models are applied in gathered batches on
+ * their own thread): it is judged only after LEFT_GRACE_EXPIRIES expiries, and forgotten as
+ * soon as our read models show it holds no sessions. CI saw a read model take over a
+ * second, and a clean leave recorded as a death.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 
@@ -41,6 +47,9 @@ export interface HeartbeatOptions {
   /** A sweep or a heard heartbeat failed (a read model unreadable, a listener threw); the timers go on. */
   onError?(err: unknown): void;
 }
+
+/** How many expiries a peer that said goodbye has for its offline events to reach our read models. */
+const LEFT_GRACE_EXPIRIES = 5;
 
 interface Peer {
   lastHeardAt: number;
@@ -154,6 +163,7 @@ export class Heartbeats {
     // Our own heartbeats do not come back: we are the one cut off; judge nobody.
     if (now - this.lastEchoAt > this.o.expiryMs) return;
     const threshold = this.o.expiryMs - this.sweepMs;
+    const leftThreshold = this.o.expiryMs * LEFT_GRACE_EXPIRIES - this.sweepMs;
     const candidates = new Set(this.o.candidates());
     const ids = new Set([...this.peers.keys(), ...candidates]);
     ids.delete(this.o.nodeId);
@@ -167,7 +177,7 @@ export class Heartbeats {
       if (this.down.has(id)) continue;
       const heard = peer?.lastHeardAt;
       const since = Math.max(heard ?? this.startedAt, this.judgingSince);
-      if (now - since > threshold) {
+      if (now - since > (peer?.left ? leftThreshold : threshold)) {
         this.down.add(id);
         this.o.onDown(id, heard ?? since);
       }

@@ -15,7 +15,7 @@ import { startNatsServer, type NatsSingle } from '../helpers/nats-server.js';
 import { spawnNode, startTestNode, TEST_METRICS_TOKEN, tokenFor, type TestNode } from '../helpers/node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { connectWs, type TestSocket } from '../helpers/ws-client.js';
-import { asKnown } from '../../projections/index.js';
+import { asKnown, nodesWithSessions } from '../../projections/index.js';
 
 let nats: NatsSingle;
 let nodes: TestNode[];
@@ -217,6 +217,8 @@ describe('nodes over one JetStream stream', () => {
       await eventually(() => expect(nodes[0]!.cluster!.alive()).toContain(witnessId), 10_000);
       await leaving.destroy();
       await eventually(() => expect(nodes[0]!.cluster!.alive()).not.toContain(leaving.config.nodeId), 10_000);
+      // Its offline events reached the observer's read models: from here on it is only to be forgotten.
+      await eventually(() => expect(nodesWithSessions(nodes[0]!.runner.db)).not.toContain(leaving.config.nodeId), 10_000);
       witness.process.kill('SIGSTOP');
       const expired = await eventually(async () => {
         const all = await nodes[0]!.store.readAll(0, 100_000);
