@@ -9,7 +9,10 @@
 // the checkpoint fsyncs), and readers can hold the WAL too; so once the file passes
 // `hardBytes` a TRUNCATE follows the PASSIVE one: it waits (at most BUSY_MS, holding new
 // commits back meanwhile) for the readers, copies the few frames the PASSIVE one missed
-// and empties the file. The WAL stays bounded.
+// and empties the file. The WAL stays bounded. A TRUNCATE that finds a reader still
+// holding the WAL is tried again only after a back-off (doubling up to TRUNCATE_BACKOFF_MS):
+// retried every tick it held commits back 250 ms of every 300, and CI saw a commit give up
+// on the lock (SQLITE_BUSY) while a long read went on.
 //
 // Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader.
 //
@@ -24,6 +27,8 @@ import Database from 'better-sqlite3';
 
 /** How long a TRUNCATE checkpoint waits for readers (and makes commits wait for it). */
 const BUSY_MS = 250;
+/** The longest wait before a TRUNCATE that found readers is tried again. */
+const TRUNCATE_BACKOFF_MS = 4000;
 
 const { file, intervalMs, hardBytes } = workerData;
 const walFile = `${file}-wal`;
@@ -35,6 +40,9 @@ db.pragma(`journal_size_limit = ${workerData.journalSizeLimit}`);
 let lastLog = -1;
 let lastCheckpointed = -1;
 let timer;
+/** When a TRUNCATE may be tried next, and how long the next back-off is. */
+let truncateAt = 0;
+let truncateBackoff = 0;
 
 const walSize = () => statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
 
@@ -47,6 +55,19 @@ function run(mode, walBytes) {
   lastLog = log;
   lastCheckpointed = checkpointed;
   parentPort.postMessage({ mode, walBytes, log, checkpointed, busy, ms });
+  return busy;
+}
+
+/** A busy TRUNCATE backs off (commits wait for it); one that went through resets it. */
+function truncate() {
+  const now = performance.now();
+  if (now < truncateAt) return;
+  if (run('TRUNCATE', walSize()) === 0) {
+    truncateBackoff = 0;
+    return;
+  }
+  truncateBackoff = Math.min(Math.max(truncateBackoff * 2, intervalMs * 4), TRUNCATE_BACKOFF_MS);
+  truncateAt = now + truncateBackoff;
 }
 
 function checkpoint() {
@@ -59,7 +80,7 @@ function checkpoint() {
     // The PASSIVE one just copied nearly all of it without holding anyone up, so the
     // TRUNCATE, which holds commits back, copies only what came in meanwhile.
     mode = 'TRUNCATE';
-    run(mode, walSize());
+    truncate();
   } catch (err) {
     const code = err && typeof err === 'object' && typeof err.code === 'string' ? err.code : undefined;
     parentPort.postMessage({ mode, error: err instanceof Error ? err.message : String(err), code });
