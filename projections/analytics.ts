@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { conversationIdOf } from '../engine/store/index.js';
 import { defineProjection } from './projection.js';
-import { prepared } from './prepared.js';
+import { insertRows, prepared } from './prepared.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -36,11 +36,11 @@ export const analytics = defineProjection({
     `);
   },
   handle(events, db) {
-    const active = prepared(db, 'INSERT OR IGNORE INTO analytics_active_users VALUES (?, ?)');
     const react = prepared(db, 'INSERT INTO analytics_reactions VALUES (?, ?) ON CONFLICT DO UPDATE SET count = max(0, count + excluded.count)');
     // Within a batch, counts and who waits for a reply are kept here and written once at
-    // the end; the rows come out as if written event by event.
+    // the end; the rows come out as if written event by event (and in the same order).
     const activeSeen = new Map<string, Set<string>>();
+    const active: string[] = [];
     const hourly = new Map<string, Map<number, number>>();
     const waiting = new Waiting(db);
     const days = new DayNames();
@@ -53,7 +53,7 @@ export const analytics = defineProjection({
       if (!seen) activeSeen.set(day, (seen = new Set()));
       if (!seen.has(e.metadata.actor)) {
         seen.add(e.metadata.actor);
-        active.run(day, e.metadata.actor);
+        active.push(day, e.metadata.actor);
       }
       switch (e.type) {
         case 'MessagePosted': {
@@ -71,6 +71,7 @@ export const analytics = defineProjection({
           break;
       }
     }
+    insertRows(db, 'INSERT OR IGNORE INTO analytics_active_users VALUES', 2, active);
     const count = prepared(db, 'INSERT INTO analytics_messages_hourly VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count');
     for (const [conversationId, counts] of hourly) for (const [hour, n] of counts) count.run(conversationId, hour, n);
     waiting.save();
@@ -91,22 +92,22 @@ export const analytics = defineProjection({
 class Waiting {
   private readonly current = new Map<string, { author: string; since: number } | null>();
   private readonly changed = new Set<string>();
-  private readonly sample: Database.Statement;
+  /** The batch's samples, (conversation, at, seconds) after one another, written in `save`. */
+  private readonly samples: Array<string | number> = [];
 
-  constructor(private readonly db: Database.Database) {
-    this.sample = prepared(db, 'INSERT INTO analytics_replies VALUES (?, ?, ?)');
-  }
+  constructor(private readonly db: Database.Database) {}
 
   /** Someone spoke: a sample when the last speaker was someone else; they now wait for a reply. */
   replied(conversationId: string, author: string, at: number): void {
     const waiting = this.get(conversationId);
     if (waiting?.author === author) return;
-    if (waiting) this.sample.run(conversationId, at, (at - waiting.since) / 1000);
+    if (waiting) this.samples.push(conversationId, at, (at - waiting.since) / 1000);
     this.current.set(conversationId, { author, since: at });
     this.changed.add(conversationId);
   }
 
   save(): void {
+    insertRows(this.db, 'INSERT INTO analytics_replies VALUES', 3, this.samples);
     const write = prepared(this.db, 'INSERT OR REPLACE INTO analytics_waiting VALUES (?, ?, ?)');
     for (const id of this.changed) {
       const w = this.current.get(id)!;
