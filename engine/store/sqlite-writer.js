@@ -136,6 +136,15 @@ function stage(req, batch, staged, cursor) {
   return { version: seq, firstSeq: current + 1, firstPosition };
 }
 
+/**
+ * Stages the batches of a group, in the transaction it is called in. Made once: making the
+ * transaction function anew per commit cost ~8 µs of CPU per transaction (a one-row
+ * transaction on an in-memory table: 10.7-13.7 µs so, 2.4-3.8 µs made once).
+ */
+const stageGroup = db.transaction((group, staged, cursor) =>
+  group.map((batch) => ({ n: batch.n, outcomes: batch.appends.map((req) => stage(req, batch, staged, cursor)) })),
+);
+
 /** Commits the batches in one transaction; on failure none of them is in the log. */
 function commit(group) {
   const staged = new Map();
@@ -144,9 +153,7 @@ function commit(group) {
   try {
     // IMMEDIATE: the write lock is taken (waiting for it within busy_timeout) before anything
     // is read, so another connection's write never fails the batch with SQLITE_BUSY midway.
-    results = db
-      .transaction(() => group.map((batch) => ({ n: batch.n, outcomes: batch.appends.map((req) => stage(req, batch, staged, cursor)) })))
-      .immediate();
+    results = stageGroup.immediate(group, staged, cursor);
   } catch (err) {
     if (db.inTransaction) {
       try {
