@@ -81,4 +81,14 @@ describe('SQLite writer thread, stored texts', () => {
       db.close();
     }
   });
+
+  it('rejects an event whose data JSON cannot hold (undefined) alone, before the writer sees it', async () => {
+    // It used to reach the writer and fail its NOT NULL column, rolling back every batch of
+    // that transaction with it.
+    const bad = store.append('conversation-u', [{ ...event('u1'), data: undefined }], { expectedVersion: 0 });
+    const good = store.append('conversation-v', [event('v1')], { expectedVersion: 0 });
+    await expect(bad).rejects.toThrow(/cannot be stored as JSON/);
+    expect((await good).version).toBe(1);
+    expect(await store.streamVersion('conversation-u')).toBe(0);
+  });
 });
