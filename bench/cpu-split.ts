@@ -32,7 +32,7 @@ const clockTicks = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** CPU seconds so far per thread of `pid`: 'main', 'read-model' (niced) or the tid. */
-function cpuByThread(pid: number): Map<string, number> {
+function cpuByThread(pid: number, part: 'all' | 'sys' = 'all'): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
@@ -44,7 +44,7 @@ function cpuByThread(pid: number): Map<string, number> {
     // Fields after the command name start at state (field 3): utime 14, stime 15, nice 19.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const key = Number(tid) === pid ? 'main' : Number(fields[16]) > 0 ? 'read-model' : tid;
-    out.set(key, (Number(fields[11]) + Number(fields[12])) / clockTicks);
+    out.set(key, ((part === 'all' ? Number(fields[11]) : 0) + Number(fields[12])) / clockTicks);
   }
   return out;
 }
@@ -106,16 +106,40 @@ function appendWait(before: Histograms, after: Histograms): string {
   return `appends wait ${(mean('parley_append_seconds') * 1000).toFixed(2)} ms on average, a transaction takes ${(mean('parley_store_transaction_seconds') * 1000).toFixed(2)} ms in the writer (${appends.toFixed(1)} appends each)`;
 }
 
-/** CPU seconds per named thread between two readings. */
-function split(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+/**
+ * The writer's CPU per transaction, and the kernel's share of it: its CPU per post moves
+ * with how many appends a transaction carries (set by the machine's load), its CPU per
+ * transaction much less, so A/B work on the writer's per-batch cost reads this.
+ */
+function writerPerTransaction(cpu: number, sys: number, before: Histograms, after: Histograms): string {
+  const a = after?.get('parley_store_transaction_seconds');
+  const b = before?.get('parley_store_transaction_seconds');
+  const transactions = a && b ? a.count - b.count : NaN;
+  return `writer ${((cpu * 1e6) / transactions).toFixed(0)} µs CPU per transaction (${((sys * 1e6) / transactions).toFixed(0)} of it kernel, ${transactions} transactions)`;
+}
+
+/**
+ * CPU seconds per named thread between two readings; the writer is the busiest of the
+ * unnamed threads, unless `writerTid` says which (to split kernel time as total time was).
+ */
+function split(before: Map<string, number>, after: Map<string, number>, writerTid?: string): Map<string, number> {
   const delta = new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
   const rest = [...delta].filter(([k]) => k !== 'main' && k !== 'read-model').sort((a, b) => b[1] - a[1]);
+  const writer = writerTid ?? rest[0]?.[0];
   return new Map([
     ['main', delta.get('main') ?? 0],
     ['read-model', delta.get('read-model') ?? 0],
-    ['writer', rest[0]?.[1] ?? 0],
-    ['v8/libuv', rest.slice(1).reduce((sum, [, v]) => sum + v, 0)],
+    ['writer', writer === undefined ? 0 : (delta.get(writer) ?? 0)],
+    ['v8/libuv', rest.filter(([k]) => k !== writer).reduce((sum, [, v]) => sum + v, 0)],
   ]);
+}
+
+/** The tid of the busiest unnamed thread between two readings (the store's writer). */
+function busiestOther(before: Map<string, number>, after: Map<string, number>): string | undefined {
+  return [...after]
+    .filter(([k]) => k !== 'main' && k !== 'read-model')
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1])[0]?.[0];
 }
 
 const profileDir = process.env.PROFILE_DIR;
@@ -147,11 +171,13 @@ try {
     const answers = Promise.all(loads.map((load) => load.request<PhaseResult>({ cmd: 'run', phase }, MEASURED_MS + 90_000)));
     await sleep(WARMUP_MS);
     const before = cpuByThread(server.pid);
+    const sysBefore = cpuByThread(server.pid, 'sys');
     const writesBefore = writesByThread(server.pid);
     const waitBefore = await histograms(server.url, WAIT_METRICS);
     const from = process.hrtime.bigint() / 1000n;
     await sleep(MEASURED_MS);
     const after = cpuByThread(server.pid);
+    const sysAfter = cpuByThread(server.pid, 'sys');
     const writesAfter = writesByThread(server.pid);
     const waitAfter = await histograms(server.url, WAIT_METRICS);
     if (profileDir) console.log(`window ${w} on the monotonic clock: ${from} .. ${process.hrtime.bigint() / 1000n} µs`);
@@ -160,7 +186,9 @@ try {
     const total = [...threads.values()].reduce((a, b) => a + b, 0);
     perPost.push((total * 1000) / posts);
     const parts = [...threads].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
-    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}); ${writesPerPost(writesBefore, writesAfter, posts)}; ${appendWait(waitBefore, waitAfter)}`);
+    const sys = split(sysBefore, sysAfter, busiestOther(before, after));
+    const sysParts = [...sys].map(([k, v]) => `${k} ${((v * 1000) / posts).toFixed(3)}`).join(', ');
+    console.log(`window ${w}: ${posts} posts back, ${perPost.at(-1)!.toFixed(3)} ms CPU per post (${parts}; kernel: ${sysParts}); ${writerPerTransaction(threads.get('writer')!, sys.get('writer')!, waitBefore, waitAfter)}; ${writesPerPost(writesBefore, writesAfter, posts)}; ${appendWait(waitBefore, waitAfter)}`);
   }
   perPost.sort((a, b) => a - b);
   console.log(`median of ${windows}: ${perPost[Math.floor(windows / 2)]!.toFixed(3)} ms CPU per post @ ${rate} posts/s, ${roomCount} rooms × 10`);

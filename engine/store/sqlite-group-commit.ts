@@ -23,6 +23,7 @@ import {
   outcomesOf,
   withoutUnencodable,
   writeFailure,
+  type BatchMessage,
   type BatchResult,
   type PendingAppend,
   type WriteError,
@@ -55,7 +56,7 @@ interface CommittedBatch {
 export interface GroupCommitDeps {
   file: string;
   /** The current writer thread: batches go to it only while it is ready. */
-  writer: { readonly ready: boolean; post(message: string): void; committed(): void };
+  writer: { readonly ready: boolean; post(message: BatchMessage): void; committed(): void };
   /** Streams' versions as last committed (a cache; a missing one is read from the log). */
   versions: BoundedMap<string, number>;
   feed: CommittedFeed;
@@ -167,7 +168,7 @@ export class GroupCommit {
     const appends = this.pending;
     this.pending = [];
     const n = this.sent + 1;
-    let message: string;
+    let message: BatchMessage;
     try {
       message = encodeBatch(n, seen, appends);
     } catch {

@@ -52,20 +52,30 @@ export function writeFailure(message: string, code: string | undefined, file: st
 }
 
 /**
- * Batch `n` as the writer takes it: one string, so cloning it to the writer is one copy,
- * where a batch of objects is cloned value by value on this thread (the writer turns data
- * and metadata into text). `seen` is the last batch whose answer this thread handled.
- * Throws when an append cannot be held by JSON (see withoutUnencodable).
+ * Batch `n` as the writer takes it: a header (JSON text) followed by the stored JSON text of
+ * each event's data and metadata and of each idempotency result, in the order the header
+ * lists them. Each value is serialized once, here, and stored as it comes: the writer
+ * neither parses nor re-serializes them (it used to, ~3 µs per append on its thread), and
+ * a list of strings crosses to the writer as one copy of each. `seen` is the last batch
+ * whose answer this thread handled. Throws when an append cannot be held by JSON (see
+ * withoutUnencodable).
  */
-export function encodeBatch(n: number, seen: number, appends: PendingAppend[]): string {
-  return JSON.stringify({ n, seen, appends: appends.map(toWriter) });
+export function encodeBatch(n: number, seen: number, appends: PendingAppend[]): BatchMessage {
+  const message: BatchMessage = [''];
+  const header: WriterAppend[] = [];
+  for (const req of appends) header.push(toWriter(req, message));
+  message[0] = JSON.stringify({ n, seen, appends: header });
+  return message;
 }
+
+/** A batch as it crosses to the writer: its header, then the texts the header's appends refer to, in order. */
+export type BatchMessage = string[];
 
 /** The appends JSON can hold; the others (a bug upstream: a BigInt, a cycle) are rejected. */
 export function withoutUnencodable(appends: PendingAppend[]): PendingAppend[] {
   return appends.filter((req) => {
     try {
-      JSON.stringify(toWriter(req));
+      JSON.stringify(toWriter(req, []));
       return true;
     } catch (err) {
       req.reject(new Error(`append to ${req.stream}: its events cannot be stored as JSON`, { cause: err }));
@@ -74,30 +84,49 @@ export function withoutUnencodable(appends: PendingAppend[]): PendingAppend[] {
   });
 }
 
-/** An append as the writer takes it (see sqlite-writer.js). */
-function toWriter(req: PendingAppend): WriterAppend {
+/**
+ * An append as the writer's header lists it (see sqlite-writer.js); its events' data and
+ * metadata, and its idempotency result, are pushed to `texts` as the stored JSON text.
+ */
+function toWriter(req: PendingAppend, texts: string[]): WriterAppend {
   const { idempotency, patches, legacyKey } = req.options;
+  const events: WriterEvent[] = [];
+  for (const e of req.events) {
+    events.push({ id: e.id, type: e.type });
+    texts.push(storedJson(e.data), storedJson(e.metadata));
+  }
   // Optional parts assigned, not spread in (~0.1 µs less per append on the main thread).
-  const out: WriterAppend = { stream: req.stream, expected: req.options.expectedVersion, events: req.events };
+  const out: WriterAppend = { stream: req.stream, expected: req.options.expectedVersion, events };
   if (patches && patches.length > 0) out.patches = patches;
   if (idempotency) {
     out.key = idempotency.key;
     out.legacyKey = legacyKey;
     out.fingerprint = idempotency.fingerprint;
-    out.result = idempotency.result;
+    texts.push(storedJson(idempotency.result));
   }
   return out;
+}
+
+/** A value's JSON text as stored; one JSON cannot hold (undefined, a function) is an encoding failure too. */
+function storedJson(value: unknown): string {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new TypeError(`${typeof value} cannot be stored as JSON`);
+  return text;
+}
+
+interface WriterEvent {
+  id: string;
+  type: string;
 }
 
 interface WriterAppend {
   stream: string;
   expected: AppendOptions['expectedVersion'];
-  events: NewEvent[];
+  events: WriterEvent[];
   patches?: AppendOptions['patches'];
   key?: string;
   legacyKey?: string;
   fingerprint?: string;
-  result?: unknown;
 }
 
 /** What the appends of a committed batch come to, and the streams whose dependent appends failed. */

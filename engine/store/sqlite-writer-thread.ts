@@ -9,7 +9,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { backoffDelay } from './backoff.js';
-import type { BatchResult, TransactionResults } from './sqlite-writer-protocol.js';
+import type { BatchMessage, BatchResult, TransactionResults } from './sqlite-writer-protocol.js';
 
 /** Pauses before restarting a writer thread that died, growing while it keeps dying. */
 const RESTART = { initialMs: 250, maxMs: 10_000 };
@@ -82,7 +82,7 @@ export class WriterThread {
   }
 
   /** Sends one encoded batch (see encodeBatch); only while `ready`. */
-  post(message: string): void {
+  post(message: BatchMessage): void {
     this.batches!.postMessage(message);
   }
 

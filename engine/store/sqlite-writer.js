@@ -9,13 +9,17 @@
 // them together at once: the next transaction starts as soon as the previous fsync
 // returns, without waiting for the main thread to hear back and send more.
 //
-// In (on workerData.batches), as one JSON text (one copy between the threads):
-//   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, result?, events: [{ id, type, data, metadata }],
+// In (on workerData.batches), as a list of strings (one copy each between the threads):
+//   [header, ...texts], header the JSON text of
+//   { n, seen, appends: [{ stream, expected: number | 'any', key?, legacyKey?, fingerprint?, events: [{ id, type }],
 //                          patches?: [{ seq, patch }] }] }
+//   and texts, in the header's order, per append: each event's data then its metadata, then
+//   the idempotency result when it has a key: JSON text stored as it comes (serialized once,
+//   on the main thread; never parsed or re-serialized here).
 //   (n numbers the batches 1, 2, …; seen is the last n whose results the main thread had
-//   handled when it sent this batch; data, metadata and result are stored as JSON text;
-//   patches are JSON merge patches applied to earlier events of the same stream, in the
-//   append's transaction: an erasure rewrites the content it erases, or nothing happens)
+//   handled when it sent this batch; patches are JSON merge patches applied to earlier
+//   events of the same stream, in the append's transaction: an erasure rewrites the content
+//   it erases, or nothing happens)
 // Out: { ready: true } on parentPort once the connection is open, then per transaction on
 // the batch port (so the main thread can take every answer that queued up at once, too)
 //   { ms, results: [per batch committed in it, in order:
@@ -84,6 +88,21 @@ function priorRecord(req) {
   return undefined;
 }
 
+/**
+ * A batch as the header says, each append given `texts` (the message) and `at`, the index
+ * of its first text there; appends after one that stages nothing still find theirs.
+ */
+function decodeBatch(message) {
+  const batch = JSON.parse(message[0]);
+  let at = 1;
+  for (const req of batch.appends) {
+    req.texts = message;
+    req.at = at;
+    at += req.events.length * 2 + (req.key ? 1 : 0);
+  }
+  return batch;
+}
+
 /** Stages one append in the open transaction and says how it went. */
 function stage(req, batch, staged, cursor) {
   const current = currentVersion(req.stream, staged);
@@ -104,16 +123,27 @@ function stage(req, batch, staged, cursor) {
   }
   const firstPosition = cursor.position + 1;
   let seq = current;
+  let at = req.at;
   for (const e of req.events) {
     seq += 1;
     cursor.position += 1;
-    insert.run(cursor.position, req.stream, seq, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+    insert.run(cursor.position, req.stream, seq, e.id, e.type, req.texts[at], req.texts[at + 1]);
+    at += 2;
   }
   for (const p of req.patches ?? []) patchEvent.run(JSON.stringify(p.patch), req.stream, p.seq);
-  if (req.key) insertKey.run(req.key, req.fingerprint, JSON.stringify(req.result));
+  if (req.key) insertKey.run(req.key, req.fingerprint, req.texts[at]);
   staged.set(req.stream, seq);
   return { version: seq, firstSeq: current + 1, firstPosition };
 }
+
+/**
+ * Stages the batches of a group, in the transaction it is called in. Made once: making the
+ * transaction function anew per commit cost ~8 µs of CPU per transaction (a one-row
+ * transaction on an in-memory table: 10.7-13.7 µs so, 2.4-3.8 µs made once).
+ */
+const stageGroup = db.transaction((group, staged, cursor) =>
+  group.map((batch) => ({ n: batch.n, outcomes: batch.appends.map((req) => stage(req, batch, staged, cursor)) })),
+);
 
 /** Commits the batches in one transaction; on failure none of them is in the log. */
 function commit(group) {
@@ -123,9 +153,7 @@ function commit(group) {
   try {
     // IMMEDIATE: the write lock is taken (waiting for it within busy_timeout) before anything
     // is read, so another connection's write never fails the batch with SQLITE_BUSY midway.
-    results = db
-      .transaction(() => group.map((batch) => ({ n: batch.n, outcomes: batch.appends.map((req) => stage(req, batch, staged, cursor)) })))
-      .immediate();
+    results = stageGroup.immediate(group, staged, cursor);
   } catch (err) {
     if (db.inTransaction) {
       try {
@@ -158,8 +186,8 @@ function forgetKnownFailures(seen) {
 }
 
 batches.on('message', (first) => {
-  const group = [JSON.parse(first)];
-  for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(JSON.parse(next.message));
+  const group = [decodeBatch(first)];
+  for (let next = receiveMessageOnPort(batches); next; next = receiveMessageOnPort(batches)) group.push(decodeBatch(next.message));
   const started = performance.now();
   const results = commit(group);
   const ms = performance.now() - started;
