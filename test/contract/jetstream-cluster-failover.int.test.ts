@@ -14,6 +14,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamEventStore } from '../../engine/store/jetstream/index.js';
 import { isConcurrencyError } from '../../engine/store/errors.js';
 import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
+import { expectEveryAckOnceInTheLog, type AckedAppends } from '../helpers/acked-appends.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
 
@@ -40,7 +41,7 @@ describe('JetStream event store in a cluster', () => {
       // The store's one feed consumer must ride through the failover too.
       const fed: StoredEvent[] = [];
       const unsubscribe = store.subscribe((events) => fed.push(...events));
-      const acked = new Map<string, { stream: string; seq: number }>();
+      const acked: AckedAppends = new Map();
       let stop = false;
       let failures = 0;
       let slowest = 0;
@@ -89,20 +90,7 @@ describe('JetStream event store in a cluster', () => {
       }, 45_000, 100);
 
       const all = await store.readAll(0, 100_000);
-      const counts = new Map<string, number>();
-      for (const e of all) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
-      for (const [id, at] of acked) {
-        expect(counts.get(id), `acked event ${id} at ${at.stream}#${at.seq}`).toBe(1);
-      }
-      expect([...counts.values()].every((n) => n === 1)).toBe(true);
-      for (const stream of streams) {
-        const events = await store.readStream(stream, { limit: 100_000 });
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-        for (const e of events) {
-          const at = acked.get(e.id);
-          if (at) expect(at).toEqual({ stream, seq: e.seq });
-        }
-      }
+      await expectEveryAckOnceInTheLog(store, all, acked, streams);
       await eventually(() => expect(fed.length).toBe(all.length), 10_000, 50);
       unsubscribe();
       expect(fed.map((e) => e.id)).toEqual(all.map((e) => e.id));

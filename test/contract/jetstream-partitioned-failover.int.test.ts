@@ -12,10 +12,11 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { PartitionedJetStreamStore } from '../../engine/store/jetstream/index.js';
 import { isConcurrencyError } from '../../engine/store/errors.js';
 import { LogCursor } from '../../engine/store/log-cursor.js';
-import { fnv1a32 } from '../../engine/store/partitions.js';
 import type { NewEvent, StoredEvent } from '../../engine/store/port.js';
+import { expectEveryAckOnceInTheLog, type AckedAppends } from '../helpers/acked-appends.js';
 import { eventually } from '../helpers/eventually.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
+import { conversationIn as conversationInPartition } from '../helpers/partitioned-streams.js';
 
 const N = 3;
 let cluster: NatsCluster;
@@ -31,12 +32,7 @@ function ev(type: string): NewEvent {
 }
 
 /** A conversation stream whose id hashes to partition `p`. */
-function conversationIn(p: number): string {
-  for (;;) {
-    const id = randomUUID();
-    if (fnv1a32(id) % N === p) return `conversation-${id}`;
-  }
-}
+const conversationIn = (p: number): string => conversationInPartition(p, N);
 
 describe(`a log of ${N} partitions on a JetStream cluster`, () => {
   it("loses no acknowledged append when one partition's stream leader is SIGKILLed under appends to every partition", async () => {
@@ -50,7 +46,7 @@ describe(`a log of ${N} partitions on a JetStream cluster`, () => {
       expect(victim, `leader of partition ${target}`).toBeDefined();
       const fed: StoredEvent[] = [];
       const unsubscribe = store.subscribe((events) => fed.push(...events));
-      const acked = new Map<string, { stream: string; seq: number }>();
+      const acked: AckedAppends = new Map();
       let stop = false;
       let failures = 0;
 
@@ -95,18 +91,7 @@ describe(`a log of ${N} partitions on a JetStream cluster`, () => {
         all.push(...page);
         cursor = cursor.advancedBy(page);
       }
-      const counts = new Map<string, number>();
-      for (const e of all) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
-      for (const [id, at] of acked) expect(counts.get(id), `acked event ${id} at ${at.stream}#${at.seq}`).toBe(1);
-      expect([...counts.values()].every((n) => n === 1)).toBe(true);
-      for (const stream of streams) {
-        const events = await store.readStream(stream, { limit: 100_000 });
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-        for (const e of events) {
-          const at = acked.get(e.id);
-          if (at) expect(at).toEqual({ stream, seq: e.seq });
-        }
-      }
+      await expectEveryAckOnceInTheLog(store, all, acked, streams);
       // The merged feed: everything once, each stream in seq order.
       await eventually(() => expect(fed.length).toBe(all.length), 15_000, 50);
       unsubscribe();

@@ -14,9 +14,9 @@ import {
   PartitionedJetStreamStore,
   type PartitionedStoreOptions,
 } from '../../engine/store/jetstream/index.js';
-import { fnv1a32 } from '../../engine/store/partitions.js';
 import type { NewEvent } from '../../engine/store/port.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-server.js';
+import { conversationIn as conversationInPartition } from '../helpers/partitioned-streams.js';
 import { describeEventStoreContract } from './event-store.contract.js';
 
 const N = 3;
@@ -38,12 +38,7 @@ function ev(type: string): NewEvent {
 }
 
 /** A conversation stream whose id hashes to partition `p`. */
-function conversationIn(p: number): string {
-  for (;;) {
-    const id = randomUUID();
-    if (fnv1a32(id) % N === p) return `conversation-${id}`;
-  }
-}
+const conversationIn = (p: number): string => conversationInPartition(p, N);
 
 describeEventStoreContract(`jetstream, ${N} partitions, R3 cluster`, async () => {
   const options = freshOptions();

@@ -20,3 +20,11 @@ export function streamsInEveryPartition(partitions: number, perPartition: number
   }
   return streams;
 }
+
+/** A conversation stream whose id hashes to partition `p` of `partitions`. */
+export function conversationIn(p: number, partitions: number): string {
+  for (;;) {
+    const stream = `conversation-${randomUUID()}`;
+    if (partitionOf(stream, partitions) === p) return stream;
+  }
+}
