@@ -60,14 +60,14 @@ function run(mode, walBytes) {
 
 /** A busy TRUNCATE backs off (commits wait for it); one that went through resets it. */
 function truncate() {
-  const now = performance.now();
-  if (now < truncateAt) return;
+  if (performance.now() < truncateAt) return;
   if (run('TRUNCATE', walSize()) === 0) {
     truncateBackoff = 0;
     return;
   }
   truncateBackoff = Math.min(Math.max(truncateBackoff * 2, intervalMs * 4), TRUNCATE_BACKOFF_MS);
-  truncateAt = now + truncateBackoff;
+  // From the end of this attempt: it just waited up to BUSY_MS.
+  truncateAt = performance.now() + truncateBackoff;
 }
 
 function checkpoint() {

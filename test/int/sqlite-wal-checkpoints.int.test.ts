@@ -33,14 +33,19 @@ const walBytes = (file: string) => statSync(`${file}-wal`, { throwIfNoEntry: fal
 function openStore(name: string, options: Partial<SqliteStoreOptions> = {}) {
   const file = join(dir.path, name);
   const reports: CheckpointReport[] = [];
+  /** When each report arrived (performance.now()), by index. */
+  const reportedAt: number[] = [];
   const failures: Error[] = [];
   const store = new SqliteEventStore({
     file,
-    onCheckpoint: (r) => reports.push(r),
+    onCheckpoint: (r) => {
+      reports.push(r);
+      reportedAt.push(performance.now());
+    },
     onCheckpointFailure: (e) => failures.push(e),
     ...options,
   });
-  return { file, store, reports, failures };
+  return { file, store, reports, reportedAt, failures };
 }
 
 /**
@@ -116,7 +121,7 @@ describe('SQLite WAL checkpoints', () => {
 
   it('escalates to TRUNCATE past the hard bound, once the readers holding the WAL let go', async () => {
     const hardBytes = 1 * MiB;
-    const { file, store, reports } = openStore('truncate.sqlite', { checkpoints: { intervalMs: 50, hardBytes } });
+    const { file, store, reports, reportedAt } = openStore('truncate.sqlite', { checkpoints: { intervalMs: 50, hardBytes } });
     const reader = new Database(file, { readonly: true });
     try {
       await store.append('first', [event('t-first')], { expectedVersion: 0 });
@@ -125,7 +130,13 @@ describe('SQLite WAL checkpoints', () => {
       reader.prepare('SELECT count(*) FROM events').pluck().get();
       await appendSustained(store, 't', 2 * MiB, 4);
       expect(walBytes(file)).toBeGreaterThan(hardBytes);
-      await eventually(() => expect(reports.some((r) => r.mode === 'TRUNCATE' && r.busy === 1)).toBe(true));
+      // While the reader holds on, a TRUNCATE (which holds commits back) is retried less and
+      // less often: 250 ms waited + 50 ms between ticks before the back-off, 250 + 200 + 400
+      // ms from the second to the third with it.
+      const busyAt = () => reports.flatMap((r, i) => (r.mode === 'TRUNCATE' && r.busy === 1 ? [reportedAt[i]!] : []));
+      await eventually(() => expect(busyAt().length).toBeGreaterThanOrEqual(3), 10_000);
+      const [, second, third] = busyAt();
+      expect(third! - second!).toBeGreaterThan(600);
       reader.exec('COMMIT');
       await eventually(() => expect(reports.some((r) => r.mode === 'TRUNCATE' && r.busy === 0)).toBe(true));
       expect(walBytes(file)).toBeLessThan(hardBytes);
